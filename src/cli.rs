@@ -1,0 +1,169 @@
+//! Raw command-line flags (clap) and the validated [`Config`] the rest of the program runs on.
+
+use std::io::IsTerminal;
+
+use clap::Parser;
+
+use crate::filter::{Listening, Query};
+
+/// Which program is talking to whom, on which port, right now.
+#[derive(Debug, Parser)]
+#[command(name = "rnetstat", version, about, long_about = None)]
+pub struct Args {
+    /// Show listening and non-listening sockets
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Show only listening sockets (TCP LISTEN, unconnected UDP)
+    #[arg(short = 'l', long = "listening")]
+    pub listening: bool,
+    /// TCP sockets (with -u: both; neither: both)
+    #[arg(short = 't', long = "tcp")]
+    pub tcp: bool,
+    /// UDP sockets
+    #[arg(short = 'u', long = "udp")]
+    pub udp: bool,
+    /// IPv4 only
+    #[arg(short = '4', long = "ipv4")]
+    pub ipv4: bool,
+    /// IPv6 only
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+    /// Numeric: no service names, numeric user ids
+    #[arg(short = 'n', long = "numeric")]
+    pub numeric: bool,
+    /// Show the PID/Program owning each socket
+    #[arg(short = 'p', long = "programs")]
+    pub programs: bool,
+    /// Extended: show the User and Inode columns
+    #[arg(short = 'e', long = "extend")]
+    pub extend: bool,
+    /// Wide: never truncate addresses or program names
+    #[arg(short = 'W', long = "wide")]
+    pub wide: bool,
+    /// Print one JSON document (schema: docs/json.md); includes owners
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableOptions {
+    pub numeric: bool,
+    pub programs: bool,
+    pub extended: bool,
+    pub wide: bool,
+    pub color: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Table(TableOptions),
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub query: Query,
+    pub output: Output,
+}
+
+impl Args {
+    /// Resolve the flags into what to collect and how to print it. `stdout_is_terminal` and
+    /// `no_color` decide colour, so tests can pass them instead of reading the environment.
+    pub fn into_config(self, stdout_is_terminal: bool, no_color: bool) -> Config {
+        let both_protos = self.tcp == self.udp;
+        let both_families = self.ipv4 == self.ipv6;
+        // As netstat: -a wins over -l, and with neither only non-listening sockets show.
+        let listening = if self.all {
+            Listening::All
+        } else if self.listening {
+            Listening::Only
+        } else {
+            Listening::Exclude
+        };
+        let query = Query {
+            tcp: both_protos || self.tcp,
+            udp: both_protos || self.udp,
+            ipv4: both_families || self.ipv4,
+            ipv6: both_families || self.ipv6,
+            listening,
+            owners: self.programs || self.json,
+        };
+        let output = if self.json {
+            Output::Json
+        } else {
+            Output::Table(TableOptions {
+                numeric: self.numeric,
+                programs: self.programs,
+                extended: self.extend,
+                wide: self.wide,
+                color: stdout_is_terminal && !no_color,
+            })
+        };
+        Config { query, output }
+    }
+}
+
+/// Parse the process's own arguments; clap prints usage errors and exits 2 itself.
+pub fn config_from_env() -> Config {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    Args::parse().into_config(std::io::stdout().is_terminal(), no_color)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> Config {
+        let args = Args::try_parse_from(std::iter::once("rnetstat").chain(args.iter().copied()))
+            .expect("valid flags");
+        args.into_config(false, false)
+    }
+
+    #[test]
+    fn bundled_netstat_flags() {
+        let c = config(&["-tulpn"]);
+        assert!(c.query.tcp && c.query.udp && c.query.owners);
+        assert_eq!(c.query.listening, Listening::Only);
+        let Output::Table(t) = c.output else {
+            panic!("table expected")
+        };
+        assert!(t.numeric && t.programs && !t.extended);
+    }
+
+    #[test]
+    fn defaults_are_non_listening_tcp_and_udp_both_families() {
+        let c = config(&[]);
+        assert_eq!(c.query.listening, Listening::Exclude);
+        assert!(c.query.tcp && c.query.udp && c.query.ipv4 && c.query.ipv6);
+        assert!(!c.query.owners);
+    }
+
+    #[test]
+    fn all_wins_over_listening_and_single_family() {
+        let c = config(&["-al", "-6", "-t"]);
+        assert_eq!(c.query.listening, Listening::All);
+        assert!(c.query.ipv6 && !c.query.ipv4 && c.query.tcp && !c.query.udp);
+    }
+
+    #[test]
+    fn json_collects_owners_without_p() {
+        let c = config(&["-a", "--json"]);
+        assert_eq!(c.output, Output::Json);
+        assert!(c.query.owners);
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        let args = || Args::try_parse_from(["rnetstat"]).unwrap();
+        let colour = |c: Config| matches!(c.output, Output::Table(t) if t.color);
+        assert!(colour(args().into_config(true, false)));
+        assert!(!colour(args().into_config(true, true)));
+        assert!(!colour(args().into_config(false, false)));
+    }
+
+    #[test]
+    fn unknown_flag_is_a_usage_error() {
+        let err = Args::try_parse_from(["rnetstat", "--bogus"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+}

@@ -1,0 +1,130 @@
+//! What the user asked to see: pure functions over the model, pushed down to the collectors
+//! where the OS can filter for us.
+
+use crate::model::{Family, Proto, Socket, SocketState};
+
+/// Which sockets by listening state, with netstat's meaning of "listening"
+/// (TCP LISTEN, or UDP not connected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Listening {
+    /// `-a`: listening and non-listening.
+    All,
+    /// `-l`: listening only.
+    Only,
+    /// Neither flag: non-listening only, as netstat does.
+    #[default]
+    Exclude,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub tcp: bool,
+    pub udp: bool,
+    pub ipv4: bool,
+    pub ipv6: bool,
+    pub listening: Listening,
+    /// Find the owning processes of each socket (costly: a scan of every process's fds).
+    pub owners: bool,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Query {
+            tcp: true,
+            udp: true,
+            ipv4: true,
+            ipv6: true,
+            listening: Listening::All,
+            owners: false,
+        }
+    }
+}
+
+impl Query {
+    pub fn wants_proto(&self, proto: Proto) -> bool {
+        match proto {
+            Proto::Tcp => self.tcp,
+            Proto::Udp => self.udp,
+        }
+    }
+
+    pub fn wants_family(&self, family: Family) -> bool {
+        match family {
+            Family::Ipv4 => self.ipv4,
+            Family::Ipv6 => self.ipv6,
+        }
+    }
+
+    pub fn wants_state(&self, state: SocketState) -> bool {
+        match self.listening {
+            Listening::All => true,
+            Listening::Only => state.is_listening(),
+            Listening::Exclude => !state.is_listening(),
+        }
+    }
+
+    pub fn wants(&self, socket: &Socket) -> bool {
+        self.wants_proto(socket.proto)
+            && self.wants_family(socket.family())
+            && self.wants_state(socket.state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    fn socket(proto: Proto, state: SocketState, local: &str) -> Socket {
+        Socket {
+            proto,
+            state,
+            local: local.parse::<SocketAddr>().unwrap(),
+            remote: None,
+            recv_q: None,
+            send_q: None,
+            uid: None,
+            inode: None,
+            pids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn default_listening_mode_hides_listeners_like_netstat() {
+        let q = Query {
+            listening: Listening::Exclude,
+            ..Query::default()
+        };
+        assert!(!q.wants(&socket(Proto::Tcp, SocketState::Listen, "0.0.0.0:22")));
+        assert!(!q.wants(&socket(Proto::Udp, SocketState::Unconn, "0.0.0.0:53")));
+        assert!(q.wants(&socket(Proto::Tcp, SocketState::TimeWait, "127.0.0.1:22")));
+        assert!(q.wants(&socket(Proto::Udp, SocketState::Established, "[::1]:53")));
+    }
+
+    #[test]
+    fn listening_only_keeps_listeners_and_unconnected_udp() {
+        let q = Query {
+            listening: Listening::Only,
+            ..Query::default()
+        };
+        assert!(q.wants(&socket(Proto::Tcp, SocketState::Listen, "0.0.0.0:22")));
+        assert!(q.wants(&socket(Proto::Udp, SocketState::Unconn, "0.0.0.0:53")));
+        assert!(!q.wants(&socket(
+            Proto::Tcp,
+            SocketState::Established,
+            "127.0.0.1:22"
+        )));
+    }
+
+    #[test]
+    fn protocol_and_family_filters() {
+        let q = Query {
+            udp: false,
+            ipv4: false,
+            ..Query::default()
+        };
+        assert!(q.wants(&socket(Proto::Tcp, SocketState::Listen, "[::]:22")));
+        assert!(!q.wants(&socket(Proto::Tcp, SocketState::Listen, "0.0.0.0:22")));
+        assert!(!q.wants(&socket(Proto::Udp, SocketState::Unconn, "[::]:53")));
+    }
+}

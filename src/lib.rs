@@ -1,0 +1,66 @@
+//! rnetstat: which program is talking to whom, on which port, right now.
+//!
+//! Data flows one way: [`platform::snapshot`] -> [`model::Snapshot`] -> [`filter`] -> a printer
+//! in [`output`].
+
+pub mod cli;
+pub mod filter;
+pub mod format;
+pub mod model;
+pub mod output;
+pub mod platform;
+pub mod services;
+
+use std::fmt;
+use std::io::{self, BufWriter, Write};
+
+use cli::{Config, Output};
+use model::OwnerCoverage;
+use platform::CollectError;
+use services::Services;
+
+/// Printed once when owners were asked for but some processes could not be inspected.
+pub const PRIVILEGE_HINT: &str =
+    "not all processes could be identified: run as root to see other users' processes";
+
+#[derive(Debug)]
+pub enum Error {
+    Collect(CollectError),
+    Write(io::Error),
+}
+
+impl Error {
+    /// A reader that went away (`rnetstat -a | head -1`) is not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Write(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Collect(e) => write!(f, "{e}"),
+            Error::Write(e) => write!(f, "writing output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub fn run(config: &Config) -> Result<(), Error> {
+    let snapshot = platform::snapshot(&config.query).map_err(Error::Collect)?;
+    if snapshot.owners == OwnerCoverage::LimitedByPrivileges {
+        eprintln!("rnetstat: {PRIVILEGE_HINT}");
+    }
+    let services = Services::load();
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout);
+    match &config.output {
+        Output::Table(options) => {
+            output::table::write_table(&mut out, &snapshot, &services, options)
+        }
+        Output::Json => output::json::write_json(&mut out, &snapshot, &services),
+    }
+    .and_then(|()| out.flush())
+    .map_err(Error::Write)
+}

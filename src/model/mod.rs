@@ -1,0 +1,9 @@
+//! The data every front end works from: one [`Snapshot`] of sockets and their owning processes.
+
+mod process;
+mod snapshot;
+mod socket;
+
+pub use process::Process;
+pub use snapshot::{OwnerCoverage, Snapshot};
+pub use socket::{Family, Proto, Socket, SocketState};

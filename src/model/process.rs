@@ -1,0 +1,10 @@
+/// A process that owns at least one socket in the snapshot. Every text field is untrusted:
+/// the process chose it. Escape it before it reaches a terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    pub name: String,
+    pub user: Option<String>,
+    /// Arguments joined with spaces; `None` when the OS would not tell (kernel threads, permissions).
+    pub cmdline: Option<String>,
+}

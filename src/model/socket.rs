@@ -1,0 +1,139 @@
+use std::net::{IpAddr, SocketAddr};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    pub fn of(addr: IpAddr) -> Family {
+        match addr {
+            IpAddr::V4(_) => Family::Ipv4,
+            IpAddr::V6(_) => Family::Ipv6,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "ipv4",
+            Family::Ipv6 => "ipv6",
+        }
+    }
+}
+
+/// Socket state with netstat's names; `Unconn` is an unconnected UDP socket (ss's UNCONN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SocketState {
+    Established,
+    SynSent,
+    SynRecv,
+    FinWait1,
+    FinWait2,
+    TimeWait,
+    Close,
+    CloseWait,
+    LastAck,
+    Listen,
+    Closing,
+    Unconn,
+}
+
+impl SocketState {
+    pub const ALL: [SocketState; 12] = [
+        SocketState::Established,
+        SocketState::SynSent,
+        SocketState::SynRecv,
+        SocketState::FinWait1,
+        SocketState::FinWait2,
+        SocketState::TimeWait,
+        SocketState::Close,
+        SocketState::CloseWait,
+        SocketState::LastAck,
+        SocketState::Listen,
+        SocketState::Closing,
+        SocketState::Unconn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SocketState::Established => "ESTABLISHED",
+            SocketState::SynSent => "SYN_SENT",
+            SocketState::SynRecv => "SYN_RECV",
+            SocketState::FinWait1 => "FIN_WAIT1",
+            SocketState::FinWait2 => "FIN_WAIT2",
+            SocketState::TimeWait => "TIME_WAIT",
+            SocketState::Close => "CLOSE",
+            SocketState::CloseWait => "CLOSE_WAIT",
+            SocketState::LastAck => "LAST_ACK",
+            SocketState::Listen => "LISTEN",
+            SocketState::Closing => "CLOSING",
+            SocketState::Unconn => "UNCONN",
+        }
+    }
+
+    /// The Linux kernel's TCP state number (include/net/tcp_states.h) as netstat names it.
+    /// UDP sockets reuse these numbers: TCP_CLOSE (7) is an unconnected UDP socket.
+    pub fn from_kernel(proto: Proto, state: u8) -> Option<SocketState> {
+        Some(match (proto, state) {
+            (Proto::Udp, 1) => SocketState::Established,
+            (Proto::Udp, 7) => SocketState::Unconn,
+            (Proto::Udp, _) => return None,
+            (Proto::Tcp, 1) => SocketState::Established,
+            (Proto::Tcp, 2) => SocketState::SynSent,
+            // 12 is TCP_NEW_SYN_RECV, a request socket that netstat and ss show as SYN_RECV.
+            (Proto::Tcp, 3 | 12) => SocketState::SynRecv,
+            (Proto::Tcp, 4) => SocketState::FinWait1,
+            (Proto::Tcp, 5) => SocketState::FinWait2,
+            (Proto::Tcp, 6) => SocketState::TimeWait,
+            (Proto::Tcp, 7) => SocketState::Close,
+            (Proto::Tcp, 8) => SocketState::CloseWait,
+            (Proto::Tcp, 9) => SocketState::LastAck,
+            (Proto::Tcp, 10) => SocketState::Listen,
+            (Proto::Tcp, 11) => SocketState::Closing,
+            (Proto::Tcp, _) => return None,
+        })
+    }
+
+    /// Listening in netstat's sense: a TCP listener or an unconnected UDP socket.
+    pub fn is_listening(self) -> bool {
+        matches!(self, SocketState::Listen | SocketState::Unconn)
+    }
+}
+
+/// One socket as the kernel reports it. `remote` is `None` when the socket has no peer
+/// (a listener, an unconnected UDP socket); `None` elsewhere means the OS did not say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Socket {
+    pub proto: Proto,
+    pub state: SocketState,
+    pub local: SocketAddr,
+    pub remote: Option<SocketAddr>,
+    pub recv_q: Option<u32>,
+    pub send_q: Option<u32>,
+    pub uid: Option<u32>,
+    pub inode: Option<u64>,
+    /// Pids of every process holding this socket, ascending; empty when unknown or not asked for.
+    pub pids: Vec<u32>,
+}
+
+impl Socket {
+    pub fn family(&self) -> Family {
+        Family::of(self.local.ip())
+    }
+}

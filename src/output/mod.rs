@@ -1,0 +1,4 @@
+//! The printers: each writes one snapshot to any `io::Write`.
+
+pub mod json;
+pub mod table;

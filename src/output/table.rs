@@ -1,0 +1,280 @@
+//! The netstat-style table: `Proto Recv-Q Send-Q Local Address Foreign Address State ...`.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use crate::cli::TableOptions;
+use crate::format::{NO_PEER, push_escaped, write_endpoint};
+use crate::model::{Family, Snapshot, Socket, SocketState};
+use crate::services::Services;
+
+/// Without -W, cells longer than these are shortened in the middle (the port stays visible).
+const ADDRESS_LIMIT: usize = 45;
+const PROGRAM_LIMIT: usize = 40;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Align {
+    Left,
+    Right,
+}
+
+struct Column {
+    title: &'static str,
+    align: Align,
+    limit: Option<usize>,
+}
+
+/// Every cell of the table in one string, so a 200,000-row table costs a few allocations,
+/// not one per cell; `ends[i]` is where cell i stops.
+struct Cells {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Cells {
+    fn start(&self) -> usize {
+        self.ends.last().copied().unwrap_or(0)
+    }
+
+    fn finish_cell(&mut self, limit: Option<usize>) {
+        let start = self.start();
+        if let Some(limit) = limit {
+            shorten_middle(&mut self.text, start, limit);
+        }
+        self.ends.push(self.text.len());
+    }
+
+    fn get(&self, index: usize) -> &str {
+        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        &self.text[start..self.ends[index]]
+    }
+}
+
+/// Replace the middle of `text[start..]` with `…` so it is at most `limit` characters.
+fn shorten_middle(text: &mut String, start: usize, limit: usize) {
+    let cell = &text[start..];
+    let count = cell.chars().count();
+    if count <= limit {
+        return;
+    }
+    let keep_tail = (limit - 1) / 2;
+    let keep_head = limit - 1 - keep_tail;
+    let head_end = cell
+        .char_indices()
+        .nth(keep_head)
+        .map_or(cell.len(), |(i, _)| i);
+    let tail_start = cell
+        .char_indices()
+        .nth(count - keep_tail)
+        .map_or(cell.len(), |(i, _)| i);
+    let tail = cell[tail_start..].to_string();
+    text.truncate(start + head_end);
+    text.push('…');
+    text.push_str(&tail);
+}
+
+pub fn write_table<W: Write>(
+    out: &mut W,
+    snapshot: &Snapshot,
+    services: &Services,
+    options: &TableOptions,
+) -> io::Result<()> {
+    let address_limit = (!options.wide).then_some(ADDRESS_LIMIT);
+    let program_limit = (!options.wide).then_some(PROGRAM_LIMIT);
+    let mut columns = vec![
+        Column {
+            title: "Proto",
+            align: Align::Left,
+            limit: None,
+        },
+        Column {
+            title: "Recv-Q",
+            align: Align::Right,
+            limit: None,
+        },
+        Column {
+            title: "Send-Q",
+            align: Align::Right,
+            limit: None,
+        },
+        Column {
+            title: "Local Address",
+            align: Align::Left,
+            limit: address_limit,
+        },
+        Column {
+            title: "Foreign Address",
+            align: Align::Left,
+            limit: address_limit,
+        },
+        Column {
+            title: "State",
+            align: Align::Left,
+            limit: None,
+        },
+    ];
+    if options.extended {
+        columns.push(Column {
+            title: "User",
+            align: Align::Left,
+            limit: None,
+        });
+        columns.push(Column {
+            title: "Inode",
+            align: Align::Right,
+            limit: None,
+        });
+    }
+    if options.programs {
+        columns.push(Column {
+            title: "PID/Program",
+            align: Align::Left,
+            limit: program_limit,
+        });
+    }
+    const STATE_COLUMN: usize = 5;
+
+    let mut cells = Cells {
+        text: String::with_capacity(snapshot.sockets.len() * 80),
+        ends: Vec::with_capacity((snapshot.sockets.len() + 1) * columns.len()),
+    };
+    for column in &columns {
+        cells.text.push_str(column.title);
+        cells.finish_cell(None);
+    }
+    for socket in &snapshot.sockets {
+        push_row(&mut cells, &columns, snapshot, socket, services, options);
+    }
+
+    let mut widths: Vec<usize> = vec![0; columns.len()];
+    for index in 0..cells.ends.len() {
+        let column = index % columns.len();
+        widths[column] = widths[column].max(cells.get(index).chars().count());
+    }
+
+    let rows = cells.ends.len() / columns.len();
+    for row in 0..rows {
+        for (column_index, column) in columns.iter().enumerate() {
+            let text = cells.get(row * columns.len() + column_index);
+            let last = column_index + 1 == columns.len();
+            let padding = widths[column_index].saturating_sub(text.chars().count());
+            if column_index > 0 {
+                out.write_all(b" ")?;
+            }
+            if column.align == Align::Right {
+                write_spaces(out, padding)?;
+            }
+            let colour = if options.color {
+                if row == 0 {
+                    Some("\x1b[1m")
+                } else if column_index == STATE_COLUMN {
+                    Some(state_colour(snapshot.sockets[row - 1].state))
+                } else {
+                    None
+                }
+            } else {
+                None
+            };
+            match colour {
+                Some(code) => write!(out, "{code}{text}\x1b[0m")?,
+                None => out.write_all(text.as_bytes())?,
+            }
+            if column.align == Align::Left && !last {
+                write_spaces(out, padding)?;
+            }
+        }
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+fn push_row(
+    cells: &mut Cells,
+    columns: &[Column],
+    snapshot: &Snapshot,
+    socket: &Socket,
+    services: &Services,
+    options: &TableOptions,
+) {
+    let service = |port| {
+        if options.numeric {
+            None
+        } else {
+            services.name(port, socket.proto)
+        }
+    };
+    cells.text.push_str(socket.proto.as_str());
+    if socket.family() == Family::Ipv6 {
+        cells.text.push('6');
+    }
+    cells.finish_cell(None);
+    push_optional_number(cells, socket.recv_q.map(u64::from));
+    push_optional_number(cells, socket.send_q.map(u64::from));
+    write_endpoint(&mut cells.text, socket.local, service(socket.local.port()));
+    cells.finish_cell(columns[3].limit);
+    match socket.remote {
+        Some(remote) => write_endpoint(&mut cells.text, remote, service(remote.port())),
+        None => cells.text.push_str(NO_PEER),
+    }
+    cells.finish_cell(columns[4].limit);
+    cells.text.push_str(socket.state.as_str());
+    cells.finish_cell(None);
+    if options.extended {
+        match socket.uid {
+            Some(uid) => match snapshot.user_names.get(&uid) {
+                Some(name) if !options.numeric => push_escaped(&mut cells.text, name),
+                _ => {
+                    let _ = write!(cells.text, "{uid}");
+                }
+            },
+            None => cells.text.push('-'),
+        }
+        cells.finish_cell(None);
+        push_optional_number(cells, socket.inode);
+    }
+    if options.programs {
+        let mut any = false;
+        for process in snapshot.owners_of(socket) {
+            if any {
+                cells.text.push(',');
+            }
+            any = true;
+            let _ = write!(cells.text, "{}/", process.pid);
+            push_escaped(&mut cells.text, &process.name);
+        }
+        if !any {
+            cells.text.push('-');
+        }
+        cells.finish_cell(columns.last().and_then(|c| c.limit));
+    }
+}
+
+fn push_optional_number(cells: &mut Cells, value: Option<u64>) {
+    match value {
+        Some(value) => {
+            let _ = write!(cells.text, "{value}");
+        }
+        None => cells.text.push('-'),
+    }
+    cells.finish_cell(None);
+}
+
+fn write_spaces<W: Write>(out: &mut W, count: usize) -> io::Result<()> {
+    const SPACES: &[u8; 64] = &[b' '; 64];
+    let mut left = count;
+    while left > 0 {
+        let chunk = left.min(SPACES.len());
+        out.write_all(&SPACES[..chunk])?;
+        left -= chunk;
+    }
+    Ok(())
+}
+
+fn state_colour(state: SocketState) -> &'static str {
+    match state {
+        SocketState::Listen | SocketState::Unconn => "\x1b[32m",
+        SocketState::Established => "\x1b[36m",
+        SocketState::TimeWait | SocketState::Close | SocketState::CloseWait => "\x1b[2m",
+        _ => "\x1b[33m",
+    }
+}

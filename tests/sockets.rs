@@ -1,0 +1,337 @@
+//! The real binary against sockets this test opens itself on loopback.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+
+use common::{find_socket, json_of, own_process_name, stdout_of};
+use serde_json::Value;
+
+/// One of everything: TCP listeners on both families, an established pair, bound and connected
+/// UDP. The sockets stay open as long as the fixture lives; the addresses are theirs.
+struct Fixture {
+    _sockets: (
+        TcpListener,
+        TcpListener,
+        TcpStream,
+        TcpStream,
+        UdpSocket,
+        UdpSocket,
+    ),
+    listener4: SocketAddr,
+    listener6: SocketAddr,
+    client: SocketAddr,
+    server: SocketAddr,
+    udp_bound: SocketAddr,
+    udp_connected: SocketAddr,
+}
+
+impl Fixture {
+    fn open() -> Fixture {
+        let listener4 = TcpListener::bind("127.0.0.1:0").expect("listen 127.0.0.1");
+        let listener6 = TcpListener::bind("[::1]:0").expect("listen [::1]");
+        let client = TcpStream::connect(listener4.local_addr().unwrap()).expect("connect");
+        let (server, _) = listener4.accept().expect("accept");
+        let udp_bound = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let udp_connected = UdpSocket::bind("[::1]:0").expect("bind udp6");
+        udp_connected.connect("[::1]:9").expect("connect udp6");
+        Fixture {
+            listener4: listener4.local_addr().unwrap(),
+            listener6: listener6.local_addr().unwrap(),
+            client: client.local_addr().unwrap(),
+            server: server.local_addr().unwrap(),
+            udp_bound: udp_bound.local_addr().unwrap(),
+            udp_connected: udp_connected.local_addr().unwrap(),
+            _sockets: (
+                listener4,
+                listener6,
+                client,
+                server,
+                udp_bound,
+                udp_connected,
+            ),
+        }
+    }
+}
+
+fn assert_owned_by_us(socket: &Value) {
+    let processes = socket["processes"].as_array().expect("processes array");
+    let me = processes
+        .iter()
+        .find(|p| p["pid"] == std::process::id())
+        .unwrap_or_else(|| panic!("our pid not among owners of {socket}"));
+    assert_eq!(me["name"], own_process_name());
+    assert!(
+        me["cmdline"]
+            .as_str()
+            .is_some_and(|c| c.contains("sockets"))
+    );
+}
+
+#[test]
+fn json_lists_every_socket_we_opened_with_state_and_owner() {
+    let f = Fixture::open();
+    let doc = json_of(&["-a", "--json"]);
+    assert_eq!(doc["version"], 1);
+    assert!(doc["taken_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+
+    let listener4 = find_socket(&doc, "tcp", f.listener4).expect("listener4");
+    assert_eq!(listener4["state"], "LISTEN");
+    assert_eq!(listener4["family"], "ipv4");
+    assert!(listener4["remote"].is_null());
+    assert_owned_by_us(listener4);
+
+    let listener6 = find_socket(&doc, "tcp", f.listener6).expect("listener6");
+    assert_eq!(listener6["state"], "LISTEN");
+    assert_eq!(listener6["family"], "ipv6");
+    assert_owned_by_us(listener6);
+
+    let client = find_socket(&doc, "tcp", f.client).expect("client");
+    assert_eq!(client["state"], "ESTABLISHED");
+    assert_eq!(client["remote"]["port"], f.listener4.port());
+    assert_owned_by_us(client);
+
+    let server = f.server.port();
+    assert_eq!(server, f.listener4.port());
+    let accepted = doc["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["local"]["port"] == server
+                && s["remote"]["port"] == f.client.port()
+                && s["state"] == "ESTABLISHED"
+        })
+        .expect("accepted side");
+    assert_owned_by_us(accepted);
+
+    let udp = find_socket(&doc, "udp", f.udp_bound).expect("udp");
+    assert_eq!(udp["state"], "UNCONN");
+    assert!(udp["remote"].is_null());
+    assert_eq!(udp["recv_q"], 0);
+    assert_owned_by_us(udp);
+
+    let udp6 = find_socket(&doc, "udp", f.udp_connected).expect("udp6");
+    assert_eq!(udp6["state"], "ESTABLISHED");
+    assert_eq!(udp6["family"], "ipv6");
+    assert_eq!(udp6["remote"]["host"], "::1");
+    assert_owned_by_us(udp6);
+
+    let inode = listener4["inode"].as_u64().expect("inode");
+    let uid = listener4["uid"].as_u64().expect("uid");
+    assert!(inode > 0);
+    // SAFETY: getuid cannot fail.
+    assert_eq!(uid, u64::from(unsafe { libc::getuid() }));
+}
+
+#[test]
+fn udp_receive_queue_is_reported() {
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sender
+        .send_to(&[7u8; 100], receiver.local_addr().unwrap())
+        .unwrap();
+    let doc = json_of(&["-a", "-u", "--json"]);
+    let udp = find_socket(&doc, "udp", receiver.local_addr().unwrap()).expect("receiver");
+    assert!(udp["recv_q"].as_u64().unwrap() >= 100, "recv_q of {udp}");
+}
+
+#[test]
+fn table_shows_endpoints_states_and_owners() {
+    let f = Fixture::open();
+    let table = stdout_of(&["-a", "-n", "-p"]);
+    let header = table.lines().next().unwrap();
+    for title in [
+        "Proto",
+        "Recv-Q",
+        "Send-Q",
+        "Local Address",
+        "Foreign Address",
+        "State",
+        "PID/Program",
+    ] {
+        assert!(header.contains(title), "{title} missing from {header}");
+    }
+    let owner = format!("{}/{}", std::process::id(), own_process_name());
+    let listener = format!("127.0.0.1:{} ", f.listener4.port());
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("tcp ") && l.contains(&listener))
+        .unwrap_or_else(|| panic!("no line for {listener} in\n{table}"));
+    assert!(
+        line.contains("*:*") && line.contains("LISTEN") && line.contains(&owner),
+        "{line}"
+    );
+
+    let listener6 = format!("[::1]:{} ", f.listener6.port());
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("tcp6 ") && l.contains(&listener6))
+        .unwrap_or_else(|| panic!("no line for {listener6} in\n{table}"));
+    assert!(line.contains("LISTEN"), "{line}");
+
+    let udp6 = format!("[::1]:{} ", f.udp_connected.port());
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("udp6 ") && l.contains(&udp6))
+        .unwrap_or_else(|| panic!("no line for {udp6}"));
+    assert!(line.contains("ESTABLISHED"), "{line}");
+}
+
+#[test]
+fn table_labels_services_unless_numeric() {
+    // 80/tcp may be taken or privileged; a listener on 127.0.0.1 at a named port we can bind:
+    // pick the first free one among a few well-known registered services.
+    let named = [
+        (5432, "postgresql"),
+        (6379, "redis"),
+        (8080, "http-alt"),
+        (3306, "mysql"),
+    ];
+    let Some((listener, service)) = named.iter().find_map(|&(port, name)| {
+        TcpListener::bind(("127.0.0.1", port))
+            .ok()
+            .map(|l| (l, name))
+    }) else {
+        panic!("none of the named test ports is free");
+    };
+    let port = listener.local_addr().unwrap().port();
+    let labelled = format!("127.0.0.1:{port} ({service})");
+    assert!(
+        stdout_of(&["-l", "-t"]).contains(&labelled),
+        "-l lacks {labelled}"
+    );
+    let numeric = stdout_of(&["-l", "-t", "-n"]);
+    assert!(!numeric.contains(&labelled) && numeric.contains(&format!("127.0.0.1:{port} ")));
+    let doc = json_of(&["-l", "--json"]);
+    let socket = find_socket(&doc, "tcp", listener.local_addr().unwrap()).unwrap();
+    assert_eq!(socket["local"]["service"], service);
+    assert_eq!(socket["local"]["port_class"], "registered");
+}
+
+#[test]
+fn listening_flag_and_default_split_sockets_as_netstat_does() {
+    let f = Fixture::open();
+    let listening = stdout_of(&["-l", "-n"]);
+    let established = stdout_of(&["-n"]);
+    // The accepted socket shares the listener's local address: tell them apart by the peer.
+    let listener = format!("127.0.0.1:{} *:*", f.listener4.port());
+    let client = format!("127.0.0.1:{} ", f.client.port());
+    let udp = format!("127.0.0.1:{} ", f.udp_bound.port());
+    let shows = |table: &str, what: &str| table.lines().any(|l| squeeze(l).contains(what));
+    assert!(shows(&listening, &listener) && shows(&listening, &udp));
+    assert!(!shows(&listening, &client));
+    assert!(shows(&established, &client));
+    assert!(!shows(&established, &listener) && !shows(&established, &udp));
+}
+
+/// A table line with its column padding folded to single spaces.
+fn squeeze(line: &str) -> String {
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn family_and_protocol_flags_select() {
+    let f = Fixture::open();
+    let v4 = stdout_of(&["-a", "-n", "-4"]);
+    let v6 = stdout_of(&["-a", "-n", "-6"]);
+    let udp_only = stdout_of(&["-a", "-n", "-u"]);
+    let port4 = format!("127.0.0.1:{} ", f.listener4.port());
+    let port6 = format!("[::1]:{} ", f.listener6.port());
+    assert!(v4.contains(&port4) && !v4.contains(&port6));
+    assert!(v6.contains(&port6) && !v6.contains(&port4));
+    assert!(
+        v4.lines()
+            .skip(1)
+            .all(|l| l.starts_with("tcp ") || l.starts_with("udp "))
+    );
+    assert!(
+        v6.lines()
+            .skip(1)
+            .all(|l| l.starts_with("tcp6 ") || l.starts_with("udp6 "))
+    );
+    assert!(udp_only.lines().skip(1).all(|l| l.starts_with("udp")));
+    assert!(udp_only.contains(&format!("127.0.0.1:{} ", f.udp_bound.port())));
+}
+
+#[test]
+fn shared_socket_lists_every_owner() {
+    // A forked child inherits the listener: the socket has two owners, as ss -p shows.
+    let script = "import os,socket,sys,time\n\
+        s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+        pid=os.fork()\n\
+        if pid==0:\n    time.sleep(30); os._exit(0)\n\
+        print(s.getsockname()[1], pid, flush=True); sys.stdin.read(); os.kill(pid,9)\n";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut byte = [0u8];
+    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        line.push(byte[0] as char);
+    }
+    let mut parts = line.split_whitespace().map(|p| p.parse::<u32>().unwrap());
+    let (port, forked) = (parts.next().unwrap(), parts.next().unwrap());
+    let doc = json_of(&["-l", "-t", "--json"]);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let socket = find_socket(&doc, "tcp", addr)
+        .expect("python listener")
+        .clone();
+    let table = stdout_of(&["-l", "-t", "-p", "-n"]);
+    drop(child.stdin.take().map(|mut s| s.write_all(b"")));
+    let _ = child.wait();
+    let pids: Vec<u64> = socket["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        pids,
+        vec![u64::from(child.id()), u64::from(forked)],
+        "{socket}"
+    );
+    let line = table
+        .lines()
+        .find(|l| l.contains(&format!("127.0.0.1:{port} ")))
+        .unwrap();
+    assert!(
+        line.contains(&format!("{}/python3,{forked}/python3", child.id())),
+        "{line}"
+    );
+}
+
+#[test]
+fn control_characters_in_process_names_are_escaped() {
+    let script = "import ctypes,socket,sys\n\
+        ctypes.CDLL(None).prctl(15, b'ev\\x1b[2Jil', 0, 0, 0)\n\
+        s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+        print(s.getsockname()[1], flush=True); sys.stdin.read()\n";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut byte = [0u8];
+    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        line.push(byte[0] as char);
+    }
+    let port: u16 = line.trim().parse().unwrap();
+    let table = stdout_of(&["-l", "-t", "-p", "-n"]);
+    drop(child.stdin.take());
+    let _ = child.wait();
+    let row = table
+        .lines()
+        .find(|l| l.contains(&format!("127.0.0.1:{port} ")))
+        .unwrap();
+    assert!(row.contains("ev\\x1b[2Jil"), "{row:?}");
+    assert!(!table.contains('\x1b'), "raw escape reached the table");
+}
