@@ -278,3 +278,170 @@ fn state_colour(state: SocketState) -> &'static str {
         _ => "\x1b[33m",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Process, Proto};
+
+    fn socket(proto: Proto, state: SocketState, local: &str, remote: Option<&str>) -> Socket {
+        Socket {
+            proto,
+            state,
+            local: local.parse().unwrap(),
+            remote: remote.map(|r| r.parse().unwrap()),
+            recv_q: Some(0),
+            send_q: Some(128),
+            uid: Some(0),
+            inode: Some(4242),
+            pids: vec![7],
+        }
+    }
+
+    fn render(snapshot: &Snapshot, options: TableOptions) -> String {
+        let mut out = Vec::new();
+        write_table(&mut out, snapshot, &Services::builtin(), &options).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn plain() -> TableOptions {
+        TableOptions {
+            numeric: false,
+            programs: false,
+            extended: false,
+            wide: false,
+            color: false,
+        }
+    }
+
+    fn sample() -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        snapshot.sockets = vec![
+            socket(Proto::Tcp, SocketState::Listen, "0.0.0.0:22", None),
+            socket(
+                Proto::Tcp,
+                SocketState::Established,
+                "[::1]:5432",
+                Some("[::1]:50000"),
+            ),
+            socket(Proto::Udp, SocketState::Unconn, "127.0.0.1:53", None),
+        ];
+        snapshot.processes.insert(
+            7,
+            Process {
+                pid: 7,
+                name: "sshd\x1b[31m".into(),
+                user: Some("root".into()),
+                cmdline: None,
+            },
+        );
+        snapshot.user_names.insert(0, "root".into());
+        snapshot
+    }
+
+    #[test]
+    fn columns_align_to_content_with_service_labels() {
+        let table = render(&sample(), plain());
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Proto Recv-Q Send-Q Local Address           Foreign Address State"
+        );
+        assert_eq!(
+            lines[1],
+            "tcp        0    128 0.0.0.0:22 (ssh)        *:*             LISTEN"
+        );
+        assert_eq!(
+            lines[2],
+            "tcp6       0    128 [::1]:5432 (postgresql) [::1]:50000     ESTABLISHED"
+        );
+        assert_eq!(
+            lines[3],
+            "udp        0    128 127.0.0.1:53 (domain)   *:*             UNCONN"
+        );
+        assert_eq!(lines.len(), 4);
+    }
+
+    #[test]
+    fn numeric_extended_and_programs_columns() {
+        let options = TableOptions {
+            numeric: true,
+            programs: true,
+            extended: true,
+            ..plain()
+        };
+        let table = render(&sample(), options);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Proto Recv-Q Send-Q Local Address Foreign Address State       User Inode PID/Program"
+        );
+        assert_eq!(
+            lines[1],
+            "tcp        0    128 0.0.0.0:22    *:*             LISTEN      0     4242 7/sshd\\x1b[31m"
+        );
+    }
+
+    #[test]
+    fn user_names_show_unless_numeric() {
+        let options = TableOptions {
+            extended: true,
+            ..plain()
+        };
+        let table = render(&sample(), options);
+        assert!(table.lines().nth(1).unwrap().contains(" root "));
+    }
+
+    #[test]
+    fn long_addresses_are_shortened_unless_wide() {
+        let mut snapshot = Snapshot::default();
+        snapshot.sockets = vec![socket(
+            Proto::Tcp,
+            SocketState::Established,
+            "[fd00:1234:5678:9abc:def0:1234:5678:9abc]:443",
+            Some("[fd00:1234:5678:9abc:def0:1234:5678:9abd]:61000"),
+        )];
+        let table = render(&snapshot, plain());
+        let row = table.lines().nth(1).unwrap();
+        assert!(row.contains('…'), "{row}");
+        assert!(
+            row.contains(":443 (https)"),
+            "the port survives shortening: {row}"
+        );
+        let cell = row.split_whitespace().nth(3).unwrap();
+        assert!(cell.chars().count() <= ADDRESS_LIMIT);
+        let wide = render(
+            &snapshot,
+            TableOptions {
+                wide: true,
+                ..plain()
+            },
+        );
+        assert!(wide.contains("[fd00:1234:5678:9abc:def0:1234:5678:9abc]:443 (https)"));
+        assert!(!wide.contains('…'));
+    }
+
+    #[test]
+    fn colour_marks_header_and_state_only_when_asked() {
+        let coloured = render(
+            &sample(),
+            TableOptions {
+                color: true,
+                ..plain()
+            },
+        );
+        assert!(coloured.starts_with("\x1b[1mProto\x1b[0m"));
+        assert!(coloured.contains("\x1b[32mLISTEN\x1b[0m"));
+        assert!(!render(&sample(), plain()).contains('\x1b'));
+    }
+
+    #[test]
+    fn shorten_middle_keeps_both_ends() {
+        let mut text = String::from("ab0123456789xyz");
+        shorten_middle(&mut text, 2, 7);
+        assert_eq!(text, "ab012…xyz");
+        let mut short = String::from("short");
+        shorten_middle(&mut short, 0, 10);
+        assert_eq!(short, "short");
+    }
+}
