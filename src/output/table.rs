@@ -315,17 +315,19 @@ mod tests {
     }
 
     fn sample() -> Snapshot {
-        let mut snapshot = Snapshot::default();
-        snapshot.sockets = vec![
-            socket(Proto::Tcp, SocketState::Listen, "0.0.0.0:22", None),
-            socket(
-                Proto::Tcp,
-                SocketState::Established,
-                "[::1]:5432",
-                Some("[::1]:50000"),
-            ),
-            socket(Proto::Udp, SocketState::Unconn, "127.0.0.1:53", None),
-        ];
+        let mut snapshot = Snapshot {
+            sockets: vec![
+                socket(Proto::Tcp, SocketState::Listen, "0.0.0.0:22", None),
+                socket(
+                    Proto::Tcp,
+                    SocketState::Established,
+                    "[::1]:5432",
+                    Some("[::1]:50000"),
+                ),
+                socket(Proto::Udp, SocketState::Unconn, "127.0.0.1:53", None),
+            ],
+            ..Snapshot::default()
+        };
         snapshot.processes.insert(
             7,
             Process {
@@ -394,13 +396,15 @@ mod tests {
 
     #[test]
     fn long_addresses_are_shortened_unless_wide() {
-        let mut snapshot = Snapshot::default();
-        snapshot.sockets = vec![socket(
-            Proto::Tcp,
-            SocketState::Established,
-            "[fd00:1234:5678:9abc:def0:1234:5678:9abc]:443",
-            Some("[fd00:1234:5678:9abc:def0:1234:5678:9abd]:61000"),
-        )];
+        let snapshot = Snapshot {
+            sockets: vec![socket(
+                Proto::Tcp,
+                SocketState::Established,
+                "[fd00:1234:5678:9abc:def0:1234:5678:9abc]:443",
+                Some("[fd00:1234:5678:9abc:def0:1234:5678:9abd]:61000"),
+            )],
+            ..Snapshot::default()
+        };
         let table = render(&snapshot, plain());
         let row = table.lines().nth(1).unwrap();
         assert!(row.contains('…'), "{row}");
