@@ -4,11 +4,16 @@ use std::io;
 use std::net::SocketAddr;
 
 use netlink_packet_core::{
-    NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    DecodeError, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR,
+    NLMSG_OVERRUN, NetlinkBuffer, NetlinkHeader, NetlinkMessage, Parseable,
 };
 use netlink_packet_sock_diag::SockDiagMessage;
-use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP};
-use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
+use netlink_packet_sock_diag::constants::{
+    AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY,
+};
+use netlink_packet_sock_diag::inet::{
+    ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags,
+};
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netlink_sys::{Socket as NetlinkSocket, SocketAddr as NetlinkAddr};
 
@@ -101,60 +106,71 @@ impl Dumper {
     fn receive(&mut self, proto: Proto, out: &mut Vec<Socket>) -> io::Result<()> {
         loop {
             let received = self.socket.recv(&mut &mut self.buffer[..], 0)?;
-            let mut rest = &self.buffer[..received.min(self.buffer.len())];
-            while !rest.is_empty() {
-                let message = NetlinkMessage::<SockDiagMessage>::deserialize(rest)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-                let length = message.header.length as usize;
-                if message.header.flags & NLM_F_DUMP_INTR != 0 {
-                    // The table changed under the dump: the kernel cannot promise consistency.
-                    return Err(io::Error::new(
-                        io::ErrorKind::Interrupted,
-                        "dump interrupted by concurrent changes",
-                    ));
-                }
-                match message.payload {
-                    NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
-                        let header = &response.header;
-                        let id = &header.socket_id;
-                        let raw = KernelSocket {
-                            proto,
-                            state: header.state,
-                            local: SocketAddr::new(id.source_address, id.source_port),
-                            remote: SocketAddr::new(id.destination_address, id.destination_port),
-                            recv_q: header.recv_queue,
-                            send_q: header.send_queue,
-                            uid: header.uid,
-                            inode: u64::from(header.inode),
-                        };
-                        out.extend(raw.into_socket());
-                    }
-                    NetlinkPayload::Done(done) => {
-                        return if done.code < 0 {
-                            Err(io::Error::from_raw_os_error(-done.code))
-                        } else {
-                            Ok(())
-                        };
-                    }
-                    NetlinkPayload::Error(error) => {
-                        return Err(match error.code {
-                            Some(code) => io::Error::from_raw_os_error(-code.get()),
-                            None => io::Error::other("unexpected ACK in a dump"),
-                        });
-                    }
-                    NetlinkPayload::Overrun(_) => {
-                        return Err(io::Error::other("netlink buffer overrun"));
-                    }
-                    _ => {}
-                }
-                let aligned = (length + 3) & !3;
-                if length == 0 || aligned >= rest.len() {
-                    break;
-                }
-                rest = &rest[aligned..];
+            let batch = &self.buffer[..received.min(self.buffer.len())];
+            if parse_batch(batch, proto, out)? == Batch::Done {
+                return Ok(());
             }
         }
     }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Batch {
+    More,
+    Done,
+}
+
+/// Decode one datagram of dump replies into `out`. The error code of `NLMSG_DONE` and of
+/// `NLMSG_ERROR`, and a dump the kernel marks inconsistent, are errors: never a short list.
+fn parse_batch(mut rest: &[u8], proto: Proto, out: &mut Vec<Socket>) -> io::Result<Batch> {
+    let invalid = |e: DecodeError| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
+    while !rest.is_empty() {
+        let message = NetlinkBuffer::new_checked(rest).map_err(invalid)?;
+        if message.flags() & NLM_F_DUMP_INTR != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "dump interrupted by concurrent changes",
+            ));
+        }
+        let payload = message.payload();
+        match message.message_type() {
+            SOCK_DIAG_BY_FAMILY => {
+                // The fixed header is all we show; skipping the attributes saves a parse per socket.
+                let header = InetResponseHeader::parse(payload).map_err(invalid)?;
+                let id = &header.socket_id;
+                let raw = KernelSocket {
+                    proto,
+                    state: header.state,
+                    local: SocketAddr::new(id.source_address, id.source_port),
+                    remote: SocketAddr::new(id.destination_address, id.destination_port),
+                    recv_q: header.recv_queue,
+                    send_q: header.send_queue,
+                    uid: header.uid,
+                    inode: u64::from(header.inode),
+                };
+                out.extend(raw.into_socket());
+            }
+            NLMSG_DONE | NLMSG_ERROR => {
+                return match error_code(payload) {
+                    0 if message.message_type() == NLMSG_DONE => Ok(Batch::Done),
+                    0 => Err(io::Error::other("unexpected ACK in a dump")),
+                    code => Err(io::Error::from_raw_os_error(code.saturating_abs())),
+                };
+            }
+            NLMSG_OVERRUN => return Err(io::Error::other("netlink buffer overrun")),
+            _ => {}
+        }
+        let aligned = (message.length() as usize + 3) & !3;
+        rest = rest.get(aligned..).unwrap_or_default();
+    }
+    Ok(Batch::More)
+}
+
+/// The errno (negative) that starts an NLMSG_DONE or NLMSG_ERROR payload; a short one is 0.
+fn error_code(payload: &[u8]) -> i32 {
+    payload
+        .get(..4)
+        .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 fn family_suffix(family: Family) -> &'static str {
@@ -178,6 +194,121 @@ fn state_mask(proto: Proto, listening: Listening) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use netlink_packet_core::{NLM_F_MULTIPART, NetlinkPayload};
+    use netlink_packet_sock_diag::inet::InetResponse;
+    use std::net::IpAddr;
+
+    fn encode(payload: NetlinkPayload<SockDiagMessage>, flags: u16) -> Vec<u8> {
+        let mut header = NetlinkHeader::default();
+        header.flags = flags;
+        let mut message = NetlinkMessage::new(header, payload);
+        message.finalize();
+        let mut bytes = vec![0; message.buffer_len()];
+        message.serialize(&mut bytes);
+        bytes
+    }
+
+    fn response(state: u8, local: &str, remote: &str, inode: u32) -> Vec<u8> {
+        let local: SocketAddr = local.parse().unwrap();
+        let remote: SocketAddr = remote.parse().unwrap();
+        let header = InetResponseHeader {
+            family: if local.is_ipv4() { AF_INET } else { AF_INET6 },
+            state,
+            timer: None,
+            socket_id: SocketId {
+                source_port: local.port(),
+                destination_port: remote.port(),
+                source_address: local.ip(),
+                destination_address: remote.ip(),
+                interface_id: 0,
+                cookie: [0; 8],
+            },
+            recv_queue: 3,
+            send_queue: 4,
+            uid: 1000,
+            inode,
+        };
+        let message = SockDiagMessage::InetResponse(Box::new(InetResponse {
+            header,
+            nlas: Default::default(),
+        }));
+        encode(NetlinkPayload::InnerMessage(message), NLM_F_MULTIPART)
+    }
+
+    /// A control message as the kernel lays it out: nlmsghdr, then the errno.
+    fn control(message_type: u16, code: i32) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        bytes.extend(20u32.to_ne_bytes());
+        bytes.extend(message_type.to_ne_bytes());
+        bytes.extend(NLM_F_MULTIPART.to_ne_bytes());
+        bytes.extend([0u8; 8]);
+        bytes.extend(code.to_ne_bytes());
+        bytes
+    }
+
+    fn done(code: i32) -> Vec<u8> {
+        control(NLMSG_DONE, code)
+    }
+
+    #[test]
+    fn responses_then_done() {
+        let mut batch = response(10, "127.0.0.1:22", "0.0.0.0:0", 77);
+        batch.extend(response(1, "[::1]:5432", "[::1]:40000", 78));
+        let mut out = Vec::new();
+        assert_eq!(
+            parse_batch(&batch, Proto::Tcp, &mut out).unwrap(),
+            Batch::More
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].state, crate::model::SocketState::Listen);
+        assert_eq!(out[0].remote, None);
+        assert_eq!(
+            (out[0].recv_q, out[0].send_q, out[0].uid),
+            (Some(3), Some(4), Some(1000))
+        );
+        assert_eq!(
+            out[1].remote.unwrap().ip(),
+            "::1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            parse_batch(&done(0), Proto::Tcp, &mut out).unwrap(),
+            Batch::Done
+        );
+    }
+
+    #[test]
+    fn error_in_done_message_is_an_error_not_an_empty_list() {
+        let mut out = Vec::new();
+        let error = parse_batch(&done(-libc::ENOENT), Proto::Udp, &mut out).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn error_message_is_an_error() {
+        let mut out = Vec::new();
+        let error =
+            parse_batch(&control(NLMSG_ERROR, -libc::EACCES), Proto::Tcp, &mut out).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::EACCES));
+    }
+
+    #[test]
+    fn interrupted_dump_is_an_error() {
+        let batch = response(1, "127.0.0.1:1", "127.0.0.1:2", 5);
+        let mut interrupted = batch.clone();
+        // nlmsg_flags sits after the 4-byte length and 2-byte type.
+        let flags = u16::from_ne_bytes([interrupted[6], interrupted[7]]) | NLM_F_DUMP_INTR;
+        interrupted[6..8].copy_from_slice(&flags.to_ne_bytes());
+        let error = parse_batch(&interrupted, Proto::Tcp, &mut Vec::new()).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::Interrupted);
+    }
+
+    #[test]
+    fn truncated_message_is_invalid_data() {
+        let batch = response(1, "127.0.0.1:1", "127.0.0.1:2", 5);
+        let error =
+            parse_batch(&batch[..batch.len() - 10], Proto::Tcp, &mut Vec::new()).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
 
     #[test]
     fn state_masks_follow_netstat_listening() {
