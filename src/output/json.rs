@@ -1,7 +1,7 @@
 //! `--json`: one versioned document (docs/json.md), streamed socket by socket.
 
 use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -47,12 +47,13 @@ struct SocketView<'a> {
     send_q: Option<u32>,
     uid: Option<u32>,
     inode: Option<u64>,
-    processes: Vec<ProcessView<'a>>,
+    processes: Owners<'a>,
 }
 
 #[derive(Serialize)]
 struct EndpointView<'a> {
-    host: String,
+    #[serde(serialize_with = "serialize_display")]
+    host: IpAddr,
     port: u16,
     service: Option<&'a str>,
     port_class: &'static str,
@@ -68,7 +69,7 @@ struct ProcessView<'a> {
 
 fn endpoint_view(addr: SocketAddr, proto: Proto, services: &Services) -> EndpointView<'_> {
     EndpointView {
-        host: addr.ip().to_string(),
+        host: addr.ip(),
         port: addr.port(),
         service: services.name(addr.port(), proto),
         port_class: PortClass::of(addr.port()).as_str(),
@@ -92,16 +93,30 @@ fn socket_view<'a>(
         send_q: socket.send_q,
         uid: socket.uid,
         inode: socket.inode,
-        processes: snapshot
-            .owners_of(socket)
-            .map(|p| ProcessView {
-                pid: p.pid,
-                name: &p.name,
-                user: p.user.as_deref(),
-                cmdline: p.cmdline.as_deref(),
-            })
-            .collect(),
+        processes: Owners { snapshot, socket },
     }
+}
+
+/// The owners of one socket, serialised straight from the snapshot without a Vec per socket.
+struct Owners<'a> {
+    snapshot: &'a Snapshot,
+    socket: &'a Socket,
+}
+
+impl Serialize for Owners<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.snapshot.owners_of(self.socket).map(|p| ProcessView {
+            pid: p.pid,
+            name: &p.name,
+            user: p.user.as_deref(),
+            cmdline: p.cmdline.as_deref(),
+        }))
+    }
+}
+
+/// Write an address as a JSON string without building a String first.
+fn serialize_display<S: Serializer>(value: &IpAddr, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }
 
 pub fn write_json<W: Write>(
