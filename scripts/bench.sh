@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# Scale benchmark: rnetstat against ss, netstat and lsof while a fixture holds N loopback
+# TCP connections over P processes. See docs/benchmarks.md.
+#
+# Usage: scripts/bench.sh [SIZES...]     each size is CONNECTIONS/PROCESSES
+#                                        (default: 10000/100 100000/200)
+# Environment:
+#   RUNS=5           timed runs per command (after one warmup run)
+#   BENCH_OUT=file   also write the tables to this file
+#   FIXTURE=path     use this fixture binary instead of building the `fixture` example
+#
+# Progress and hyperfine's own output go to stderr; the markdown tables go to stdout.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+repo_root=$PWD
+runs=${RUNS:-5}
+bench_out=${BENCH_OUT:-}
+# Loopback only: the fixture binds 127.0.0.1, and nothing here talks to any other address.
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(10000/100 100000/200)
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() {
+  printf 'bench: error: %s\n' "$*" >&2
+  exit 1
+}
+
+[[ $runs =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$runs'"
+for size in "${sizes[@]}"; do
+  [[ $size =~ ^[0-9]+/[1-9][0-9]*$ ]] || die "size '$size' is not CONNECTIONS/PROCESSES (e.g. 10000/100)"
+done
+
+# --- tools -------------------------------------------------------------------------------
+missing=()
+command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
+[ -x /usr/bin/time ] || missing+=("time (GNU time at /usr/bin/time)")
+if [ ${#missing[@]} -gt 0 ]; then
+  die "missing ${missing[*]}; install with: apt-get update && apt-get install -y hyperfine time"
+fi
+for tool in ss:iproute2 netstat:net-tools lsof:lsof python3:python3 cargo:cargo; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 ||
+    die "missing ${tool%%:*}; install it (Debian package ${tool#*:})"
+done
+
+# --- build -------------------------------------------------------------------------------
+log "building rnetstat (cargo build --release)"
+cargo build --release >&2
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+rnetstat=$target_dir/release/rnetstat
+if [ -n "${FIXTURE:-}" ]; then
+  fixture=$(realpath "$FIXTURE")
+else
+  log "building the fixture (cargo build --release --example fixture)"
+  cargo build --release --example fixture >&2 ||
+    die "could not build the fixture example; Cargo.toml needs [[example]] name = \"fixture\", path = \"benches/fixture.rs\" (or set FIXTURE=/path/to/fixture)"
+  fixture=$target_dir/release/examples/fixture
+fi
+[ -x "$rnetstat" ] || die "no rnetstat binary at $rnetstat"
+[ -x "$fixture" ] || die "no fixture binary at $fixture"
+
+# --- fixture lifecycle -------------------------------------------------------------------
+work=$(mktemp -d "${TMPDIR:-/tmp}/rnetstat-bench.XXXXXX")
+fixture_pid=
+fixture_feed=
+
+tcp_socket_count() { ss -tanH | wc -l; }
+
+stop_fixture() {
+  [ -n "$fixture_pid" ] || return 0
+  # Closing the fixture's stdin is its clean stop; SIGTERM, then SIGKILL, if it lingers.
+  if [ -n "$fixture_feed" ]; then
+    exec {fixture_feed}>&-
+    fixture_feed=
+  fi
+  local waited=0
+  while kill -0 "$fixture_pid" 2>/dev/null; do
+    case $waited in
+      100) kill -TERM "$fixture_pid" 2>/dev/null || true ;;
+      200) kill -KILL "$fixture_pid" 2>/dev/null || true ;;
+    esac
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  wait "$fixture_pid" 2>/dev/null || true
+  fixture_pid=
+}
+
+wait_for_sockets_gone() {
+  local baseline=$1 deadline=$((SECONDS + 90))
+  # Children die with the parent; allow a little slack for unrelated sockets and stray TIME_WAITs.
+  while [ "$(tcp_socket_count)" -gt $((baseline + 100)) ]; do
+    if [ $SECONDS -ge $deadline ]; then
+      log "warning: $(tcp_socket_count) TCP sockets remain (baseline $baseline); continuing"
+      return 0
+    fi
+    sleep 0.5
+  done
+}
+
+cleanup() {
+  stop_fixture
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+start_fixture() {
+  local connections=$1 processes=$2
+  rm -f "$work/fixture.in"
+  mkfifo "$work/fixture.in"
+  "$fixture" --connections "$connections" --processes "$processes" \
+    <"$work/fixture.in" >"$work/fixture.out" 2>"$work/fixture.err" &
+  fixture_pid=$!
+  # Holding the fifo's write end open keeps the fixture running; closing it stops it.
+  exec {fixture_feed}>"$work/fixture.in"
+  local deadline=$((SECONDS + 300))
+  until grep -q '^ready ' "$work/fixture.out" 2>/dev/null; do
+    if ! kill -0 "$fixture_pid" 2>/dev/null; then
+      cat "$work/fixture.err" >&2
+      fixture_pid=
+      die "fixture failed for $connections/$processes (its error is above)"
+    fi
+    [ $SECONDS -lt $deadline ] || die "fixture not ready after 300 s for $connections/$processes"
+    sleep 0.1
+  done
+  log "$(cat "$work/fixture.err")"
+}
+
+# Measurements only count while the fixture still holds every connection it opened.
+check_fixture() {
+  local connections=$1 when=$2 status=0 established
+  if ! kill -0 "$fixture_pid" 2>/dev/null; then
+    wait "$fixture_pid" || status=$?
+    fixture_pid=
+    cat "$work/fixture.err" >&2
+    die "fixture exited (status $status) $when"
+  fi
+  established=$(ss -tanH state established | wc -l)
+  [ "$established" -ge $((2 * connections)) ] ||
+    die "only $established established TCP sockets $when, expected at least $((2 * connections)); did the fixture's children die?"
+}
+
+# --- machine facts -----------------------------------------------------------------------
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+commit=$(git -C "$repo_root" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+tool_versions="$(ss -V 2>&1 | head -1 | sed 's/^ss utility, //'); $(netstat -V 2>&1 | head -1); lsof $(lsof -v 2>&1 | sed -n 's/^ *revision: *//p' | head -1); $(hyperfine --version)"
+
+emit() {
+  # Tables go to stdout and, with BENCH_OUT, to that file as well.
+  if [ -n "$bench_out" ]; then
+    printf '%s\n' "$*" | tee -a "$bench_out"
+  else
+    printf '%s\n' "$*"
+  fi
+}
+
+[ -z "$bench_out" ] || : >"$bench_out"
+emit "## Scale benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+emit ""
+emit "- rnetstat commit: \`$commit\`"
+emit "- machine: $(nproc) CPUs ($cpu_model), $mem_gib GiB RAM, Linux $(uname -r)"
+emit "- tools: $tool_versions"
+emit "- method: hyperfine -N --warmup 1 --runs $runs, stdout to /dev/null; peak RSS from one /usr/bin/time -v run"
+
+# --- the benchmark -----------------------------------------------------------------------
+names=(
+  "rnetstat -a -n -p"
+  "rnetstat -a -n"
+  "rnetstat -a --json"
+  "ss -tuanp"
+  "ss -tuan"
+  "netstat -tuanp"
+  "lsof -nP -i"
+)
+
+for size in "${sizes[@]}"; do
+  connections=${size%/*}
+  processes=${size#*/}
+  baseline=$(tcp_socket_count)
+  log "size $size: starting fixture ($connections connections over $processes processes)"
+  start_fixture "$connections" "$processes"
+  check_fixture "$connections" "once ready"
+  established=$(ss -tanH state established | wc -l)
+  udp_sockets=$(ss -uanH | wc -l)
+
+  # Same command lines for both measurements (shell words, as hyperfine -N parses them);
+  # rnetstat by absolute path so PATH can't interfere.
+  printf -v rnetstat_word '%q' "$rnetstat"
+  commands=(
+    "$rnetstat_word -a -n -p"
+    "$rnetstat_word -a -n"
+    "$rnetstat_word -a --json"
+    "ss -tuanp"
+    "ss -tuan"
+    "netstat -tuanp"
+    "lsof -nP -i"
+  )
+
+  # One run per command under GNU time: peak RSS, line count, and a check that it exits 0.
+  : >"$work/rss.tsv"
+  for i in "${!commands[@]}"; do
+    argv=()
+    eval "argv=(${commands[$i]})"
+    if ! lines=$(/usr/bin/time -v -o "$work/time.txt" "${argv[@]}" 2>"$work/stderr.txt" | wc -l); then
+      check_fixture "$connections" "after '${names[$i]}' failed"
+      cat "$work/stderr.txt" "$work/time.txt" >&2
+      die "'${names[$i]}' failed during the RSS run"
+    fi
+    rss_kib=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$work/time.txt")
+    printf '%s\t%s\t%s\n' "${names[$i]}" "$rss_kib" "$lines" >>"$work/rss.tsv"
+  done
+
+  hyperfine_args=(-N --warmup 1 --runs "$runs" --output=null --export-json "$work/times.json")
+  for i in "${!commands[@]}"; do
+    hyperfine_args+=(--command-name "${names[$i]}" "${commands[$i]}")
+  done
+  log "size $size: timing ${#commands[@]} commands, $runs runs each"
+  hyperfine "${hyperfine_args[@]}" >&2
+  check_fixture "$connections" "after timing"
+
+  table=$(python3 - "$work/times.json" "$work/rss.tsv" <<'PY'
+import json, sys
+
+results = json.load(open(sys.argv[1]))["results"]
+rss = {}
+for row in open(sys.argv[2]):
+    name, kib, lines = row.rstrip("\n").split("\t")
+    rss[name] = (int(kib) / 1024, int(lines))
+median = {r["command"]: r["median"] for r in results}
+base = median["ss -tuanp"]
+
+print("| command | median s | peak MiB | ratio to `ss -tuanp` | output lines |")
+print("|---|---:|---:|---:|---:|")
+for r in results:
+    name = r["command"]
+    mib, lines = rss[name]
+    print(f"| `{name}` | {r['median']:.3f} | {mib:.1f} | {r['median'] / base:.2f} | {lines} |")
+
+def ratio(a, b):
+    return f"{a} / {b} = **{median[a] / median[b]:.2f}**"
+
+print()
+print("Key ratios (median time): "
+      + ratio("rnetstat -a -n -p", "ss -tuanp") + "; "
+      + ratio("rnetstat -a -n -p", "netstat -tuanp") + "; "
+      + ratio("rnetstat -a -n", "ss -tuan"))
+PY
+)
+
+  emit ""
+  emit "### $connections connections over $processes processes"
+  emit ""
+  emit "During the run: $established established TCP sockets, $udp_sockets UDP sockets, $(tcp_socket_count) TCP sockets in all (ss)."
+  emit ""
+  emit "$table"
+
+  log "size $size: stopping fixture"
+  stop_fixture
+  wait_for_sockets_gone "$baseline"
+done
