@@ -1,6 +1,7 @@
 //! Raw command-line flags (clap) and the validated [`Config`] the rest of the program runs on.
 
 use std::io::IsTerminal;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -43,6 +44,29 @@ pub struct Args {
     /// Print one JSON document (schema: docs/json.md); includes owners
     #[arg(long = "json")]
     pub json: bool,
+    /// Full-screen live dashboard, refreshed every --interval seconds (keys: press ? inside)
+    #[arg(long = "live", conflicts_with = "json")]
+    pub live: bool,
+    /// Seconds between refreshes of --live (fractions allowed, e.g. 0.5; at most 3600)
+    #[arg(long = "interval", value_name = "SECONDS", requires = "live", value_parser = parse_interval)]
+    pub interval: Option<Duration>,
+}
+
+/// The refresh interval of `--live` when `--interval` is not given.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// `--interval`: a number of seconds, more than 0 and at most an hour.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(seconds > 0.0 && seconds <= 3600.0) {
+        return Err(format!(
+            "`{text}` is out of range: more than 0 and at most 3600 seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +79,18 @@ pub struct TableOptions {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveOptions {
+    /// No service labels on endpoints, numeric user ids.
+    pub numeric: bool,
+    pub interval: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     Table(TableOptions),
     Json,
+    /// The full-screen dashboard (`--live`).
+    Live(LiveOptions),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,10 +119,16 @@ impl Args {
             ipv4: both_families || self.ipv4,
             ipv6: both_families || self.ipv6,
             listening,
-            owners: self.programs || self.json,
+            // The dashboard always shows owners; that is what it is for.
+            owners: self.programs || self.json || self.live,
         };
         let output = if self.json {
             Output::Json
+        } else if self.live {
+            Output::Live(LiveOptions {
+                numeric: self.numeric,
+                interval: self.interval.unwrap_or(DEFAULT_INTERVAL),
+            })
         } else {
             Output::Table(TableOptions {
                 numeric: self.numeric,
@@ -159,6 +198,48 @@ mod tests {
         assert!(colour(args().into_config(true, false)));
         assert!(!colour(args().into_config(true, true)));
         assert!(!colour(args().into_config(false, false)));
+    }
+
+    #[test]
+    fn live_collects_owners_and_keeps_the_filter_flags() {
+        let c = config(&["--live", "-t", "-l", "-n"]);
+        assert!(c.query.owners && c.query.tcp && !c.query.udp);
+        assert_eq!(c.query.listening, Listening::Only);
+        assert_eq!(
+            c.output,
+            Output::Live(LiveOptions {
+                numeric: true,
+                interval: DEFAULT_INTERVAL
+            })
+        );
+    }
+
+    #[test]
+    fn live_interval_accepts_fractions() {
+        let c = config(&["--live", "--interval", "0.5"]);
+        let Output::Live(live) = c.output else {
+            panic!("live expected")
+        };
+        assert_eq!(live.interval, Duration::from_millis(500));
+        let c = config(&["--live", "--interval=3600"]);
+        assert!(matches!(c.output, Output::Live(l) if l.interval == Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn live_interval_out_of_range_or_not_a_number_is_a_usage_error() {
+        for bad in ["0", "-1", "3600.5", "abc", "NaN", "inf", ""] {
+            let err =
+                Args::try_parse_from(["rnetstat", "--live", "--interval", bad]).expect_err(bad);
+            assert_eq!(err.exit_code(), 2, "--interval {bad:?}");
+        }
+    }
+
+    #[test]
+    fn live_with_json_or_interval_without_live_is_a_usage_error() {
+        let err = Args::try_parse_from(["rnetstat", "--live", "--json"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let err = Args::try_parse_from(["rnetstat", "--interval", "2"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! rnetstat: which program is talking to whom, on which port, right now.
 //!
 //! Data flows one way: [`platform::snapshot`] -> [`model::Snapshot`] -> [`filter`] -> a printer
-//! in [`output`].
+//! in [`output`], or the live dashboard in [`tui`].
 
 pub mod cli;
 pub mod filter;
@@ -10,6 +10,7 @@ pub mod model;
 pub mod output;
 pub mod platform;
 pub mod services;
+pub mod tui;
 
 use std::fmt;
 use std::io::{self, BufWriter, Write};
@@ -27,6 +28,8 @@ pub const PRIVILEGE_HINT: &str =
 pub enum Error {
     Collect(CollectError),
     Write(io::Error),
+    /// The live dashboard could not run (no terminal, terminal I/O failed).
+    Live(String),
 }
 
 impl Error {
@@ -41,6 +44,7 @@ impl fmt::Display for Error {
         match self {
             Error::Collect(e) => write!(f, "{e}"),
             Error::Write(e) => write!(f, "writing output: {e}"),
+            Error::Live(why) => write!(f, "{why}"),
         }
     }
 }
@@ -48,6 +52,11 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub fn run(config: &Config) -> Result<(), Error> {
+    let table_options = match &config.output {
+        Output::Live(options) => return tui::run(&config.query, options),
+        Output::Table(options) => Some(options),
+        Output::Json => None,
+    };
     let snapshot = platform::snapshot(&config.query).map_err(Error::Collect)?;
     if snapshot.owners == OwnerCoverage::LimitedByPrivileges {
         eprintln!("rnetstat: {PRIVILEGE_HINT}");
@@ -55,11 +64,9 @@ pub fn run(config: &Config) -> Result<(), Error> {
     let services = Services::load();
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout);
-    match &config.output {
-        Output::Table(options) => {
-            output::table::write_table(&mut out, &snapshot, &services, options)
-        }
-        Output::Json => output::json::write_json(&mut out, &snapshot, &services),
+    match table_options {
+        Some(options) => output::table::write_table(&mut out, &snapshot, &services, options),
+        None => output::json::write_json(&mut out, &snapshot, &services),
     }
     .and_then(|()| out.flush())
     .map_err(Error::Write)

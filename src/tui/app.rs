@@ -1,0 +1,982 @@
+//! The dashboard's state and the one function that changes it, [`App::update`]. No I/O here:
+//! effects (quit, kill a process) go back to the loop in `tui/mod.rs` as an [`Effect`], and
+//! what came of them comes back as a [`Msg`].
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use crate::cli::LiveOptions;
+use crate::filter::Query;
+use crate::format::{NO_PEER, escaped, push_escaped, write_endpoint};
+use crate::model::{Family, OwnerCoverage, Process, Proto, Snapshot, Socket, SocketState};
+use crate::services::Services;
+
+/// How many refreshes a new, gone or state-changed socket stays highlighted.
+pub const HIGHLIGHT_REFRESHES: u8 = 3;
+
+/// A key press, already stripped of terminal details (see `event.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Char(char),
+    Enter,
+    Esc,
+    Backspace,
+    Up,
+    Down,
+    Left,
+    Right,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    /// Ctrl-C: quits from anywhere, even while typing a filter.
+    Interrupt,
+}
+
+#[derive(Debug)]
+pub enum Msg {
+    Key(Key),
+    /// Mouse wheel: move the selection by this many rows (negative: up).
+    Scroll(i32),
+    /// The terminal's new size.
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// A fresh collection from the collector thread.
+    Snapshot(Box<Snapshot>),
+    /// The collector could not take a snapshot this time; it tries again next interval.
+    CollectFailed(String),
+    /// What came of an [`Effect::Kill`].
+    Killed {
+        pid: u32,
+        result: Result<(), String>,
+    },
+    /// A signal (SIGTERM, SIGHUP) or a lost terminal: leave now.
+    Terminate,
+}
+
+/// Work with side effects, carried out by the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+    /// Send SIGTERM to this process; the loop answers with [`Msg::Killed`].
+    Kill {
+        pid: u32,
+    },
+}
+
+/// A TCPView-style highlight with the number of refreshes it has left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    None,
+    New(u8),
+    Gone(u8),
+    Changed(u8),
+}
+
+impl Mark {
+    /// One refresh later: a highlight with no refreshes left is over.
+    fn aged(self) -> Mark {
+        match self {
+            Mark::New(n) if n > 1 => Mark::New(n - 1),
+            Mark::Changed(n) if n > 1 => Mark::Changed(n - 1),
+            Mark::Gone(n) => Mark::Gone(n.saturating_sub(1)),
+            _ => Mark::None,
+        }
+    }
+
+    pub fn is_gone(self) -> bool {
+        matches!(self, Mark::Gone(_))
+    }
+
+    /// The marker column: colour is never the only cue.
+    pub fn symbol(self) -> char {
+        match self {
+            Mark::None => ' ',
+            Mark::New(_) => '+',
+            Mark::Gone(_) => '-',
+            Mark::Changed(_) => '~',
+        }
+    }
+}
+
+/// Which socket a row is, across snapshots.
+///
+/// The inode tells apart sockets that share a 4-tuple (SO_REUSEPORT listeners, UDP sockets
+/// bound with SO_REUSEADDR). TIME_WAIT sockets have no inode (the kernel keeps only a small
+/// timewait record), and Windows/macOS report none at all, so a socket that is not found by
+/// its full key is paired with an unmatched old socket of the same 4-tuple before it is called
+/// new: ESTABLISHED -> TIME_WAIT then reads as a state change, not as one gone and one new row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketKey {
+    pub proto: Proto,
+    pub local: SocketAddr,
+    pub remote: Option<SocketAddr>,
+    pub inode: Option<u64>,
+}
+
+impl SocketKey {
+    pub fn of(socket: &Socket) -> SocketKey {
+        SocketKey {
+            proto: socket.proto,
+            local: socket.local,
+            remote: socket.remote,
+            inode: socket.inode.filter(|&inode| inode != 0),
+        }
+    }
+
+    fn tuple(&self) -> (Proto, SocketAddr, Option<SocketAddr>) {
+        (self.proto, self.local, self.remote)
+    }
+}
+
+/// The table's columns after the marker, in order: key `1` sorts by the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Proto,
+    Local,
+    Foreign,
+    State,
+    RecvQ,
+    SendQ,
+    Pid,
+    Program,
+    User,
+}
+
+impl Column {
+    pub const ALL: [Column; 9] = [
+        Column::Proto,
+        Column::Local,
+        Column::Foreign,
+        Column::State,
+        Column::RecvQ,
+        Column::SendQ,
+        Column::Pid,
+        Column::Program,
+        Column::User,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Column::Proto => "Proto",
+            Column::Local => "Local Address",
+            Column::Foreign => "Foreign Address",
+            Column::State => "State",
+            Column::RecvQ => "Recv-Q",
+            Column::SendQ => "Send-Q",
+            Column::Pid => "PID",
+            Column::Program => "Program",
+            Column::User => "User",
+        }
+    }
+
+    fn from_digit(c: char) -> Option<Column> {
+        let index = c.to_digit(10)?.checked_sub(1)?;
+        Column::ALL.get(index as usize).copied()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub column: Column,
+    pub reverse: bool,
+}
+
+/// One socket as the dashboard shows it. The text is built once, when the row appears or its
+/// state or owners change, never per frame or per keystroke.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub socket: Socket,
+    pub key: SocketKey,
+    pub mark: Mark,
+    /// `host:port (service)`, from the same formatter as the table printer.
+    pub local: String,
+    pub remote: String,
+    /// The first owner's name, escaped; empty when unknown.
+    pub program: String,
+    /// The first owner's user (or the socket's uid), escaped; `-` when unknown.
+    pub user: String,
+    /// Lower-case local, remote, state, pids and owner names: what the filter matches.
+    search: String,
+}
+
+/// Lookups a row needs to describe its socket.
+struct RowContext<'a> {
+    services: &'a Services,
+    numeric: bool,
+    processes: &'a HashMap<u32, Process>,
+    user_names: &'a HashMap<u32, String>,
+}
+
+impl Row {
+    fn new(socket: Socket, context: &RowContext) -> Row {
+        let mut row = Row {
+            key: SocketKey::of(&socket),
+            socket,
+            mark: Mark::None,
+            local: String::new(),
+            remote: String::new(),
+            program: String::new(),
+            user: String::new(),
+            search: String::new(),
+        };
+        row.describe(context);
+        row
+    }
+
+    fn describe(&mut self, context: &RowContext) {
+        let socket = &self.socket;
+        let service = |port| {
+            if context.numeric {
+                None
+            } else {
+                context.services.name(port, socket.proto)
+            }
+        };
+        self.local.clear();
+        write_endpoint(&mut self.local, socket.local, service(socket.local.port()));
+        self.remote.clear();
+        match socket.remote {
+            Some(remote) => write_endpoint(&mut self.remote, remote, service(remote.port())),
+            None => self.remote.push_str(NO_PEER),
+        }
+        let first_owner = socket
+            .pids
+            .first()
+            .and_then(|pid| context.processes.get(pid));
+        self.program = first_owner.map_or_else(String::new, |p| escaped(&p.name));
+        self.user = match (first_owner.and_then(|p| p.user.as_deref()), socket.uid) {
+            (Some(user), _) if !context.numeric => escaped(user),
+            (_, Some(uid)) => match context.user_names.get(&uid) {
+                Some(name) if !context.numeric => escaped(name),
+                _ => uid.to_string(),
+            },
+            _ => "-".to_string(),
+        };
+
+        let mut search = String::with_capacity(self.local.len() + self.remote.len() + 32);
+        search.push_str(socket.proto.as_str());
+        if socket.family() == Family::Ipv6 {
+            search.push('6');
+        }
+        search.push(' ');
+        search.push_str(&self.local);
+        search.push(' ');
+        search.push_str(&self.remote);
+        search.push(' ');
+        search.push_str(socket.state.as_str());
+        for pid in &socket.pids {
+            search.push(' ');
+            search.push_str(&pid.to_string());
+            if let Some(process) = context.processes.get(pid) {
+                search.push(' ');
+                push_escaped(&mut search, &process.name);
+            }
+        }
+        self.search = search.to_lowercase();
+    }
+
+    pub fn proto_text(&self) -> &'static str {
+        match (self.socket.proto, self.socket.family()) {
+            (Proto::Tcp, Family::Ipv4) => "tcp",
+            (Proto::Tcp, Family::Ipv6) => "tcp6",
+            (Proto::Udp, Family::Ipv4) => "udp",
+            (Proto::Udp, Family::Ipv6) => "udp6",
+        }
+    }
+
+    /// The group this row belongs to in the by-process view.
+    fn group_name(&self) -> &str {
+        &self.program
+    }
+}
+
+/// One program in the by-process view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// Escaped program name; empty for sockets with no known owner.
+    pub name: String,
+    /// Distinct first-owner pids of its sockets, ascending.
+    pub pids: Vec<u32>,
+    pub sockets: usize,
+    pub expanded: bool,
+}
+
+/// One line of the table: a socket row, or a program's header in the by-process view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line {
+    Group(u32),
+    Socket(u32),
+}
+
+/// Socket totals of the newest snapshot (gone rows not counted).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub tcp: usize,
+    pub udp: usize,
+    /// By [`SocketState::ALL`] index, TCP sockets only.
+    pub tcp_states: [usize; SocketState::ALL.len()],
+}
+
+/// The socket in the details pane, followed across refreshes by row.
+#[derive(Debug, Clone)]
+pub struct Details {
+    /// Where the socket is in `App::rows`; `None` once it has left the table.
+    row: Option<usize>,
+    /// The socket as last seen.
+    pub last: Row,
+    /// Every owner pid with what is known of it (`None`: exited or not visible).
+    pub owners: Vec<(u32, Option<Process>)>,
+    pub gone: bool,
+}
+
+/// The process a confirmed kill will signal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KillTarget {
+    pub pid: u32,
+    /// Escaped program name, `?` when unknown.
+    pub program: String,
+    /// How many other processes hold the same socket.
+    pub other_owners: usize,
+}
+
+/// What the selection stays on across refreshes, sorts and filters.
+enum Anchor {
+    Row(usize),
+    Group(String),
+}
+
+#[derive(Debug)]
+pub struct App {
+    services: Services,
+    pub numeric: bool,
+    pub interval: Duration,
+    pub query: Query,
+
+    pub rows: Vec<Row>,
+    index: HashMap<SocketKey, u32>,
+    /// All rows in sort order.
+    sorted: Vec<u32>,
+    /// `sorted` less the rows the filter hides.
+    filtered: Vec<u32>,
+    /// What the table shows, in order.
+    pub lines: Vec<Line>,
+    pub groups: Vec<Group>,
+
+    pub hostname: Option<String>,
+    pub taken_at: Option<SystemTime>,
+    pub coverage: OwnerCoverage,
+    processes: HashMap<u32, Process>,
+    user_names: HashMap<u32, String>,
+    pub counts: Counts,
+    pub snapshots_seen: u64,
+    /// The newest snapshot that arrived while paused.
+    pending: Option<Box<Snapshot>>,
+
+    pub paused: bool,
+    pub sort: Sort,
+    /// The filter as typed.
+    pub filter: String,
+    filter_lower: String,
+    /// `/` was pressed and keys go into the filter.
+    pub typing: bool,
+    pub grouped: bool,
+    expanded: HashSet<String>,
+    pub selected: usize,
+    /// First line in view; `render` may still move the window to keep the selection visible.
+    pub offset: usize,
+    /// Table rows that fit on screen, from the last [`Msg::Resize`].
+    pub page: usize,
+    pub details: Option<Details>,
+    pub help: bool,
+    pub confirm: Option<KillTarget>,
+    /// One line of news for the footer (kill results, collection errors).
+    pub status: Option<String>,
+}
+
+impl App {
+    pub fn new(services: Services, query: Query, options: &LiveOptions) -> App {
+        App {
+            services,
+            numeric: options.numeric,
+            interval: options.interval,
+            query,
+            rows: Vec::new(),
+            index: HashMap::new(),
+            sorted: Vec::new(),
+            filtered: Vec::new(),
+            lines: Vec::new(),
+            groups: Vec::new(),
+            hostname: None,
+            taken_at: None,
+            coverage: OwnerCoverage::NotCollected,
+            processes: HashMap::new(),
+            user_names: HashMap::new(),
+            counts: Counts::default(),
+            snapshots_seen: 0,
+            pending: None,
+            paused: false,
+            sort: Sort {
+                column: Column::Local,
+                reverse: false,
+            },
+            filter: String::new(),
+            filter_lower: String::new(),
+            typing: false,
+            grouped: false,
+            expanded: HashSet::new(),
+            selected: 0,
+            offset: 0,
+            page: 0,
+            details: None,
+            help: false,
+            confirm: None,
+            status: None,
+        }
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Option<Effect> {
+        match msg {
+            Msg::Key(key) => return self.on_key(key),
+            Msg::Scroll(delta) => self.move_selection(delta as isize),
+            Msg::Resize { height, .. } => {
+                self.page = super::view::table_rows(height);
+                self.keep_selection_in_view();
+            }
+            Msg::Snapshot(snapshot) => {
+                if self.paused {
+                    self.pending = Some(snapshot);
+                } else {
+                    self.apply(*snapshot);
+                }
+            }
+            Msg::CollectFailed(error) => {
+                self.status = Some(format!("collecting sockets failed: {error}"));
+            }
+            Msg::Killed { pid, result } => {
+                let program = self.program_of(pid);
+                self.status = Some(match result {
+                    Ok(()) => format!("sent SIGTERM to pid {pid} ({program})"),
+                    Err(why) => format!("could not kill pid {pid} ({program}): {why}"),
+                });
+            }
+            Msg::Terminate => return Some(Effect::Quit),
+        }
+        None
+    }
+
+    pub fn row_at(&self, line: usize) -> Option<&Row> {
+        match self.lines.get(line)? {
+            Line::Socket(row) => self.rows.get(*row as usize),
+            Line::Group(_) => None,
+        }
+    }
+
+    /// The owners of `row` as far as the newest snapshot knows them.
+    pub fn owners_of<'a>(&'a self, row: &'a Row) -> impl Iterator<Item = &'a Process> + 'a {
+        row.socket
+            .pids
+            .iter()
+            .filter_map(|pid| self.processes.get(pid))
+    }
+
+    fn on_key(&mut self, key: Key) -> Option<Effect> {
+        if key == Key::Interrupt {
+            return Some(Effect::Quit);
+        }
+        if let Some(target) = self.confirm.take() {
+            if key == Key::Char('y') {
+                return Some(Effect::Kill { pid: target.pid });
+            }
+            self.status = Some(format!("kill of pid {} cancelled", target.pid));
+            return None;
+        }
+        self.status = None;
+        if self.help {
+            match key {
+                Key::Char('q') => return Some(Effect::Quit),
+                Key::Esc | Key::Char('?') | Key::Enter => self.help = false,
+                _ => {}
+            }
+            return None;
+        }
+        if self.typing {
+            match key {
+                Key::Char(c) => {
+                    let mut filter = self.filter.clone();
+                    filter.push(c);
+                    self.set_filter(filter);
+                }
+                Key::Backspace => {
+                    let mut filter = self.filter.clone();
+                    filter.pop();
+                    self.set_filter(filter);
+                }
+                Key::Enter => self.typing = false,
+                Key::Esc => {
+                    self.typing = false;
+                    self.set_filter(String::new());
+                }
+                other => self.navigate(other),
+            }
+            return None;
+        }
+        match key {
+            Key::Char('q') => return Some(Effect::Quit),
+            Key::Esc => {
+                if self.details.is_some() {
+                    self.details = None;
+                } else if !self.filter.is_empty() {
+                    self.set_filter(String::new());
+                } else {
+                    return Some(Effect::Quit);
+                }
+            }
+            Key::Char('/') => self.typing = true,
+            Key::Char('?') => self.help = true,
+            Key::Char(' ') => self.toggle_pause(),
+            Key::Char('g') => {
+                let anchor = self.anchor();
+                self.grouped = !self.grouped;
+                self.rebuild_lines();
+                self.restore(anchor);
+            }
+            Key::Char('k') => self.ask_kill(),
+            Key::Char(c @ '1'..='9') => {
+                if let Some(column) = Column::from_digit(c) {
+                    self.sort_by(column);
+                }
+            }
+            Key::Enter => match self.lines.get(self.selected) {
+                Some(Line::Group(group)) => self.set_expanded(*group as usize, None),
+                Some(Line::Socket(row)) => self.open_details(*row as usize),
+                None => {}
+            },
+            Key::Right => {
+                if let Some(Line::Group(group)) = self.lines.get(self.selected) {
+                    self.set_expanded(*group as usize, Some(true));
+                }
+            }
+            Key::Left => self.collapse_selected(),
+            other => self.navigate(other),
+        }
+        None
+    }
+
+    fn navigate(&mut self, key: Key) {
+        let page = self.page.max(1) as isize;
+        match key {
+            Key::Up => self.move_selection(-1),
+            Key::Down => self.move_selection(1),
+            Key::PageUp => self.move_selection(-page),
+            Key::PageDown => self.move_selection(page),
+            Key::Home => self.move_selection(isize::MIN / 2),
+            Key::End => self.move_selection(isize::MAX / 2),
+            _ => {}
+        }
+    }
+
+    fn move_selection(&mut self, delta: isize) {
+        let last = self.lines.len().saturating_sub(1);
+        self.selected = self.selected.saturating_add_signed(delta).min(last);
+        self.keep_selection_in_view();
+    }
+
+    fn keep_selection_in_view(&mut self) {
+        let last = self.lines.len().saturating_sub(1);
+        self.selected = self.selected.min(last);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.page > 0 && self.selected >= self.offset + self.page {
+            self.offset = self.selected + 1 - self.page;
+        }
+        // No empty space below the last row when the list shrinks or the screen grows.
+        self.offset = self
+            .offset
+            .min(self.lines.len().saturating_sub(self.page.max(1)));
+    }
+
+    fn toggle_pause(&mut self) {
+        self.paused = !self.paused;
+        if !self.paused {
+            if let Some(snapshot) = self.pending.take() {
+                self.apply(*snapshot);
+            }
+        }
+    }
+
+    fn sort_by(&mut self, column: Column) {
+        let reverse = self.sort.column == column && !self.sort.reverse;
+        self.sort = Sort { column, reverse };
+        let anchor = self.anchor();
+        self.resort();
+        self.refilter(false);
+        self.rebuild_lines();
+        self.restore(anchor);
+    }
+
+    fn set_filter(&mut self, filter: String) {
+        let lower = filter.to_lowercase();
+        // Typing one more character only narrows: search the rows already shown, not all rows.
+        let narrowing = lower.starts_with(&self.filter_lower);
+        self.filter = filter;
+        self.filter_lower = lower;
+        let anchor = self.anchor();
+        self.refilter(narrowing);
+        self.rebuild_lines();
+        self.restore(anchor);
+    }
+
+    fn ask_kill(&mut self) {
+        let row = match &self.details {
+            Some(details) => Some(&details.last),
+            None => self.row_at(self.selected),
+        };
+        let Some(row) = row else {
+            self.status = Some("select a socket to kill its process".to_string());
+            return;
+        };
+        let Some(&pid) = row.socket.pids.first() else {
+            self.status = Some(match self.coverage {
+                OwnerCoverage::LimitedByPrivileges => {
+                    "no known owner: run as root to see other users' processes".to_string()
+                }
+                _ => "no known owner for this socket".to_string(),
+            });
+            return;
+        };
+        self.confirm = Some(KillTarget {
+            pid,
+            program: self.program_of(pid),
+            other_owners: row.socket.pids.len() - 1,
+        });
+    }
+
+    fn program_of(&self, pid: u32) -> String {
+        self.processes
+            .get(&pid)
+            .map_or_else(|| "?".to_string(), |p| escaped(&p.name))
+    }
+
+    fn open_details(&mut self, row: usize) {
+        let Some(found) = self.rows.get(row) else {
+            return;
+        };
+        self.details = Some(Details {
+            row: Some(row),
+            last: found.clone(),
+            owners: self.owner_details(found),
+            gone: found.mark.is_gone(),
+        });
+    }
+
+    fn owner_details(&self, row: &Row) -> Vec<(u32, Option<Process>)> {
+        row.socket
+            .pids
+            .iter()
+            .map(|&pid| (pid, self.processes.get(&pid).cloned()))
+            .collect()
+    }
+
+    fn set_expanded(&mut self, group: usize, expanded: Option<bool>) {
+        let Some(group) = self.groups.get(group) else {
+            return;
+        };
+        let expand = expanded.unwrap_or(!group.expanded);
+        if expand {
+            self.expanded.insert(group.name.clone());
+        } else {
+            self.expanded.remove(&group.name);
+        }
+        let anchor = Some(Anchor::Group(group.name.clone()));
+        self.rebuild_lines();
+        self.restore(anchor);
+    }
+
+    fn collapse_selected(&mut self) {
+        let name = match self.lines.get(self.selected) {
+            Some(Line::Group(group)) => self.groups[*group as usize].name.clone(),
+            Some(Line::Socket(row)) if self.grouped => {
+                self.rows[*row as usize].group_name().to_string()
+            }
+            _ => return,
+        };
+        if let Some(group) = self.groups.iter().position(|g| g.name == name) {
+            self.set_expanded(group, Some(false));
+        }
+    }
+
+    fn anchor(&self) -> Option<Anchor> {
+        match self.lines.get(self.selected)? {
+            Line::Socket(row) => Some(Anchor::Row(*row as usize)),
+            Line::Group(group) => Some(Anchor::Group(self.groups[*group as usize].name.clone())),
+        }
+    }
+
+    /// Put the selection back on the anchored row or group; if it is no longer shown, the
+    /// selection stays at the same height, clamped to the table.
+    fn restore(&mut self, anchor: Option<Anchor>) {
+        let found = anchor.and_then(|anchor| {
+            self.lines.iter().position(|line| match (line, &anchor) {
+                (Line::Socket(row), Anchor::Row(wanted)) => *row as usize == *wanted,
+                (Line::Group(group), Anchor::Group(name)) => {
+                    self.groups[*group as usize].name == *name
+                }
+                _ => false,
+            })
+        });
+        if let Some(line) = found {
+            self.selected = line;
+        }
+        self.keep_selection_in_view();
+    }
+
+    /// Merge a new snapshot into the rows: match, age highlights, mark new/gone/changed.
+    fn apply(&mut self, snapshot: Snapshot) {
+        let anchor = self.anchor();
+        let first = self.snapshots_seen == 0;
+        self.snapshots_seen += 1;
+        let Snapshot {
+            hostname,
+            taken_at,
+            sockets,
+            processes,
+            user_names,
+            owners,
+        } = snapshot;
+        self.hostname = hostname;
+        self.taken_at = taken_at;
+        self.coverage = owners;
+        self.processes = processes;
+        self.user_names = user_names;
+        let context = RowContext {
+            services: &self.services,
+            numeric: self.numeric,
+            processes: &self.processes,
+            user_names: &self.user_names,
+        };
+
+        let mut matched = vec![false; self.rows.len()];
+        let mut unmatched = Vec::new();
+        for socket in sockets {
+            let key = SocketKey::of(&socket);
+            match self.index.get(&key) {
+                Some(&row) if !matched[row as usize] => {
+                    matched[row as usize] = true;
+                    refresh_row(&mut self.rows[row as usize], socket, &context);
+                }
+                _ => unmatched.push(socket),
+            }
+        }
+
+        let mut fresh = Vec::new();
+        if !unmatched.is_empty() {
+            let mut by_tuple: HashMap<_, Vec<usize>> = HashMap::new();
+            for (row, _) in matched.iter().enumerate().filter(|(_, seen)| !**seen) {
+                by_tuple
+                    .entry(self.rows[row].key.tuple())
+                    .or_default()
+                    .push(row);
+            }
+            for socket in unmatched {
+                let candidates = by_tuple.get_mut(&SocketKey::of(&socket).tuple());
+                match candidates.and_then(|rows| rows.pop()) {
+                    Some(row) => {
+                        matched[row] = true;
+                        refresh_row(&mut self.rows[row], socket, &context);
+                    }
+                    None => {
+                        let mut row = Row::new(socket, &context);
+                        if !first {
+                            row.mark = Mark::New(HIGHLIGHT_REFRESHES);
+                        }
+                        fresh.push(row);
+                    }
+                }
+            }
+        }
+
+        // Rows not in this snapshot stay for a few refreshes, marked gone, then leave.
+        let mut remap = vec![None; self.rows.len()];
+        let mut kept = 0;
+        for (old, row) in self.rows.iter_mut().enumerate() {
+            if !matched[old] {
+                row.mark = match row.mark {
+                    Mark::Gone(_) => row.mark.aged(),
+                    _ => Mark::Gone(HIGHLIGHT_REFRESHES),
+                };
+                if row.mark == Mark::Gone(0) {
+                    continue;
+                }
+            }
+            remap[old] = Some(kept);
+            kept += 1;
+        }
+        let mut old = 0;
+        self.rows.retain(|_| {
+            old += 1;
+            remap[old - 1].is_some()
+        });
+        self.rows.extend(fresh);
+
+        self.index.clear();
+        self.index.reserve(self.rows.len());
+        self.counts = Counts::default();
+        for (position, row) in self.rows.iter().enumerate() {
+            self.index.entry(row.key).or_insert(position as u32);
+            if row.mark.is_gone() {
+                continue;
+            }
+            match row.socket.proto {
+                Proto::Tcp => {
+                    self.counts.tcp += 1;
+                    if let Some(state) =
+                        SocketState::ALL.iter().position(|&s| s == row.socket.state)
+                    {
+                        self.counts.tcp_states[state] += 1;
+                    }
+                }
+                Proto::Udp => self.counts.udp += 1,
+            }
+        }
+
+        if let Some(mut details) = self.details.take() {
+            details.row = details
+                .row
+                .and_then(|row| remap.get(row).copied().flatten());
+            match details.row.map(|row| &self.rows[row]) {
+                Some(row) => {
+                    details.last = row.clone();
+                    details.owners = self.owner_details(row);
+                    details.gone = row.mark.is_gone();
+                }
+                None => details.gone = true,
+            }
+            self.details = Some(details);
+        }
+
+        let anchor = match anchor {
+            Some(Anchor::Row(row)) => remap.get(row).copied().flatten().map(Anchor::Row),
+            other => other,
+        };
+        self.resort();
+        self.refilter(false);
+        self.rebuild_lines();
+        self.restore(anchor);
+    }
+
+    fn resort(&mut self) {
+        let rows = &self.rows;
+        let sort = self.sort;
+        self.sorted.clear();
+        self.sorted.extend(0..rows.len() as u32);
+        self.sorted.sort_unstable_by(|&a, &b| {
+            let (ra, rb) = (&rows[a as usize], &rows[b as usize]);
+            let primary = compare(ra, rb, sort.column);
+            let primary = if sort.reverse {
+                primary.reverse()
+            } else {
+                primary
+            };
+            // A total order on identity, so equal rows keep their places between refreshes.
+            primary.then_with(|| ra.key.cmp(&rb.key)).then(a.cmp(&b))
+        });
+    }
+
+    fn refilter(&mut self, narrowing: bool) {
+        let needle = self.filter_lower.as_str();
+        let rows = &self.rows;
+        if needle.is_empty() {
+            self.filtered.clone_from(&self.sorted);
+        } else if narrowing {
+            self.filtered
+                .retain(|&row| rows[row as usize].search.contains(needle));
+        } else {
+            self.filtered.clear();
+            self.filtered.extend(
+                self.sorted
+                    .iter()
+                    .copied()
+                    .filter(|&row| rows[row as usize].search.contains(needle)),
+            );
+        }
+    }
+
+    fn rebuild_lines(&mut self) {
+        self.lines.clear();
+        self.groups.clear();
+        if !self.grouped {
+            self.lines
+                .extend(self.filtered.iter().map(|&row| Line::Socket(row)));
+            return;
+        }
+        // Groups in order of their first row, so the sort column orders the groups too.
+        let mut group_of: HashMap<&str, usize> = HashMap::new();
+        let mut members: Vec<Vec<u32>> = Vec::new();
+        for &row in &self.filtered {
+            let found = &self.rows[row as usize];
+            let group = *group_of.entry(found.group_name()).or_insert_with(|| {
+                self.groups.push(Group {
+                    name: found.group_name().to_string(),
+                    pids: Vec::new(),
+                    sockets: 0,
+                    expanded: self.expanded.contains(found.group_name()),
+                });
+                members.push(Vec::new());
+                self.groups.len() - 1
+            });
+            let entry = &mut self.groups[group];
+            entry.sockets += 1;
+            if let Some(&pid) = found.socket.pids.first() {
+                entry.pids.push(pid);
+            }
+            members[group].push(row);
+        }
+        for (index, group) in self.groups.iter_mut().enumerate() {
+            group.pids.sort_unstable();
+            group.pids.dedup();
+            self.lines.push(Line::Group(index as u32));
+            if group.expanded {
+                self.lines
+                    .extend(members[index].iter().map(|&row| Line::Socket(row)));
+            }
+        }
+    }
+}
+
+/// Update a row that is still there with its socket from the newest snapshot.
+fn refresh_row(row: &mut Row, socket: Socket, context: &RowContext) {
+    let state_changed = row.socket.state != socket.state;
+    let owners_changed = row.socket.pids != socket.pids;
+    row.mark = if row.mark.is_gone() {
+        Mark::New(HIGHLIGHT_REFRESHES)
+    } else if state_changed {
+        Mark::Changed(HIGHLIGHT_REFRESHES)
+    } else {
+        row.mark.aged()
+    };
+    row.key = SocketKey::of(&socket);
+    row.socket = socket;
+    if state_changed || owners_changed {
+        row.describe(context);
+    }
+}
+
+fn compare(a: &Row, b: &Row, column: Column) -> Ordering {
+    let (x, y) = (&a.socket, &b.socket);
+    match column {
+        Column::Proto => (x.proto, x.family()).cmp(&(y.proto, y.family())),
+        Column::Local => x.local.cmp(&y.local),
+        Column::Foreign => x.remote.cmp(&y.remote),
+        Column::State => x.state.as_str().cmp(y.state.as_str()),
+        Column::RecvQ => x.recv_q.cmp(&y.recv_q),
+        Column::SendQ => x.send_q.cmp(&y.send_q),
+        Column::Pid => x.pids.first().cmp(&y.pids.first()),
+        Column::Program => a.program.cmp(&b.program),
+        Column::User => a.user.cmp(&b.user),
+    }
+}

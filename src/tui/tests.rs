@@ -1,0 +1,927 @@
+//! The dashboard driven by messages and drawn into ratatui's `TestBackend`: hand-made
+//! snapshots, no sockets, no terminal, no sleeps.
+
+use std::collections::HashMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+
+use super::app::{App, Effect, Key, Line, Mark, Msg};
+use super::view;
+use crate::cli::LiveOptions;
+use crate::filter::{Listening, Query};
+use crate::model::{OwnerCoverage, Process, Proto, Snapshot, Socket, SocketState};
+use crate::services::Services;
+
+const WIDTH: u16 = 130;
+const HEIGHT: u16 = 14;
+
+fn new_app() -> App {
+    let query = Query {
+        listening: Listening::All,
+        owners: true,
+        ..Query::default()
+    };
+    let options = LiveOptions {
+        numeric: false,
+        interval: Duration::from_secs(1),
+    };
+    let mut app = App::new(Services::builtin(), query, &options);
+    app.update(Msg::Resize {
+        width: WIDTH,
+        height: HEIGHT,
+    });
+    app
+}
+
+fn socket(
+    proto: Proto,
+    local: &str,
+    remote: Option<&str>,
+    state: SocketState,
+    inode: Option<u64>,
+    pids: &[u32],
+) -> Socket {
+    Socket {
+        proto,
+        state,
+        local: local.parse().expect("local address"),
+        remote: remote.map(|r| r.parse().expect("remote address")),
+        recv_q: Some(0),
+        send_q: Some(if state == SocketState::Listen { 128 } else { 0 }),
+        uid: Some(1000),
+        inode,
+        pids: pids.to_vec(),
+    }
+}
+
+fn listener(local: &str, inode: u64, pids: &[u32]) -> Socket {
+    socket(
+        Proto::Tcp,
+        local,
+        None,
+        SocketState::Listen,
+        Some(inode),
+        pids,
+    )
+}
+
+fn connection(local: &str, remote: &str, state: SocketState, inode: Option<u64>) -> Socket {
+    socket(Proto::Tcp, local, Some(remote), state, inode, &[200])
+}
+
+fn process(pid: u32, name: &str, user: &str, cmdline: &str) -> Process {
+    Process {
+        pid,
+        name: name.to_string(),
+        user: Some(user.to_string()),
+        cmdline: Some(cmdline.to_string()),
+    }
+}
+
+/// A snapshot taken at 12:34:56 UTC on host `testhost`, with three known processes.
+fn snapshot(sockets: Vec<Socket>) -> Snapshot {
+    let processes: HashMap<u32, Process> = [
+        process(100, "nginx", "www-data", "nginx: master process"),
+        process(101, "nginx", "www-data", "nginx: worker process"),
+        process(200, "python3", "alice", "python3 -m http.server 8080"),
+        process(300, "evil\x1b[2J", "mallory", "evil\x1b[2J --flag"),
+    ]
+    .into_iter()
+    .map(|p| (p.pid, p))
+    .collect();
+    Snapshot {
+        hostname: Some("testhost".to_string()),
+        taken_at: Some(UNIX_EPOCH + Duration::from_secs(12 * 3600 + 34 * 60 + 56)),
+        sockets,
+        processes,
+        user_names: HashMap::from([(1000, "alice".to_string())]),
+        owners: OwnerCoverage::Complete,
+    }
+}
+
+fn feed(app: &mut App, sockets: Vec<Socket>) {
+    assert_eq!(app.update(Msg::Snapshot(Box::new(snapshot(sockets)))), None);
+}
+
+fn press(app: &mut App, key: Key) -> Option<Effect> {
+    app.update(Msg::Key(key))
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        assert_eq!(press(app, Key::Char(c)), None);
+    }
+}
+
+/// The sockets as the table lists them: (marker, local address text).
+fn shown(app: &App) -> Vec<(char, String)> {
+    app.lines
+        .iter()
+        .filter_map(|line| match line {
+            Line::Socket(row) => {
+                let row = &app.rows[*row as usize];
+                Some((row.mark.symbol(), row.local.clone()))
+            }
+            Line::Group(_) => None,
+        })
+        .collect()
+}
+
+fn locals(app: &App) -> Vec<String> {
+    shown(app).into_iter().map(|(_, local)| local).collect()
+}
+
+fn draw(app: &App, width: u16, height: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    terminal
+        .draw(|frame| view::render(app, frame))
+        .expect("draw");
+    terminal.backend().buffer().clone()
+}
+
+fn screen_lines(buffer: &Buffer) -> Vec<String> {
+    let area = buffer.area;
+    (0..area.height)
+        .map(|y| {
+            let line: String = (0..area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect();
+            line.trim_end().to_string()
+        })
+        .collect()
+}
+
+fn screen(app: &App) -> Vec<String> {
+    screen_lines(&draw(app, WIDTH, HEIGHT))
+}
+
+/// The table row (below the header and the column titles) whose text contains `needle`.
+fn screen_row(buffer: &Buffer, needle: &str) -> u16 {
+    let lines = screen_lines(buffer);
+    let y = (4..lines.len())
+        .find(|&y| lines[y].contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not on screen:\n{}", lines.join("\n")));
+    y as u16
+}
+
+fn three_sockets() -> Vec<Socket> {
+    vec![
+        listener("0.0.0.0:80", 11, &[100, 101]),
+        listener("127.0.0.1:8080", 12, &[200]),
+        connection(
+            "127.0.0.1:8080",
+            "127.0.0.1:50000",
+            SocketState::Established,
+            Some(13),
+        ),
+    ]
+}
+
+// ---- update(): highlighting and identity
+
+#[test]
+fn first_snapshot_marks_nothing_new() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    assert!(app.rows.iter().all(|row| row.mark == Mark::None));
+    assert_eq!(app.counts.tcp, 3);
+}
+
+#[test]
+fn new_socket_is_marked_for_three_refreshes() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    let mut with_new = three_sockets();
+    with_new.push(listener("[::1]:5432", 14, &[200]));
+    let marks = |app: &App| {
+        shown(app)
+            .into_iter()
+            .find(|(_, local)| local.starts_with("[::1]:5432"))
+            .map(|(mark, _)| mark)
+    };
+    for _ in 0..3 {
+        feed(&mut app, with_new.clone());
+        assert_eq!(marks(&app), Some('+'));
+    }
+    feed(&mut app, with_new);
+    assert_eq!(marks(&app), Some(' '));
+}
+
+#[test]
+fn gone_socket_stays_three_refreshes_then_leaves() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    let without = three_sockets()[..2].to_vec();
+    for _ in 0..3 {
+        feed(&mut app, without.clone());
+        assert_eq!(app.rows.len(), 3);
+        let gone: Vec<_> = app.rows.iter().filter(|r| r.mark.is_gone()).collect();
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].remote, "127.0.0.1:50000");
+        // Gone sockets are not counted as present.
+        assert_eq!(app.counts.tcp, 2);
+    }
+    feed(&mut app, without);
+    assert_eq!(app.rows.len(), 2);
+    assert!(app.rows.iter().all(|row| row.mark == Mark::None));
+}
+
+#[test]
+fn a_gone_socket_that_comes_back_is_new_again() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    feed(&mut app, three_sockets()[..2].to_vec());
+    feed(&mut app, three_sockets());
+    assert_eq!(app.rows.len(), 3);
+    let back = app.rows.iter().find(|r| r.remote == "127.0.0.1:50000");
+    assert_eq!(back.map(|r| r.mark), Some(Mark::New(3)));
+}
+
+#[test]
+fn state_change_is_marked_for_three_refreshes() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    let mut closing = three_sockets();
+    closing[2].state = SocketState::CloseWait;
+    for expected in [
+        Mark::Changed(3),
+        Mark::Changed(2),
+        Mark::Changed(1),
+        Mark::None,
+    ] {
+        feed(&mut app, closing.clone());
+        let row = app.rows.iter().find(|r| r.remote == "127.0.0.1:50000");
+        assert_eq!(row.map(|r| r.mark), Some(expected));
+    }
+    assert_eq!(app.rows.len(), 3);
+}
+
+#[test]
+fn time_wait_without_inode_is_the_same_socket_changing_state() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    let mut time_wait = three_sockets();
+    time_wait[2].state = SocketState::TimeWait;
+    time_wait[2].inode = None;
+    time_wait[2].pids.clear();
+    feed(&mut app, time_wait);
+    assert_eq!(app.rows.len(), 3, "not one gone row plus one new row");
+    let row = app.rows.iter().find(|r| r.remote == "127.0.0.1:50000");
+    assert_eq!(row.map(|r| r.mark), Some(Mark::Changed(3)));
+    assert_eq!(row.map(|r| r.socket.state), Some(SocketState::TimeWait));
+}
+
+#[test]
+fn reuseport_listeners_sharing_an_address_are_told_apart_by_inode() {
+    let mut app = new_app();
+    let pair = vec![
+        listener("0.0.0.0:443", 21, &[100]),
+        listener("0.0.0.0:443", 22, &[101]),
+    ];
+    feed(&mut app, pair.clone());
+    // One of the two closes; the other is untouched.
+    feed(&mut app, vec![pair[1].clone()]);
+    let marks: Vec<_> = app.rows.iter().map(|r| (r.socket.inode, r.mark)).collect();
+    assert!(marks.contains(&(Some(21), Mark::Gone(3))), "{marks:?}");
+    assert!(marks.contains(&(Some(22), Mark::None)), "{marks:?}");
+}
+
+#[test]
+fn owners_changing_update_the_program_text() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    let mut moved = three_sockets();
+    moved[1].pids = vec![300];
+    feed(&mut app, moved);
+    let row = app.rows.iter().find(|r| r.socket.inode == Some(12));
+    assert_eq!(row.map(|r| r.program.as_str()), Some("evil\\x1b[2J"));
+}
+
+// ---- update(): pause, filter, sort, selection
+
+#[test]
+fn pause_holds_the_view_and_unpause_shows_the_newest_snapshot() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    press(&mut app, Key::Char(' '));
+    assert!(app.paused);
+    let mut later = three_sockets();
+    later.push(listener("0.0.0.0:22", 30, &[]));
+    feed(&mut app, later.clone());
+    later.push(listener("0.0.0.0:25", 31, &[]));
+    feed(&mut app, later);
+    assert_eq!(app.rows.len(), 3, "the view is frozen while paused");
+    assert_eq!(app.snapshots_seen, 1);
+    press(&mut app, Key::Char(' '));
+    assert!(!app.paused);
+    assert_eq!(app.snapshots_seen, 2, "only the newest snapshot is applied");
+    let new: Vec<_> = shown(&app)
+        .into_iter()
+        .filter(|(mark, _)| *mark == '+')
+        .map(|(_, local)| local)
+        .collect();
+    assert_eq!(new, ["0.0.0.0:22 (ssh)", "0.0.0.0:25 (smtp)"]);
+}
+
+#[test]
+fn filter_typing_backspace_enter_and_esc() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    press(&mut app, Key::Char('/'));
+    assert!(app.typing);
+    type_text(&mut app, "HTTP-");
+    assert_eq!(app.filter, "HTTP-");
+    // Case-insensitive, over the service labels: both sockets on 8080 (http-alt).
+    assert_eq!(locals(&app), ["127.0.0.1:8080 (http-alt)"; 2]);
+    press(&mut app, Key::Backspace);
+    assert_eq!(app.filter, "HTTP");
+    assert_eq!(app.lines.len(), 3, "http and http-alt");
+    // 'q' while typing is text, not quit.
+    assert_eq!(press(&mut app, Key::Char('q')), None);
+    assert!(app.lines.is_empty());
+    press(&mut app, Key::Backspace);
+    press(&mut app, Key::Enter);
+    assert!(!app.typing);
+    assert_eq!(app.filter, "HTTP");
+    assert_eq!(app.lines.len(), 3);
+    // The kept filter applies to the next snapshot too.
+    let mut more = three_sockets();
+    more.push(listener("0.0.0.0:22", 30, &[]));
+    feed(&mut app, more);
+    assert_eq!(app.lines.len(), 3);
+    press(&mut app, Key::Char('/'));
+    press(&mut app, Key::Esc);
+    assert!(!app.typing);
+    assert_eq!(app.filter, "");
+    assert_eq!(app.lines.len(), 4);
+}
+
+#[test]
+fn filter_matches_ports_state_pid_and_program() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    let count = |app: &mut App, text: &str| {
+        press(app, Key::Char('/'));
+        type_text(app, text);
+        let n = app.lines.len();
+        press(app, Key::Esc);
+        n
+    };
+    assert_eq!(count(&mut app, "50000"), 1, "remote port");
+    assert_eq!(count(&mut app, "estab"), 1, "state");
+    assert_eq!(count(&mut app, "101"), 1, "second owner's pid");
+    assert_eq!(count(&mut app, "python"), 2, "program");
+    assert_eq!(count(&mut app, "nothing-like-this"), 0);
+}
+
+#[test]
+fn sort_by_column_key_and_reverse_on_repeat() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    assert_eq!(
+        locals(&app),
+        [
+            "0.0.0.0:80 (http)",
+            "127.0.0.1:8080 (http-alt)",
+            "127.0.0.1:8080 (http-alt)"
+        ]
+    );
+    press(&mut app, Key::Char('8')); // Program
+    assert_eq!(
+        app.lines
+            .iter()
+            .filter_map(|l| match l {
+                Line::Socket(r) => Some(app.rows[*r as usize].program.clone()),
+                Line::Group(_) => None,
+            })
+            .collect::<Vec<_>>(),
+        ["nginx", "python3", "python3"]
+    );
+    press(&mut app, Key::Char('8'));
+    assert!(app.sort.reverse);
+    // Reversed on the column only: the two python3 rows keep their tiebreak order.
+    let reversed: Vec<_> = app
+        .lines
+        .iter()
+        .filter_map(|l| match l {
+            Line::Socket(r) => Some(app.rows[*r as usize].remote.clone()),
+            Line::Group(_) => None,
+        })
+        .collect();
+    assert_eq!(reversed, ["*:*", "127.0.0.1:50000", "*:*"]);
+    press(&mut app, Key::Char('4')); // State, a new column: ascending again
+    assert!(!app.sort.reverse);
+    let states: Vec<_> = app
+        .lines
+        .iter()
+        .filter_map(|l| match l {
+            Line::Socket(r) => Some(app.rows[*r as usize].socket.state),
+            Line::Group(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            SocketState::Established,
+            SocketState::Listen,
+            SocketState::Listen
+        ]
+    );
+}
+
+#[test]
+fn rows_keep_their_order_across_refreshes_when_the_sort_key_ties() {
+    let mut app = new_app();
+    press(&mut app, Key::Char('4')); // every row LISTEN: all ties
+    let listeners: Vec<Socket> = (0..20)
+        .map(|i| listener(&format!("10.0.0.{i}:9000"), 100 + i, &[]))
+        .collect();
+    feed(&mut app, listeners.clone());
+    let before = locals(&app);
+    let mut shuffled = listeners;
+    shuffled.reverse();
+    feed(&mut app, shuffled);
+    assert_eq!(locals(&app), before);
+}
+
+#[test]
+fn selection_follows_its_socket_and_clamps_when_rows_vanish() {
+    let mut app = new_app();
+    let many: Vec<Socket> = (1..=10)
+        .map(|i| listener(&format!("10.0.0.{i}:9000"), i, &[]))
+        .collect();
+    feed(&mut app, many.clone());
+    press(&mut app, Key::Down);
+    press(&mut app, Key::Down);
+    assert_eq!(app.selected, 2);
+    // A socket sorting before the selected one appears: the selection stays on 10.0.0.3.
+    let mut more = many.clone();
+    more.push(listener("10.0.0.0:9000", 99, &[]));
+    feed(&mut app, more);
+    assert_eq!(
+        app.row_at(app.selected).map(|r| r.local.as_str()),
+        Some("10.0.0.3:9000")
+    );
+    press(&mut app, Key::End);
+    assert_eq!(app.selected, 10);
+    // The last rows vanish and, three refreshes later, leave: the selection clamps.
+    let few = many[..4].to_vec();
+    for _ in 0..4 {
+        feed(&mut app, few.clone());
+    }
+    assert_eq!(app.lines.len(), 4);
+    assert_eq!(app.selected, 3);
+    feed(&mut app, Vec::new());
+    for _ in 0..3 {
+        feed(&mut app, Vec::new());
+    }
+    assert!(app.lines.is_empty());
+    assert_eq!(app.selected, 0);
+    assert_eq!(app.offset, 0);
+}
+
+#[test]
+fn paging_moves_by_the_rows_on_screen() {
+    let mut app = new_app();
+    let many: Vec<Socket> = (1..=100)
+        .map(|i| listener(&format!("10.0.{}.{}:9000", i / 200, i % 200), i, &[]))
+        .collect();
+    feed(&mut app, many);
+    let page = view::table_rows(HEIGHT);
+    assert_eq!(page, HEIGHT as usize - 5);
+    press(&mut app, Key::PageDown);
+    assert_eq!(app.selected, page);
+    assert_eq!(app.offset, 1);
+    press(&mut app, Key::End);
+    assert_eq!((app.selected, app.offset), (99, 100 - page));
+    press(&mut app, Key::PageUp);
+    assert_eq!(app.selected, 99 - page);
+    press(&mut app, Key::Home);
+    assert_eq!((app.selected, app.offset), (0, 0));
+    app.update(Msg::Scroll(3));
+    assert_eq!(app.selected, 3);
+    app.update(Msg::Scroll(-30));
+    assert_eq!(app.selected, 0);
+}
+
+// ---- update(): details, kill, quitting, help, grouping
+
+#[test]
+fn details_follow_the_socket_across_refreshes_and_say_gone() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    press(&mut app, Key::Down);
+    press(&mut app, Key::Enter);
+    let details = app.details.as_ref().expect("details open");
+    assert_eq!(details.last.socket.inode, Some(12));
+    assert_eq!(details.owners.len(), 1);
+    assert!(!details.gone);
+    // Reordered and with a changed queue: still the same socket.
+    let mut busy = three_sockets();
+    busy[1].recv_q = Some(7);
+    busy.insert(0, listener("0.0.0.0:1", 40, &[]));
+    feed(&mut app, busy);
+    let details = app.details.as_ref().expect("details open");
+    assert_eq!(details.last.socket.recv_q, Some(7));
+    // It closes: gone at once, and still shown after its row has left the table.
+    for _ in 0..5 {
+        feed(&mut app, vec![three_sockets()[0].clone()]);
+        let details = app.details.as_ref().expect("details stay open");
+        assert!(details.gone);
+        assert_eq!(details.last.socket.inode, Some(12));
+    }
+    assert_eq!(press(&mut app, Key::Esc), None);
+    assert!(app.details.is_none());
+}
+
+#[test]
+fn kill_asks_first_and_only_y_confirms() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    press(&mut app, Key::Char('k'));
+    let target = app.confirm.clone().expect("confirmation asked");
+    assert_eq!((target.pid, target.program.as_str()), (100, "nginx"));
+    assert_eq!(target.other_owners, 1);
+    assert_eq!(press(&mut app, Key::Char('n')), None);
+    assert!(app.confirm.is_none());
+    assert_eq!(app.status.as_deref(), Some("kill of pid 100 cancelled"));
+    press(&mut app, Key::Char('k'));
+    // Even Enter or q only cancel.
+    assert_eq!(press(&mut app, Key::Char('q')), None);
+    press(&mut app, Key::Char('k'));
+    assert_eq!(
+        press(&mut app, Key::Char('y')),
+        Some(Effect::Kill { pid: 100 })
+    );
+    assert!(app.confirm.is_none());
+    app.update(Msg::Killed {
+        pid: 100,
+        result: Err("permission denied (EPERM)".to_string()),
+    });
+    assert_eq!(
+        app.status.as_deref(),
+        Some("could not kill pid 100 (nginx): permission denied (EPERM)")
+    );
+    app.update(Msg::Killed {
+        pid: 200,
+        result: Ok(()),
+    });
+    assert_eq!(
+        app.status.as_deref(),
+        Some("sent SIGTERM to pid 200 (python3)")
+    );
+}
+
+#[test]
+fn kill_without_a_known_owner_says_so() {
+    let mut app = new_app();
+    let mut limited = snapshot(vec![listener("0.0.0.0:22", 1, &[])]);
+    limited.owners = OwnerCoverage::LimitedByPrivileges;
+    app.update(Msg::Snapshot(Box::new(limited)));
+    assert_eq!(press(&mut app, Key::Char('k')), None);
+    assert!(app.confirm.is_none());
+    assert_eq!(
+        app.status.as_deref(),
+        Some("no known owner: run as root to see other users' processes")
+    );
+}
+
+#[test]
+fn quit_keys_and_esc_closes_before_it_quits() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    assert_eq!(press(&mut app, Key::Char('q')), Some(Effect::Quit));
+    assert_eq!(press(&mut app, Key::Interrupt), Some(Effect::Quit));
+    press(&mut app, Key::Char('/'));
+    assert_eq!(press(&mut app, Key::Interrupt), Some(Effect::Quit));
+    type_text(&mut app, "80");
+    press(&mut app, Key::Enter);
+    press(&mut app, Key::Enter); // details
+    press(&mut app, Key::Char('?'));
+    assert!(app.help);
+    assert_eq!(press(&mut app, Key::Esc), None, "closes help");
+    assert!(!app.help);
+    assert_eq!(press(&mut app, Key::Esc), None, "closes details");
+    assert!(app.details.is_none());
+    assert_eq!(press(&mut app, Key::Esc), None, "clears the filter");
+    assert_eq!(app.filter, "");
+    assert_eq!(press(&mut app, Key::Esc), Some(Effect::Quit));
+    assert_eq!(app.update(Msg::Terminate), Some(Effect::Quit));
+}
+
+#[test]
+fn grouping_by_process_expands_and_collapses() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    press(&mut app, Key::Char('g'));
+    assert!(app.grouped);
+    let names: Vec<_> = app
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.sockets))
+        .collect();
+    assert_eq!(names, [("nginx", 1), ("python3", 2)]);
+    assert_eq!(app.lines, [Line::Group(0), Line::Group(1)]);
+    assert_eq!(app.groups[0].pids, [100]);
+    press(&mut app, Key::Down);
+    press(&mut app, Key::Enter);
+    assert_eq!(app.lines.len(), 4);
+    assert!(matches!(app.lines[2], Line::Socket(_)));
+    press(&mut app, Key::Down);
+    press(&mut app, Key::Enter); // a socket row in the group: details
+    assert!(app.details.is_some());
+    press(&mut app, Key::Esc);
+    press(&mut app, Key::Left); // collapses the socket's group, selecting the group
+    assert_eq!(app.lines.len(), 2);
+    assert_eq!(app.selected, 1);
+    press(&mut app, Key::Right);
+    assert_eq!(app.lines.len(), 4);
+    // Expansion survives refreshes; a new program appears as its own group.
+    let mut more = three_sockets();
+    more.push(listener("0.0.0.0:6666", 50, &[300]));
+    feed(&mut app, more);
+    assert_eq!(app.groups.len(), 3);
+    assert_eq!(app.lines.len(), 5);
+    press(&mut app, Key::Char('g'));
+    assert!(!app.grouped);
+    assert_eq!(app.lines.len(), 4);
+}
+
+// ---- render(): frame-exact
+
+#[test]
+fn frame_layout_is_exact() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    let expected = [
+        "rnetstat --live │ host testhost │ refreshed 12:34:56 UTC │ every 1s",
+        "3 sockets │ tcp 3 │ udp 0 │ ESTABLISHED 1, LISTEN 2",
+        "owners: complete │ showing tcp+udp, all states │ sort: Local Address ▲",
+        "  Proto  Local Address▲              Foreign Address             State         Recv-Q  Send-Q      PID Program          User",
+        "  tcp    0.0.0.0:80 (http)           *:*                         LISTEN             0     128      100 nginx +1         www-data",
+        "  tcp    127.0.0.1:8080 (http-alt)   *:*                         LISTEN             0     128      200 python3          alice",
+        "  tcp    127.0.0.1:8080 (http-alt)   127.0.0.1:50000             ESTABLISHED        0       0      200 python3          alice",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "q quit · ? help · / filter · 1-9 sort · g group · space pause · Enter details · k kill",
+    ];
+    assert_eq!(screen(&app), expected);
+    let buffer = draw(&app, WIDTH, HEIGHT);
+    // The selection (first row) is reversed; the column titles are bold.
+    assert!(buffer[(2, 4)].modifier.contains(Modifier::REVERSED));
+    assert!(!buffer[(2, 5)].modifier.contains(Modifier::REVERSED));
+    assert!(buffer[(2, 3)].modifier.contains(Modifier::BOLD));
+}
+
+#[test]
+fn markers_and_colours_of_new_gone_and_changed_rows() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    let mut next = three_sockets();
+    next.remove(0); // port 80 goes
+    next[1].state = SocketState::FinWait1; // the connection changes state
+    next.push(listener("0.0.0.0:22", 60, &[])); // ssh appears
+    feed(&mut app, next);
+    let buffer = draw(&app, WIDTH, HEIGHT);
+    let lines = screen_lines(&buffer);
+    for (needle, marker, colour) in [
+        ("0.0.0.0:22 (ssh)", '+', Color::Green),
+        ("0.0.0.0:80 (http)", '-', Color::Red),
+        ("FIN_WAIT1", '~', Color::Yellow),
+    ] {
+        let y = screen_row(&buffer, needle);
+        assert!(
+            lines[y as usize].starts_with(&format!("{marker} ")),
+            "{needle}: {}",
+            lines[y as usize]
+        );
+        for x in [0, 10, 40] {
+            assert_eq!(buffer[(x, y)].fg, colour, "{needle} at column {x}");
+        }
+    }
+    let plain = screen_row(&buffer, "LISTEN             0     128      200");
+    assert!(lines[plain as usize].starts_with("  "));
+    assert_eq!(buffer[(10, plain)].fg, Color::Reset);
+}
+
+#[test]
+fn sorted_column_is_marked_and_rows_follow_on_screen() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    press(&mut app, Key::Char('3'));
+    press(&mut app, Key::Char('3'));
+    let lines = screen(&app);
+    assert!(
+        lines[2].ends_with("sort: Foreign Address ▼"),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[3].contains("Foreign Address▼"));
+    assert!(lines[4].contains("127.0.0.1:50000"), "{}", lines[4]);
+}
+
+#[test]
+fn filter_shows_matching_rows_and_the_prompt() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    press(&mut app, Key::Char('/'));
+    type_text(&mut app, "5000");
+    let lines = screen(&app);
+    assert_eq!(
+        lines[4],
+        "  tcp    127.0.0.1:8080 (http-alt)   127.0.0.1:50000             ESTABLISHED        0       0      200 python3          alice"
+    );
+    assert_eq!(lines[5], "");
+    assert!(lines[2].contains("│ filter: 5000 │"), "{}", lines[2]);
+    assert_eq!(
+        lines[13],
+        "/5000█  Enter keep · Esc clear · Backspace delete"
+    );
+    type_text(&mut app, "x");
+    assert_eq!(screen(&app)[4], "  no socket matches the filter");
+}
+
+#[test]
+fn grouped_view_on_screen() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    press(&mut app, Key::Char('g'));
+    press(&mut app, Key::Down);
+    press(&mut app, Key::Right);
+    let buffer = draw(&app, WIDTH, HEIGHT);
+    let lines = screen_lines(&buffer);
+    assert_eq!(lines[4], "  ▸ nginx  1 socket  pid 100");
+    assert_eq!(lines[5], "  ▾ python3  2 sockets  pid 200");
+    assert!(lines[6].contains("127.0.0.1:8080 (http-alt)   *:*"));
+    assert!(lines[7].contains("127.0.0.1:50000"));
+    assert!(lines[2].ends_with("│ by process"));
+    assert_eq!(buffer[(4, 4)].fg, Color::Cyan);
+}
+
+#[test]
+fn help_screen_lists_every_key() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    press(&mut app, Key::Char('?'));
+    let lines = draw(&app, 100, 24);
+    let lines = screen_lines(&lines);
+    let text = lines.join("\n");
+    for (keys, what) in view::HELP {
+        assert!(
+            text.contains(keys) && text.contains(what),
+            "{keys}: {what}\n{text}"
+        );
+    }
+    let top = lines
+        .iter()
+        .position(|l| l.contains("Keys · Esc closes"))
+        .expect("help box");
+    // The box is 76 columns wide, centred on 100.
+    let boxed: String = lines[top + 1].chars().skip(12).take(76).collect();
+    assert_eq!(
+        boxed,
+        "│ Up/Down, wheel      move the selection                                   │"
+    );
+}
+
+#[test]
+fn details_popup_shows_owners_and_gone() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    press(&mut app, Key::Enter);
+    let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
+    for needle in [
+        "Socket details · Esc closes",
+        "Local    0.0.0.0:80 (http)",
+        "Inode    11",
+        "Owners   2",
+        "pid 100  nginx  user www-data",
+        "nginx: master process",
+        "pid 101  nginx  user www-data",
+        "nginx: worker process",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing:\n{text}");
+    }
+    assert!(!text.contains("gone"));
+    feed(&mut app, Vec::new());
+    let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
+    assert!(
+        text.contains("gone: no longer in the newest snapshot"),
+        "{text}"
+    );
+}
+
+#[test]
+fn confirm_dialog_names_pid_and_program() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    press(&mut app, Key::Char('k'));
+    let text = screen(&app).join("\n");
+    assert!(text.contains("Send SIGTERM to pid 100 (nginx)?"), "{text}");
+    assert!(text.contains("1 more process also holds this socket."));
+    assert!(text.contains("y: yes · any other key: no"));
+}
+
+#[test]
+fn untrusted_process_names_are_escaped_on_screen() {
+    let mut app = new_app();
+    feed(&mut app, vec![listener("0.0.0.0:6666", 1, &[300])]);
+    press(&mut app, Key::Enter);
+    let buffer = draw(&app, WIDTH, 24);
+    let text = screen_lines(&buffer).join("\n");
+    assert!(text.contains("evil\\x1b[2J"), "{text}");
+    assert!(!buffer.content().iter().any(|c| c.symbol().contains('\x1b')));
+}
+
+#[test]
+fn header_says_paused_and_limited_owners() {
+    let mut app = new_app();
+    let mut limited = snapshot(three_sockets());
+    limited.owners = OwnerCoverage::LimitedByPrivileges;
+    app.update(Msg::Snapshot(Box::new(limited)));
+    press(&mut app, Key::Char(' '));
+    let lines = screen(&app);
+    assert!(lines[0].ends_with("│ every 1s │ PAUSED"), "{}", lines[0]);
+    assert!(
+        lines[2].starts_with("owners: limited, run as root to see other users' processes"),
+        "{}",
+        lines[2]
+    );
+}
+
+#[test]
+fn before_the_first_snapshot_it_says_collecting() {
+    let app = new_app();
+    let lines = screen(&app);
+    assert_eq!(lines[0], "rnetstat --live │ collecting… │ every 1s");
+    assert_eq!(lines[4], "  collecting the first snapshot…");
+}
+
+#[test]
+fn tiny_and_empty_terminals_never_panic() {
+    let mut app = new_app();
+    let many: Vec<Socket> = (1..=50)
+        .map(|i| listener(&format!("10.0.0.{i}:9000"), i, &[200]))
+        .collect();
+    feed(&mut app, many);
+    press(&mut app, Key::End);
+    for (width, height) in [(20, 5), (1, 1), (0, 0), (80, 0), (0, 10), (20, 1), (3, 2)] {
+        app.update(Msg::Resize { width, height });
+        draw(&app, width, height);
+        press(&mut app, Key::Enter);
+        draw(&app, width, height);
+        press(&mut app, Key::Char('?'));
+        draw(&app, width, height);
+        press(&mut app, Key::Esc);
+        press(&mut app, Key::Char('k'));
+        draw(&app, width, height);
+        press(&mut app, Key::Esc);
+        press(&mut app, Key::Esc);
+        press(&mut app, Key::PageUp);
+        press(&mut app, Key::PageDown);
+    }
+    app.update(Msg::Resize {
+        width: 20,
+        height: 5,
+    });
+    let lines = screen_lines(&draw(&app, 20, 5));
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[0], "rnetstat --live │ ho");
+}
+
+#[test]
+fn the_window_follows_the_selection_at_scale() {
+    let mut app = new_app();
+    let many: Vec<Socket> = (0..100_000u32)
+        .map(|i| {
+            let addr = format!(
+                "10.{}.{}.{}:{}",
+                i >> 16,
+                (i >> 8) & 255,
+                i & 255,
+                1024 + i % 60000
+            );
+            listener(&addr, u64::from(i) + 1, &[])
+        })
+        .collect();
+    feed(&mut app, many);
+    press(&mut app, Key::End);
+    let lines = screen(&app);
+    assert!(
+        lines[12].starts_with("  tcp    10.1.134.159:"),
+        "{}",
+        lines[12]
+    );
+    assert!(lines[12].contains("10.1.134.159"));
+    press(&mut app, Key::Char('/'));
+    type_text(&mut app, "10.1.134.15");
+    assert_eq!(app.lines.len(), 1 + 10);
+}
