@@ -4,8 +4,13 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::sync::Mutex;
 
 use common::{Tuple, json_of, json_tuples, rnetstat, ss_tuples};
+
+/// The witnesses compare whole-machine socket sets, so the tests here must not run at the
+/// same time: one test's short-lived sockets would be churn in the other's comparison.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Loopback sockets of our own, so the comparison is never of an empty machine.
 fn open_some_sockets() -> Vec<Box<dyn std::any::Any>> {
@@ -26,54 +31,73 @@ fn open_some_sockets() -> Vec<Box<dyn std::any::Any>> {
     ]
 }
 
-/// `middle` was taken between `before` and `after`: what both witnesses saw must be in it, and
-/// everything in it must have been seen by at least one (sockets churn between the calls).
-fn assert_agrees(
-    name: &str,
+/// What `middle` got wrong, given it was taken between `before` and `after`: what both
+/// witnesses saw must be in it, and everything in it must have been seen by at least one.
+fn disagreements(
     before: &BTreeSet<Tuple>,
     middle: &BTreeSet<Tuple>,
     after: &BTreeSet<Tuple>,
-) {
+) -> Option<String> {
     let stable: BTreeSet<_> = before.intersection(after).collect();
+    assert!(
+        stable.len() >= 6,
+        "the test's own sockets should be in both"
+    );
     let missing: Vec<_> = stable.iter().filter(|t| !middle.contains(**t)).collect();
     let extra: Vec<_> = middle
         .iter()
         .filter(|t| !before.contains(*t) && !after.contains(*t))
         .collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "{name}: missing {missing:#?}\nextra {extra:#?}"
-    );
-    assert!(
-        stable.len() >= 6,
-        "the test's own sockets should be in both"
-    );
+    (!missing.is_empty() || !extra.is_empty())
+        .then(|| format!("missing {missing:#?}\nextra {extra:#?}"))
+}
+
+/// Other programs open and close sockets while the three snapshots are taken, and a socket
+/// that lives only between `before` and `after` looks like an error. Churn does not repeat;
+/// a real disagreement does: three tries, all reported if all fail.
+fn assert_agrees(name: &str, mut take: impl FnMut() -> [BTreeSet<Tuple>; 3]) {
+    let mut reports = Vec::new();
+    for _ in 0..3 {
+        let [before, middle, after] = take();
+        match disagreements(&before, &middle, &after) {
+            None => return,
+            Some(report) => reports.push(report),
+        }
+    }
+    panic!("{name} disagreed three times:\n{}", reports.join("\n---\n"));
 }
 
 #[test]
 fn same_sockets_as_ss() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let _sockets = open_some_sockets();
-    let before = ss_tuples();
-    let ours = json_tuples(&json_of(&["-a", "-n", "--json"]));
-    let after = ss_tuples();
-    assert_agrees("rnetstat vs ss -tuanH", &before, &ours, &after);
+    assert_agrees("rnetstat vs ss -tuanH", || {
+        let before = ss_tuples();
+        let ours = json_tuples(&json_of(&["-a", "-n", "--json"]));
+        [before, ours, ss_tuples()]
+    });
 }
 
 #[test]
 fn proc_net_fallback_sees_what_sock_diag_sees() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let _sockets = open_some_sockets();
     let netlink = || json_tuples(&json_of(&["-a", "--json"]));
-    let before = netlink();
-    let output = rnetstat()
-        .args(["-a", "--json"])
-        .env("RNETSTAT_COLLECTOR", "procfs")
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let procfs = json_tuples(&doc);
-    let after = netlink();
-    assert_agrees("procfs vs sock_diag", &before, &procfs, &after);
+    let procfs = || {
+        let output = rnetstat()
+            .args(["-a", "--json"])
+            .env("RNETSTAT_COLLECTOR", "procfs")
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    assert_agrees("procfs vs sock_diag", || {
+        let before = netlink();
+        let middle = json_tuples(&procfs());
+        [before, middle, netlink()]
+    });
+    let doc = procfs();
     // The fallback must also find owners.
     let me = std::process::id();
     assert!(doc["sockets"].as_array().unwrap().iter().any(|s| {

@@ -29,12 +29,36 @@ pub fn json_of(args: &[&str]) -> Value {
     serde_json::from_str(&stdout_of(args)).expect("valid JSON")
 }
 
-/// The JSON socket whose local endpoint is `local` for `proto`, if rnetstat listed it.
+/// The JSON socket whose local endpoint is `local` for `proto`, if rnetstat listed it. A
+/// listener shares its address with the connections it accepted: the one without a peer wins.
 pub fn find_socket<'a>(doc: &'a Value, proto: &str, local: SocketAddr) -> Option<&'a Value> {
+    let mut matching = doc["sockets"].as_array()?.iter().filter(|s| {
+        s["proto"] == proto
+            && s["local"]["port"] == local.port()
+            && s["local"]["host"] == local.ip().to_string()
+    });
+    let first = matching.next()?;
+    Some(
+        std::iter::once(first)
+            .chain(matching)
+            .find(|s| s["remote"].is_null())
+            .unwrap_or(first),
+    )
+}
+
+/// The JSON socket with both ends given: a local port alone may be reused towards other peers.
+pub fn find_connection<'a>(
+    doc: &'a Value,
+    proto: &str,
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> Option<&'a Value> {
     doc["sockets"].as_array()?.iter().find(|s| {
         s["proto"] == proto
             && s["local"]["port"] == local.port()
             && s["local"]["host"] == local.ip().to_string()
+            && s["remote"]["port"] == remote.port()
+            && s["remote"]["host"] == remote.ip().to_string()
     })
 }
 
