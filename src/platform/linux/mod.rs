@@ -23,6 +23,23 @@ const TABLES: [(Proto, Family); 4] = [
 pub const COLLECTOR_ENV: &str = "RNETSTAT_COLLECTOR";
 
 pub fn snapshot(query: &Query) -> Result<Snapshot, CollectError> {
+    // The fd scan does not need the dump's result until the end: run both at once.
+    std::thread::scope(|scope| {
+        let scan = query.owners.then(|| scope.spawn(owners::scan_all));
+        let mut sockets = dump_sockets(query)?;
+        let owners = match scan {
+            Some(scan) => owners::attach(&mut sockets, scan.join().unwrap_or_default()),
+            None => OwnerCoverage::NotCollected,
+        };
+        Ok(Snapshot {
+            sockets,
+            owners,
+            ..Snapshot::default()
+        })
+    })
+}
+
+fn dump_sockets(query: &Query) -> Result<Vec<Socket>, CollectError> {
     let force_proc = std::env::var_os(COLLECTOR_ENV).is_some_and(|v| v == "procfs");
     let mut sockets = Vec::new();
     let mut dumper = if force_proc {
@@ -50,15 +67,7 @@ pub fn snapshot(query: &Query) -> Result<Snapshot, CollectError> {
         }
     }
     sockets.retain(|s| query.wants(s));
-    let mut owners = OwnerCoverage::NotCollected;
-    if query.owners {
-        owners = owners::attach(&mut sockets);
-    }
-    Ok(Snapshot {
-        sockets,
-        owners,
-        ..Snapshot::default()
-    })
+    Ok(sockets)
 }
 
 /// The kernel's raw view of one socket, as both sock_diag and /proc/net give it.

@@ -28,42 +28,50 @@ impl Hasher for InodeHasher {
     }
 }
 
-type InodeMap = HashMap<u64, u32, BuildHasherDefault<InodeHasher>>;
+type InodeMap = HashMap<u64, usize, BuildHasherDefault<InodeHasher>>;
 
-/// What one scan found: (socket index, pid) pairs, and whether any process was off limits.
+/// Every socket fd of every process we could inspect: (inode, pid) pairs, and whether any
+/// process was off limits. Taken while the socket dump runs, so it cannot know which inodes
+/// matter yet: `attach` keeps the ones the dump returned.
 #[derive(Default)]
-struct Found {
-    owners: Vec<(u32, u32)>,
+pub struct OwnerScan {
+    owners: Vec<(u64, u32)>,
     denied: bool,
 }
 
-/// Fill `pids` of every socket that has an inode. Processes that exit mid-scan are skipped;
-/// processes we may not inspect make the coverage `LimitedByPrivileges`.
-pub fn attach(sockets: &mut [Socket]) -> OwnerCoverage {
+/// Scan every process in our network namespace for socket fds.
+pub fn scan_all() -> OwnerScan {
+    let Ok(proc_dir) = open_dir(None, c"/proc") else {
+        return OwnerScan {
+            owners: Vec::new(),
+            denied: true,
+        };
+    };
+    let own_netns = read_link(&proc_dir, c"self/ns/net");
+    let pids = list_pids(&proc_dir);
+    scan_in_parallel(&proc_dir, &pids, own_netns.as_deref())
+}
+
+/// Fill `pids` of every socket found by `scan`. Processes that exited mid-scan are simply
+/// absent; processes we could not inspect make the coverage `LimitedByPrivileges`.
+pub fn attach(sockets: &mut [Socket], scan: OwnerScan) -> OwnerCoverage {
     let mut index_by_inode = InodeMap::default();
     index_by_inode.reserve(sockets.len());
     for (index, socket) in sockets.iter().enumerate() {
         if let Some(inode) = socket.inode {
-            index_by_inode.insert(inode, index as u32);
+            index_by_inode.insert(inode, index);
         }
     }
-    if index_by_inode.is_empty() {
-        return OwnerCoverage::Complete;
-    }
-    let Ok(proc_dir) = open_dir(None, c"/proc") else {
-        return OwnerCoverage::LimitedByPrivileges;
-    };
-    let own_netns = read_link(&proc_dir, c"self/ns/net");
-    let pids = list_pids(&proc_dir);
-    let found = scan_in_parallel(&proc_dir, &pids, own_netns.as_deref(), &index_by_inode);
-    for &(index, pid) in &found.owners {
-        sockets[index as usize].pids.push(pid);
+    for (inode, pid) in scan.owners {
+        if let Some(&index) = index_by_inode.get(&inode) {
+            sockets[index].pids.push(pid);
+        }
     }
     for socket in sockets.iter_mut().filter(|s| s.pids.len() > 1) {
         socket.pids.sort_unstable();
         socket.pids.dedup();
     }
-    if found.denied {
+    if scan.denied {
         OwnerCoverage::LimitedByPrivileges
     } else {
         OwnerCoverage::Complete
@@ -71,17 +79,12 @@ pub fn attach(sockets: &mut [Socket]) -> OwnerCoverage {
 }
 
 /// readlink is the cost; the kernel serves /proc in parallel, so two threads on two cores pay.
-fn scan_in_parallel(
-    proc_dir: &OwnedFd,
-    pids: &[u32],
-    own_netns: Option<&[u8]>,
-    index_by_inode: &InodeMap,
-) -> Found {
+fn scan_in_parallel(proc_dir: &OwnedFd, pids: &[u32], own_netns: Option<&[u8]>) -> OwnerScan {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(4);
     if threads < 2 || pids.len() < 64 {
-        return scan(proc_dir, pids, own_netns, index_by_inode);
+        return scan(proc_dir, pids, own_netns);
     }
     // Interleave pids so one thread does not get all the big processes.
     let shares: Vec<Vec<u32>> = (0..threads)
@@ -90,9 +93,9 @@ fn scan_in_parallel(
     std::thread::scope(|scope| {
         let handles: Vec<_> = shares
             .iter()
-            .map(|share| scope.spawn(|| scan(proc_dir, share, own_netns, index_by_inode)))
+            .map(|share| scope.spawn(|| scan(proc_dir, share, own_netns)))
             .collect();
-        let mut all = Found::default();
+        let mut all = OwnerScan::default();
         for handle in handles {
             let part = handle.join().unwrap_or_default();
             all.owners.extend(part.owners);
@@ -102,13 +105,8 @@ fn scan_in_parallel(
     })
 }
 
-fn scan(
-    proc_dir: &OwnedFd,
-    pids: &[u32],
-    own_netns: Option<&[u8]>,
-    index_by_inode: &InodeMap,
-) -> Found {
-    let mut found = Found::default();
+fn scan(proc_dir: &OwnedFd, pids: &[u32], own_netns: Option<&[u8]>) -> OwnerScan {
+    let mut found = OwnerScan::default();
     let mut path = PathBuf32::default();
     let mut dirents = vec![0u8; 32 * 1024];
     let mut link = [0u8; 64];
@@ -135,10 +133,8 @@ fn scan(
             let Ok(len) = read_link_into(&fd_dir, name, &mut link) else {
                 return;
             };
-            if let Some(inode) = socket_inode(&link[..len])
-                && let Some(&index) = index_by_inode.get(&inode)
-            {
-                found.owners.push((index, pid));
+            if let Some(inode) = socket_inode(&link[..len]) {
+                found.owners.push((inode, pid));
             }
         });
     }
@@ -323,7 +319,7 @@ mod tests {
             inode: Some(inode),
             pids: Vec::new(),
         }];
-        attach(&mut sockets);
+        attach(&mut sockets, scan_all());
         assert_eq!(sockets[0].pids, vec![std::process::id()]);
     }
 
