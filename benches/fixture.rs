@@ -188,10 +188,17 @@ mod linux {
         };
         // SAFETY: setrlimit only reads the rlimit we pass.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) } != 0 {
+            let error = io::Error::last_os_error();
+            // Not even root can go past fs.nr_open, so name it when that is the wall hit.
+            let kernel_max = std::fs::read_to_string("/proc/sys/fs/nr_open")
+                .ok()
+                .and_then(|text| text.trim().parse::<libc::rlim_t>().ok())
+                .filter(|&max| needed > max)
+                .map(|max| format!(", above the kernel maximum fs.nr_open = {max}"))
+                .unwrap_or_default();
             return Err(format!(
                 "need {needed} open files per process but RLIMIT_NOFILE hard limit is {hard} and \
-                 raising it failed ({}); use more --processes or raise `ulimit -Hn`",
-                io::Error::last_os_error()
+                 raising it failed ({error}{kernel_max}); use more --processes"
             ));
         }
         Ok(())
@@ -240,11 +247,11 @@ mod linux {
 
         let stop = StopSignals::block()?;
         eprintln!(
-            "fixture: {} connections, {} udp sockets over {} processes ready in {:.2} s",
+            "fixture: ready in {:.2} s: {} tcp connections, {} udp sockets, {} child processes",
+            started.elapsed().as_secs_f64(),
             shape.connections,
             shape.udp,
-            shape.processes,
-            started.elapsed().as_secs_f64()
+            shape.processes
         );
         let mut stdout = io::stdout().lock();
         writeln!(
@@ -256,7 +263,15 @@ mod linux {
         .map_err(|e| format!("writing ready line: {e}"))?;
         drop(stdout);
 
-        stop.wait()?;
+        // Check before the first wait too: a child may have died before SIGCHLD was blocked.
+        loop {
+            if let Some(lost) = children.first_exited() {
+                return Err(format!("{lost} while holding its connections; stopping"));
+            }
+            if let Wake::Stop = stop.wait()? {
+                break;
+            }
+        }
         drop(children); // kills and reaps
         Ok(())
     }
@@ -315,6 +330,22 @@ mod linux {
     /// on every error path alike.
     struct Children(Vec<Child>);
 
+    impl Children {
+        /// Describes the first child that has exited, if any (without blocking).
+        fn first_exited(&mut self) -> Option<String> {
+            self.0
+                .iter_mut()
+                .enumerate()
+                .find_map(|(index, child)| match child.try_wait() {
+                    Ok(Some(status)) => {
+                        Some(format!("child {index} exited ({})", describe(&status)))
+                    }
+                    Ok(None) => None,
+                    Err(e) => Some(format!("child {index} cannot be waited for ({e})")),
+                })
+        }
+    }
+
     impl Drop for Children {
         fn drop(&mut self) {
             for child in &mut self.0 {
@@ -326,7 +357,15 @@ mod linux {
         }
     }
 
-    /// SIGINT/SIGTERM blocked and routed to a signalfd, so one poll() waits for either a
+    /// Why the parent's wait ended.
+    enum Wake {
+        /// stdin reached EOF, or SIGINT/SIGTERM arrived.
+        Stop,
+        /// SIGCHLD: some child changed state.
+        ChildExited,
+    }
+
+    /// SIGINT/SIGTERM/SIGCHLD blocked and routed to a signalfd, so one poll() waits for a
     /// signal or EOF on stdin without signal-handler races.
     struct StopSignals {
         signal_fd: OwnedFd,
@@ -340,10 +379,11 @@ mod linux {
                 libc::sigemptyset(&mut mask);
                 libc::sigaddset(&mut mask, libc::SIGINT);
                 libc::sigaddset(&mut mask, libc::SIGTERM);
+                libc::sigaddset(&mut mask, libc::SIGCHLD);
                 let error = libc::pthread_sigmask(libc::SIG_BLOCK, &mask, std::ptr::null_mut());
                 if error != 0 {
                     return Err(format!(
-                        "blocking SIGINT/SIGTERM: {}",
+                        "blocking SIGINT/SIGTERM/SIGCHLD: {}",
                         io::Error::from_raw_os_error(error)
                     ));
                 }
@@ -356,8 +396,8 @@ mod linux {
             Ok(StopSignals { signal_fd })
         }
 
-        /// Returns once stdin reaches EOF or SIGINT/SIGTERM arrives.
-        fn wait(&self) -> Result<()> {
+        /// Returns once stdin reaches EOF, a signal arrives, or a child changes state.
+        fn wait(&self) -> Result<Wake> {
             const STDIN: RawFd = 0;
             let mut watched = [
                 libc::pollfd {
@@ -382,7 +422,7 @@ mod linux {
                     return Err(os_error("poll"));
                 }
                 if watched[1].revents != 0 {
-                    return Ok(());
+                    return self.read_signal();
                 }
                 let stdin_events = watched[0].revents;
                 if stdin_events & libc::POLLNVAL != 0 {
@@ -396,9 +436,28 @@ mod linux {
                         && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted;
                     // Input is discarded; EOF (or a broken stdin) means stop.
                     if count == 0 || (count < 0 && !interrupted) {
-                        return Ok(());
+                        return Ok(Wake::Stop);
                     }
                 }
+            }
+        }
+
+        /// Consumes one pending signal from the signalfd and says what it means.
+        fn read_signal(&self) -> Result<Wake> {
+            // SAFETY: signalfd_siginfo is plain data; read fills at most its size.
+            let info = unsafe {
+                let mut info: libc::signalfd_siginfo = mem::zeroed();
+                let size = mem::size_of::<libc::signalfd_siginfo>();
+                let count = libc::read(self.signal_fd.as_raw_fd(), (&raw mut info).cast(), size);
+                if count != size as isize {
+                    return Err(os_error("reading signalfd"));
+                }
+                info
+            };
+            if info.ssi_signo == libc::SIGCHLD as u32 {
+                Ok(Wake::ChildExited)
+            } else {
+                Ok(Wake::Stop)
             }
         }
     }

@@ -159,7 +159,7 @@ emit() {
 }
 
 [ -z "$bench_out" ] || : >"$bench_out"
-emit "## Scale benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+emit "### Scale benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 emit ""
 emit "- rnetstat commit: \`$commit\`"
 emit "- machine: $(nproc) CPUs ($cpu_model), $mem_gib GiB RAM, Linux $(uname -r)"
@@ -252,7 +252,7 @@ PY
 )
 
   emit ""
-  emit "### $connections connections over $processes processes"
+  emit "#### $connections connections over $processes processes"
   emit ""
   emit "During the run: $established established TCP sockets, $udp_sockets UDP sockets, $(tcp_socket_count) TCP sockets in all (ss)."
   emit ""
