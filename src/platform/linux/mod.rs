@@ -28,11 +28,7 @@ pub fn snapshot(query: &Query) -> Result<Snapshot, CollectError> {
         let scan = query.owners.then(|| scope.spawn(owners::scan_all));
         let mut sockets = dump_sockets(query)?;
         let owners = match scan {
-            Some(scan) => {
-                // Index the dump while the scan, the longer of the two, is still running.
-                let index = owners::InodeIndex::of(&sockets);
-                owners::attach(&mut sockets, &index, scan.join().unwrap_or_default())
-            }
+            Some(scan) => owners::attach(&mut sockets, scan.join().unwrap_or_default()),
             None => OwnerCoverage::NotCollected,
         };
         Ok(Snapshot {

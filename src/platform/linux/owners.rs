@@ -52,28 +52,18 @@ pub fn scan_all() -> OwnerScan {
     scan_in_parallel(&proc_dir, &pids, own_netns.as_deref())
 }
 
-/// Where each inode sits in the socket list. Built apart from `attach` so that it can be built
-/// while the fd scan is still running.
-pub struct InodeIndex(InodeMap);
-
-impl InodeIndex {
-    pub fn of(sockets: &[Socket]) -> InodeIndex {
-        let mut index_by_inode = InodeMap::default();
-        index_by_inode.reserve(sockets.len());
-        for (index, socket) in sockets.iter().enumerate() {
-            if let Some(inode) = socket.inode {
-                index_by_inode.insert(inode, index);
-            }
-        }
-        InodeIndex(index_by_inode)
-    }
-}
-
 /// Fill `pids` of every socket found by `scan`. Processes that exited mid-scan are simply
 /// absent; processes we could not inspect make the coverage `LimitedByPrivileges`.
-pub fn attach(sockets: &mut [Socket], index: &InodeIndex, scan: OwnerScan) -> OwnerCoverage {
+pub fn attach(sockets: &mut [Socket], scan: OwnerScan) -> OwnerCoverage {
+    let mut index_by_inode = InodeMap::default();
+    index_by_inode.reserve(sockets.len());
+    for (index, socket) in sockets.iter().enumerate() {
+        if let Some(inode) = socket.inode {
+            index_by_inode.insert(inode, index);
+        }
+    }
     for (inode, pid) in scan.owners {
-        if let Some(&index) = index.0.get(&inode) {
+        if let Some(&index) = index_by_inode.get(&inode) {
             sockets[index].pids.push(pid);
         }
     }
@@ -329,8 +319,7 @@ mod tests {
             inode: Some(inode),
             pids: Vec::new(),
         }];
-        let index = InodeIndex::of(&sockets);
-        attach(&mut sockets, &index, scan_all());
+        attach(&mut sockets, scan_all());
         assert_eq!(sockets[0].pids, vec![std::process::id()]);
     }
 
