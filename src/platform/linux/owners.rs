@@ -49,7 +49,7 @@ pub fn scan_all() -> OwnerScan {
     };
     let own_netns = read_link(&proc_dir, c"self/ns/net");
     let pids = list_pids(&proc_dir);
-    scan_in_parallel(&proc_dir, &pids, own_netns.as_deref())
+    scan_in_parallel(&proc_dir, &pids, own_netns.as_deref(), scan_threads())
 }
 
 /// Fill `pids` of every socket found by `scan`. Processes that exited mid-scan are simply
@@ -78,11 +78,20 @@ pub fn attach(sockets: &mut [Socket], scan: OwnerScan) -> OwnerCoverage {
     }
 }
 
-/// readlink is the cost; the kernel serves /proc in parallel, so two threads on two cores pay.
-fn scan_in_parallel(proc_dir: &OwnedFd, pids: &[u32], own_netns: Option<&[u8]>) -> OwnerScan {
-    let threads = std::thread::available_parallelism()
+/// readlink is the cost, and the kernel serves /proc in parallel: one thread per core, even
+/// beside the dump thread (measured on 2 cores: 0.67 s with two scan threads, 0.85 s with one).
+fn scan_threads() -> usize {
+    std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(4);
+        .min(4)
+}
+
+fn scan_in_parallel(
+    proc_dir: &OwnedFd,
+    pids: &[u32],
+    own_netns: Option<&[u8]>,
+    threads: usize,
+) -> OwnerScan {
     if threads < 2 || pids.len() < 64 {
         return scan(proc_dir, pids, own_netns);
     }
@@ -288,6 +297,11 @@ mod tests {
         assert_eq!(socket_inode(b"socket:[1a]"), None);
     }
 
+    fn inode_of(socket: &impl AsRawFd) -> u64 {
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).unwrap();
+        socket_inode(link.as_os_str().as_encoded_bytes()).unwrap()
+    }
+
     #[test]
     fn pid_paths_are_built_without_allocation() {
         let mut path = PathBuf32::default();
@@ -302,12 +316,7 @@ mod tests {
     #[test]
     fn finds_our_own_socket_and_pid() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let inode = {
-            use std::os::fd::AsRawFd;
-            let link =
-                std::fs::read_link(format!("/proc/self/fd/{}", listener.as_raw_fd())).unwrap();
-            socket_inode(link.as_os_str().as_encoded_bytes()).unwrap()
-        };
+        let inode = inode_of(&listener);
         let mut sockets = vec![Socket {
             proto: crate::model::Proto::Tcp,
             state: crate::model::SocketState::Listen,
@@ -321,6 +330,25 @@ mod tests {
         }];
         attach(&mut sockets, scan_all());
         assert_eq!(sockets[0].pids, vec![std::process::id()]);
+    }
+
+    #[test]
+    fn split_scan_finds_the_same_owners_as_one_thread() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let proc_dir = open_dir(None, c"/proc").unwrap();
+        let pids = list_pids(&proc_dir);
+        let own_netns = read_link(&proc_dir, c"self/ns/net");
+        let inode = inode_of(&listener);
+        // Other tests open sockets in this process meanwhile: compare on our listener only.
+        let ours = |threads| {
+            let scan = scan_in_parallel(&proc_dir, &pids, own_netns.as_deref(), threads);
+            scan.owners
+                .into_iter()
+                .filter(|&(i, _)| i == inode)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ours(1), vec![(inode, std::process::id())]);
+        assert_eq!(ours(3), vec![(inode, std::process::id())]);
     }
 
     #[test]
