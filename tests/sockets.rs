@@ -2,8 +2,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::{Child, Command, Stdio};
 
 use common::{find_connection, find_socket, json_of, own_process_name, stdout_of};
 use serde_json::Value;
@@ -254,6 +255,22 @@ fn family_and_protocol_flags_select() {
     assert!(udp_only.contains(&format!("127.0.0.1:{} ", f.udp_bound.port())));
 }
 
+/// Run a python3 `script` that opens sockets, prints one line about them, then holds them until
+/// its stdin closes. Returns the child and that line.
+fn python_holding_sockets(script: &str) -> (Child, String) {
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("the script's first line");
+    (child, line)
+}
+
 #[test]
 fn shared_socket_lists_every_owner() {
     // A forked child inherits the listener: the socket has two owners, as ss -p shows.
@@ -262,18 +279,7 @@ fn shared_socket_lists_every_owner() {
         pid=os.fork()\n\
         if pid==0:\n    time.sleep(30); os._exit(0)\n\
         print(s.getsockname()[1], pid, flush=True); sys.stdin.read(); os.kill(pid,9)\n";
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut byte = [0u8];
-    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
-        line.push(byte[0] as char);
-    }
+    let (mut child, line) = python_holding_sockets(script);
     let mut parts = line.split_whitespace().map(|p| p.parse::<u32>().unwrap());
     let (port, forked) = (parts.next().unwrap(), parts.next().unwrap());
     let doc = json_of(&["-l", "-t", "--json"]);
@@ -282,7 +288,7 @@ fn shared_socket_lists_every_owner() {
         .expect("python listener")
         .clone();
     let table = stdout_of(&["-l", "-t", "-p", "-n"]);
-    drop(child.stdin.take().map(|mut s| s.write_all(b"")));
+    drop(child.stdin.take());
     let _ = child.wait();
     let pids: Vec<u64> = socket["processes"]
         .as_array()
@@ -311,18 +317,7 @@ fn control_characters_in_process_names_are_escaped() {
         ctypes.CDLL(None).prctl(15, b'ev\\x1b[2Jil', 0, 0, 0)\n\
         s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
         print(s.getsockname()[1], flush=True); sys.stdin.read()\n";
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut byte = [0u8];
-    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
-        line.push(byte[0] as char);
-    }
+    let (mut child, line) = python_holding_sockets(script);
     let port: u16 = line.trim().parse().unwrap();
     let table = stdout_of(&["-l", "-t", "-p", "-n"]);
     drop(child.stdin.take());
