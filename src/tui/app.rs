@@ -760,14 +760,17 @@ impl App {
             user_names: &self.user_names,
         };
 
+        let column = self.sort.column;
         let mut matched = vec![false; self.rows.len()];
         let mut unmatched = Vec::new();
+        // Whether a surviving row may have moved in the sort order (then: a full re-sort).
+        let mut reorder = false;
         for socket in sockets {
             let key = SocketKey::of(&socket);
             match self.index.get(&key) {
                 Some(&row) if !matched[row as usize] => {
                     matched[row as usize] = true;
-                    refresh_row(&mut self.rows[row as usize], socket, &context);
+                    reorder |= refresh_row(&mut self.rows[row as usize], socket, &context, column);
                 }
                 _ => unmatched.push(socket),
             }
@@ -787,7 +790,9 @@ impl App {
                 match candidates.and_then(|rows| rows.pop()) {
                     Some(row) => {
                         matched[row] = true;
-                        refresh_row(&mut self.rows[row], socket, &context);
+                        refresh_row(&mut self.rows[row], socket, &context, column);
+                        // Its key changed (another inode): the index must learn the new one.
+                        reorder = true;
                     }
                     None => {
                         let mut row = Row::new(socket, &context);
@@ -816,18 +821,44 @@ impl App {
             remap[old] = Some(kept);
             kept += 1;
         }
+        let removed = kept < self.rows.len();
         let mut old = 0;
         self.rows.retain(|_| {
             old += 1;
             remap[old - 1].is_some()
         });
+        let first_fresh = self.rows.len();
+        let added = !fresh.is_empty();
         self.rows.extend(fresh);
 
-        self.index.clear();
-        self.index.reserve(self.rows.len());
+        // An unchanged table (the common case) keeps its index and order: no hashing or
+        // sorting of every row each refresh.
+        if removed || added || reorder {
+            self.index.clear();
+            self.index.reserve(self.rows.len());
+            for (position, row) in self.rows.iter().enumerate() {
+                self.index.entry(row.key).or_insert(position as u32);
+            }
+        }
+        if reorder {
+            self.resort();
+        } else {
+            if removed {
+                self.sorted.retain_mut(|row| match remap[*row as usize] {
+                    Some(new) => {
+                        *row = new as u32;
+                        true
+                    }
+                    None => false,
+                });
+            }
+            if added {
+                self.merge_sorted(first_fresh);
+            }
+        }
+
         self.counts = Counts::default();
-        for (position, row) in self.rows.iter().enumerate() {
-            self.index.entry(row.key).or_insert(position as u32);
+        for row in &self.rows {
             if row.mark.is_gone() {
                 continue;
             }
@@ -863,28 +894,39 @@ impl App {
             Some(Anchor::Row(row)) => remap.get(row).copied().flatten().map(Anchor::Row),
             other => other,
         };
-        self.resort();
         self.refilter(false);
         self.rebuild_lines();
         self.restore(anchor);
     }
 
     fn resort(&mut self) {
-        let rows = &self.rows;
-        let sort = self.sort;
+        let (rows, sort) = (&self.rows, self.sort);
         self.sorted.clear();
         self.sorted.extend(0..rows.len() as u32);
-        self.sorted.sort_unstable_by(|&a, &b| {
-            let (ra, rb) = (&rows[a as usize], &rows[b as usize]);
-            let primary = compare(ra, rb, sort.column);
-            let primary = if sort.reverse {
-                primary.reverse()
+        self.sorted
+            .sort_unstable_by(|&a, &b| order(rows, sort, a, b));
+    }
+
+    /// Put the rows from `first_fresh` on into `sorted`, which holds every older row in order.
+    fn merge_sorted(&mut self, first_fresh: usize) {
+        let (rows, sort) = (&self.rows, self.sort);
+        let mut fresh: Vec<u32> = (first_fresh as u32..rows.len() as u32).collect();
+        fresh.sort_unstable_by(|&a, &b| order(rows, sort, a, b));
+        let older = std::mem::take(&mut self.sorted);
+        let mut merged = Vec::with_capacity(rows.len());
+        let (mut i, mut j) = (0, 0);
+        while i < older.len() && j < fresh.len() {
+            if order(rows, sort, older[i], fresh[j]) == Ordering::Greater {
+                merged.push(fresh[j]);
+                j += 1;
             } else {
-                primary
-            };
-            // A total order on identity, so equal rows keep their places between refreshes.
-            primary.then_with(|| ra.key.cmp(&rb.key)).then(a.cmp(&b))
-        });
+                merged.push(older[i]);
+                i += 1;
+            }
+        }
+        merged.extend_from_slice(&older[i..]);
+        merged.extend_from_slice(&fresh[j..]);
+        self.sorted = merged;
     }
 
     fn refilter(&mut self, narrowing: bool) {
@@ -948,10 +990,20 @@ impl App {
     }
 }
 
-/// Update a row that is still there with its socket from the newest snapshot.
-fn refresh_row(row: &mut Row, socket: Socket, context: &RowContext) {
+/// Update a row that is still there with its socket from the newest snapshot. Returns whether
+/// its place in the order by `column` (or its identity, the tiebreak) may have changed.
+fn refresh_row(row: &mut Row, socket: Socket, context: &RowContext, column: Column) -> bool {
     let state_changed = row.socket.state != socket.state;
     let owners_changed = row.socket.pids != socket.pids;
+    let key = SocketKey::of(&socket);
+    let moved = key != row.key
+        || match column {
+            Column::Proto | Column::Local | Column::Foreign => false,
+            Column::State => state_changed,
+            Column::RecvQ => row.socket.recv_q != socket.recv_q,
+            Column::SendQ => row.socket.send_q != socket.send_q,
+            Column::Pid | Column::Program | Column::User => owners_changed,
+        };
     row.mark = if row.mark.is_gone() {
         Mark::New(HIGHLIGHT_REFRESHES)
     } else if state_changed {
@@ -959,11 +1011,25 @@ fn refresh_row(row: &mut Row, socket: Socket, context: &RowContext) {
     } else {
         row.mark.aged()
     };
-    row.key = SocketKey::of(&socket);
+    row.key = key;
     row.socket = socket;
     if state_changed || owners_changed {
         row.describe(context);
     }
+    moved
+}
+
+/// The table order: the sort column (maybe reversed), then identity, a total order, so rows
+/// that tie on the column keep their places between refreshes.
+fn order(rows: &[Row], sort: Sort, a: u32, b: u32) -> Ordering {
+    let (ra, rb) = (&rows[a as usize], &rows[b as usize]);
+    let primary = compare(ra, rb, sort.column);
+    let primary = if sort.reverse {
+        primary.reverse()
+    } else {
+        primary
+    };
+    primary.then_with(|| ra.key.cmp(&rb.key)).then(a.cmp(&b))
 }
 
 fn compare(a: &Row, b: &Row, column: Column) -> Ordering {

@@ -111,8 +111,9 @@ fn dispatch(app: &mut App, msg: Msg) -> bool {
     }
 }
 
-/// Take a snapshot every `interval` and send it whole. At most one snapshot waits in the
-/// channel: if the UI falls behind, the collector waits instead of piling them up.
+/// Take a snapshot every `interval` (or, when collecting is slower than that, after a pause as
+/// long as the collection took) and send it whole. At most one snapshot waits in the channel:
+/// if the UI falls behind, the collector waits instead of piling them up.
 fn spawn_collector(
     query: Query,
     interval: Duration,
@@ -134,7 +135,10 @@ fn spawn_collector(
                 if sender.send(msg).is_err() {
                     return;
                 }
-                thread::sleep(interval.saturating_sub(started.elapsed()));
+                // Collect at most half the time: where one collection outlasts the interval
+                // (100,000s of sockets), back-to-back collections would keep a core busy.
+                let took = started.elapsed();
+                thread::sleep(interval.saturating_sub(took).max(took));
                 while snapshot_queued.load(Ordering::Acquire) {
                     thread::sleep(interval.min(Duration::from_millis(50)));
                 }

@@ -925,3 +925,50 @@ fn the_window_follows_the_selection_at_scale() {
     type_text(&mut app, "10.1.134.15");
     assert_eq!(app.lines.len(), 1 + 10);
 }
+
+#[test]
+fn order_kept_across_refreshes_matches_a_full_sort() {
+    // Rows added, removed and with changed queues over refreshes, under two sort columns: the
+    // incrementally kept order must be what sorting the newest snapshot from scratch gives.
+    let sockets = |round: u32| -> Vec<Socket> {
+        (0..60u32)
+            .filter(|i| (i + round) % 7 != 0)
+            .map(|i| {
+                let mut s = connection(
+                    &format!("10.0.{}.{}:{}", i % 3, i, 1000 + (i * 37) % 50),
+                    &format!("10.1.0.{}:443", (i * 11) % 60),
+                    if i % 5 == 0 {
+                        SocketState::TimeWait
+                    } else {
+                        SocketState::Established
+                    },
+                    Some(u64::from(i) + 1),
+                );
+                s.recv_q = Some((i * round) % 4);
+                s
+            })
+            .collect()
+    };
+    for column_key in ['2', '5'] {
+        let mut kept = new_app();
+        press(&mut kept, Key::Char(column_key));
+        for round in 0..6 {
+            feed(&mut kept, sockets(round));
+        }
+        let mut fresh = new_app();
+        press(&mut fresh, Key::Char(column_key));
+        feed(&mut fresh, sockets(5));
+        let present = |app: &App| -> Vec<(String, String)> {
+            app.lines
+                .iter()
+                .filter_map(|line| match line {
+                    Line::Socket(row) => Some(&app.rows[*row as usize]),
+                    Line::Group(_) => None,
+                })
+                .filter(|row| !row.mark.is_gone())
+                .map(|row| (row.local.clone(), row.remote.clone()))
+                .collect()
+        };
+        assert_eq!(present(&kept), present(&fresh), "sort key {column_key}");
+    }
+}
