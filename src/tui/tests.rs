@@ -972,3 +972,53 @@ fn order_kept_across_refreshes_matches_a_full_sort() {
         assert_eq!(present(&kept), present(&fresh), "sort key {column_key}");
     }
 }
+
+#[test]
+fn every_column_sorts_both_ways_as_the_row_comparison_orders() {
+    // resort() sorts copied keys; merging new rows uses the row comparison. They must agree.
+    let mut sockets = three_sockets();
+    for i in 0..30u32 {
+        let mut s = socket(
+            if i % 3 == 0 { Proto::Udp } else { Proto::Tcp },
+            &if i % 4 == 0 {
+                format!("[::1]:{}", 2000 + i % 5)
+            } else {
+                format!("127.0.0.{}:{}", i % 6, 3000 + i % 4)
+            },
+            (i % 2 == 0)
+                .then(|| format!("10.0.0.{}:80", i % 3))
+                .as_deref(),
+            SocketState::ALL[(i % 12) as usize],
+            (i % 5 != 0).then_some(u64::from(i) + 100),
+            [&[][..], &[100], &[200], &[300, 100]][(i % 4) as usize],
+        );
+        s.recv_q = (i % 7 != 0).then_some(i % 3);
+        s.send_q = Some(i % 2);
+        s.uid = (i % 3 != 0).then_some(1000);
+        sockets.push(s);
+    }
+    for digit in '1'..='9' {
+        let mut app = new_app();
+        feed(&mut app, sockets.clone());
+        press(&mut app, Key::Char(digit));
+        for _ in 0..2 {
+            let rows = &app.rows;
+            let mut expected: Vec<u32> = (0..rows.len() as u32).collect();
+            expected.sort_by(|&a, &b| super::app::order(rows, app.sort, a, b));
+            let shown: Vec<u32> = app
+                .lines
+                .iter()
+                .map(|line| match line {
+                    Line::Socket(row) => *row,
+                    Line::Group(_) => unreachable!("not grouped"),
+                })
+                .collect();
+            assert_eq!(
+                shown, expected,
+                "column {digit}, reverse {}",
+                app.sort.reverse
+            );
+            press(&mut app, Key::Char(digit));
+        }
+    }
+}
