@@ -476,14 +476,6 @@ impl App {
         }
     }
 
-    /// The owners of `row` as far as the newest snapshot knows them.
-    pub fn owners_of<'a>(&'a self, row: &'a Row) -> impl Iterator<Item = &'a Process> + 'a {
-        row.socket
-            .pids
-            .iter()
-            .filter_map(|pid| self.processes.get(pid))
-    }
-
     fn on_key(&mut self, key: Key) -> Option<Effect> {
         if key == Key::Interrupt {
             return Some(Effect::Quit);

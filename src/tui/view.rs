@@ -99,9 +99,10 @@ fn header_lines(app: &App) -> Vec<Line<'static>> {
     }
 
     let counts = &app.counts;
+    let total = counts.tcp + counts.udp;
     let mut totals = format!(
-        "{} sockets │ tcp {} │ udp {}",
-        counts.tcp + counts.udp,
+        "{total} socket{} │ tcp {} │ udp {}",
+        if total == 1 { "" } else { "s" },
         counts.tcp,
         counts.udp
     );
