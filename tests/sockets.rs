@@ -329,3 +329,43 @@ fn control_characters_in_process_names_are_escaped() {
     assert!(row.contains("ev\\x1b[2Jil"), "{row:?}");
     assert!(!table.contains('\x1b'), "raw escape reached the table");
 }
+
+#[test]
+fn a_live_collector_finds_owners_of_sockets_opened_between_refreshes() {
+    use rnetstat::filter::{Listening, Query};
+    use rnetstat::platform::Collector;
+
+    let query = Query {
+        listening: Listening::Only,
+        owners: true,
+        ..Query::default()
+    };
+    let owners_of = |snapshot: &rnetstat::model::Snapshot, addr: SocketAddr| {
+        snapshot
+            .sockets
+            .iter()
+            .find(|s| s.local == addr)
+            .map(|s| s.pids.clone())
+    };
+    let mut collector = Collector::new(query);
+    let before = TcpListener::bind("127.0.0.1:0").unwrap();
+    let first = collector.snapshot().unwrap();
+    assert_eq!(
+        owners_of(&first, before.local_addr().unwrap()),
+        Some(vec![std::process::id()])
+    );
+    // The second snapshot remembers the first's owners and looks only for the new listener.
+    let after = TcpListener::bind("[::1]:0").unwrap();
+    let second = collector.snapshot().unwrap();
+    assert_eq!(
+        owners_of(&second, before.local_addr().unwrap()),
+        Some(vec![std::process::id()])
+    );
+    assert_eq!(
+        owners_of(&second, after.local_addr().unwrap()),
+        Some(vec![std::process::id()])
+    );
+    let gone = before.local_addr().unwrap();
+    drop(before);
+    assert_eq!(owners_of(&collector.snapshot().unwrap(), gone), None);
+}

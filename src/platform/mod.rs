@@ -46,15 +46,36 @@ impl std::error::Error for CollectError {
     }
 }
 
+/// Takes snapshots for one query, remembering between them what makes the next one cheaper
+/// (on Linux: which process owns which socket, so a refresh looks only for new sockets).
+pub struct Collector {
+    query: Query,
+    memory: backend::Memory,
+}
+
+impl Collector {
+    pub fn new(query: Query) -> Collector {
+        Collector {
+            query,
+            memory: backend::Memory::default(),
+        }
+    }
+
+    /// Take one snapshot of the sockets the query asks for, with owners when it asks for them.
+    pub fn snapshot(&mut self) -> Result<Snapshot, CollectError> {
+        let mut snapshot = backend::snapshot(&self.query, &mut self.memory)?;
+        snapshot.taken_at = Some(std::time::SystemTime::now());
+        snapshot.hostname = processes::hostname();
+        let users = processes::users();
+        snapshot.user_names = processes::user_names(&snapshot.sockets, users.as_ref());
+        if self.query.owners {
+            snapshot.processes = processes::describe(&snapshot.sockets, users.as_ref());
+        }
+        Ok(snapshot)
+    }
+}
+
 /// Take one snapshot of the sockets `query` asks for, with owners when `query.owners` is set.
 pub fn snapshot(query: &Query) -> Result<Snapshot, CollectError> {
-    let mut snapshot = backend::snapshot(query)?;
-    snapshot.taken_at = Some(std::time::SystemTime::now());
-    snapshot.hostname = processes::hostname();
-    let users = processes::users();
-    snapshot.user_names = processes::user_names(&snapshot.sockets, users.as_ref());
-    if query.owners {
-        snapshot.processes = processes::describe(&snapshot.sockets, users.as_ref());
-    }
-    Ok(snapshot)
+    Collector::new(query.clone()).snapshot()
 }

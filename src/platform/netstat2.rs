@@ -10,7 +10,11 @@ use super::CollectError;
 use crate::filter::Query;
 use crate::model::{OwnerCoverage, Proto, Snapshot, Socket, SocketState};
 
-pub fn snapshot(query: &Query) -> Result<Snapshot, CollectError> {
+/// Nothing to keep between snapshots: the OS hands over owners with the sockets.
+#[derive(Default)]
+pub struct Memory;
+
+pub fn snapshot(query: &Query, _memory: &mut Memory) -> Result<Snapshot, CollectError> {
     let mut families = AddressFamilyFlags::empty();
     families.set(AddressFamilyFlags::IPV4, query.ipv4);
     families.set(AddressFamilyFlags::IPV6, query.ipv6);

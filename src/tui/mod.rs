@@ -123,9 +123,11 @@ fn spawn_collector(
     thread::Builder::new()
         .name("collector".to_string())
         .spawn(move || {
+            // One collector for the whole session: it remembers owners between refreshes.
+            let mut collector = platform::Collector::new(query);
             loop {
                 let started = Instant::now();
-                let msg = match platform::snapshot(&query) {
+                let msg = match collector.snapshot() {
                     Ok(snapshot) => {
                         snapshot_queued.store(true, Ordering::Release);
                         Msg::Snapshot(Box::new(snapshot))

@@ -22,7 +22,35 @@ const TABLES: [(Proto, Family); 4] = [
 /// Environment variable that forces the /proc/net collector (tests compare both collectors).
 pub const COLLECTOR_ENV: &str = "RNETSTAT_COLLECTOR";
 
-pub fn snapshot(query: &Query) -> Result<Snapshot, CollectError> {
+/// What a live view's collector keeps between snapshots.
+#[derive(Default)]
+pub struct Memory {
+    owners: Option<owners::KnownOwners>,
+}
+
+pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectError> {
+    let (sockets, owners) = match memory.owners.as_mut() {
+        Some(known) if query.owners && !known.due_for_full_scan() => {
+            let mut sockets = dump_sockets(query)?;
+            let owners = known.refresh(&mut sockets);
+            (sockets, owners)
+        }
+        _ => {
+            let (sockets, owners) = snapshot_with_full_scan(query)?;
+            if query.owners {
+                memory.owners = Some(owners::KnownOwners::after_full_scan(&sockets, owners));
+            }
+            (sockets, owners)
+        }
+    };
+    Ok(Snapshot {
+        sockets,
+        owners,
+        ..Snapshot::default()
+    })
+}
+
+fn snapshot_with_full_scan(query: &Query) -> Result<(Vec<Socket>, OwnerCoverage), CollectError> {
     // The fd scan does not need the dump's result until the end: run both at once.
     std::thread::scope(|scope| {
         let scan = query.owners.then(|| scope.spawn(owners::scan_all));
@@ -31,11 +59,7 @@ pub fn snapshot(query: &Query) -> Result<Snapshot, CollectError> {
             Some(scan) => owners::attach(&mut sockets, scan.join().unwrap_or_default()),
             None => OwnerCoverage::NotCollected,
         };
-        Ok(Snapshot {
-            sockets,
-            owners,
-            ..Snapshot::default()
-        })
+        Ok((sockets, owners))
     })
 }
 

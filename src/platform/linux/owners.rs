@@ -1,7 +1,7 @@
 //! Which processes hold which sockets: one pass over /proc/PID/fd, as ss -p and netstat -p do,
 //! but with directory fds and `*at` calls, so no path is formatted and nothing is allocated per fd.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::CStr;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
@@ -29,6 +29,108 @@ impl Hasher for InodeHasher {
 }
 
 type InodeMap = HashMap<u64, usize, BuildHasherDefault<InodeHasher>>;
+type InodeSet = HashSet<u64, BuildHasherDefault<InodeHasher>>;
+
+/// A live view refreshes every second; a full scan every this many refreshes catches what the
+/// cheap refreshes cannot see (a socket inherited by a fork, an owner that closed its copy).
+const FULL_SCAN_EVERY: u32 = 10;
+
+/// What the last snapshots learned about owners, kept by a live view between refreshes: the
+/// owners of every inode seen (possibly none visible), so that a refresh only looks for the
+/// sockets that are new since, and stops looking once it has found them all.
+#[derive(Default)]
+pub struct KnownOwners {
+    pids_by_inode: HashMap<u64, Vec<u32>, BuildHasherDefault<InodeHasher>>,
+    denied: bool,
+    refreshes_since_full_scan: u32,
+}
+
+impl KnownOwners {
+    pub fn due_for_full_scan(&self) -> bool {
+        self.refreshes_since_full_scan >= FULL_SCAN_EVERY
+    }
+
+    /// Remember the owners `sockets` have after a full scan.
+    pub fn after_full_scan(sockets: &[Socket], coverage: OwnerCoverage) -> KnownOwners {
+        let mut known = KnownOwners {
+            denied: coverage == OwnerCoverage::LimitedByPrivileges,
+            ..KnownOwners::default()
+        };
+        known.remember(sockets);
+        known
+    }
+
+    /// Give `sockets` their owners: known inodes from memory, new ones from a scan that stops
+    /// as soon as it has found them all, trying the processes that owned sockets before first.
+    pub fn refresh(&mut self, sockets: &mut [Socket]) -> OwnerCoverage {
+        self.refreshes_since_full_scan += 1;
+        let mut unknown = InodeSet::default();
+        for socket in sockets.iter_mut() {
+            let Some(inode) = socket.inode else { continue };
+            match self.pids_by_inode.get(&inode) {
+                Some(pids) => socket.pids.clone_from(pids),
+                None => {
+                    unknown.insert(inode);
+                }
+            }
+        }
+        if !unknown.is_empty() {
+            let mut likely: Vec<u32> = self.pids_by_inode.values().flatten().copied().collect();
+            likely.sort_unstable();
+            likely.dedup();
+            let scan = find(&mut unknown, &likely);
+            self.denied |= scan.denied;
+            // Few new sockets: a small map of them, not an index of every socket.
+            let mut found: HashMap<u64, Vec<u32>, BuildHasherDefault<InodeHasher>> =
+                HashMap::default();
+            for (inode, pid) in scan.owners {
+                found.entry(inode).or_default().push(pid);
+            }
+            for socket in sockets.iter_mut() {
+                if let Some(pids) = socket.inode.and_then(|inode| found.get(&inode)) {
+                    socket.pids.clone_from(pids);
+                    socket.pids.sort_unstable();
+                    socket.pids.dedup();
+                }
+            }
+        }
+        self.remember(sockets);
+        coverage(self.denied)
+    }
+
+    /// Forget inodes that are gone; remember the current owners (none is an answer too).
+    fn remember(&mut self, sockets: &[Socket]) {
+        self.pids_by_inode.clear();
+        for socket in sockets {
+            if let Some(inode) = socket.inode {
+                self.pids_by_inode.insert(inode, socket.pids.clone());
+            }
+        }
+    }
+}
+
+/// Look for the owners of `wanted` inodes, in `likely` processes first, then in the others,
+/// stopping when every inode has been found.
+fn find(wanted: &mut InodeSet, likely: &[u32]) -> OwnerScan {
+    let Ok(proc_dir) = open_dir(None, c"/proc") else {
+        return OwnerScan {
+            owners: Vec::new(),
+            denied: true,
+        };
+    };
+    let own_netns = read_link(&proc_dir, c"self/ns/net");
+    let others: Vec<u32> = list_pids(&proc_dir)
+        .into_iter()
+        .filter(|pid| likely.binary_search(pid).is_err())
+        .collect();
+    let mut scan = scan_until(&proc_dir, likely, own_netns.as_deref(), Some(wanted));
+    if !wanted.is_empty() {
+        let rest = scan_until(&proc_dir, &others, own_netns.as_deref(), Some(wanted));
+        scan.owners.extend(rest.owners);
+        scan.denied |= rest.denied;
+    }
+    scan
+}
 
 /// Every socket fd of every process we could inspect: (inode, pid) pairs, and whether any
 /// process was off limits. Taken while the socket dump runs, so it cannot know which inodes
@@ -71,7 +173,11 @@ pub fn attach(sockets: &mut [Socket], scan: OwnerScan) -> OwnerCoverage {
         socket.pids.sort_unstable();
         socket.pids.dedup();
     }
-    if scan.denied {
+    coverage(scan.denied)
+}
+
+fn coverage(denied: bool) -> OwnerCoverage {
+    if denied {
         OwnerCoverage::LimitedByPrivileges
     } else {
         OwnerCoverage::Complete
@@ -115,6 +221,17 @@ fn scan_in_parallel(
 }
 
 fn scan(proc_dir: &OwnedFd, pids: &[u32], own_netns: Option<&[u8]>) -> OwnerScan {
+    scan_until(proc_dir, pids, own_netns, None)
+}
+
+/// Scan `pids` for socket fds. With `wanted`, keep only those inodes, strike each off as it is
+/// found, and stop after the process in which the last one turns up.
+fn scan_until(
+    proc_dir: &OwnedFd,
+    pids: &[u32],
+    own_netns: Option<&[u8]>,
+    mut wanted: Option<&mut InodeSet>,
+) -> OwnerScan {
     let mut found = OwnerScan::default();
     let mut path = PathBuf32::default();
     let mut dirents = vec![0u8; 32 * 1024];
@@ -142,10 +259,20 @@ fn scan(proc_dir: &OwnedFd, pids: &[u32], own_netns: Option<&[u8]>) -> OwnerScan
             let Ok(len) = read_link_into(&fd_dir, name, &mut link) else {
                 return;
             };
-            if let Some(inode) = socket_inode(&link[..len]) {
+            let Some(inode) = socket_inode(&link[..len]) else {
+                return;
+            };
+            let keep = match wanted.as_deref_mut() {
+                Some(wanted) => wanted.remove(&inode),
+                None => true,
+            };
+            if keep {
                 found.owners.push((inode, pid));
             }
         });
+        if wanted.as_ref().is_some_and(|w| w.is_empty()) {
+            break;
+        }
     }
     found
 }
@@ -349,6 +476,71 @@ mod tests {
         };
         assert_eq!(ours(1), vec![(inode, std::process::id())]);
         assert_eq!(ours(3), vec![(inode, std::process::id())]);
+    }
+
+    fn socket_with_inode(inode: u64) -> Socket {
+        Socket {
+            proto: crate::model::Proto::Tcp,
+            state: crate::model::SocketState::Listen,
+            local: "127.0.0.1:1".parse().unwrap(),
+            remote: None,
+            recv_q: None,
+            send_q: None,
+            uid: None,
+            inode: Some(inode),
+            pids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn refresh_reuses_known_owners_and_finds_new_sockets() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let new_inode = inode_of(&listener);
+        let mut known = KnownOwners::default();
+        known.pids_by_inode.insert(7, vec![1234, 1235]);
+        // Inode 1 belongs to no process: the search for it must end, and remember that.
+        let mut sockets = vec![
+            socket_with_inode(7),
+            socket_with_inode(new_inode),
+            socket_with_inode(1),
+        ];
+        assert_eq!(known.refresh(&mut sockets), OwnerCoverage::Complete);
+        assert_eq!(
+            sockets[0].pids,
+            vec![1234, 1235],
+            "from memory, not from a scan"
+        );
+        assert_eq!(sockets[1].pids, vec![std::process::id()]);
+        assert!(sockets[2].pids.is_empty());
+        assert_eq!(known.pids_by_inode.get(&1), Some(&Vec::new()));
+        assert_eq!(
+            known.pids_by_inode.get(&new_inode),
+            Some(&vec![std::process::id()])
+        );
+    }
+
+    #[test]
+    fn refresh_forgets_gone_sockets_and_asks_for_a_full_scan_in_time() {
+        let mut known = KnownOwners::default();
+        known.pids_by_inode.insert(7, vec![1234]);
+        known.pids_by_inode.insert(8, vec![99]);
+        let mut sockets = vec![socket_with_inode(7)];
+        for _ in 0..FULL_SCAN_EVERY {
+            assert!(!known.due_for_full_scan());
+            known.refresh(&mut sockets);
+        }
+        assert!(known.due_for_full_scan());
+        assert!(!known.pids_by_inode.contains_key(&8));
+    }
+
+    #[test]
+    fn targeted_search_stops_once_everything_is_found() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let inode = inode_of(&listener);
+        let mut wanted: InodeSet = [inode].into_iter().collect();
+        let scan = find(&mut wanted, &[std::process::id()]);
+        assert!(wanted.is_empty());
+        assert_eq!(scan.owners, vec![(inode, std::process::id())]);
     }
 
     #[test]
