@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# CPU of an idle `rnetstat --live` while the benchmark fixture holds connections.
+# Usage: scripts/live_cpu.sh [CONNECTIONS/PROCESSES] [SECONDS] [-- LIVE FLAGS...]
+#        (defaults: 10000/100, 30 s, flags -a). Needs tmux. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+size=${1:-10000/100}
+seconds=${2:-30}
+shift $(($# < 2 ? $# : 2))
+[ "${1:-}" = "--" ] && shift
+flags=("$@")
+[ ${#flags[@]} -gt 0 ] || flags=(-a)
+[[ $size =~ ^([0-9]+)/([1-9][0-9]*)$ ]] || { echo "live_cpu: size must be N/P" >&2; exit 2; }
+connections=${BASH_REMATCH[1]}
+processes=${BASH_REMATCH[2]}
+command -v tmux >/dev/null || { echo "live_cpu: needs tmux (apt-get install tmux)" >&2; exit 1; }
+
+cargo build --release --quiet
+cargo build --release --quiet --example fixture
+# RNETSTAT=path measures another build (e.g. an older one) in the same way.
+rnetstat=${RNETSTAT:-$PWD/target/release/rnetstat}
+server="rnetstat-live-cpu-$$"
+
+fifo=$(mktemp -u)
+mkfifo "$fifo"
+target/release/examples/fixture --connections "$connections" --processes "$processes" <"$fifo" >"$fifo.out" 2>/dev/null &
+fixture=$!
+exec {hold}>"$fifo"
+cleanup() {
+  tmux -L "$server" kill-server 2>/dev/null || true
+  exec {hold}>&- || true
+  wait "$fixture" 2>/dev/null || true
+  rm -f "$fifo" "$fifo.out"
+}
+trap cleanup EXIT
+until grep -q ready "$fifo.out" 2>/dev/null; do
+  kill -0 "$fixture" 2>/dev/null || { echo "live_cpu: the fixture failed" >&2; exit 1; }
+  sleep 0.2
+done
+
+tmux -L "$server" -f /dev/null new-session -d -s live -x 160 -y 40 "$rnetstat --live ${flags[*]}"
+pane_pid=$(tmux -L "$server" list-panes -t live -F '#{pane_pid}')
+sleep 3
+ticks() { awk '{ print $14 + $15 }' "/proc/$pane_pid/stat"; }
+rss() { awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$pane_pid/status"; }
+start=$(ticks)
+sleep "$seconds"
+end=$(ticks)
+hz=$(getconf CLK_TCK)
+sockets=$(ss -tanH | wc -l)
+awk -v s="$start" -v e="$end" -v hz="$hz" -v secs="$seconds" -v size="$size" \
+  -v flags="${flags[*]}" -v rss="$(rss)" -v sockets="$sockets" 'BEGIN {
+  cpu = (e - s) / hz
+  printf "| %s (%d TCP sockets) | `--live %s` | %.2f s | %.1f%% | %d MiB |\n", size, sockets, flags, cpu, 100 * cpu / secs, rss
+}'
