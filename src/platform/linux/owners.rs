@@ -443,18 +443,7 @@ mod tests {
     #[test]
     fn finds_our_own_socket_and_pid() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let inode = inode_of(&listener);
-        let mut sockets = vec![Socket {
-            proto: crate::model::Proto::Tcp,
-            state: crate::model::SocketState::Listen,
-            local: listener.local_addr().unwrap(),
-            remote: None,
-            recv_q: None,
-            send_q: None,
-            uid: None,
-            inode: Some(inode),
-            pids: Vec::new(),
-        }];
+        let mut sockets = vec![socket_with_inode(inode_of(&listener))];
         attach(&mut sockets, scan_all());
         assert_eq!(sockets[0].pids, vec![std::process::id()]);
     }
