@@ -1,4 +1,6 @@
 //! The command line as a user meets it: bad flags, pipes that close, missing privileges.
+// Linux only: these run the Linux collector and read /proc, ss or tmux.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! `rnetstat --live` in a real terminal: tmux runs the real binary, the test types into it and
 //! reads the screen back. Each test has its own tmux server (`-L`), killed even on failure.
+// Linux only: these run the Linux collector and read /proc, ss or tmux.
+#![cfg(target_os = "linux")]
 
 use std::net::TcpListener;
 use std::process::{Command, Output};

@@ -1,4 +1,6 @@
 //! rnetstat against independent witnesses: `ss`, and its own /proc/net fallback.
+// Linux only: these run the Linux collector and read /proc, ss or tmux.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! The real binary against sockets this test opens itself on loopback.
+// Linux only: these run the Linux collector and read /proc, ss or tmux.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -12,7 +12,7 @@ use crate::model::{OwnerCoverage, Proto, Snapshot, Socket, SocketState};
 
 /// Nothing to keep between snapshots: the OS hands over owners with the sockets.
 #[derive(Default)]
-pub struct Memory;
+pub struct Memory {}
 
 pub fn snapshot(query: &Query, _memory: &mut Memory) -> Result<Snapshot, CollectError> {
     let mut families = AddressFamilyFlags::empty();
@@ -64,6 +64,8 @@ pub fn snapshot(query: &Query, _memory: &mut Memory) -> Result<Snapshot, Collect
         })
         .collect();
     sockets.retain(|s| query.wants(s));
+    // The OS lists one family after the other; print in netstat's order: tcp, tcp6, udp, udp6.
+    sockets.sort_by_key(|s| (s.proto, s.family()));
     Ok(Snapshot {
         sockets,
         owners: if query.owners {
