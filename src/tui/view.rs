@@ -474,13 +474,7 @@ fn render_details(details: &Details, frame: &mut Frame, area: Rect) {
     }
     let height = (lines.len() as u16).saturating_add(2);
     let popup = centered(area, area.width.saturating_sub(4).max(60), height);
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(" Socket details · Esc closes ")),
-        popup,
-    );
+    draw_wrapped_popup(frame, popup, lines, " Socket details · Esc closes ");
 }
 
 pub const HELP: &[(&str, &str)] = &[
@@ -542,11 +536,16 @@ fn render_confirm(target: &KillTarget, frame: &mut Frame, area: Rect) {
         Style::new().add_modifier(Modifier::BOLD),
     ));
     let popup = centered(area, 56, lines.len() as u16 + 2);
+    draw_wrapped_popup(frame, popup, lines, " Kill process ");
+}
+
+/// Clear `popup` and draw `lines` in a titled box there, wrapping long lines.
+fn draw_wrapped_popup(frame: &mut Frame, popup: Rect, lines: Vec<Line<'_>>, title: &str) {
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(" Kill process ")),
+            .block(Block::bordered().title(title)),
         popup,
     );
 }
