@@ -4,11 +4,34 @@
 
 mod common;
 
-use std::io::Read;
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
 
-use common::{rnetstat, run};
+use common::{find_socket, json_of, rnetstat, run};
+
+/// Run a python3 `script` with `args`; it prints one line once its sockets are open, then
+/// holds them until its stdin closes. Returns the child and that line.
+fn python_holding_sockets(script: &str, args: &[&str]) -> (Child, String) {
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("the script's first line");
+    (child, line)
+}
+
+/// Close the script's stdin (it exits) and wait for it.
+fn finish(mut child: Child) {
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
 
 #[test]
 fn unknown_flag_is_a_usage_error_with_exit_2() {
@@ -146,4 +169,69 @@ fn unprivileged_user_gets_one_hint_and_success() {
     assert!(output.status.success(), "{stderr}");
     assert_eq!(stderr.matches("run as root").count(), 1, "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn json_argv_keeps_argument_boundaries() {
+    let script = "import socket,sys\n\
+        s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+        print(s.getsockname()[1], flush=True); sys.stdin.read()\n";
+    let (child, line) = python_holding_sockets(script, &["two words", "", "x"]);
+    let port: u16 = line.trim().parse().unwrap();
+    let doc = json_of(&["-l", "-t", "--json"]);
+    let pid = child.id();
+    finish(child);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let socket = find_socket(&doc, "tcp", addr).expect("python listener");
+    let owner = socket["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pid"] == pid)
+        .unwrap_or_else(|| panic!("pid {pid} not among the owners: {socket}"));
+    let argv: Vec<&str> = owner["argv"]
+        .as_array()
+        .unwrap_or_else(|| panic!("argv is not an array: {owner}"))
+        .iter()
+        .map(|a| a.as_str().expect("argv strings"))
+        .collect();
+    assert!(argv[0].ends_with("python3"), "{argv:?}");
+    assert_eq!(argv[1..], ["-c", script, "two words", "", "x"]);
+    let cmdline = owner["cmdline"].as_str().expect("cmdline stays");
+    assert!(cmdline.ends_with(" two words  x"), "{cmdline}");
+}
+
+#[test]
+fn interval_below_a_tenth_of_a_second_is_a_usage_error() {
+    for bad in ["1e-300", "0.01", "0.099"] {
+        let output = run(&["--live", "--interval", bad]);
+        assert_eq!(output.status.code(), Some(2), "--interval {bad}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("0.1"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// rnetstat's table on a pseudo-terminal (through `script`), with `TERM` set to `term`.
+fn table_on_a_terminal(term: &str) -> String {
+    let command = format!("{} -a -t -n", env!("CARGO_BIN_EXE_rnetstat"));
+    let output = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("TERM", term)
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn term_dumb_means_no_colour() {
+    let _listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let coloured = table_on_a_terminal("xterm");
+    assert!(coloured.contains("\x1b[1mProto"), "{coloured:?}");
+    let dumb = table_on_a_terminal("dumb");
+    assert!(dumb.contains("Proto"), "{dumb:?}");
+    assert!(!dumb.contains('\x1b'), "{dumb:?}");
 }

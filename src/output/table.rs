@@ -340,6 +340,7 @@ mod tests {
                 name: "sshd\x1b[31m".into(),
                 user: Some("root".into()),
                 cmdline: None,
+                argv: None,
             },
         );
         snapshot.user_names.insert(0, "root".into());

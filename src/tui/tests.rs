@@ -79,6 +79,7 @@ fn process(pid: u32, name: &str, user: &str, cmdline: &str) -> Process {
         name: name.to_string(),
         user: Some(user.to_string()),
         cmdline: Some(cmdline.to_string()),
+        argv: Some(cmdline.split(' ').map(str::to_string).collect()),
     }
 }
 
