@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::cli::LiveOptions;
 use crate::filter::Query;
-use crate::format::{NO_PEER, escaped, push_escaped, write_endpoint};
+use crate::format::{NO_PEER, escaped, escaped_name, push_escaped, write_endpoint};
 use crate::model::{Family, OwnerCoverage, Process, Proto, Snapshot, Socket, SocketState};
 use crate::services::Services;
 
@@ -196,7 +196,7 @@ pub struct Row {
     /// `host:port (service)`, from the same formatter as the table printer.
     pub local: String,
     pub remote: String,
-    /// The first owner's name, escaped; empty when unknown.
+    /// The first owner's name, escaped as a word (see `escaped_name`); empty when unknown.
     pub program: String,
     /// The first owner's user (or the socket's uid), escaped; `-` when unknown.
     pub user: String,
@@ -248,7 +248,7 @@ impl Row {
             .pids
             .first()
             .and_then(|pid| context.processes.get(pid));
-        self.program = first_owner.map_or_else(String::new, |p| escaped(&p.name));
+        self.program = first_owner.map_or_else(String::new, |p| escaped_name(&p.name));
         self.user = match (first_owner.and_then(|p| p.user.as_deref()), socket.uid) {
             (Some(user), _) if !context.numeric => escaped(user),
             (_, Some(uid)) => match context.user_names.get(&uid) {
@@ -651,7 +651,7 @@ impl App {
     fn program_of(&self, pid: u32) -> String {
         self.processes
             .get(&pid)
-            .map_or_else(|| "?".to_string(), |p| escaped(&p.name))
+            .map_or_else(|| "?".to_string(), |p| escaped_name(&p.name))
     }
 
     fn open_details(&mut self, row: usize) {

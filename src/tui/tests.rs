@@ -325,7 +325,7 @@ fn pause_holds_the_view_and_unpause_shows_the_newest_snapshot() {
         .filter(|(mark, _)| *mark == '+')
         .map(|(_, local)| local)
         .collect();
-    assert_eq!(new, ["0.0.0.0:22 (ssh)", "0.0.0.0:25 (smtp)"]);
+    assert_eq!(new, ["0.0.0.0:22(ssh)", "0.0.0.0:25(smtp)"]);
 }
 
 #[test]
@@ -337,7 +337,7 @@ fn filter_typing_backspace_enter_and_esc() {
     type_text(&mut app, "HTTP-");
     assert_eq!(app.filter, "HTTP-");
     // Case-insensitive, over the service labels: both sockets on 8080 (http-alt).
-    assert_eq!(locals(&app), ["127.0.0.1:8080 (http-alt)"; 2]);
+    assert_eq!(locals(&app), ["127.0.0.1:8080(http-alt)"; 2]);
     press(&mut app, Key::Backspace);
     assert_eq!(app.filter, "HTTP");
     assert_eq!(app.lines.len(), 3, "http and http-alt");
@@ -386,9 +386,9 @@ fn sort_by_column_key_and_reverse_on_repeat() {
     assert_eq!(
         locals(&app),
         [
-            "0.0.0.0:80 (http)",
-            "127.0.0.1:8080 (http-alt)",
-            "127.0.0.1:8080 (http-alt)"
+            "0.0.0.0:80(http)",
+            "127.0.0.1:8080(http-alt)",
+            "127.0.0.1:8080(http-alt)"
         ]
     );
     press(&mut app, Key::Char('8')); // Program
@@ -663,9 +663,9 @@ fn frame_layout_is_exact() {
         "3 sockets │ tcp 3 │ udp 0 │ ESTABLISHED 1, LISTEN 2",
         "owners: complete │ showing tcp+udp, all states │ sort: Local Address ▲",
         "  Proto  Local Address▲              Foreign Address             State         Recv-Q  Send-Q      PID Program          User",
-        "  tcp    0.0.0.0:80 (http)           *:*                         LISTEN             0     128      100 nginx +1         www-data",
-        "  tcp    127.0.0.1:8080 (http-alt)   *:*                         LISTEN             0     128      200 python3          alice",
-        "  tcp    127.0.0.1:8080 (http-alt)   127.0.0.1:50000             ESTABLISHED        0       0      200 python3          alice",
+        "  tcp    0.0.0.0:80(http)            *:*                         LISTEN             0     128      100 nginx +1         www-data",
+        "  tcp    127.0.0.1:8080(http-alt)    *:*                         LISTEN             0     128      200 python3          alice",
+        "  tcp    127.0.0.1:8080(http-alt)    127.0.0.1:50000             ESTABLISHED        0       0      200 python3          alice",
         "",
         "",
         "",
@@ -694,8 +694,8 @@ fn markers_and_colours_of_new_gone_and_changed_rows() {
     let buffer = draw(&app, WIDTH, HEIGHT);
     let lines = screen_lines(&buffer);
     for (needle, marker, colour) in [
-        ("0.0.0.0:22 (ssh)", '+', Color::Green),
-        ("0.0.0.0:80 (http)", '-', Color::Red),
+        ("0.0.0.0:22(ssh)", '+', Color::Green),
+        ("0.0.0.0:80(http)", '-', Color::Red),
         ("FIN_WAIT1", '~', Color::Yellow),
     ] {
         let y = screen_row(&buffer, needle);
@@ -738,7 +738,7 @@ fn filter_shows_matching_rows_and_the_prompt() {
     let lines = screen(&app);
     assert_eq!(
         lines[4],
-        "  tcp    127.0.0.1:8080 (http-alt)   127.0.0.1:50000             ESTABLISHED        0       0      200 python3          alice"
+        "  tcp    127.0.0.1:8080(http-alt)    127.0.0.1:50000             ESTABLISHED        0       0      200 python3          alice"
     );
     assert_eq!(lines[5], "");
     assert!(lines[2].contains("│ filter: 5000 │"), "{}", lines[2]);
@@ -761,7 +761,7 @@ fn grouped_view_on_screen() {
     let lines = screen_lines(&buffer);
     assert_eq!(lines[4], "  ▸ nginx  1 socket  pid 100");
     assert_eq!(lines[5], "  ▾ python3  2 sockets  pid 200");
-    assert!(lines[6].contains("127.0.0.1:8080 (http-alt)   *:*"));
+    assert!(lines[6].contains("127.0.0.1:8080(http-alt)    *:*"));
     assert!(lines[7].contains("127.0.0.1:50000"));
     assert!(lines[2].ends_with("│ by process"));
     assert_eq!(buffer[(4, 4)].fg, Color::Cyan);
@@ -801,7 +801,7 @@ fn details_popup_shows_owners_and_gone() {
     let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
     for needle in [
         "Socket details · Esc closes",
-        "Local    0.0.0.0:80 (http)",
+        "Local    0.0.0.0:80(http)",
         "Inode    11",
         "Owners   2",
         "pid 100  nginx  user www-data",
@@ -840,6 +840,57 @@ fn untrusted_process_names_are_escaped_on_screen() {
     let text = screen_lines(&buffer).join("\n");
     assert!(text.contains("evil\\x1b[2J"), "{text}");
     assert!(!buffer.content().iter().any(|c| c.symbol().contains('\x1b')));
+}
+
+/// Whether any cell of `buffer` holds an invisible format or separator character.
+fn has_format_characters(buffer: &Buffer) -> bool {
+    buffer.content().iter().any(|cell| {
+        cell.symbol().chars().any(|c| {
+            matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+        })
+    })
+}
+
+#[test]
+fn names_cannot_imitate_counts_or_hide_format_characters() {
+    let mut app = new_app();
+    let mut shot = snapshot(vec![
+        listener("0.0.0.0:7001", 71, &[400]),
+        listener("0.0.0.0:7002", 72, &[401]),
+    ]);
+    for process in [
+        process(400, "nginx +3", "root", "nginx"),
+        process(401, "a\u{202e}b\u{200b}c", "root", "x\u{2028}y\u{feff}z"),
+    ] {
+        shot.processes.insert(process.pid, process);
+    }
+    app.update(Msg::Snapshot(Box::new(shot)));
+    let buffer = draw(&app, WIDTH, HEIGHT);
+    let lines = screen_lines(&buffer);
+    let nginx = &lines[screen_row(&buffer, "0.0.0.0:7001") as usize];
+    assert!(nginx.contains(" nginx\\x20+3 "), "{nginx}");
+    assert!(!nginx.contains("nginx +3"), "{nginx}");
+    let other = &lines[screen_row(&buffer, "0.0.0.0:7002") as usize];
+    assert!(other.contains(" a\\u{202e}b\\u{"), "{other}");
+    assert!(!has_format_characters(&buffer));
+
+    press(&mut app, Key::Down);
+    press(&mut app, Key::Enter);
+    let buffer = draw(&app, WIDTH, 24);
+    let text = screen_lines(&buffer).join("\n");
+    assert!(
+        text.contains("pid 401  a\\u{202e}b\\u{200b}c  user root"),
+        "{text}"
+    );
+    assert!(text.contains("x\\u{2028}y\\u{feff}z"), "{text}");
+    assert!(!has_format_characters(&buffer));
+
+    press(&mut app, Key::Esc);
+    press(&mut app, Key::Char('g'));
+    let buffer = draw(&app, WIDTH, HEIGHT);
+    let text = screen_lines(&buffer).join("\n");
+    assert!(text.contains("nginx\\x20+3"), "{text}");
+    assert!(!has_format_characters(&buffer));
 }
 
 #[test]

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::app::{App, Column, Details, Group, KillTarget, Line as TableLine, Mark, Row};
 use crate::filter::Listening;
-use crate::format::escaped;
+use crate::format::{escaped, escaped_name};
 use crate::model::{OwnerCoverage, SocketState};
 
 const HEADER_HEIGHT: u16 = 3;
@@ -450,7 +450,7 @@ fn render_details(details: &Details, frame: &mut Frame, area: Rect) {
             Some(process) => {
                 lines.push(Line::from(format!(
                     "  pid {pid}  {}  user {}",
-                    escaped(&process.name),
+                    escaped_name(&process.name),
                     process
                         .user
                         .as_deref()
