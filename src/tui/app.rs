@@ -289,21 +289,42 @@ impl Row {
         }
     }
 
-    /// The group this row belongs to in the by-process view.
-    fn group_name(&self) -> &str {
-        &self.program
+    /// The group this row belongs to in the by-process view: its first owner, by pid and name.
+    fn group_key(&self) -> GroupKey {
+        GroupKey {
+            pid: self.socket.pids.first().copied(),
+            name: self.program.clone(),
+        }
     }
 }
 
-/// One program in the by-process view.
+/// Which process a group is: unrelated processes that share a name are separate groups.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GroupKey {
+    /// `None` for sockets with no known owner.
+    pub pid: Option<u32>,
+    /// Escaped program name; empty when unknown.
+    pub name: String,
+}
+
+/// One process in the by-process view (the first owner of each of its sockets).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
-    /// Escaped program name; empty for sockets with no known owner.
+    /// Escaped program name; empty when unknown.
     pub name: String,
-    /// Distinct first-owner pids of its sockets, ascending.
-    pub pids: Vec<u32>,
+    /// `None` for the group of sockets with no known owner.
+    pub pid: Option<u32>,
     pub sockets: usize,
     pub expanded: bool,
+}
+
+impl Group {
+    fn key(&self) -> GroupKey {
+        GroupKey {
+            pid: self.pid,
+            name: self.name.clone(),
+        }
+    }
 }
 
 /// One line of the table: a socket row, or a program's header in the by-process view.
@@ -347,7 +368,7 @@ pub struct KillTarget {
 /// What the selection stays on across refreshes, sorts and filters.
 enum Anchor {
     Row(usize),
-    Group(String),
+    Group(GroupKey),
 }
 
 #[derive(Debug)]
@@ -385,7 +406,7 @@ pub struct App {
     /// `/` was pressed and keys go into the filter.
     pub typing: bool,
     pub grouped: bool,
-    expanded: HashSet<String>,
+    expanded: HashSet<GroupKey>,
     pub selected: usize,
     /// First line in view; `render` may still move the window to keep the selection visible.
     pub offset: usize,
@@ -679,25 +700,24 @@ impl App {
             return;
         };
         let expand = expanded.unwrap_or(!group.expanded);
+        let key = group.key();
         if expand {
-            self.expanded.insert(group.name.clone());
+            self.expanded.insert(key.clone());
         } else {
-            self.expanded.remove(&group.name);
+            self.expanded.remove(&key);
         }
-        let anchor = Some(Anchor::Group(group.name.clone()));
+        let anchor = Some(Anchor::Group(key));
         self.rebuild_lines();
         self.restore(anchor);
     }
 
     fn collapse_selected(&mut self) {
-        let name = match self.lines.get(self.selected) {
-            Some(Line::Group(group)) => self.groups[*group as usize].name.clone(),
-            Some(Line::Socket(row)) if self.grouped => {
-                self.rows[*row as usize].group_name().to_string()
-            }
+        let key = match self.lines.get(self.selected) {
+            Some(Line::Group(group)) => self.groups[*group as usize].key(),
+            Some(Line::Socket(row)) if self.grouped => self.rows[*row as usize].group_key(),
             _ => return,
         };
-        if let Some(group) = self.groups.iter().position(|g| g.name == name) {
+        if let Some(group) = self.groups.iter().position(|g| g.key() == key) {
             self.set_expanded(group, Some(false));
         }
     }
@@ -705,7 +725,7 @@ impl App {
     fn anchor(&self) -> Option<Anchor> {
         match self.lines.get(self.selected)? {
             Line::Socket(row) => Some(Anchor::Row(*row as usize)),
-            Line::Group(group) => Some(Anchor::Group(self.groups[*group as usize].name.clone())),
+            Line::Group(group) => Some(Anchor::Group(self.groups[*group as usize].key())),
         }
     }
 
@@ -715,8 +735,9 @@ impl App {
         let found = anchor.and_then(|anchor| {
             self.lines.iter().position(|line| match (line, &anchor) {
                 (Line::Socket(row), Anchor::Row(wanted)) => *row as usize == *wanted,
-                (Line::Group(group), Anchor::Group(name)) => {
-                    self.groups[*group as usize].name == *name
+                (Line::Group(group), Anchor::Group(key)) => {
+                    let group = &self.groups[*group as usize];
+                    group.pid == key.pid && group.name == key.name
                 }
                 _ => false,
             })
@@ -967,30 +988,28 @@ impl App {
             return;
         }
         // Groups in order of their first row, so the sort column orders the groups too.
-        let mut group_of: HashMap<&str, usize> = HashMap::new();
+        let mut group_of: HashMap<(Option<u32>, &str), usize> = HashMap::new();
         let mut members: Vec<Vec<u32>> = Vec::new();
         for &row in &self.filtered {
             let found = &self.rows[row as usize];
-            let group = *group_of.entry(found.group_name()).or_insert_with(|| {
-                self.groups.push(Group {
-                    name: found.group_name().to_string(),
-                    pids: Vec::new(),
-                    sockets: 0,
-                    expanded: self.expanded.contains(found.group_name()),
+            let pid = found.socket.pids.first().copied();
+            let group = *group_of
+                .entry((pid, found.program.as_str()))
+                .or_insert_with(|| {
+                    let key = found.group_key();
+                    self.groups.push(Group {
+                        expanded: self.expanded.contains(&key),
+                        name: key.name,
+                        pid: key.pid,
+                        sockets: 0,
+                    });
+                    members.push(Vec::new());
+                    self.groups.len() - 1
                 });
-                members.push(Vec::new());
-                self.groups.len() - 1
-            });
-            let entry = &mut self.groups[group];
-            entry.sockets += 1;
-            if let Some(&pid) = found.socket.pids.first() {
-                entry.pids.push(pid);
-            }
+            self.groups[group].sockets += 1;
             members[group].push(row);
         }
-        for (index, group) in self.groups.iter_mut().enumerate() {
-            group.pids.sort_unstable();
-            group.pids.dedup();
+        for (index, group) in self.groups.iter().enumerate() {
             self.lines.push(Line::Group(index as u32));
             if group.expanded {
                 self.lines

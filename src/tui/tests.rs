@@ -627,7 +627,7 @@ fn grouping_by_process_expands_and_collapses() {
         .collect();
     assert_eq!(names, [("nginx", 1), ("python3", 2)]);
     assert_eq!(app.lines, [Line::Group(0), Line::Group(1)]);
-    assert_eq!(app.groups[0].pids, [100]);
+    assert_eq!(app.groups[0].pid, Some(100));
     press(&mut app, Key::Down);
     press(&mut app, Key::Enter);
     assert_eq!(app.lines.len(), 4);
@@ -650,6 +650,40 @@ fn grouping_by_process_expands_and_collapses() {
     press(&mut app, Key::Char('g'));
     assert!(!app.grouped);
     assert_eq!(app.lines.len(), 4);
+}
+
+#[test]
+fn grouping_keeps_unrelated_processes_of_one_name_apart() {
+    let mut app = new_app();
+    let mut sockets = three_sockets();
+    sockets.push(listener("127.0.0.1:9000", 13, &[201]));
+    sockets.push(listener("127.0.0.1:9001", 14, &[101]));
+    let mut shot = snapshot(sockets);
+    let other = process(201, "python3", "bob", "python3 other.py");
+    shot.processes.insert(other.pid, other);
+    app.update(Msg::Snapshot(Box::new(shot)));
+    press(&mut app, Key::Char('g'));
+    let groups: Vec<_> = app
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.pid, g.sockets))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            ("nginx", Some(100), 1),
+            ("python3", Some(200), 2),
+            ("python3", Some(201), 1),
+            ("nginx", Some(101), 1),
+        ]
+    );
+    // Expanding one python3 leaves the other closed.
+    press(&mut app, Key::Down);
+    press(&mut app, Key::Right);
+    assert_eq!(app.lines.len(), 6);
+    let lines = screen(&app);
+    assert_eq!(lines[5], "  ▾ python3  2 sockets  pid 200");
+    assert_eq!(lines[8], "  ▸ python3  1 socket  pid 201");
 }
 
 // ---- render(): frame-exact

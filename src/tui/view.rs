@@ -294,10 +294,10 @@ fn row_text(row: &Row, widths: &[(usize, Align); 9]) -> String {
 }
 
 fn group_text(group: &Group) -> String {
-    let name = if group.name.is_empty() {
-        "(no known owner)"
-    } else {
-        group.name.as_str()
+    let name = match (group.name.as_str(), group.pid) {
+        ("", None) => "(no known owner)",
+        ("", Some(_)) => "?",
+        (name, _) => name,
     };
     let mut text = format!(
         "  {} {name}  {} socket{}",
@@ -305,16 +305,8 @@ fn group_text(group: &Group) -> String {
         group.sockets,
         if group.sockets == 1 { "" } else { "s" }
     );
-    if !group.pids.is_empty() {
-        let shown: Vec<String> = group.pids.iter().take(12).map(u32::to_string).collect();
-        text.push_str(&format!(
-            "  pid{} {}",
-            if group.pids.len() == 1 { "" } else { "s" },
-            shown.join(", ")
-        ));
-        if group.pids.len() > shown.len() {
-            text.push_str(&format!(" +{} more", group.pids.len() - shown.len()));
-        }
+    if let Some(pid) = group.pid {
+        text.push_str(&format!("  pid {pid}"));
     }
     text
 }
