@@ -855,6 +855,38 @@ fn details_popup_shows_owners_and_gone() {
 }
 
 #[test]
+fn details_of_an_exited_owner_say_exited_and_hint_at_root_only_when_it_applies() {
+    let sockets = || {
+        vec![
+            listener("0.0.0.0:7100", 81, &[999]),
+            listener("0.0.0.0:7101", 82, &[]),
+        ]
+    };
+    let details_text = |coverage: OwnerCoverage, down: bool| {
+        let mut app = new_app();
+        let mut shot = snapshot(sockets());
+        shot.owners = coverage;
+        app.update(Msg::Snapshot(Box::new(shot)));
+        if down {
+            press(&mut app, Key::Down);
+        }
+        press(&mut app, Key::Enter);
+        screen_lines(&draw(&app, WIDTH, 24)).join("\n")
+    };
+    // As root (owners complete) pid 999 was not found: it exited. No advice to become root.
+    let text = details_text(OwnerCoverage::Complete, false);
+    assert!(text.contains("pid 999  exited"), "{text}");
+    assert!(!text.contains("root"), "{text}");
+    let text = details_text(OwnerCoverage::Complete, true);
+    assert!(!text.contains("run as root"), "{text}");
+    // Without root, a socket with no owner may belong to another user: that is where the hint goes.
+    let text = details_text(OwnerCoverage::LimitedByPrivileges, true);
+    assert!(text.contains("run as root"), "{text}");
+    let text = details_text(OwnerCoverage::LimitedByPrivileges, false);
+    assert!(text.contains("pid 999  exited"), "{text}");
+}
+
+#[test]
 fn confirm_dialog_names_pid_and_program() {
     let mut app = new_app();
     feed(&mut app, three_sockets());

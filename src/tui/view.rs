@@ -62,7 +62,7 @@ pub fn render(app: &App, frame: &mut Frame) {
     render_table(app, frame, areas.table);
     frame.render_widget(Paragraph::new(footer_line(app)), areas.footer);
     if let Some(details) = &app.details {
-        render_details(details, frame, areas.table);
+        render_details(details, app.coverage, frame, areas.table);
     }
     if app.help {
         render_help(frame, area);
@@ -411,7 +411,7 @@ fn field(name: &str, value: String) -> Line<'static> {
     ])
 }
 
-fn render_details(details: &Details, frame: &mut Frame, area: Rect) {
+fn render_details(details: &Details, coverage: OwnerCoverage, frame: &mut Frame, area: Rect) {
     let row = &details.last;
     let socket = &row.socket;
     let optional = |value: Option<u64>| value.map_or_else(|| "-".to_string(), |v| v.to_string());
@@ -437,6 +437,9 @@ fn render_details(details: &Details, frame: &mut Frame, area: Rect) {
     ));
     lines.push(field("Inode", optional(socket.inode)));
     lines.push(field("Owners", details.owners.len().to_string()));
+    if details.owners.is_empty() && coverage == OwnerCoverage::LimitedByPrivileges {
+        lines.push(Line::from(format!("  none visible: {ROOT_HINT}")));
+    }
     for (pid, process) in &details.owners {
         match process {
             Some(process) => {
@@ -459,9 +462,8 @@ fn render_details(details: &Details, frame: &mut Frame, area: Rect) {
                     Style::new().add_modifier(Modifier::DIM),
                 ));
             }
-            None => lines.push(Line::from(format!(
-                "  pid {pid}  (exited, or not visible: {ROOT_HINT})"
-            ))),
+            // A pid is only known from reading its fds, so one that cannot be described is gone.
+            None => lines.push(Line::from(format!("  pid {pid}  exited"))),
         }
     }
     let height = (lines.len() as u16).saturating_add(2);
