@@ -193,7 +193,7 @@ pub struct Row {
     pub socket: Socket,
     pub key: SocketKey,
     pub mark: Mark,
-    /// `host:port (service)`, from the same formatter as the table printer.
+    /// `host:port(service)`, from the same formatter as the table printer.
     pub local: String,
     pub remote: String,
     /// The first owner's name, escaped as a word (see `escaped_name`); empty when unknown.
@@ -353,6 +353,8 @@ pub struct Details {
     /// Every owner pid with what is known of it (`None`: exited or not visible).
     pub owners: Vec<(u32, Option<Process>)>,
     pub gone: bool,
+    /// The first line of the popup in view (it scrolls when taller than the screen).
+    pub scroll: usize,
 }
 
 /// The process a confirmed kill will signal.
@@ -412,6 +414,8 @@ pub struct App {
     pub offset: usize,
     /// Table rows that fit on screen, from the last [`Msg::Resize`].
     pub page: usize,
+    /// The terminal's width and height, from the last [`Msg::Resize`].
+    screen: (u16, u16),
     pub details: Option<Details>,
     pub help: bool,
     pub confirm: Option<KillTarget>,
@@ -453,6 +457,7 @@ impl App {
             selected: 0,
             offset: 0,
             page: 0,
+            screen: (0, 0),
             details: None,
             help: false,
             confirm: None,
@@ -463,8 +468,10 @@ impl App {
     pub fn update(&mut self, msg: Msg) -> Option<Effect> {
         match msg {
             Msg::Key(key) => return self.on_key(key),
+            Msg::Scroll(delta) if self.details.is_some() => self.scroll_details(delta as isize),
             Msg::Scroll(delta) => self.move_selection(delta as isize),
-            Msg::Resize { height, .. } => {
+            Msg::Resize { width, height } => {
+                self.screen = (width, height);
                 self.page = super::view::table_rows(height);
                 self.keep_selection_in_view();
             }
@@ -575,9 +582,38 @@ impl App {
                 }
             }
             Key::Left => self.collapse_selected(),
+            other if self.details.is_some() => self.scroll_details_by_key(other),
             other => self.navigate(other),
         }
         None
+    }
+
+    /// Up/Down, PgUp/PgDn, Home/End while the details are open move through them.
+    fn scroll_details_by_key(&mut self, key: Key) {
+        let Some(details) = &self.details else {
+            return;
+        };
+        let (width, height) = self.screen;
+        let (_, page) = super::view::details_scroll(details, self.coverage, width, height);
+        let page = page.max(1) as isize;
+        match key {
+            Key::Up => self.scroll_details(-1),
+            Key::Down => self.scroll_details(1),
+            Key::PageUp => self.scroll_details(-page),
+            Key::PageDown => self.scroll_details(page),
+            Key::Home => self.scroll_details(isize::MIN / 2),
+            Key::End => self.scroll_details(isize::MAX / 2),
+            _ => {}
+        }
+    }
+
+    fn scroll_details(&mut self, delta: isize) {
+        let (width, height) = self.screen;
+        let coverage = self.coverage;
+        if let Some(details) = &mut self.details {
+            let (limit, _) = super::view::details_scroll(details, coverage, width, height);
+            details.scroll = details.scroll.saturating_add_signed(delta).min(limit);
+        }
     }
 
     fn navigate(&mut self, key: Key) {
@@ -684,6 +720,7 @@ impl App {
             last: found.clone(),
             owners: self.owner_details(found),
             gone: found.mark.is_gone(),
+            scroll: 0,
         });
     }
 
