@@ -283,13 +283,17 @@ const USER: usize = 8;
 /// column titles and the rows in view. Every column is as wide as its widest cell. When that
 /// does not fit, columns shrink by priority, in rounds: user and program first, then the two
 /// addresses (the wider one first). Round one keeps a few characters of each name and every
-/// address's `:port(service)`; round two keeps the ports; round three one character.
+/// address's `:port(service)` after one character of its host; round two hides the user and
+/// keeps the program's few characters and the ports (services as far as they fit); round three
+/// leaves one character.
 fn column_widths(width: u16, titles: &[String; 9], rows: &[&RowCells]) -> [(usize, Align); 9] {
     let mut widths: [usize; 9] = std::array::from_fn(|i| titles[i].chars().count());
     let mut keep_service = [0usize; 9];
     let mut keep_port = [0usize; 9];
     keep_service[USER] = 4;
-    keep_service[PROGRAM] = 6;
+    keep_service[PROGRAM] = 8;
+    keep_port[USER] = 0;
+    keep_port[PROGRAM] = 8;
     for cells in rows {
         for (index, text) in cells.texts.iter().enumerate() {
             let count = text.chars().count();
@@ -297,7 +301,7 @@ fn column_widths(width: u16, titles: &[String; 9], rows: &[&RowCells]) -> [(usiz
             let chars = |from: usize, to: usize| text[from..to].chars().count();
             let (service, port) = match cells.shorten[index] {
                 Shorten::End => continue,
-                Shorten::Tail(tail) => (chars(tail, text.len()) + 2, chars(tail, text.len()) + 1),
+                Shorten::Tail(tail) => (chars(tail, text.len()) + 2, chars(tail, text.len()) + 2),
                 Shorten::Endpoint { port, service } => {
                     (chars(port, text.len()) + 2, chars(port, service) + 1)
                 }
@@ -307,20 +311,31 @@ fn column_widths(width: u16, titles: &[String; 9], rows: &[&RowCells]) -> [(usiz
         }
     }
     let available = usize::from(width);
-    for floor in [keep_service, keep_port, [1; 9]] {
+    for floor in [keep_service, keep_port, [0, 1, 1, 1, 1, 1, 1, 1, 0]] {
         shrink(&mut widths, &floor, available);
     }
     std::array::from_fn(|i| (widths[i], ALIGN[i]))
 }
 
+/// The characters a row takes: marker, cells, and a space between shown (non-empty) columns.
+fn row_width(widths: &[usize; 9]) -> usize {
+    let shown = widths.iter().filter(|&&w| w > 0).count();
+    2 + widths.iter().sum::<usize>() + shown.saturating_sub(1)
+}
+
 /// Narrow user, program, then the addresses (the wider first) towards `floor` until the row
-/// (marker, cells and the spaces between) fits in `available`.
+/// fits in `available`; a column narrowed to 0 is hidden.
 fn shrink(widths: &mut [usize; 9], floor: &[usize; 9], available: usize) {
-    let over =
-        |widths: &[usize; 9]| (2 + 8 + widths.iter().sum::<usize>()).saturating_sub(available);
+    let over = |widths: &[usize; 9]| row_width(widths).saturating_sub(available);
     for index in [USER, PROGRAM] {
         let slack = widths[index].saturating_sub(floor[index]);
-        widths[index] -= over(widths).min(slack);
+        let over = over(widths);
+        // Hiding a column also frees the space before it.
+        widths[index] -= if floor[index] == 0 && over >= widths[index] {
+            widths[index]
+        } else {
+            over.min(slack)
+        };
     }
     loop {
         let over = over(widths);
@@ -360,21 +375,28 @@ fn push_cell(out: &mut String, text: &str, width: usize, align: Align, shorten: 
         if let Some(&start) = tails.first() {
             let tail = &text[start..];
             let tail_count = tail.chars().count();
-            if tail_count + 1 < width {
+            if tail_count < width {
                 out.extend(text.chars().take(width - 1 - tail_count));
                 out.push('…');
                 out.push_str(tail);
                 return;
             }
-        }
-        if let Shorten::Endpoint { port, service } = shorten {
-            let port_text = &text[port..service];
-            let port_count = port_text.chars().count();
-            if port_count < width {
-                out.extend(text.chars().take(width - 1 - port_count));
-                out.push('…');
-                out.push_str(port_text);
-                return;
+            if let Shorten::Endpoint { port, service } = shorten {
+                // No room for the host: `…:port(serv…`, or at least `…:port`.
+                let port_count = text[port..service].chars().count();
+                let room = width - 1;
+                if room >= port_count + 3 {
+                    out.push('…');
+                    out.extend(tail.chars().take(room - 1));
+                    out.push('…');
+                    return;
+                }
+                if room >= port_count {
+                    out.push('…');
+                    out.push_str(&text[port..service]);
+                    out.extend(std::iter::repeat_n(' ', room - port_count));
+                    return;
+                }
             }
         }
         out.extend(text.chars().take(width - 1));
@@ -404,6 +426,9 @@ fn titles(app: &App) -> [String; 9] {
 fn titles_line(titles: &[String; 9], widths: &[(usize, Align); 9]) -> String {
     let mut text = String::from("  ");
     for (index, (title, &(width, align))) in titles.iter().zip(widths).enumerate() {
+        if width == 0 {
+            continue;
+        }
         if index > 0 {
             text.push(' ');
         }
@@ -417,6 +442,9 @@ fn row_text(mark: Mark, cells: &RowCells, widths: &[(usize, Align); 9]) -> Strin
     text.push(mark.symbol());
     text.push(' ');
     for (index, (cell, &(width, align))) in cells.texts.iter().zip(widths).enumerate() {
+        if width == 0 {
+            continue;
+        }
         if index > 0 {
             text.push(' ');
         }
