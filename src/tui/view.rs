@@ -367,12 +367,12 @@ fn push_cell(out: &mut String, text: &str, width: usize, align: Align, shorten: 
         if width == 0 {
             return;
         }
-        let tails: &[usize] = match shorten {
-            Shorten::End => &[],
-            Shorten::Tail(start) => &[start],
-            Shorten::Endpoint { port, .. } => &[port],
+        let tail_start = match shorten {
+            Shorten::End => None,
+            Shorten::Tail(start) => Some(start),
+            Shorten::Endpoint { port, .. } => Some(port),
         };
-        if let Some(&start) = tails.first() {
+        if let Some(start) = tail_start {
             let tail = &text[start..];
             let tail_count = tail.chars().count();
             if tail_count < width {
@@ -480,6 +480,12 @@ pub fn mark_style(mark: Mark) -> Style {
     }
 }
 
+/// A table line in view: a socket row cut into cells (they size the columns), or a group.
+enum InView<'a> {
+    Socket(Mark, Box<RowCells<'a>>),
+    Group(u32),
+}
+
 fn render_table(app: &App, frame: &mut Frame, area: Rect) {
     if area.height == 0 {
         return;
@@ -491,19 +497,22 @@ fn render_table(app: &App, frame: &mut Frame, area: Rect) {
         start = app.selected + 1 - rows;
     }
     let end = app.lines.len().min(start.saturating_add(rows));
-    let in_view: Vec<(usize, Option<(Mark, RowCells)>)> = (start..end.max(start))
+    let in_view: Vec<(usize, InView)> = (start..end.max(start))
         .map(|position| match app.lines[position] {
             TableLine::Socket(row) => {
                 let row = &app.rows[row as usize];
-                (position, Some((row.mark, row_cells(row))))
+                (position, InView::Socket(row.mark, Box::new(row_cells(row))))
             }
-            TableLine::Group(_) => (position, None),
+            TableLine::Group(group) => (position, InView::Group(group)),
         })
         .collect();
     let titles = titles(app);
     let socket_cells: Vec<&RowCells> = in_view
         .iter()
-        .filter_map(|(_, cells)| cells.as_ref().map(|(_, cells)| cells))
+        .filter_map(|(_, line)| match line {
+            InView::Socket(_, cells) => Some(&**cells),
+            InView::Group(_) => None,
+        })
         .collect();
     let widths = column_widths(area.width, &titles, &socket_cells);
     let mut lines = vec![Line::styled(
@@ -523,14 +532,13 @@ fn render_table(app: &App, frame: &mut Frame, area: Rect) {
             Style::new().add_modifier(Modifier::DIM),
         ));
     }
-    for (position, cells) in &in_view {
-        let (text, style) = match (cells, app.lines[*position]) {
-            (Some((mark, cells)), _) => (row_text(*mark, cells, &widths), mark_style(*mark)),
-            (None, TableLine::Group(group)) => (
-                group_text(&app.groups[group as usize]),
+    for (position, line) in &in_view {
+        let (text, style) = match line {
+            InView::Socket(mark, cells) => (row_text(*mark, cells, &widths), mark_style(*mark)),
+            InView::Group(group) => (
+                group_text(&app.groups[*group as usize]),
                 Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
             ),
-            (None, TableLine::Socket(_)) => continue,
         };
         let style = if *position == app.selected {
             style.add_modifier(Modifier::REVERSED)
