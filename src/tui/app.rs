@@ -350,7 +350,7 @@ pub struct Details {
     row: Option<usize>,
     /// The socket as last seen.
     pub last: Row,
-    /// Every owner pid with what is known of it (`None`: exited or not visible).
+    /// Every owner pid with what is known of it (`None`: it exited before it was described).
     pub owners: Vec<(u32, Option<Process>)>,
     pub gone: bool,
     /// The first line of the popup in view (it scrolls when taller than the screen).

@@ -817,7 +817,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("1-9", "sort by column 1-9 (Proto … User); again: reverse"),
     ("/", "filter as you type: Enter keeps it, Esc clears it"),
     ("g", "group by process; Enter/Right expands, Left collapses"),
-    ("Enter", "details of the selected socket (Esc closes)"),
+    ("Enter", "details of the socket (arrows scroll, Esc closes)"),
     ("space", "pause the view (collection goes on)"),
     ("k", "kill the socket's process (SIGTERM, asks first)"),
     ("?", "this help (Esc closes)"),
