@@ -29,7 +29,9 @@ const RECV_BUFFER_BYTES: usize = 64 * 1024;
 const TCP_ESTABLISHED_BIT: u32 = 1 << 1;
 const TCP_CLOSE_BIT: u32 = 1 << 7;
 const TCP_LISTEN_BIT: u32 = 1 << 10;
-const ALL_STATES: u32 = u32::MAX;
+/// The real states, TCP_ESTABLISHED (1) to TCP_NEW_SYN_RECV (12). Bit 13 (TCP_BOUND_INACTIVE,
+/// Linux 6.8) asks for sockets that are only bound, which ss and netstat do not list either.
+const ALL_STATES: u32 = ((1 << 13) - 1) & !1;
 
 pub struct Dumper {
     socket: NetlinkSocket,
@@ -317,6 +319,17 @@ mod tests {
         assert_ne!(state_mask(Proto::Tcp, Listening::Exclude) & (1 << 6), 0);
         assert_eq!(state_mask(Proto::Udp, Listening::Only), 1 << 7);
         assert_eq!(state_mask(Proto::Udp, Listening::Exclude), 1 << 1);
-        assert_eq!(state_mask(Proto::Udp, Listening::All), u32::MAX);
+        assert_eq!(state_mask(Proto::Udp, Listening::All), 0x1ffe);
+    }
+
+    #[test]
+    fn bound_inactive_sockets_are_never_asked_for() {
+        let bound_inactive = 1 << 13;
+        for proto in [Proto::Tcp, Proto::Udp] {
+            for listening in [Listening::All, Listening::Only, Listening::Exclude] {
+                assert_eq!(state_mask(proto, listening) & bound_inactive, 0);
+            }
+        }
+        assert_ne!(state_mask(Proto::Tcp, Listening::All) & (1 << 12), 0);
     }
 }
