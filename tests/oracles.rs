@@ -135,9 +135,11 @@ fn proc_net_fallback_sees_what_sock_diag_sees() {
     assert_agrees("procfs vs sock_diag", || {
         let before = netlink();
         let doc = procfs();
-        let invented = doc["sockets"].as_array().unwrap().iter().find(|s| {
-            s["proto"] == "tcp" && s["state"] == "LISTEN" && !s["send_q"].is_null()
-        });
+        let invented = doc["sockets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["proto"] == "tcp" && s["state"] == "LISTEN" && !s["send_q"].is_null());
         assert!(invented.is_none(), "/proc/net has no backlog: {invented:?}");
         let middle = json_rows_with_queues(&doc);
         [before, middle, netlink()]

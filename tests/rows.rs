@@ -320,7 +320,8 @@ fn link_local_listeners_on_two_interfaces_are_two_rows() {
     for link in ["v0", "v1"] {
         let endpoint = format!("[fe80::1%{link}]:22 ");
         assert!(
-            text.lines().any(|l| l.starts_with("tcp6") && l.contains(&endpoint)),
+            text.lines()
+                .any(|l| l.starts_with("tcp6") && l.contains(&endpoint)),
             "no {endpoint} in\n{text}"
         );
     }
@@ -333,5 +334,8 @@ fn link_local_listeners_on_two_interfaces_are_two_rows() {
         .filter(|s| has_local_port(s, "fe80::1", 22))
         .map(|s| (s["local"]["scope"].clone(), s["local"]["scope_id"].clone()))
         .collect();
-    assert_eq!(scopes, [(Value::Null, Value::Null), (Value::Null, Value::Null)]);
+    assert_eq!(
+        scopes,
+        [(Value::Null, Value::Null), (Value::Null, Value::Null)]
+    );
 }

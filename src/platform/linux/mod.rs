@@ -102,7 +102,8 @@ struct KernelSocket {
     local: SocketAddr,
     remote: SocketAddr,
     recv_q: u32,
-    send_q: u32,
+    /// `None` where the source cannot say (a listener's backlog limit in /proc/net).
+    send_q: Option<u32>,
     uid: u32,
     inode: u64,
 }
@@ -121,7 +122,7 @@ impl KernelSocket {
             local: self.local,
             remote: (!unconnected && !state.is_listening()).then_some(self.remote),
             recv_q: Some(self.recv_q),
-            send_q: Some(self.send_q),
+            send_q: self.send_q,
             uid: (!mini_socket).then_some(self.uid),
             inode: (self.inode != 0).then_some(self.inode),
             pids: Vec::new(),

@@ -146,7 +146,7 @@ fn parse_batch(mut rest: &[u8], proto: Proto, out: &mut Vec<Socket>) -> io::Resu
                     local: SocketAddr::new(id.source_address, id.source_port),
                     remote: SocketAddr::new(id.destination_address, id.destination_port),
                     recv_q: header.recv_queue,
-                    send_q: header.send_queue,
+                    send_q: Some(header.send_queue),
                     uid: header.uid,
                     inode: u64::from(header.inode),
                 };
