@@ -219,8 +219,9 @@ fn listening_flag_and_default_split_sockets_as_netstat_does() {
     let established = stdout_of(&["-n"]);
     // The accepted socket shares the listener's local address: tell them apart by the peer.
     let listener = format!("127.0.0.1:{} *:*", f.listener4.port());
-    let client = format!("127.0.0.1:{} ", f.client.port());
-    let udp = format!("127.0.0.1:{} ", f.udp_bound.port());
+    let client = format!("{} {} ", f.client, f.listener4);
+    // TCP and UDP ports are separate: a TCP socket elsewhere may have the UDP socket's port.
+    let udp = format!("udp 0 0 127.0.0.1:{} ", f.udp_bound.port());
     let shows = |table: &str, what: &str| table.lines().any(|l| squeeze(l).contains(what));
     assert!(shows(&listening, &listener) && shows(&listening, &udp));
     assert!(!shows(&listening, &client));
