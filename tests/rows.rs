@@ -186,7 +186,8 @@ fn a_listeners_send_queue_is_unknown_in_proc_net() {
 #[test]
 fn an_orphaned_socket_has_no_known_uid() {
     // The client's owner (nobody, not root) closes it; the peer does not: the client's side
-    // waits in FIN_WAIT2 with no file, and the kernel prints uid 0 for it.
+    // waits in FIN_WAIT2 (once the peer's ACK is in) with no file, and the kernel prints uid 0
+    // for it.
     let holder = Python::run(
         &[
             "setpriv",
@@ -196,10 +197,10 @@ fn an_orphaned_socket_has_no_known_uid() {
             "/usr/bin/env",
             "PATH=/usr/bin:/bin",
         ],
-        "import socket,sys\n\
+        "import socket,sys,time\n\
          l=socket.socket(); l.bind(('127.0.0.1',0)); l.listen()\n\
          c=socket.socket(); c.connect(l.getsockname()); s,_=l.accept()\n\
-         port=c.getsockname()[1]; c.close()\n\
+         port=c.getsockname()[1]; c.close(); time.sleep(0.2)\n\
          print(port, l.getsockname()[1], flush=True); sys.stdin.read()\n",
     );
     let ports = holder.numbers();
