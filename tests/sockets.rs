@@ -199,7 +199,7 @@ fn table_labels_services_unless_numeric() {
         panic!("none of the named test ports is free");
     };
     let port = listener.local_addr().unwrap().port();
-    let labelled = format!("127.0.0.1:{port} ({service})");
+    let labelled = format!("127.0.0.1:{port}({service})");
     assert!(
         stdout_of(&["-l", "-t"]).contains(&labelled),
         "-l lacks {labelled}"
