@@ -27,6 +27,10 @@ fn open_some_sockets() -> Vec<Box<dyn std::any::Any>> {
     client.write_all(&[7; 100]).unwrap();
     let pending = TcpStream::connect(listener6.local_addr().unwrap()).unwrap();
     let udp = UdpSocket::bind("[::1]:0").unwrap();
+    UdpSocket::bind("[::1]:0")
+        .unwrap()
+        .send_to(&[7; 100], udp.local_addr().unwrap())
+        .unwrap();
     let udp4 = UdpSocket::bind("127.0.0.1:0").unwrap();
     udp4.connect("127.0.0.1:9").unwrap();
     vec![
