@@ -68,17 +68,22 @@ impl Python {
         let mut words = prefix.iter().copied().chain(["python3", "-c", script]);
         let mut command = Command::new(words.next().unwrap_or_default());
         command.args(words);
-        let mut child = command
+        let child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
+        // Held from here on, so a failure below still ends it.
+        let mut python = Python {
+            child,
+            line: String::new(),
+        };
+        let stdout = python.child.stdout.take().expect("piped stdout");
+        BufReader::new(stdout)
+            .read_line(&mut python.line)
             .expect("the script's first line");
-        assert!(!line.is_empty(), "the script printed nothing");
-        Python { child, line }
+        assert!(!python.line.is_empty(), "the script printed nothing");
+        python
     }
 
     fn numbers(&self) -> Vec<u32> {
