@@ -1,18 +1,28 @@
 //! Text shared by every front end: the one endpoint formatter and the escaping of untrusted text.
 
 use std::fmt::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
-/// Append `addr` as `host:port` (`[host]:port` for IPv6), with `(service)` right after the port
-/// when given: no space inside, so `awk '{print $4}'` gets the whole endpoint. Port 0 (not
-/// bound yet) prints as `*`, as ss does.
+/// Append `addr` as `host:port` (`[host]:port` for IPv6, `[host%interface]:port` with a scope),
+/// with `(service)` right after the port when given: no space inside, so `awk '{print $4}'`
+/// gets the whole endpoint. Port 0 (not bound yet) prints as `*`, as ss does.
 pub fn write_endpoint(out: &mut String, addr: SocketAddr, service: Option<&str>) {
-    match addr.ip() {
-        IpAddr::V4(ip) => {
-            let _ = write!(out, "{ip}");
+    match addr {
+        SocketAddr::V4(addr) => {
+            let _ = write!(out, "{}", addr.ip());
         }
-        IpAddr::V6(ip) => {
-            let _ = write!(out, "[{ip}]");
+        SocketAddr::V6(addr) => {
+            let _ = write!(out, "[{}", addr.ip());
+            if addr.scope_id() != 0 {
+                out.push('%');
+                match interface_name(addr.scope_id()) {
+                    Some(name) => push_escaped_interface(out, &name),
+                    None => {
+                        let _ = write!(out, "{}", addr.scope_id());
+                    }
+                }
+            }
+            out.push(']');
         }
     }
     out.push(':');
@@ -39,6 +49,32 @@ pub fn endpoint_tail_start(endpoint: &str) -> usize {
         None => endpoint.len(),
     };
     endpoint[..before_service].rfind(':').unwrap_or(0)
+}
+
+/// The name of network interface `index` (an IPv6 scope id), if it has one now. Interface names
+/// are chosen by whoever created the link: escape them before they reach a terminal.
+#[cfg(unix)]
+pub fn interface_name(index: u32) -> Option<String> {
+    let mut name: [libc::c_char; libc::IF_NAMESIZE] = [0; libc::IF_NAMESIZE];
+    // SAFETY: `name` has the IF_NAMESIZE bytes if_indextoname may write.
+    let found = unsafe { libc::if_indextoname(index, name.as_mut_ptr()) };
+    if found.is_null() {
+        return None;
+    }
+    // SAFETY: on success if_indextoname wrote a NUL-terminated name into `name`.
+    let name = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+#[cfg(not(unix))]
+pub fn interface_name(_index: u32) -> Option<String> {
+    None
+}
+
+/// Append an interface name as [`push_escaped`] does, and whitespace and brackets escaped too:
+/// whoever made the link named it, and the name must not break or imitate the endpoint.
+fn push_escaped_interface(out: &mut String, name: &str) {
+    push_escaped_except(out, name, |c| c.is_whitespace() || matches!(c, '[' | ']'));
 }
 
 /// The text for a missing peer (listeners, unconnected UDP).
@@ -148,6 +184,40 @@ mod tests {
             endpoint("[fe80::1:2:3:4]:53", Some("domain")),
             "[fe80::1:2:3:4]:53(domain)"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn ipv6_scope_is_the_interface_name_or_its_index() {
+        // SAFETY: a NUL-terminated name.
+        let lo = unsafe { libc::if_nametoindex(c"lo".as_ptr()) };
+        assert_ne!(lo, 0, "no loopback interface");
+        assert_eq!(
+            endpoint(&format!("[fe80::1%{lo}]:22"), Some("ssh")),
+            "[fe80::1%lo]:22(ssh)"
+        );
+        assert_eq!(endpoint(&format!("[::%{lo}]:80"), None), "[::%lo]:80");
+        assert_eq!(
+            &"[fe80::1%lo]:22(ssh)"[endpoint_tail_start("[fe80::1%lo]:22(ssh)")..],
+            ":22(ssh)"
+        );
+        // No interface has this index (any more): the number is all there is to say.
+        assert_eq!(
+            endpoint("[fe80::1%4000000000]:22", None),
+            "[fe80::1%4000000000]:22"
+        );
+    }
+
+    #[test]
+    fn interface_names_cannot_break_an_endpoint() {
+        let escaped_interface = |name: &str| {
+            let mut out = String::new();
+            push_escaped_interface(&mut out, name);
+            out
+        };
+        assert_eq!(escaped_interface("eth0.100"), "eth0.100");
+        assert_eq!(escaped_interface("v0]:22 x"), "v0\\x5d:22\\x20x");
+        assert_eq!(escaped_interface("a\u{3000}b\x1b"), "a\\u{3000}b\\x1b");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
+use crate::format::interface_name;
 use crate::model::{Proto, Snapshot, Socket};
 use crate::services::{PortClass, Services};
 
@@ -55,6 +56,10 @@ struct EndpointView<'a> {
     #[serde(serialize_with = "serialize_display")]
     host: IpAddr,
     port: u16,
+    /// An IPv6 scope id (the interface index), `None` when there is none.
+    scope_id: Option<u32>,
+    /// That interface's name, `None` when it has none (any more).
+    scope: Option<String>,
     service: Option<&'a str>,
     port_class: &'static str,
 }
@@ -69,9 +74,15 @@ struct ProcessView<'a> {
 }
 
 fn endpoint_view(addr: SocketAddr, proto: Proto, services: &Services) -> EndpointView<'_> {
+    let scope_id = match addr {
+        SocketAddr::V6(addr) if addr.scope_id() != 0 => Some(addr.scope_id()),
+        _ => None,
+    };
     EndpointView {
         host: addr.ip(),
         port: addr.port(),
+        scope_id,
+        scope: scope_id.and_then(interface_name),
         service: services.name(addr.port(), proto),
         port_class: PortClass::of(addr.port()).as_str(),
     }
@@ -174,6 +185,37 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    fn endpoint_json(addr: &str) -> serde_json::Value {
+        let services = Services::builtin();
+        let view = endpoint_view(addr.parse().unwrap(), Proto::Tcp, &services);
+        serde_json::to_value(view).unwrap()
+    }
+
+    #[test]
+    fn an_endpoint_without_scope_has_null_scope_fields() {
+        for addr in ["127.0.0.1:22", "[::1]:22", "[fe80::1]:22"] {
+            let json = endpoint_json(addr);
+            assert!(
+                json["scope_id"].is_null() && json["scope"].is_null(),
+                "{json}"
+            );
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_scoped_endpoint_keeps_its_host_bare_and_names_the_interface() {
+        // SAFETY: a NUL-terminated name.
+        let lo = unsafe { libc::if_nametoindex(c"lo".as_ptr()) };
+        let json = endpoint_json(&format!("[fe80::1%{lo}]:22"));
+        assert_eq!(json["host"], "fe80::1");
+        assert_eq!(json["scope_id"], lo);
+        assert_eq!(json["scope"], "lo");
+        let json = endpoint_json("[fe80::1%4000000000]:22");
+        assert_eq!(json["scope_id"], 4_000_000_000u32);
+        assert!(json["scope"].is_null(), "{json}");
+    }
 
     #[test]
     fn rfc3339_known_instants() {

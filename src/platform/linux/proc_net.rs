@@ -12,7 +12,15 @@
 //! IPv4, four for IPv6), so each word's native-endian bytes are the address octets; a port is
 //! a plain hex number. The state, the queues and the uid/inode columns are in the same places
 //! in the udp tables, which only add columns at the end. Columns after the inode are ignored.
+//!
+//! What the text cannot say stays unknown: a listener's tx_queue is printed as 0 (sock_diag
+//! gives its backlog limit there), and there is no interface column, so IPv6 scope ids are lost.
+//!
+//! The kernel serves a table in pages and finds its place again by counting, so a socket can be
+//! served twice when others come and go between pages: rows are deduplicated (see `RowKey`).
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -66,12 +74,14 @@ fn read_path(
 /// Parse the text of one table and append its sockets to `out`.
 ///
 /// The first line is skipped when it is the header. Sockets in states that
-/// `KernelSocket::into_socket` rejects are skipped. A data line that does not parse is an
-/// error naming its line number (1-based, the header being line 1): the kernel's format is
-/// fixed, so a bad line means this parser misreads it, not that it should guess. On error,
-/// `out` is left as it was.
+/// `KernelSocket::into_socket` rejects are skipped. A socket served twice is one row, in the
+/// place of its first line with the values of its last (the newer). A data line that does not
+/// parse is an error naming its line number (1-based, the header being line 1): the kernel's
+/// format is fixed, so a bad line means this parser misreads it, not that it should guess. On
+/// error, `out` is left as it was.
 pub fn parse_table(text: &str, proto: Proto, out: &mut Vec<Socket>) -> Result<(), ParseError> {
     let start = out.len();
+    let mut rows: HashMap<RowKey, usize> = HashMap::new();
     let parsed = text.lines().enumerate().try_for_each(|(index, line)| {
         let is_header = index == 0 && line.split_ascii_whitespace().next() == Some("sl");
         if is_header || line.trim_ascii().is_empty() {
@@ -81,13 +91,46 @@ pub fn parse_table(text: &str, proto: Proto, out: &mut Vec<Socket>) -> Result<()
             line: index + 1,
             problem,
         })?;
-        out.extend(kernel.into_socket());
+        let Some(socket) = kernel.into_socket() else {
+            return Ok(());
+        };
+        match rows.entry(RowKey::of(&kernel)) {
+            Entry::Occupied(row) => out[*row.get()] = socket,
+            Entry::Vacant(row) => {
+                row.insert(out.len());
+                out.push(socket);
+            }
+        }
         Ok(())
     });
     if parsed.is_err() {
         out.truncate(start);
     }
     parsed
+}
+
+/// What makes two lines of one table the same socket.
+///
+/// A connected TCP socket's 4-tuple is unique in the kernel at any moment (a TIME_WAIT or an
+/// orphan that was a socket with a file a page ago is the same connection), so it alone is the
+/// key. Listeners and UDP sockets may share addresses (SO_REUSEPORT): their inode tells them
+/// apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct RowKey {
+    local: SocketAddr,
+    remote: SocketAddr,
+    inode: u64,
+}
+
+impl RowKey {
+    fn of(kernel: &KernelSocket) -> RowKey {
+        let connected_tcp = kernel.proto == Proto::Tcp && kernel.remote.port() != 0;
+        RowKey {
+            local: kernel.local,
+            remote: kernel.remote,
+            inode: if connected_tcp { 0 } else { kernel.inode },
+        }
+    }
 }
 
 /// A line of a /proc/net table that does not have the kernel's format.
@@ -160,17 +203,22 @@ fn parse_line(line: &str, proto: Proto) -> Result<KernelSocket, Problem> {
     let text = next("inode")?;
     let inode = decimal(text).ok_or_else(|| bad("inode", text))?;
 
+    // For a listener the kernel prints 0 here, not its backlog limit.
+    let listener = proto == Proto::Tcp && state == TCP_LISTEN;
     Ok(KernelSocket {
         proto,
         state,
         local,
         remote,
         recv_q,
-        send_q,
+        send_q: (!listener).then_some(send_q),
         uid,
         inode,
     })
 }
+
+/// The kernel's TCP_LISTEN state number.
+const TCP_LISTEN: u8 = 10;
 
 /// `ADDRESS:PORT`, the address 8 hex digits (IPv4) or 32 (IPv6), the port 4.
 fn parse_endpoint(text: &str) -> Option<SocketAddr> {
@@ -312,6 +360,83 @@ mod tests {
         assert_eq!(socket.inode, Some(12345));
         assert_eq!(socket.family(), Family::Ipv4);
         assert!(socket.pids.is_empty());
+    }
+
+    #[test]
+    fn a_listeners_send_queue_is_unknown_but_its_accept_queue_is_known() {
+        let line = tcp_line(0, "127.0.0.1:22", "0.0.0.0:0", 0x0A, 0, 3, 0, 12345);
+        let socket = parse_one(Proto::Tcp, TCP_HEADER, &line);
+        assert_eq!((socket.recv_q, socket.send_q), (Some(3), None));
+        // Everything else keeps the kernel's tx_queue, 0 included.
+        let line = tcp_line(1, "127.0.0.1:22", "127.0.0.1:4000", 0x01, 0, 0, 0, 7);
+        let socket = parse_one(Proto::Tcp, TCP_HEADER, &line);
+        assert_eq!((socket.recv_q, socket.send_q), (Some(0), Some(0)));
+        let line = udp_line("0.0.0.0:53", "0.0.0.0:0", 0x07, 0, 8);
+        assert_eq!(parse_one(Proto::Udp, UDP_HEADER, &line).send_q, Some(0));
+    }
+
+    #[test]
+    fn a_time_wait_served_four_times_is_one_row() {
+        let time_wait = tcp_line(5, "127.0.0.1:8080", "127.0.0.1:40000", 0x06, 0, 0, 0, 0);
+        let other = tcp_line(6, "127.0.0.1:8080", "127.0.0.1:40001", 0x06, 0, 0, 0, 0);
+        let lines = [
+            TCP_HEADER, &time_wait, &time_wait, &other, &time_wait, &time_wait,
+        ];
+        let sockets = parse(Proto::Tcp, &lines);
+        let peers: Vec<_> = sockets.iter().map(|s| s.remote.unwrap().port()).collect();
+        assert_eq!(peers, [40000, 40001]);
+    }
+
+    #[test]
+    fn a_connection_served_again_after_a_change_keeps_its_place_and_newest_values() {
+        let lines = [
+            TCP_HEADER.to_owned(),
+            tcp_line(0, "127.0.0.1:22", "0.0.0.0:0", 0x0A, 0, 0, 0, 1),
+            tcp_line(1, "127.0.0.1:22", "127.0.0.1:5000", 0x01, 0, 9, 1000, 2),
+            tcp_line(2, "127.0.0.1:22", "127.0.0.1:5001", 0x01, 0, 0, 1000, 3),
+            // Closed by its owner between two pages: now an orphan with no file.
+            tcp_line(3, "127.0.0.1:22", "127.0.0.1:5000", 0x04, 1, 0, 0, 0),
+            tcp_line(4, "127.0.0.1:22", "0.0.0.0:0", 0x0A, 0, 0, 0, 1),
+        ];
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let sockets = parse(Proto::Tcp, &lines);
+        let rows: Vec<_> = sockets
+            .iter()
+            .map(|s| (s.remote.map(|r| r.port()), s.state, s.inode))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (None, SocketState::Listen, Some(1)),
+                (Some(5000), SocketState::FinWait1, None),
+                (Some(5001), SocketState::Established, Some(3)),
+            ]
+        );
+        assert_eq!(sockets[1].send_q, Some(1));
+    }
+
+    #[test]
+    fn sockets_sharing_addresses_are_told_apart_by_inode() {
+        // SO_REUSEPORT: two listeners, and two connected UDP sockets, on the same addresses.
+        let tcp = [
+            TCP_HEADER.to_owned(),
+            tcp_line(0, "0.0.0.0:80", "0.0.0.0:0", 0x0A, 0, 0, 0, 11),
+            tcp_line(1, "0.0.0.0:80", "0.0.0.0:0", 0x0A, 0, 0, 0, 12),
+            tcp_line(2, "0.0.0.0:80", "0.0.0.0:0", 0x0A, 0, 0, 0, 11),
+        ];
+        let tcp: Vec<&str> = tcp.iter().map(String::as_str).collect();
+        let inodes: Vec<_> = parse(Proto::Tcp, &tcp).iter().map(|s| s.inode).collect();
+        assert_eq!(inodes, [Some(11), Some(12)]);
+
+        let udp = [
+            UDP_HEADER.to_owned(),
+            udp_line("127.0.0.1:5000", "127.0.0.1:53", 0x01, 0, 21),
+            udp_line("127.0.0.1:5000", "127.0.0.1:53", 0x01, 0, 22),
+            udp_line("127.0.0.1:5000", "127.0.0.1:53", 0x01, 0, 22),
+        ];
+        let udp: Vec<&str> = udp.iter().map(String::as_str).collect();
+        let inodes: Vec<_> = parse(Proto::Udp, &udp).iter().map(|s| s.inode).collect();
+        assert_eq!(inodes, [Some(21), Some(22)]);
     }
 
     #[test]

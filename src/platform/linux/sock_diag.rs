@@ -1,7 +1,7 @@
 //! The socket dump over NETLINK_SOCK_DIAG: what `ss` does, with the kernel's own filters.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 
 use netlink_packet_core::{
     DecodeError, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR,
@@ -29,7 +29,9 @@ const RECV_BUFFER_BYTES: usize = 64 * 1024;
 const TCP_ESTABLISHED_BIT: u32 = 1 << 1;
 const TCP_CLOSE_BIT: u32 = 1 << 7;
 const TCP_LISTEN_BIT: u32 = 1 << 10;
-const ALL_STATES: u32 = u32::MAX;
+/// The real states, TCP_ESTABLISHED (1) to TCP_NEW_SYN_RECV (12). Bit 13 (TCP_BOUND_INACTIVE,
+/// Linux 6.8) asks for sockets that are only bound, which ss and netstat do not list either.
+const ALL_STATES: u32 = ((1 << 13) - 1) & !1;
 
 pub struct Dumper {
     socket: NetlinkSocket,
@@ -141,10 +143,10 @@ fn parse_batch(mut rest: &[u8], proto: Proto, out: &mut Vec<Socket>) -> io::Resu
                 let raw = KernelSocket {
                     proto,
                     state: header.state,
-                    local: SocketAddr::new(id.source_address, id.source_port),
+                    local: local_address(id),
                     remote: SocketAddr::new(id.destination_address, id.destination_port),
                     recv_q: header.recv_queue,
-                    send_q: header.send_queue,
+                    send_q: Some(header.send_queue),
                     uid: header.uid,
                     inode: u64::from(header.inode),
                 };
@@ -164,6 +166,16 @@ fn parse_batch(mut rest: &[u8], proto: Proto, out: &mut Vec<Socket>) -> io::Resu
         rest = rest.get(aligned..).unwrap_or_default();
     }
     Ok(Batch::More)
+}
+
+/// The local address with, for IPv6, the interface the socket is bound to as its scope id: for a
+/// link-local address that is its scope (`fe80::1%eth0`), which tells apart listeners on the
+/// same address on different links. (An IPv4 address has no scope; ss shows its `%dev` too.)
+fn local_address(id: &SocketId) -> SocketAddr {
+    match id.source_address {
+        IpAddr::V6(ip) => SocketAddrV6::new(ip, id.source_port, 0, id.interface_id).into(),
+        ip => SocketAddr::new(ip, id.source_port),
+    }
 }
 
 /// The errno (negative) that starts an NLMSG_DONE or NLMSG_ERROR payload; a short one is 0.
@@ -196,7 +208,6 @@ mod tests {
     use super::*;
     use netlink_packet_core::{NLM_F_MULTIPART, NetlinkPayload};
     use netlink_packet_sock_diag::inet::InetResponse;
-    use std::net::IpAddr;
 
     fn encode(payload: NetlinkPayload<SockDiagMessage>, flags: u16) -> Vec<u8> {
         let mut header = NetlinkHeader::default();
@@ -209,6 +220,16 @@ mod tests {
     }
 
     fn response(state: u8, local: &str, remote: &str, inode: u32) -> Vec<u8> {
+        scoped_response(state, local, remote, inode, 0)
+    }
+
+    fn scoped_response(
+        state: u8,
+        local: &str,
+        remote: &str,
+        inode: u32,
+        interface_id: u32,
+    ) -> Vec<u8> {
         let local: SocketAddr = local.parse().unwrap();
         let remote: SocketAddr = remote.parse().unwrap();
         let header = InetResponseHeader {
@@ -220,7 +241,7 @@ mod tests {
                 destination_port: remote.port(),
                 source_address: local.ip(),
                 destination_address: remote.ip(),
-                interface_id: 0,
+                interface_id,
                 cookie: [0; 8],
             },
             recv_queue: 3,
@@ -277,6 +298,30 @@ mod tests {
     }
 
     #[test]
+    fn the_bound_interface_is_an_ipv6_local_address_scope() {
+        let mut batch = scoped_response(10, "[fe80::1]:22", "[::]:0", 7, 3);
+        batch.extend(scoped_response(10, "[fe80::1]:22", "[::]:0", 8, 4));
+        batch.extend(scoped_response(1, "[fe80::1]:22", "[fe80::2]:5000", 9, 3));
+        batch.extend(scoped_response(10, "0.0.0.0:80", "0.0.0.0:0", 10, 3));
+        let mut out = Vec::new();
+        parse_batch(&batch, Proto::Tcp, &mut out).unwrap();
+        let addresses: Vec<String> = out
+            .iter()
+            .map(|s| format!("{} {:?}", s.local, s.remote))
+            .collect();
+        assert_eq!(
+            addresses,
+            [
+                "[fe80::1%3]:22 None",
+                "[fe80::1%4]:22 None",
+                "[fe80::1%3]:22 Some([fe80::2]:5000)",
+                "0.0.0.0:80 None",
+            ]
+        );
+        assert_ne!(out[0].local, out[1].local);
+    }
+
+    #[test]
     fn error_in_done_message_is_an_error_not_an_empty_list() {
         let mut out = Vec::new();
         let error = parse_batch(&done(-libc::ENOENT), Proto::Udp, &mut out).unwrap_err();
@@ -317,6 +362,17 @@ mod tests {
         assert_ne!(state_mask(Proto::Tcp, Listening::Exclude) & (1 << 6), 0);
         assert_eq!(state_mask(Proto::Udp, Listening::Only), 1 << 7);
         assert_eq!(state_mask(Proto::Udp, Listening::Exclude), 1 << 1);
-        assert_eq!(state_mask(Proto::Udp, Listening::All), u32::MAX);
+        assert_eq!(state_mask(Proto::Udp, Listening::All), 0x1ffe);
+    }
+
+    #[test]
+    fn bound_inactive_sockets_are_never_asked_for() {
+        let bound_inactive = 1 << 13;
+        for proto in [Proto::Tcp, Proto::Udp] {
+            for listening in [Listening::All, Listening::Only, Listening::Exclude] {
+                assert_eq!(state_mask(proto, listening) & bound_inactive, 0);
+            }
+        }
+        assert_ne!(state_mask(Proto::Tcp, Listening::All) & (1 << 12), 0);
     }
 }
