@@ -118,14 +118,13 @@ fn find(wanted: &mut InodeSet, likely: &[u32]) -> OwnerScan {
             denied: true,
         };
     };
-    let own_netns = read_link(&proc_dir, c"self/ns/net");
     let others: Vec<u32> = list_pids(&proc_dir)
         .into_iter()
         .filter(|pid| likely.binary_search(pid).is_err())
         .collect();
-    let mut scan = scan_until(&proc_dir, likely, own_netns.as_deref(), Some(wanted));
+    let mut scan = scan_until(&proc_dir, likely, Some(wanted));
     if !wanted.is_empty() {
-        let rest = scan_until(&proc_dir, &others, own_netns.as_deref(), Some(wanted));
+        let rest = scan_until(&proc_dir, &others, Some(wanted));
         scan.owners.extend(rest.owners);
         scan.denied |= rest.denied;
     }
@@ -141,7 +140,9 @@ pub struct OwnerScan {
     denied: bool,
 }
 
-/// Scan every process in our network namespace for socket fds.
+/// Scan every process for socket fds. Processes in other network namespaces too: a process
+/// that moved there after opening a socket (`unshare(CLONE_NEWNET)`, systemd's
+/// `PrivateNetwork=`) still holds it, and inodes our dump does not contain are simply not used.
 pub fn scan_all() -> OwnerScan {
     let Ok(proc_dir) = open_dir(None, c"/proc") else {
         return OwnerScan {
@@ -149,9 +150,8 @@ pub fn scan_all() -> OwnerScan {
             denied: true,
         };
     };
-    let own_netns = read_link(&proc_dir, c"self/ns/net");
     let pids = list_pids(&proc_dir);
-    scan_in_parallel(&proc_dir, &pids, own_netns.as_deref(), scan_threads())
+    scan_in_parallel(&proc_dir, &pids, scan_threads())
 }
 
 /// Fill `pids` of every socket found by `scan`. Processes that exited mid-scan are simply
@@ -192,14 +192,9 @@ fn scan_threads() -> usize {
         .min(4)
 }
 
-fn scan_in_parallel(
-    proc_dir: &OwnedFd,
-    pids: &[u32],
-    own_netns: Option<&[u8]>,
-    threads: usize,
-) -> OwnerScan {
+fn scan_in_parallel(proc_dir: &OwnedFd, pids: &[u32], threads: usize) -> OwnerScan {
     if threads < 2 || pids.len() < 64 {
-        return scan(proc_dir, pids, own_netns);
+        return scan(proc_dir, pids);
     }
     // Interleave pids so one thread does not get all the big processes.
     let shares: Vec<Vec<u32>> = (0..threads)
@@ -208,7 +203,7 @@ fn scan_in_parallel(
     std::thread::scope(|scope| {
         let handles: Vec<_> = shares
             .iter()
-            .map(|share| scope.spawn(|| scan(proc_dir, share, own_netns)))
+            .map(|share| scope.spawn(|| scan(proc_dir, share)))
             .collect();
         let mut all = OwnerScan::default();
         for handle in handles {
@@ -220,32 +215,18 @@ fn scan_in_parallel(
     })
 }
 
-fn scan(proc_dir: &OwnedFd, pids: &[u32], own_netns: Option<&[u8]>) -> OwnerScan {
-    scan_until(proc_dir, pids, own_netns, None)
+fn scan(proc_dir: &OwnedFd, pids: &[u32]) -> OwnerScan {
+    scan_until(proc_dir, pids, None)
 }
 
 /// Scan `pids` for socket fds. With `wanted`, keep only those inodes, strike each off as it is
 /// found, and stop after the process in which the last one turns up.
-fn scan_until(
-    proc_dir: &OwnedFd,
-    pids: &[u32],
-    own_netns: Option<&[u8]>,
-    mut wanted: Option<&mut InodeSet>,
-) -> OwnerScan {
+fn scan_until(proc_dir: &OwnedFd, pids: &[u32], mut wanted: Option<&mut InodeSet>) -> OwnerScan {
     let mut found = OwnerScan::default();
     let mut path = PathBuf32::default();
     let mut dirents = vec![0u8; 32 * 1024];
     let mut link = [0u8; 64];
     for &pid in pids {
-        // A process in another network namespace holds sockets our dump does not contain.
-        if let Some(own) = own_netns {
-            match read_link_into(proc_dir, path.set(pid, b"/ns/net"), &mut link) {
-                Ok(len) if &link[..len] != own => continue,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
-                Err(_) => continue,
-            }
-        }
         let fd_dir = match open_dir(Some(proc_dir), path.set(pid, b"/fd")) {
             Ok(fd) => fd,
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
@@ -351,12 +332,6 @@ fn read_link_into(dir: &OwnedFd, name: &CStr, buf: &mut [u8]) -> io::Result<usiz
     Ok(len as usize)
 }
 
-fn read_link(dir: &OwnedFd, name: &CStr) -> Option<Vec<u8>> {
-    let mut buf = [0u8; 64];
-    let len = read_link_into(dir, name, &mut buf).ok()?;
-    Some(buf[..len].to_vec())
-}
-
 /// Call `visit` with the name of every entry of `dir` but `.` and `..`, reading with getdents64
 /// into `buffer`. An error mid-way (the directory vanished) ends the walk.
 fn for_each_entry(dir: &OwnedFd, buffer: &mut [u8], mut visit: impl FnMut(&CStr)) {
@@ -453,11 +428,10 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let proc_dir = open_dir(None, c"/proc").unwrap();
         let pids = list_pids(&proc_dir);
-        let own_netns = read_link(&proc_dir, c"self/ns/net");
         let inode = inode_of(&listener);
         // Other tests open sockets in this process meanwhile: compare on our listener only.
         let ours = |threads| {
-            let scan = scan_in_parallel(&proc_dir, &pids, own_netns.as_deref(), threads);
+            let scan = scan_in_parallel(&proc_dir, &pids, threads);
             scan.owners
                 .into_iter()
                 .filter(|&(i, _)| i == inode)
