@@ -20,10 +20,6 @@ use model::OwnerCoverage;
 use platform::CollectError;
 use services::Services;
 
-/// Printed once when owners were asked for but some processes could not be inspected.
-pub const PRIVILEGE_HINT: &str =
-    "not all processes could be identified: run as root to see other users' processes";
-
 #[derive(Debug)]
 pub enum Error {
     Collect(CollectError),
@@ -58,8 +54,8 @@ pub fn run(config: &Config) -> Result<(), Error> {
         Output::Json => None,
     };
     let snapshot = platform::snapshot(&config.query).map_err(Error::Collect)?;
-    if snapshot.owners == OwnerCoverage::LimitedByPrivileges {
-        eprintln!("rnetstat: {PRIVILEGE_HINT}");
+    if let OwnerCoverage::Incomplete(gaps) = snapshot.owners {
+        eprintln!("rnetstat: owners incomplete: {}", gaps.describe());
     }
     let services = Services::load();
     let stdout = io::stdout().lock();

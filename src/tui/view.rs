@@ -117,8 +117,8 @@ fn header_lines(app: &App) -> Vec<Line<'static>> {
 
     let mut settings = vec![match app.coverage {
         OwnerCoverage::Complete => Span::raw("owners: complete"),
-        OwnerCoverage::LimitedByPrivileges => Span::styled(
-            format!("owners: limited, {ROOT_HINT}"),
+        OwnerCoverage::Incomplete(gaps) => Span::styled(
+            format!("owners: incomplete, {}", gaps.describe()),
             Style::new().fg(Color::Yellow),
         ),
         OwnerCoverage::NotCollected => Span::raw("owners: -"),

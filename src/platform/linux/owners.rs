@@ -7,7 +7,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use crate::model::{OwnerCoverage, Socket};
+use crate::model::{OwnerCoverage, OwnerGaps, Socket};
 
 /// Inodes are small unique integers: one multiply spreads them well enough and costs far less
 /// than SipHash, which matters at 200,000 lookups.
@@ -41,7 +41,7 @@ const FULL_SCAN_EVERY: u32 = 10;
 #[derive(Default)]
 pub struct KnownOwners {
     pids_by_inode: HashMap<u64, Vec<u32>, BuildHasherDefault<InodeHasher>>,
-    denied: bool,
+    gaps: OwnerGaps,
     refreshes_since_full_scan: u32,
 }
 
@@ -53,7 +53,7 @@ impl KnownOwners {
     /// Remember the owners `sockets` have after a full scan.
     pub fn after_full_scan(sockets: &[Socket], coverage: OwnerCoverage) -> KnownOwners {
         let mut known = KnownOwners {
-            denied: coverage == OwnerCoverage::LimitedByPrivileges,
+            gaps: coverage.gaps(),
             ..KnownOwners::default()
         };
         known.remember(sockets);
@@ -79,7 +79,7 @@ impl KnownOwners {
             likely.sort_unstable();
             likely.dedup();
             let scan = find(&mut unknown, &likely);
-            self.denied |= scan.denied;
+            self.gaps |= explain(scan.obstacles);
             // Few new sockets: a small map of them, not an index of every socket.
             let mut found: HashMap<u64, Vec<u32>, BuildHasherDefault<InodeHasher>> =
                 HashMap::default();
@@ -95,7 +95,7 @@ impl KnownOwners {
             }
         }
         self.remember(sockets);
-        coverage(self.denied)
+        OwnerCoverage::from_gaps(self.gaps)
     }
 
     /// Forget inodes that are gone; remember the current owners (none is an answer too).
@@ -112,11 +112,9 @@ impl KnownOwners {
 /// Look for the owners of `wanted` inodes, in `likely` processes first, then in the others,
 /// stopping when every inode has been found.
 fn find(wanted: &mut InodeSet, likely: &[u32]) -> OwnerScan {
-    let Ok(proc_dir) = open_dir(None, c"/proc") else {
-        return OwnerScan {
-            owners: Vec::new(),
-            denied: true,
-        };
+    let proc_dir = match open_dir(None, c"/proc") {
+        Ok(dir) => dir,
+        Err(e) => return OwnerScan::failed(&e),
     };
     let others: Vec<u32> = list_pids(&proc_dir)
         .into_iter()
@@ -126,36 +124,158 @@ fn find(wanted: &mut InodeSet, likely: &[u32]) -> OwnerScan {
     if !wanted.is_empty() {
         let rest = scan_until(&proc_dir, &others, Some(wanted));
         scan.owners.extend(rest.owners);
-        scan.denied |= rest.denied;
+        scan.obstacles |= rest.obstacles;
     }
     scan
 }
 
-/// Every socket fd of every process we could inspect: (inode, pid) pairs, and whether any
-/// process was off limits. Taken while the socket dump runs, so it cannot know which inodes
-/// matter yet: `attach` keeps the ones the dump returned.
+/// Every socket fd of every process we could inspect: (inode, pid) pairs, and what kept us
+/// from the others. Taken while the socket dump runs, so it cannot know which inodes matter
+/// yet: `attach` keeps the ones the dump returned.
 #[derive(Default)]
 pub struct OwnerScan {
     owners: Vec<(u64, u32)>,
+    obstacles: Obstacles,
+}
+
+impl OwnerScan {
+    /// No scan at all: /proc itself could not be opened.
+    fn failed(error: &io::Error) -> OwnerScan {
+        let mut obstacles = Obstacles::default();
+        obstacles.note(error);
+        if !obstacles.out_of_fds {
+            obstacles.no_proc = true;
+        }
+        OwnerScan {
+            owners: Vec::new(),
+            obstacles,
+        }
+    }
+}
+
+/// What the kernel answered when a /proc entry could not be read; [`explain`] turns it into
+/// reasons a user can act on.
+#[derive(Debug, Default, Clone, Copy)]
+struct Obstacles {
     denied: bool,
+    out_of_fds: bool,
+    no_proc: bool,
+}
+
+impl Obstacles {
+    /// Note why an entry could not be read. A process or fd that vanished is no obstacle.
+    fn note(&mut self, error: &io::Error) {
+        match error.raw_os_error() {
+            Some(libc::EACCES | libc::EPERM) => self.denied = true,
+            Some(libc::EMFILE | libc::ENFILE) => self.out_of_fds = true,
+            _ => {}
+        }
+    }
+}
+
+impl std::ops::BitOrAssign for Obstacles {
+    fn bitor_assign(&mut self, other: Obstacles) {
+        self.denied |= other.denied;
+        self.out_of_fds |= other.out_of_fds;
+        self.no_proc |= other.no_proc;
+    }
+}
+
+/// Why owners are incomplete, from what the scan met and who we are: a refusal means
+/// "not root" to a user, "no CAP_SYS_PTRACE" to root without it, and something stronger than
+/// root (a security policy, a container's outer world) to root with it; /proc's `hidepid` hides processes without any refusal at all.
+fn explain(obstacles: Obstacles) -> OwnerGaps {
+    let has_ptrace = has_cap_sys_ptrace();
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    OwnerGaps {
+        not_root: obstacles.denied && !root,
+        no_ptrace: obstacles.denied && root && !has_ptrace,
+        refused: obstacles.denied && root && has_ptrace,
+        hidepid: !has_ptrace && !obstacles.no_proc && proc_hides_processes(),
+        fd_limit: obstacles.out_of_fds,
+        no_proc: obstacles.no_proc,
+    }
+}
+
+/// CAP_SYS_PTRACE in our effective set (`CapEff` in /proc/self/status); assumed present when
+/// unreadable, so that no reason is claimed without evidence.
+fn has_cap_sys_ptrace() -> bool {
+    const CAP_SYS_PTRACE: u32 = 19;
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return true;
+    };
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_none_or(|caps| caps & (1 << CAP_SYS_PTRACE) != 0)
+}
+
+/// Whether the /proc we read is mounted with `hidepid` (1/noaccess, 2/invisible, 4/ptraceable)
+/// and we are not in its exempt `gid=` group: then other users' processes are out of sight.
+fn proc_hides_processes() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(proc_meta) = std::fs::metadata("/proc") else {
+        return false;
+    };
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let device = proc_meta.dev();
+    let device = format!("{}:{}", libc::major(device), libc::minor(device));
+    // Mounts stack: the last one on this device is the one in view.
+    let Some(options) = mountinfo
+        .lines()
+        .filter(|line| line.split(' ').nth(2) == Some(device.as_str()))
+        .filter_map(|line| line.split_once(" - ")?.1.split(' ').nth(2))
+        .next_back()
+    else {
+        return false;
+    };
+    hidepid_applies(options, in_group)
+}
+
+/// `options` are a proc mount's super options (`rw,hidepid=invisible,gid=27`).
+fn hidepid_applies(options: &str, in_group: impl Fn(u32) -> bool) -> bool {
+    let mut hidepid = false;
+    let mut exempt = false;
+    for option in options.split(',') {
+        match option.split_once('=') {
+            Some(("hidepid", value)) => hidepid = !matches!(value, "0" | "off"),
+            Some(("gid", gid)) => exempt = gid.parse().is_ok_and(&in_group),
+            _ => {}
+        }
+    }
+    hidepid && !exempt
+}
+
+fn in_group(gid: u32) -> bool {
+    // SAFETY: getegid has no preconditions; getgroups writes at most `groups.len()` entries.
+    unsafe {
+        if libc::getegid() == gid {
+            return true;
+        }
+        let mut groups = [0 as libc::gid_t; 256];
+        let count = libc::getgroups(groups.len() as libc::c_int, groups.as_mut_ptr());
+        count > 0 && groups[..count as usize].contains(&gid)
+    }
 }
 
 /// Scan every process for socket fds. Processes in other network namespaces too: a process
 /// that moved there after opening a socket (`unshare(CLONE_NEWNET)`, systemd's
 /// `PrivateNetwork=`) still holds it, and inodes our dump does not contain are simply not used.
 pub fn scan_all() -> OwnerScan {
-    let Ok(proc_dir) = open_dir(None, c"/proc") else {
-        return OwnerScan {
-            owners: Vec::new(),
-            denied: true,
-        };
+    let proc_dir = match open_dir(None, c"/proc") {
+        Ok(dir) => dir,
+        Err(e) => return OwnerScan::failed(&e),
     };
     let pids = list_pids(&proc_dir);
     scan_in_parallel(&proc_dir, &pids, scan_threads())
 }
 
 /// Fill `pids` of every socket found by `scan`. Processes that exited mid-scan are simply
-/// absent; processes we could not inspect make the coverage `LimitedByPrivileges`.
+/// absent; processes we could not inspect make the coverage `Incomplete`, with the reasons.
 pub fn attach(sockets: &mut [Socket], scan: OwnerScan) -> OwnerCoverage {
     let mut index_by_inode = InodeMap::default();
     index_by_inode.reserve(sockets.len());
@@ -173,15 +293,7 @@ pub fn attach(sockets: &mut [Socket], scan: OwnerScan) -> OwnerCoverage {
         socket.pids.sort_unstable();
         socket.pids.dedup();
     }
-    coverage(scan.denied)
-}
-
-fn coverage(denied: bool) -> OwnerCoverage {
-    if denied {
-        OwnerCoverage::LimitedByPrivileges
-    } else {
-        OwnerCoverage::Complete
-    }
+    OwnerCoverage::from_gaps(explain(scan.obstacles))
 }
 
 /// readlink is the cost, and the kernel serves /proc in parallel: one thread per core, even
@@ -209,7 +321,7 @@ fn scan_in_parallel(proc_dir: &OwnedFd, pids: &[u32], threads: usize) -> OwnerSc
         for handle in handles {
             let part = handle.join().unwrap_or_default();
             all.owners.extend(part.owners);
-            all.denied |= part.denied;
+            all.obstacles |= part.obstacles;
         }
         all
     })
@@ -229,16 +341,18 @@ fn scan_until(proc_dir: &OwnedFd, pids: &[u32], mut wanted: Option<&mut InodeSet
     for &pid in pids {
         let fd_dir = match open_dir(Some(proc_dir), path.set(pid, b"/fd")) {
             Ok(fd) => fd,
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                found.denied = true;
+            Err(e) => {
+                found.obstacles.note(&e);
                 continue;
             }
-            // The process exited while we looked: normal, not an error.
-            Err(_) => continue,
         };
         for_each_entry(&fd_dir, &mut dirents, |name| {
-            let Ok(len) = read_link_into(&fd_dir, name, &mut link) else {
-                return;
+            let len = match read_link_into(&fd_dir, name, &mut link) {
+                Ok(len) => len,
+                Err(e) => {
+                    found.obstacles.note(&e);
+                    return;
+                }
             };
             let Some(inode) = socket_inode(&link[..len]) else {
                 return;
@@ -467,7 +581,9 @@ mod tests {
             socket_with_inode(new_inode),
             socket_with_inode(1),
         ];
-        assert_eq!(known.refresh(&mut sockets), OwnerCoverage::Complete);
+        // Searching for inode 1 visits every process: the same coverage as a full scan's.
+        let full_scan = attach(&mut [], scan_all());
+        assert_eq!(known.refresh(&mut sockets), full_scan);
         assert_eq!(
             sockets[0].pids,
             vec![1234, 1235],
@@ -504,6 +620,56 @@ mod tests {
         let scan = find(&mut wanted, &[std::process::id()]);
         assert!(wanted.is_empty());
         assert_eq!(scan.owners, vec![(inode, std::process::id())]);
+    }
+
+    #[test]
+    fn hidepid_applies_unless_off_or_exempt_by_group() {
+        let never = |_| false;
+        assert!(hidepid_applies("rw,hidepid=invisible", never));
+        assert!(hidepid_applies("rw,nosuid,hidepid=2", never));
+        assert!(hidepid_applies("rw,hidepid=noaccess", never));
+        assert!(hidepid_applies("rw,hidepid=ptraceable", never));
+        assert!(!hidepid_applies("rw,hidepid=off", never));
+        assert!(!hidepid_applies("rw,hidepid=0", never));
+        assert!(!hidepid_applies("rw", never));
+        assert!(!hidepid_applies("rw,hidepid=2,gid=27", |gid| gid == 27));
+        assert!(hidepid_applies("rw,hidepid=2,gid=27", |gid| gid == 28));
+    }
+
+    #[test]
+    fn refusals_are_explained_by_who_we_are() {
+        let denied = Obstacles {
+            denied: true,
+            ..Obstacles::default()
+        };
+        let gaps = explain(denied);
+        // As root with every capability (how the tests run) a refusal is a security policy's.
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } == 0 && has_cap_sys_ptrace() {
+            assert!(
+                gaps.refused && !gaps.not_root && !gaps.no_ptrace,
+                "{gaps:?}"
+            );
+        }
+        assert_eq!(
+            [gaps.not_root, gaps.no_ptrace, gaps.refused]
+                .iter()
+                .filter(|&&g| g)
+                .count(),
+            1,
+            "exactly one explanation: {gaps:?}"
+        );
+        let out_of_fds = Obstacles {
+            out_of_fds: true,
+            ..Obstacles::default()
+        };
+        assert!(explain(out_of_fds).fd_limit);
+        let mut no_proc = Obstacles::default();
+        no_proc.note(&io::Error::from_raw_os_error(libc::ENOENT));
+        assert!(
+            !no_proc.denied && !no_proc.out_of_fds,
+            "a vanished entry is no obstacle"
+        );
     }
 
     #[test]
