@@ -47,7 +47,35 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Exit status after a panic, as Rust's own default; any other failure exits 1.
+pub const PANIC_EXIT_STATUS: i32 = 101;
+
+/// Make a panic in any thread end the program with one line: no thread's work may silently
+/// go missing, and the dashboard may not keep drawing after its terminal was restored.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("no message");
+        let location = info.location().map_or_else(String::new, |l| {
+            format!(" at {}:{}:{}", l.file(), l.line(), l.column())
+        });
+        let _ = writeln!(
+            io::stderr(),
+            "rnetstat: internal error: thread '{}' panicked{location}: {}",
+            thread.name().unwrap_or("unnamed"),
+            format::escaped(message)
+        );
+        std::process::exit(PANIC_EXIT_STATUS);
+    }));
+}
+
 pub fn run(config: &Config) -> Result<(), Error> {
+    install_panic_hook();
     let table_options = match &config.output {
         Output::Live(options) => return tui::run(&config.query, options),
         Output::Table(options) => Some(options),

@@ -124,9 +124,9 @@ fn extended_columns_show_user_and_inode() {
 }
 
 /// Run rnetstat with `args` under `wrapper` (a command prefix such as setpriv's), as
-/// `sh -c`, returning (exit status success, stdout, stderr).
+/// `bash -c`, returning (exit status success, stdout, stderr).
 fn run_wrapped(wrapper: &str, args: &str) -> (bool, String, String) {
-    let output = Command::new("sh")
+    let output = Command::new("bash")
         .args([
             "-c",
             &format!("{wrapper} '{}' {args}", env!("CARGO_BIN_EXE_rnetstat")),
@@ -255,4 +255,28 @@ fn json_says_whether_owners_are_complete() {
     let reasons = owners["reasons"].as_array().expect("reasons array");
     assert_eq!(owners["complete"], reasons.is_empty(), "{owners}");
     assert_eq!(owners["reason"].is_null(), reasons.is_empty(), "{owners}");
+}
+
+#[test]
+fn too_few_threads_allowed_is_neither_a_panic_nor_a_silent_gap() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run under a fresh uid with setpriv");
+        return;
+    }
+    let _listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // RLIMIT_NPROC counts every thread of the uid (root ignores it): a uid nothing else uses
+    // makes the limit exact. 1 allows no thread at all beside main.
+    let uid = 61_000 + std::process::id() % 1000;
+    for limit in 1..=3 {
+        let wrapper =
+            format!("ulimit -u {limit}; setpriv --reuid={uid} --regid={uid} --clear-groups");
+        let (ok, stdout, stderr) = run_wrapped(&wrapper, "-l -t -p");
+        assert!(ok, "ulimit -u {limit}: {stderr}");
+        assert!(stdout.starts_with("Proto"), "ulimit -u {limit}: {stdout}");
+        // The scan reached root's processes (this test's listener among them) and says so.
+        assert_eq!(
+            stderr, "rnetstat: owners incomplete: run as root to see other users' processes\n",
+            "ulimit -u {limit}"
+        );
+    }
 }

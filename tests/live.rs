@@ -230,3 +230,39 @@ fn live_flag_usage_errors_exit_2() {
         assert_eq!(output.status.code(), Some(2), "{args:?}");
     }
 }
+
+/// Whether the pane shows the alternate screen (a full-screen program is drawing).
+fn alternate_screen_on(tmux: &Tmux) -> bool {
+    let output = tmux.run(&["display", "-p", "-t", "live", "#{alternate_on}"]);
+    String::from_utf8_lossy(&output.stdout).trim() == "1"
+}
+
+#[test]
+fn a_panicking_thread_ends_the_dashboard_with_one_line_and_the_terminal_restored() {
+    if !cfg!(debug_assertions) {
+        eprintln!("skipped: the panic is injected by debug builds only");
+        return;
+    }
+    let command = format!(
+        "env RNETSTAT_TEST_PANIC_IN_COLLECTOR=1 {}",
+        dashboard_command("-l")
+    );
+    let Some(tmux) = Tmux::start("panic", &command) else {
+        return;
+    };
+    let screen = tmux.wait_for("the dashboard to exit", |screen| screen.contains("EXITED:"));
+    assert!(screen.contains("EXITED:101"), "{screen}");
+    assert!(!alternate_screen_on(&tmux), "{screen}");
+    let said: Vec<&str> = screen
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with("EXITED:"))
+        .collect();
+    assert_eq!(said.len(), 1, "one line, nothing else: {said:?}");
+    assert!(
+        said[0].starts_with(
+            "rnetstat: internal error: thread 'collector' panicked at src/tui/mod.rs:"
+        ) && said[0].ends_with("RNETSTAT_TEST_PANIC_IN_COLLECTOR is set"),
+        "{}",
+        said[0]
+    );
+}

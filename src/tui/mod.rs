@@ -137,6 +137,11 @@ fn spawn_collector(
                 if sender.send(msg).is_err() {
                     return;
                 }
+                // Debug builds only: lets tests/live.rs see how a panicking thread ends --live.
+                #[cfg(debug_assertions)]
+                if std::env::var_os("RNETSTAT_TEST_PANIC_IN_COLLECTOR").is_some() {
+                    panic!("RNETSTAT_TEST_PANIC_IN_COLLECTOR is set");
+                }
                 // Collect at most half the time: where one collection outlasts the interval
                 // (100,000s of sockets), back-to-back collections would keep a core busy.
                 let took = started.elapsed();

@@ -8,6 +8,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use crate::model::{OwnerCoverage, OwnerGaps, Socket};
+use crate::platform::CollectError;
 
 /// Inodes are small unique integers: one multiply spreads them well enough and costs far less
 /// than SipHash, which matters at 200,000 lookups.
@@ -265,10 +266,10 @@ fn in_group(gid: u32) -> bool {
 /// Scan every process for socket fds. Processes in other network namespaces too: a process
 /// that moved there after opening a socket (`unshare(CLONE_NEWNET)`, systemd's
 /// `PrivateNetwork=`) still holds it, and inodes our dump does not contain are simply not used.
-pub fn scan_all() -> OwnerScan {
+pub fn scan_all() -> Result<OwnerScan, CollectError> {
     let proc_dir = match open_dir(None, c"/proc") {
         Ok(dir) => dir,
-        Err(e) => return OwnerScan::failed(&e),
+        Err(e) => return Ok(OwnerScan::failed(&e)),
     };
     let pids = list_pids(&proc_dir);
     scan_in_parallel(&proc_dir, &pids, scan_threads())
@@ -304,27 +305,68 @@ fn scan_threads() -> usize {
         .min(4)
 }
 
-fn scan_in_parallel(proc_dir: &OwnedFd, pids: &[u32], threads: usize) -> OwnerScan {
+fn scan_in_parallel(
+    proc_dir: &OwnedFd,
+    pids: &[u32],
+    threads: usize,
+) -> Result<OwnerScan, CollectError> {
     if threads < 2 || pids.len() < 64 {
-        return scan(proc_dir, pids);
+        return Ok(scan(proc_dir, pids));
     }
     // Interleave pids so one thread does not get all the big processes.
     let shares: Vec<Vec<u32>> = (0..threads)
         .map(|t| pids.iter().copied().skip(t).step_by(threads).collect())
         .collect();
+    let parts = on_threads(&shares, |share| scan(proc_dir, share)).map_err(|why| {
+        CollectError::new("scanning /proc for socket owners", io::Error::other(why))
+    })?;
+    let mut all = OwnerScan::default();
+    for part in parts {
+        all.owners.extend(part.owners);
+        all.obstacles |= part.obstacles;
+    }
+    Ok(all)
+}
+
+/// `work` on every share, each on its own scoped thread, results in share order. A share whose
+/// thread cannot be started (RLIMIT_NPROC, memory) runs on this thread instead; a panic in any
+/// thread is an error with its message, never that share's silent empty result.
+fn on_threads<S: Sync, R: Send>(
+    shares: &[S],
+    work: impl Fn(&S) -> R + Sync,
+) -> Result<Vec<R>, String> {
+    let work = &work;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = shares
+        let started: Vec<_> = shares
             .iter()
-            .map(|share| scope.spawn(|| scan(proc_dir, share)))
+            .map(|share| {
+                std::thread::Builder::new()
+                    .name("owner-scan".to_string())
+                    .spawn_scoped(scope, move || work(share))
+                    .map_err(|_| share)
+            })
             .collect();
-        let mut all = OwnerScan::default();
-        for handle in handles {
-            let part = handle.join().unwrap_or_default();
-            all.owners.extend(part.owners);
-            all.obstacles |= part.obstacles;
-        }
-        all
+        // Join every thread before looking at any result: an unjoined panicked thread would
+        // make `scope` itself panic.
+        let joined: Vec<_> = started
+            .into_iter()
+            .map(|thread| match thread {
+                Ok(handle) => handle.join().map_err(|payload| panic_message(&*payload)),
+                Err(share) => Ok(work(share)),
+            })
+            .collect();
+        joined.into_iter().collect()
     })
+}
+
+/// The text a thread panicked with, for an error line.
+pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message");
+    format!("a thread panicked: {text}")
 }
 
 fn scan(proc_dir: &OwnedFd, pids: &[u32]) -> OwnerScan {
@@ -533,7 +575,7 @@ mod tests {
     fn finds_our_own_socket_and_pid() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut sockets = vec![socket_with_inode(inode_of(&listener))];
-        attach(&mut sockets, scan_all());
+        attach(&mut sockets, scan_all().unwrap());
         assert_eq!(sockets[0].pids, vec![std::process::id()]);
     }
 
@@ -545,7 +587,7 @@ mod tests {
         let inode = inode_of(&listener);
         // Other tests open sockets in this process meanwhile: compare on our listener only.
         let ours = |threads| {
-            let scan = scan_in_parallel(&proc_dir, &pids, threads);
+            let scan = scan_in_parallel(&proc_dir, &pids, threads).unwrap();
             scan.owners
                 .into_iter()
                 .filter(|&(i, _)| i == inode)
@@ -582,7 +624,7 @@ mod tests {
             socket_with_inode(1),
         ];
         // Searching for inode 1 visits every process: the same coverage as a full scan's.
-        let full_scan = attach(&mut [], scan_all());
+        let full_scan = attach(&mut [], scan_all().unwrap());
         assert_eq!(known.refresh(&mut sockets), full_scan);
         assert_eq!(
             sockets[0].pids,
@@ -669,6 +711,22 @@ mod tests {
         assert!(
             !no_proc.denied && !no_proc.out_of_fds,
             "a vanished entry is no obstacle"
+        );
+    }
+
+    #[test]
+    fn a_panic_in_a_scan_thread_is_an_error_not_an_empty_result() {
+        let shares = [1u32, 2, 3];
+        let result = on_threads(&shares, |&share| {
+            assert_ne!(share, 2, "share 2 fails");
+            vec![share]
+        });
+        let error = result.expect_err("a panicked share must not pass for an empty one");
+        assert!(error.contains("share 2 fails"), "{error}");
+        assert_eq!(
+            on_threads(&shares, |&share| share * 2),
+            Ok(vec![2, 4, 6]),
+            "results in share order"
         );
     }
 
