@@ -57,48 +57,88 @@ impl OwnerGaps {
         *self == OwnerGaps::default()
     }
 
-    /// Each reason that holds: a stable code (for JSON) and a sentence (for people).
-    pub fn reasons(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+    /// Each reason that holds: a stable code (JSON), a sentence (stderr, status lines) and a
+    /// label short enough for the dashboard's header.
+    pub fn reasons(&self) -> impl Iterator<Item = Reason> + '_ {
         [
             (
                 self.not_root,
-                "not_root",
-                "run as root to see other users' processes",
+                Reason {
+                    code: "not_root",
+                    sentence: "run as root to see other users' processes",
+                    label: "run as root to see other users' processes",
+                },
             ),
             (
                 self.no_ptrace,
-                "no_cap_sys_ptrace",
-                "fd links in /proc are unreadable without CAP_SYS_PTRACE",
+                Reason {
+                    code: "no_cap_sys_ptrace",
+                    sentence: "fd links in /proc are unreadable without CAP_SYS_PTRACE",
+                    label: "no CAP_SYS_PTRACE",
+                },
             ),
             (
                 self.hidepid,
-                "hidepid",
-                "/proc is mounted with hidepid: other users' processes are hidden",
+                Reason {
+                    code: "hidepid",
+                    sentence: "/proc is mounted with hidepid: other users' processes are hidden",
+                    label: "/proc hidepid",
+                },
             ),
             (
                 self.fd_limit,
-                "fd_limit",
-                "the open-file limit (ulimit -n) was hit: some processes were skipped",
+                Reason {
+                    code: "fd_limit",
+                    sentence: "the open-file limit (ulimit -n) was hit: some processes were skipped",
+                    label: "open-file limit hit",
+                },
             ),
             (
                 self.refused,
-                "access_refused",
-                "some processes refuse inspection even by root (a security policy, or a process from outside this container)",
+                Reason {
+                    code: "access_refused",
+                    sentence: "some processes refuse inspection even by root \
+                               (a security policy, or a process from outside this container)",
+                    label: "some refused even to root",
+                },
             ),
-            (self.no_proc, "proc_unreadable", "/proc could not be opened"),
+            (
+                self.no_proc,
+                Reason {
+                    code: "proc_unreadable",
+                    sentence: "/proc could not be opened",
+                    label: "/proc unreadable",
+                },
+            ),
         ]
         .into_iter()
-        .filter(|(holds, _, _)| *holds)
-        .map(|(_, code, text)| (code, text))
+        .filter(|(holds, _)| *holds)
+        .map(|(_, reason)| reason)
     }
 
     /// All reasons in one line, `; ` between them.
     pub fn describe(&self) -> String {
         self.reasons()
-            .map(|(_, text)| text)
+            .map(|r| r.sentence)
             .collect::<Vec<_>>()
             .join("; ")
     }
+
+    /// All reasons in a few words each, for the dashboard's header.
+    pub fn labels(&self) -> String {
+        self.reasons()
+            .map(|r| r.label)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// One reason owners are incomplete, worded for each reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reason {
+    pub code: &'static str,
+    pub sentence: &'static str,
+    pub label: &'static str,
 }
 
 impl std::ops::BitOrAssign for OwnerGaps {
@@ -147,7 +187,7 @@ mod tests {
             ..OwnerGaps::default()
         };
         assert_eq!(OwnerCoverage::from_gaps(gaps).gaps(), gaps);
-        let codes: Vec<_> = gaps.reasons().map(|(code, _)| code).collect();
+        let codes: Vec<_> = gaps.reasons().map(|r| r.code).collect();
         assert_eq!(codes, ["no_cap_sys_ptrace", "fd_limit"]);
         assert_eq!(
             gaps.describe(),
@@ -160,5 +200,9 @@ mod tests {
         };
         merged |= gaps;
         assert_eq!(merged.reasons().count(), 3);
+        assert_eq!(
+            merged.labels(),
+            "run as root to see other users' processes; no CAP_SYS_PTRACE; open-file limit hit"
+        );
     }
 }

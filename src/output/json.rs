@@ -38,7 +38,7 @@ fn coverage_view(coverage: OwnerCoverage) -> Option<CoverageView> {
     };
     Some(CoverageView {
         complete: gaps.is_empty(),
-        reasons: gaps.reasons().map(|(code, _)| code).collect(),
+        reasons: gaps.reasons().map(|r| r.code).collect(),
         reason: (!gaps.is_empty()).then(|| gaps.describe()),
     })
 }

@@ -871,10 +871,7 @@ fn header_says_paused_and_why_owners_are_incomplete() {
     press(&mut app, Key::Char(' '));
     let lines = screen(&app);
     assert!(
-        lines[2].starts_with(
-            "owners: incomplete, fd links in /proc are unreadable without CAP_SYS_PTRACE; \
-             /proc is mounted with hidepid"
-        ),
+        lines[2].starts_with("owners: incomplete, no CAP_SYS_PTRACE; /proc hidepid │ showing"),
         "{}",
         lines[2]
     );

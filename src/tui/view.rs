@@ -118,7 +118,7 @@ fn header_lines(app: &App) -> Vec<Line<'static>> {
     let mut settings = vec![match app.coverage {
         OwnerCoverage::Complete => Span::raw("owners: complete"),
         OwnerCoverage::Incomplete(gaps) => Span::styled(
-            format!("owners: incomplete, {}", gaps.describe()),
+            format!("owners: incomplete, {}", gaps.labels()),
             Style::new().fg(Color::Yellow),
         ),
         OwnerCoverage::NotCollected => Span::raw("owners: -"),
