@@ -116,9 +116,10 @@ impl Drop for Tmux {
 }
 
 /// Run the dashboard under bash so that, once it exits, its status lands on the normal screen.
+/// No core file: a test may kill it with SIGQUIT.
 fn dashboard_command(flags: &str) -> String {
     format!(
-        "bash -c \"'{}' --live {flags}; echo EXITED:\\$?; sleep 60\"",
+        "bash -c \"ulimit -c 0; '{}' --live {flags}; echo EXITED:\\$?; sleep 60\"",
         env!("CARGO_BIN_EXE_rnetstat")
     )
 }
@@ -265,4 +266,76 @@ fn a_panicking_thread_ends_the_dashboard_with_one_line_and_the_terminal_restored
         "{}",
         said[0]
     );
+}
+
+fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// The one-letter state of `pid` in /proc/PID/stat (`T`: stopped).
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !ready() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {WAIT:?} waiting for {what}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn live_dashboard_restores_the_terminal_then_dies_of_quit_usr1_usr2_and_alrm() {
+    for (signal, number) in [("QUIT", 3), ("USR1", 10), ("USR2", 12), ("ALRM", 14)] {
+        let Some(tmux) = Tmux::start(&format!("sig{number}"), &dashboard_command("-l")) else {
+            return;
+        };
+        tmux.wait_for("the dashboard", |screen| screen.contains("Local Address"));
+        assert!(alternate_screen_on(&tmux));
+        send_signal(tmux.child_of_shell(), signal);
+        let screen = tmux.wait_for("the dashboard to die", |screen| screen.contains("EXITED:"));
+        // bash reports death by signal N as 128 + N.
+        assert!(
+            screen.contains(&format!("EXITED:{}", 128 + number)),
+            "SIG{signal}: {screen}"
+        );
+        assert!(
+            !alternate_screen_on(&tmux),
+            "SIG{signal} left the alternate screen on:\n{screen}"
+        );
+        assert!(!screen.contains("Local Address"), "SIG{signal}:\n{screen}");
+    }
+}
+
+#[test]
+fn live_dashboard_stops_on_sigtstp_with_the_terminal_restored_and_comes_back_on_sigcont() {
+    let Some(tmux) = Tmux::start("tstp", &dashboard_command("-l")) else {
+        return;
+    };
+    tmux.wait_for("the dashboard", |screen| screen.contains("Local Address"));
+    let pid = tmux.child_of_shell();
+    send_signal(pid, "TSTP");
+    wait_until("rnetstat to stop", || process_state(pid) == Some('T'));
+    wait_until("the normal screen", || !alternate_screen_on(&tmux));
+    let screen = tmux.screen();
+    assert!(!screen.contains("Local Address"), "{screen}");
+
+    send_signal(pid, "CONT");
+    let screen = tmux.wait_for("the dashboard again", |screen| {
+        screen.contains("Local Address") && screen.contains("rnetstat --live")
+    });
+    assert!(alternate_screen_on(&tmux), "{screen}");
+    assert_ne!(process_state(pid), Some('T'));
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the dashboard to exit", |screen| screen.contains("EXITED:"));
+    assert!(screen.contains("EXITED:0"), "{screen}");
 }

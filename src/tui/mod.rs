@@ -1,7 +1,8 @@
 //! `rnetstat --live`: the loop around [`app::App`]. A collector thread sends whole snapshots,
-//! an input thread sends terminal events, a signal thread sends SIGTERM/SIGHUP; this thread
-//! only updates the app, carries out its effects and draws. A slow collection never holds up
-//! keys or drawing, and the terminal is restored on quit, on error, on panic and on signals.
+//! an input thread sends terminal events, a signal thread sends the signals that end or stop
+//! the program; this thread only updates the app, carries out its effects, handles those
+//! signals around the terminal and draws. A slow collection never holds up keys or drawing,
+//! and the terminal is restored on quit, on error, on panic and on signals.
 
 pub mod app;
 pub mod event;
@@ -34,6 +35,14 @@ use app::{App, Effect, Msg};
 /// Messages handled before the next frame is drawn, so a burst of keys costs one frame
 /// but a flood cannot starve the screen.
 const MESSAGES_PER_FRAME: usize = 256;
+
+/// What the loop receives: the app's messages, and signals, which only the thread that owns
+/// the terminal may act on (it must not draw between restoring the terminal and dying).
+enum Incoming {
+    App(Msg),
+    #[cfg(unix)]
+    Signal(libc::c_int),
+}
 
 pub fn run(query: &Query, options: &LiveOptions) -> Result<(), Error> {
     if !io::stdin().is_terminal() || !io::stdout().is_terminal() {
@@ -76,7 +85,7 @@ pub fn run(query: &Query, options: &LiveOptions) -> Result<(), Error> {
 fn event_loop(
     app: &mut App,
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
-    receiver: &Receiver<Msg>,
+    receiver: &Receiver<Incoming>,
     snapshot_queued: &AtomicBool,
 ) -> io::Result<()> {
     loop {
@@ -87,16 +96,80 @@ fn event_loop(
         };
         let mut next = Some(first);
         for _ in 0..MESSAGES_PER_FRAME {
-            let Some(msg) = next.take() else { break };
-            if matches!(msg, Msg::Snapshot(_)) {
-                snapshot_queued.store(false, Ordering::Release);
-            }
-            if !dispatch(app, msg) {
+            let Some(incoming) = next.take() else { break };
+            let go_on = match incoming {
+                Incoming::App(msg) => {
+                    if matches!(msg, Msg::Snapshot(_)) {
+                        snapshot_queued.store(false, Ordering::Release);
+                    }
+                    dispatch(app, msg)
+                }
+                #[cfg(unix)]
+                Incoming::Signal(signal) => on_signal(app, terminal, signal)?,
+            };
+            if !go_on {
                 return Ok(());
             }
             next = receiver.try_recv().ok();
         }
     }
+}
+
+/// Act on a signal as a full-screen program should; false means quit. TERM, HUP and INT quit
+/// normally. TSTP restores the terminal and stops; CONT (after TSTP, or after a STOP we could
+/// not catch) takes the terminal back and redraws everything, as vim and htop do. Any other
+/// signal we watch restores the terminal and then dies of it by its default action, so the
+/// exit status says which signal it was.
+#[cfg(unix)]
+fn on_signal(
+    app: &mut App,
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    signal: libc::c_int,
+) -> io::Result<bool> {
+    use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGTERM, SIGTSTP};
+    use signal_hook::low_level::emulate_default_handler;
+    match signal {
+        SIGTERM | SIGHUP | SIGINT => Ok(dispatch(app, Msg::Terminate)),
+        SIGTSTP => {
+            restore_terminal();
+            // Returns once the process is continued.
+            emulate_default_handler(SIGTSTP)?;
+            take_terminal_back(app, terminal)?;
+            Ok(true)
+        }
+        SIGCONT => {
+            take_terminal_back(app, terminal)?;
+            Ok(true)
+        }
+        _ => {
+            restore_terminal();
+            emulate_default_handler(signal)?;
+            // Still alive: the signal's default action is not to end the program.
+            Ok(false)
+        }
+    }
+}
+
+/// After a stop: the terminal again, all of it repainted, at its size, which may have changed.
+#[cfg(unix)]
+fn take_terminal_back(
+    app: &mut App,
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+) -> io::Result<()> {
+    take_over_terminal(terminal)?;
+    // Not `Terminal::clear`: it asks for the cursor position, and the input thread would take
+    // the answer. Forgetting the last frame makes the next draw repaint every cell.
+    crossterm::execute!(
+        io::stdout(),
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+    )?;
+    terminal.swap_buffers();
+    let size = terminal.size()?;
+    app.update(Msg::Resize {
+        width: size.width,
+        height: size.height,
+    });
+    Ok(())
 }
 
 /// Update the app and carry out what it asks for; false means quit.
@@ -117,7 +190,7 @@ fn dispatch(app: &mut App, msg: Msg) -> bool {
 fn spawn_collector(
     query: Query,
     interval: Duration,
-    sender: Sender<Msg>,
+    sender: Sender<Incoming>,
     snapshot_queued: Arc<AtomicBool>,
 ) -> Result<(), Error> {
     thread::Builder::new()
@@ -134,7 +207,7 @@ fn spawn_collector(
                     }
                     Err(e) => Msg::CollectFailed(e.to_string()),
                 };
-                if sender.send(msg).is_err() {
+                if sender.send(Incoming::App(msg)).is_err() {
                     return;
                 }
                 // Debug builds only: lets tests/live.rs see how a panicking thread ends --live.
@@ -155,7 +228,7 @@ fn spawn_collector(
         .map_err(|e| Error::Live(format!("starting the collector thread: {e}")))
 }
 
-fn spawn_input(sender: Sender<Msg>) -> Result<(), Error> {
+fn spawn_input(sender: Sender<Incoming>) -> Result<(), Error> {
     thread::Builder::new()
         .name("input".to_string())
         .spawn(move || {
@@ -169,7 +242,7 @@ fn spawn_input(sender: Sender<Msg>) -> Result<(), Error> {
                     Err(_) => Msg::Terminate,
                 };
                 let terminate = matches!(msg, Msg::Terminate);
-                if sender.send(msg).is_err() || terminate {
+                if sender.send(Incoming::App(msg)).is_err() || terminate {
                     return;
                 }
             }
@@ -178,27 +251,41 @@ fn spawn_input(sender: Sender<Msg>) -> Result<(), Error> {
         .map_err(|e| Error::Live(format!("starting the input thread: {e}")))
 }
 
+/// Forward every signal that ends or stops the program (and CONT) to the loop. STOP cannot be
+/// caught, and TTIN/TTOU keep their default: catching them would turn a background tcsetattr
+/// into a loop; CONT then repaints.
 #[cfg(unix)]
-fn watch_signals(sender: Sender<Msg>) -> io::Result<()> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])?;
+fn watch_signals(sender: Sender<Incoming>) -> io::Result<()> {
+    use signal_hook::consts::{
+        SIGALRM, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGUSR1, SIGUSR2,
+    };
+    let mut signals = signal_hook::iterator::Signals::new([
+        SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP, SIGCONT,
+    ])?;
     thread::Builder::new()
         .name("signals".to_string())
         .spawn(move || {
-            if signals.forever().next().is_some() {
-                let _ = sender.send(Msg::Terminate);
+            for signal in signals.forever() {
+                if sender.send(Incoming::Signal(signal)).is_err() {
+                    return;
+                }
             }
         })
         .map(drop)
 }
 
 fn enter_terminal() -> io::Result<Terminal<CrosstermBackend<Stdout>>> {
-    enable_raw_mode()?;
-    crossterm::execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    terminal.hide_cursor()?;
+    take_over_terminal(&mut terminal)?;
     terminal.clear()?;
     Ok(terminal)
+}
+
+/// Raw mode, the alternate screen and mouse reports: what `restore_terminal` undoes.
+fn take_over_terminal(terminal: &mut Terminal<CrosstermBackend<Stdout>>) -> io::Result<()> {
+    enable_raw_mode()?;
+    crossterm::execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+    terminal.hide_cursor()
 }
 
 /// Put the terminal back as the shell left it. Safe to call more than once.
