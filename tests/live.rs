@@ -339,3 +339,30 @@ fn live_dashboard_stops_on_sigtstp_with_the_terminal_restored_and_comes_back_on_
     let screen = tmux.wait_for("the dashboard to exit", |screen| screen.contains("EXITED:"));
     assert!(screen.contains("EXITED:0"), "{screen}");
 }
+
+#[test]
+fn live_header_says_why_owners_are_incomplete() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to drop CAP_SYS_PTRACE with setpriv");
+        return;
+    }
+    // This test process keeps every capability: its fd links are unreadable to the dashboard.
+    let _listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback listener");
+    let command = format!(
+        "setpriv --inh-caps=-sys_ptrace --bounding-set=-sys_ptrace {}",
+        dashboard_command("-l")
+    );
+    let Some(tmux) = Tmux::start("noptrace", &command) else {
+        return;
+    };
+    let screen = tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    let header = screen
+        .lines()
+        .find(|line| line.starts_with("owners:"))
+        .expect("the owners line");
+    assert!(
+        header.starts_with("owners: incomplete, no CAP_SYS_PTRACE"),
+        "{header}"
+    );
+}
