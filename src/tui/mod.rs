@@ -156,7 +156,8 @@ fn take_terminal_back(
     app: &mut App,
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
 ) -> io::Result<()> {
-    take_over_terminal(terminal)?;
+    take_over_terminal()?;
+    terminal.hide_cursor()?;
     // Not `Terminal::clear`: it asks for the cursor position, and the input thread would take
     // the answer. Forgetting the last frame makes the next draw repaint every cell.
     crossterm::execute!(
@@ -275,17 +276,17 @@ fn watch_signals(sender: Sender<Incoming>) -> io::Result<()> {
 }
 
 fn enter_terminal() -> io::Result<Terminal<CrosstermBackend<Stdout>>> {
+    take_over_terminal()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    take_over_terminal(&mut terminal)?;
+    terminal.hide_cursor()?;
     terminal.clear()?;
     Ok(terminal)
 }
 
 /// Raw mode, the alternate screen and mouse reports: what `restore_terminal` undoes.
-fn take_over_terminal(terminal: &mut Terminal<CrosstermBackend<Stdout>>) -> io::Result<()> {
+fn take_over_terminal() -> io::Result<()> {
     enable_raw_mode()?;
-    crossterm::execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
-    terminal.hide_cursor()
+    crossterm::execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)
 }
 
 /// Put the terminal back as the shell left it. Safe to call more than once.

@@ -184,7 +184,8 @@ impl std::ops::BitOrAssign for Obstacles {
 
 /// Why owners are incomplete, from what the scan met and who we are: a refusal means
 /// "not root" to a user, "no CAP_SYS_PTRACE" to root without it, and something stronger than
-/// root (a security policy, a container's outer world) to root with it; /proc's `hidepid` hides processes without any refusal at all.
+/// root (a security policy, a container's outer world) to root with it; /proc's `hidepid`
+/// hides processes without any refusal at all.
 fn explain(obstacles: Obstacles) -> OwnerGaps {
     let has_ptrace = has_cap_sys_ptrace();
     // SAFETY: geteuid has no preconditions and cannot fail.
