@@ -366,3 +366,49 @@ fn live_header_says_why_owners_are_incomplete() {
         "{header}"
     );
 }
+
+#[test]
+fn live_with_few_threads_allowed_runs_or_fails_with_one_line() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run under a fresh uid with setpriv");
+        return;
+    }
+    // RLIMIT_NPROC counts every thread of the uid (root ignores it): a uid nothing else uses
+    // makes the limit exact. Below 4 a thread of the dashboard itself cannot start; from 4 on
+    // only the owner scan's threads are missing, and it must make do with fewer.
+    let uid = 62_000 + std::process::id() % 1000;
+    for limit in 1..=5 {
+        let command = format!(
+            "bash -c \"ulimit -u {limit}; setpriv --reuid={uid} --regid={uid} --clear-groups \
+             '{}' --live -l; echo EXITED:\\$?; sleep 60\"",
+            env!("CARGO_BIN_EXE_rnetstat")
+        );
+        let Some(tmux) = Tmux::start(&format!("nproc{limit}"), &command) else {
+            return;
+        };
+        let screen = tmux.wait_for("the dashboard or its exit", |screen| {
+            screen.contains("refreshed") || screen.contains("EXITED:")
+        });
+        assert!(!screen.contains("panicked"), "ulimit -u {limit}:\n{screen}");
+        if screen.contains("EXITED:") {
+            assert!(screen.contains("EXITED:1"), "ulimit -u {limit}:\n{screen}");
+            assert!(!alternate_screen_on(&tmux), "ulimit -u {limit}:\n{screen}");
+            let said: Vec<&str> = screen
+                .lines()
+                .filter(|line| !line.trim().is_empty() && !line.starts_with("EXITED:"))
+                .collect();
+            assert_eq!(said.len(), 1, "ulimit -u {limit}: {said:?}");
+            assert!(said[0].starts_with("rnetstat: "), "{}", said[0]);
+        } else {
+            assert!(alternate_screen_on(&tmux), "ulimit -u {limit}:\n{screen}");
+            assert!(
+                screen.contains("owners: incomplete, run as root"),
+                "the scan ran: ulimit -u {limit}:\n{screen}"
+            );
+            tmux.keys(&["q"]);
+            let screen = tmux.wait_for("the dashboard to exit", |s| s.contains("EXITED:"));
+            assert!(screen.contains("EXITED:0"), "ulimit -u {limit}:\n{screen}");
+        }
+    }
+}
