@@ -12,10 +12,10 @@ pub mod view;
 mod tests;
 
 use std::io::{self, IsTerminal, Stdout};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::thread;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
@@ -35,6 +35,20 @@ use app::{App, Effect, Msg};
 /// Messages handled before the next frame is drawn, so a burst of keys costs one frame
 /// but a flood cannot starve the screen.
 const MESSAGES_PER_FRAME: usize = 256;
+
+/// Held by the UI thread whenever it is not waiting for a message (it draws, or takes the
+/// terminal back): a panicking thread takes it before it restores the terminal, so that no
+/// frame lands on the shell's screen after that.
+static TERMINAL_IN_USE: Mutex<()> = Mutex::new(());
+
+/// The thread that runs the loop and alone draws.
+static UI_THREAD: OnceLock<ThreadId> = OnceLock::new();
+
+fn terminal_in_use() -> MutexGuard<'static, ()> {
+    TERMINAL_IN_USE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
 
 /// What the loop receives: the app's messages, and signals, which only the thread that owns
 /// the terminal may act on (it must not draw between restoring the terminal and dying).
@@ -57,6 +71,7 @@ pub fn run(query: &Query, options: &LiveOptions) -> Result<(), Error> {
     watch_signals(sender.clone())
         .map_err(|e| Error::Live(format!("installing signal handlers: {e}")))?;
 
+    let _ = UI_THREAD.set(thread::current().id());
     install_panic_hook();
     let _restore = RestoreOnDrop;
     let mut terminal =
@@ -88,13 +103,9 @@ fn event_loop(
     receiver: &Receiver<Incoming>,
     snapshot_queued: &AtomicBool,
 ) -> io::Result<()> {
+    let mut next = None;
     loop {
-        terminal.draw(|frame| view::render(app, frame))?;
-        // Every sender gone means the input and collector threads died: nothing more can happen.
-        let Ok(first) = receiver.recv() else {
-            return Ok(());
-        };
-        let mut next = Some(first);
+        let in_use = terminal_in_use();
         for _ in 0..MESSAGES_PER_FRAME {
             let Some(incoming) = next.take() else { break };
             let go_on = match incoming {
@@ -111,6 +122,15 @@ fn event_loop(
                 return Ok(());
             }
             next = receiver.try_recv().ok();
+        }
+        terminal.draw(|frame| view::render(app, frame))?;
+        drop(in_use);
+        if next.is_none() {
+            // Every sender gone means the input and collector threads died: nothing more can happen.
+            let Ok(incoming) = receiver.recv() else {
+                return Ok(());
+            };
+            next = Some(incoming);
         }
     }
 }
@@ -310,10 +330,13 @@ impl Drop for RestoreOnDrop {
 }
 
 /// Restore the terminal before the panic message is printed, so it is readable and the
-/// shell is usable; then hand over to the previous hook.
+/// shell is usable; then hand over to the previous hook, which ends the program.
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // Another thread waits for the frame being drawn and keeps the UI thread from drawing
+        // the next; the UI thread itself cannot be drawing while it panics.
+        let _in_use = (UI_THREAD.get() != Some(&thread::current().id())).then(terminal_in_use);
         restore_terminal();
         previous(info);
     }));
