@@ -212,6 +212,25 @@ fn proc_mounted_with_hidepid_is_named_as_the_reason() {
         eprintln!("skipped: needs root to mount a private /proc with unshare");
         return;
     }
+    let can_mount = Command::new("unshare")
+        .args([
+            "-m",
+            "mount",
+            "-t",
+            "proc",
+            "-o",
+            "hidepid=2",
+            "proc",
+            "/proc",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !can_mount {
+        eprintln!(
+            "skipped: unshare -m cannot mount a private /proc here (a locked-down container)"
+        );
+        return;
+    }
     let _listener = TcpListener::bind("127.0.0.1:0").unwrap();
     // A private mount namespace: the machine's /proc is untouched.
     let hidepid = format!(
