@@ -20,10 +20,6 @@ use model::OwnerCoverage;
 use platform::CollectError;
 use services::Services;
 
-/// Printed once when owners were asked for but some processes could not be inspected.
-pub const PRIVILEGE_HINT: &str =
-    "not all processes could be identified: run as root to see other users' processes";
-
 #[derive(Debug)]
 pub enum Error {
     Collect(CollectError),
@@ -51,15 +47,43 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Exit status after a panic, as Rust's own default; any other failure exits 1.
+pub const PANIC_EXIT_STATUS: i32 = 101;
+
+/// Make a panic in any thread end the program with one line: no thread's work may silently
+/// go missing, and the dashboard may not keep drawing after its terminal was restored.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("no message");
+        let location = info.location().map_or_else(String::new, |l| {
+            format!(" at {}:{}:{}", l.file(), l.line(), l.column())
+        });
+        let _ = writeln!(
+            io::stderr(),
+            "rnetstat: internal error: thread '{}' panicked{location}: {}",
+            thread.name().unwrap_or("unnamed"),
+            format::escaped(message)
+        );
+        std::process::exit(PANIC_EXIT_STATUS);
+    }));
+}
+
 pub fn run(config: &Config) -> Result<(), Error> {
+    install_panic_hook();
     let table_options = match &config.output {
         Output::Live(options) => return tui::run(&config.query, options),
         Output::Table(options) => Some(options),
         Output::Json => None,
     };
     let snapshot = platform::snapshot(&config.query).map_err(Error::Collect)?;
-    if snapshot.owners == OwnerCoverage::LimitedByPrivileges {
-        eprintln!("rnetstat: {PRIVILEGE_HINT}");
+    if let OwnerCoverage::Incomplete(gaps) = snapshot.owners {
+        eprintln!("rnetstat: owners incomplete: {}", gaps.describe());
     }
     let services = Services::load();
     let stdout = io::stdout().lock();

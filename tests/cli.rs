@@ -146,29 +146,181 @@ fn extended_columns_show_user_and_inode() {
     assert!(line.split_whitespace().any(|w| w == uid), "{line}");
 }
 
+/// Run rnetstat with `args` under `wrapper` (a command prefix such as setpriv's), as
+/// `bash -c`, returning (exit status success, stdout, stderr).
+fn run_wrapped(wrapper: &str, args: &str) -> (bool, String, String) {
+    let output = Command::new("bash")
+        .args([
+            "-c",
+            &format!("{wrapper} '{}' {args}", env!("CARGO_BIN_EXE_rnetstat")),
+        ])
+        .output()
+        .expect("sh");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The `owners` object of a `--json` run under `wrapper`, after checking the run succeeded.
+fn json_owners_under(wrapper: &str) -> serde_json::Value {
+    let (ok, stdout, stderr) = run_wrapped(wrapper, "-l -t --json");
+    assert!(ok, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("valid JSON");
+    doc["owners"].clone()
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+const AS_NOBODY: &str = "setpriv --reuid=65534 --regid=65534 --clear-groups";
+
 #[test]
 fn unprivileged_user_gets_one_hint_and_success() {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !is_root() {
         eprintln!("skipped: needs root to drop to another user with setpriv");
         return;
     }
     let _listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let output = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_rnetstat"),
-            "-a",
-            "-p",
-        ])
-        .output()
-        .expect("setpriv");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let (ok, _, stderr) = run_wrapped(AS_NOBODY, "-a -p");
+    assert!(ok, "{stderr}");
     assert_eq!(stderr.matches("run as root").count(), 1, "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let owners = json_owners_under(AS_NOBODY);
+    assert_eq!(owners["complete"], false, "{owners}");
+    assert!(
+        owners["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&"not_root".into()),
+        "{owners}"
+    );
+    assert!(owners["reason"].as_str().unwrap().contains("run as root"));
+}
+
+#[test]
+fn without_cap_sys_ptrace_owners_are_incomplete_and_say_why() {
+    if !is_root() {
+        eprintln!("skipped: needs root to drop CAP_SYS_PTRACE with setpriv");
+        return;
+    }
+    // Held by this test process, which keeps every capability: its fd links are unreadable to
+    // a root process without CAP_SYS_PTRACE.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let no_ptrace = "setpriv --inh-caps=-sys_ptrace --bounding-set=-sys_ptrace";
+    let (ok, stdout, stderr) = run_wrapped(no_ptrace, "-l -t -p -n");
+    assert!(ok, "{stderr}");
+    let row = stdout
+        .lines()
+        .find(|l| l.contains(&format!("127.0.0.1:{port} ")))
+        .expect("our listener");
+    assert!(
+        row.trim_end().ends_with('-'),
+        "owner should be unknown: {row}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("CAP_SYS_PTRACE"), "{stderr}");
+    let owners = json_owners_under(no_ptrace);
+    assert_eq!(owners["complete"], false, "{owners}");
+    assert_eq!(owners["reasons"], serde_json::json!(["no_cap_sys_ptrace"]));
+}
+
+#[test]
+fn proc_mounted_with_hidepid_is_named_as_the_reason() {
+    if !is_root() {
+        eprintln!("skipped: needs root to mount a private /proc with unshare");
+        return;
+    }
+    let can_mount = Command::new("unshare")
+        .args([
+            "-m",
+            "mount",
+            "-t",
+            "proc",
+            "-o",
+            "hidepid=2",
+            "proc",
+            "/proc",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !can_mount {
+        eprintln!(
+            "skipped: unshare -m cannot mount a private /proc here (a locked-down container)"
+        );
+        return;
+    }
+    let _listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // A private mount namespace: the machine's /proc is untouched.
+    let hidepid = format!(
+        "unshare -m sh -c 'mount -t proc -o hidepid=2 proc /proc && exec {AS_NOBODY} \"$0\" \"$@\"'"
+    );
+    let (ok, _, stderr) = run_wrapped(&hidepid, "-l -t -p");
+    assert!(ok, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("hidepid"), "{stderr}");
+    let owners = json_owners_under(&hidepid);
+    assert_eq!(owners["complete"], false, "{owners}");
+    assert!(
+        owners["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&"hidepid".into()),
+        "{owners}"
+    );
+}
+
+#[test]
+fn hitting_the_open_file_limit_is_named_as_the_reason() {
+    let _listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // One descriptor beside stdin, stdout and stderr: whichever of the owner scan's /proc and
+    // the dump's netlink socket takes it, the other runs out, and the user must be told.
+    for _ in 0..5 {
+        let (ok, _, stderr) = run_wrapped("ulimit -n 4;", "-l -t -p");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        if ok {
+            assert!(stderr.contains("ulimit -n"), "{stderr}");
+        } else {
+            assert!(stderr.contains("Too many open files"), "{stderr}");
+        }
+    }
+}
+
+#[test]
+fn json_says_whether_owners_are_complete() {
+    let owners = json_owners_under("");
+    assert!(owners["complete"].is_boolean(), "{owners}");
+    let reasons = owners["reasons"].as_array().expect("reasons array");
+    assert_eq!(owners["complete"], reasons.is_empty(), "{owners}");
+    assert_eq!(owners["reason"].is_null(), reasons.is_empty(), "{owners}");
+}
+
+#[test]
+fn too_few_threads_allowed_is_neither_a_panic_nor_a_silent_gap() {
+    if !is_root() {
+        eprintln!("skipped: needs root to run under a fresh uid with setpriv");
+        return;
+    }
+    let _listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // RLIMIT_NPROC counts every thread of the uid (root ignores it): a uid nothing else uses
+    // makes the limit exact. 1 allows no thread at all beside main.
+    let uid = 61_000 + std::process::id() % 1000;
+    for limit in 1..=3 {
+        let wrapper =
+            format!("ulimit -u {limit}; setpriv --reuid={uid} --regid={uid} --clear-groups");
+        let (ok, stdout, stderr) = run_wrapped(&wrapper, "-l -t -p");
+        assert!(ok, "ulimit -u {limit}: {stderr}");
+        assert!(stdout.starts_with("Proto"), "ulimit -u {limit}: {stdout}");
+        // The scan reached root's processes (this test's listener among them) and says so.
+        assert_eq!(
+            stderr, "rnetstat: owners incomplete: run as root to see other users' processes\n",
+            "ulimit -u {limit}"
+        );
+    }
 }
 
 #[test]

@@ -116,9 +116,10 @@ impl Drop for Tmux {
 }
 
 /// Run the dashboard under bash so that, once it exits, its status lands on the normal screen.
+/// No core file: a test may kill it with SIGQUIT.
 fn dashboard_command(flags: &str) -> String {
     format!(
-        "bash -c \"'{}' --live {flags}; echo EXITED:\\$?; sleep 60\"",
+        "bash -c \"ulimit -c 0; '{}' --live {flags}; echo EXITED:\\$?; sleep 60\"",
         env!("CARGO_BIN_EXE_rnetstat")
     )
 }
@@ -228,5 +229,186 @@ fn live_flag_usage_errors_exit_2() {
             .output()
             .expect("run rnetstat");
         assert_eq!(output.status.code(), Some(2), "{args:?}");
+    }
+}
+
+/// Whether the pane shows the alternate screen (a full-screen program is drawing).
+fn alternate_screen_on(tmux: &Tmux) -> bool {
+    let output = tmux.run(&["display", "-p", "-t", "live", "#{alternate_on}"]);
+    String::from_utf8_lossy(&output.stdout).trim() == "1"
+}
+
+#[test]
+fn a_panicking_thread_ends_the_dashboard_with_one_line_and_the_terminal_restored() {
+    if !cfg!(debug_assertions) {
+        eprintln!("skipped: the panic is injected by debug builds only");
+        return;
+    }
+    let command = format!(
+        "env RNETSTAT_TEST_PANIC_IN_COLLECTOR=1 {}",
+        dashboard_command("-l")
+    );
+    let Some(tmux) = Tmux::start("panic", &command) else {
+        return;
+    };
+    let screen = tmux.wait_for("the dashboard to exit", |screen| screen.contains("EXITED:"));
+    assert!(screen.contains("EXITED:101"), "{screen}");
+    assert!(!alternate_screen_on(&tmux), "{screen}");
+    let said: Vec<&str> = screen
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with("EXITED:"))
+        .collect();
+    assert_eq!(said.len(), 1, "one line, nothing else: {said:?}");
+    assert!(
+        said[0].starts_with(
+            "rnetstat: internal error: thread 'collector' panicked at src/tui/mod.rs:"
+        ) && said[0].ends_with("RNETSTAT_TEST_PANIC_IN_COLLECTOR is set"),
+        "{}",
+        said[0]
+    );
+}
+
+fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// The one-letter state of `pid` in /proc/PID/stat (`T`: stopped).
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !ready() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {WAIT:?} waiting for {what}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn live_dashboard_restores_the_terminal_then_dies_of_quit_usr1_usr2_and_alrm() {
+    for (signal, number) in [("QUIT", 3), ("USR1", 10), ("USR2", 12), ("ALRM", 14)] {
+        let Some(tmux) = Tmux::start(&format!("sig{number}"), &dashboard_command("-l")) else {
+            return;
+        };
+        tmux.wait_for("the dashboard", |screen| screen.contains("Local Address"));
+        assert!(alternate_screen_on(&tmux));
+        send_signal(tmux.child_of_shell(), signal);
+        let screen = tmux.wait_for("the dashboard to die", |screen| screen.contains("EXITED:"));
+        // bash reports death by signal N as 128 + N.
+        assert!(
+            screen.contains(&format!("EXITED:{}", 128 + number)),
+            "SIG{signal}: {screen}"
+        );
+        assert!(
+            !alternate_screen_on(&tmux),
+            "SIG{signal} left the alternate screen on:\n{screen}"
+        );
+        assert!(!screen.contains("Local Address"), "SIG{signal}:\n{screen}");
+    }
+}
+
+#[test]
+fn live_dashboard_stops_on_sigtstp_with_the_terminal_restored_and_comes_back_on_sigcont() {
+    let Some(tmux) = Tmux::start("tstp", &dashboard_command("-l")) else {
+        return;
+    };
+    tmux.wait_for("the dashboard", |screen| screen.contains("Local Address"));
+    let pid = tmux.child_of_shell();
+    send_signal(pid, "TSTP");
+    wait_until("rnetstat to stop", || process_state(pid) == Some('T'));
+    wait_until("the normal screen", || !alternate_screen_on(&tmux));
+    let screen = tmux.screen();
+    assert!(!screen.contains("Local Address"), "{screen}");
+
+    send_signal(pid, "CONT");
+    let screen = tmux.wait_for("the dashboard again", |screen| {
+        screen.contains("Local Address") && screen.contains("rnetstat --live")
+    });
+    assert!(alternate_screen_on(&tmux), "{screen}");
+    assert_ne!(process_state(pid), Some('T'));
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the dashboard to exit", |screen| screen.contains("EXITED:"));
+    assert!(screen.contains("EXITED:0"), "{screen}");
+}
+
+#[test]
+fn live_header_says_why_owners_are_incomplete() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to drop CAP_SYS_PTRACE with setpriv");
+        return;
+    }
+    // This test process keeps every capability: its fd links are unreadable to the dashboard.
+    let _listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback listener");
+    let command = format!(
+        "setpriv --inh-caps=-sys_ptrace --bounding-set=-sys_ptrace {}",
+        dashboard_command("-l")
+    );
+    let Some(tmux) = Tmux::start("noptrace", &command) else {
+        return;
+    };
+    let screen = tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    let header = screen
+        .lines()
+        .find(|line| line.starts_with("owners:"))
+        .expect("the owners line");
+    assert!(
+        header.starts_with("owners: incomplete, no CAP_SYS_PTRACE"),
+        "{header}"
+    );
+}
+
+#[test]
+fn live_with_few_threads_allowed_runs_or_fails_with_one_line() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run under a fresh uid with setpriv");
+        return;
+    }
+    // RLIMIT_NPROC counts every thread of the uid (root ignores it): a uid nothing else uses
+    // makes the limit exact. Below 4 a thread of the dashboard itself cannot start; from 4 on
+    // only the owner scan's threads are missing, and it must make do with fewer.
+    let uid = 62_000 + std::process::id() % 1000;
+    for limit in 1..=5 {
+        let command = format!(
+            "bash -c \"ulimit -u {limit}; setpriv --reuid={uid} --regid={uid} --clear-groups \
+             '{}' --live -l; echo EXITED:\\$?; sleep 60\"",
+            env!("CARGO_BIN_EXE_rnetstat")
+        );
+        let Some(tmux) = Tmux::start(&format!("nproc{limit}"), &command) else {
+            return;
+        };
+        let screen = tmux.wait_for("the dashboard or its exit", |screen| {
+            screen.contains("refreshed") || screen.contains("EXITED:")
+        });
+        assert!(!screen.contains("panicked"), "ulimit -u {limit}:\n{screen}");
+        if screen.contains("EXITED:") {
+            assert!(screen.contains("EXITED:1"), "ulimit -u {limit}:\n{screen}");
+            assert!(!alternate_screen_on(&tmux), "ulimit -u {limit}:\n{screen}");
+            let said: Vec<&str> = screen
+                .lines()
+                .filter(|line| !line.trim().is_empty() && !line.starts_with("EXITED:"))
+                .collect();
+            assert_eq!(said.len(), 1, "ulimit -u {limit}: {said:?}");
+            assert!(said[0].starts_with("rnetstat: "), "{}", said[0]);
+        } else {
+            assert!(alternate_screen_on(&tmux), "ulimit -u {limit}:\n{screen}");
+            assert!(
+                screen.contains("owners: incomplete, run as root"),
+                "the scan ran: ulimit -u {limit}:\n{screen}"
+            );
+            tmux.keys(&["q"]);
+            let screen = tmux.wait_for("the dashboard to exit", |s| s.contains("EXITED:"));
+            assert!(screen.contains("EXITED:0"), "ulimit -u {limit}:\n{screen}");
+        }
     }
 }

@@ -372,3 +372,29 @@ fn a_live_collector_finds_owners_of_sockets_opened_between_refreshes() {
     drop(before);
     assert_eq!(owners_of(&collector.snapshot().unwrap(), gone), None);
 }
+
+#[test]
+fn a_listener_that_moved_to_another_network_namespace_keeps_its_owner() {
+    // The socket stays in our namespace (and in our dump) after its holder calls
+    // unshare(CLONE_NEWNET); only the process moved, as under systemd's PrivateNetwork=.
+    let script = "import ctypes,socket,sys\n\
+        s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+        assert ctypes.CDLL(None, use_errno=True).unshare(0x40000000) == 0\n\
+        print(s.getsockname()[1], flush=True); sys.stdin.read()\n";
+    let (mut child, line) = python_holding_sockets(script);
+    let port: u16 = line.trim().parse().expect("the listener's port");
+    let doc = json_of(&["-l", "-t", "--json"]);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let socket = find_socket(&doc, "tcp", addr)
+        .expect("the moved listener is still in our namespace")
+        .clone();
+    drop(child.stdin.take());
+    let _ = child.wait();
+    let pids: Vec<u64> = socket["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pids, vec![u64::from(child.id())], "{socket}");
+}

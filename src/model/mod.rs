@@ -5,5 +5,5 @@ mod snapshot;
 mod socket;
 
 pub use process::Process;
-pub use snapshot::{OwnerCoverage, Snapshot};
+pub use snapshot::{OwnerCoverage, OwnerGaps, Snapshot};
 pub use socket::{Family, Proto, Socket, SocketState};

@@ -11,8 +11,145 @@ pub enum OwnerCoverage {
     NotCollected,
     /// Every process's sockets were inspected.
     Complete,
-    /// Some processes could not be inspected for lack of privileges.
-    LimitedByPrivileges,
+    /// Some processes' sockets could not be inspected, for these reasons.
+    Incomplete(OwnerGaps),
+}
+
+impl OwnerCoverage {
+    /// `Complete` when nothing was missed, else `Incomplete` with the reasons.
+    pub fn from_gaps(gaps: OwnerGaps) -> OwnerCoverage {
+        if gaps.is_empty() {
+            OwnerCoverage::Complete
+        } else {
+            OwnerCoverage::Incomplete(gaps)
+        }
+    }
+
+    /// The reasons owners are incomplete; none when complete or not collected.
+    pub fn gaps(self) -> OwnerGaps {
+        match self {
+            OwnerCoverage::Incomplete(gaps) => gaps,
+            _ => OwnerGaps::default(),
+        }
+    }
+}
+
+/// Why some processes' sockets could not be inspected; several reasons can hold at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OwnerGaps {
+    /// Not root: other users' processes are off limits.
+    pub not_root: bool,
+    /// Root without CAP_SYS_PTRACE: /proc/PID/fd links of more privileged processes are unreadable.
+    pub no_ptrace: bool,
+    /// /proc is mounted with `hidepid`: other users' processes are not even listed.
+    pub hidepid: bool,
+    /// The open-file limit (`ulimit -n`) was hit: some fd directories could not be opened.
+    pub fd_limit: bool,
+    /// Access was refused although we are root with CAP_SYS_PTRACE: an LSM policy, or a
+    /// non-dumpable process of a parent user namespace (a container's init).
+    pub refused: bool,
+    /// /proc itself could not be opened: no owner is known.
+    pub no_proc: bool,
+}
+
+impl OwnerGaps {
+    pub fn is_empty(&self) -> bool {
+        *self == OwnerGaps::default()
+    }
+
+    /// Each reason that holds: a stable code (JSON), a sentence (stderr, status lines) and a
+    /// label short enough for the dashboard's header.
+    pub fn reasons(&self) -> impl Iterator<Item = Reason> + '_ {
+        [
+            (
+                self.not_root,
+                Reason {
+                    code: "not_root",
+                    sentence: "run as root to see other users' processes",
+                    label: "run as root to see other users' processes",
+                },
+            ),
+            (
+                self.no_ptrace,
+                Reason {
+                    code: "no_cap_sys_ptrace",
+                    sentence: "fd links in /proc are unreadable without CAP_SYS_PTRACE",
+                    label: "no CAP_SYS_PTRACE",
+                },
+            ),
+            (
+                self.hidepid,
+                Reason {
+                    code: "hidepid",
+                    sentence: "/proc is mounted with hidepid: other users' processes are hidden",
+                    label: "/proc hidepid",
+                },
+            ),
+            (
+                self.fd_limit,
+                Reason {
+                    code: "fd_limit",
+                    sentence: "the open-file limit (ulimit -n) was hit: some processes were skipped",
+                    label: "open-file limit hit",
+                },
+            ),
+            (
+                self.refused,
+                Reason {
+                    code: "access_refused",
+                    sentence: "some processes refuse inspection even by root \
+                               (a security policy, or a process from outside this container)",
+                    label: "some refused even to root",
+                },
+            ),
+            (
+                self.no_proc,
+                Reason {
+                    code: "proc_unreadable",
+                    sentence: "/proc could not be opened",
+                    label: "/proc unreadable",
+                },
+            ),
+        ]
+        .into_iter()
+        .filter(|(holds, _)| *holds)
+        .map(|(_, reason)| reason)
+    }
+
+    /// All reasons in one line, `; ` between them.
+    pub fn describe(&self) -> String {
+        self.reasons()
+            .map(|r| r.sentence)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// All reasons in a few words each, for the dashboard's header.
+    pub fn labels(&self) -> String {
+        self.reasons()
+            .map(|r| r.label)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// One reason owners are incomplete, worded for each reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reason {
+    pub code: &'static str,
+    pub sentence: &'static str,
+    pub label: &'static str,
+}
+
+impl std::ops::BitOrAssign for OwnerGaps {
+    fn bitor_assign(&mut self, other: OwnerGaps) {
+        self.not_root |= other.not_root;
+        self.no_ptrace |= other.no_ptrace;
+        self.hidepid |= other.hidepid;
+        self.fd_limit |= other.fd_limit;
+        self.refused |= other.refused;
+        self.no_proc |= other.no_proc;
+    }
 }
 
 /// Everything one collection saw at one moment.
@@ -31,5 +168,41 @@ impl Snapshot {
     /// The owning processes of `socket`, in pid order, skipping any that exited before we looked.
     pub fn owners_of<'a>(&'a self, socket: &'a Socket) -> impl Iterator<Item = &'a Process> + 'a {
         socket.pids.iter().filter_map(|pid| self.processes.get(pid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_name_every_reason_that_holds_in_one_line() {
+        assert_eq!(
+            OwnerCoverage::from_gaps(OwnerGaps::default()),
+            OwnerCoverage::Complete
+        );
+        let gaps = OwnerGaps {
+            no_ptrace: true,
+            fd_limit: true,
+            ..OwnerGaps::default()
+        };
+        assert_eq!(OwnerCoverage::from_gaps(gaps).gaps(), gaps);
+        let codes: Vec<_> = gaps.reasons().map(|r| r.code).collect();
+        assert_eq!(codes, ["no_cap_sys_ptrace", "fd_limit"]);
+        assert_eq!(
+            gaps.describe(),
+            "fd links in /proc are unreadable without CAP_SYS_PTRACE; \
+             the open-file limit (ulimit -n) was hit: some processes were skipped"
+        );
+        let mut merged = OwnerGaps {
+            not_root: true,
+            ..OwnerGaps::default()
+        };
+        merged |= gaps;
+        assert_eq!(merged.reasons().count(), 3);
+        assert_eq!(
+            merged.labels(),
+            "run as root to see other users' processes; no CAP_SYS_PTRACE; open-file limit hit"
+        );
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
 use crate::format::interface_name;
-use crate::model::{Proto, Snapshot, Socket};
+use crate::model::{OwnerCoverage, Proto, Snapshot, Socket};
 use crate::services::{PortClass, Services};
 
 /// Bumped on any change that could break a reader; adding a field is not such a change.
@@ -19,7 +19,29 @@ struct Document<'a> {
     version: u32,
     hostname: Option<&'a str>,
     taken_at: Option<String>,
+    owners: Option<CoverageView>,
     sockets: Sockets<'a>,
+}
+
+/// Whether `processes` is complete, and if not, why (docs/json.md lists the codes).
+#[derive(Serialize)]
+struct CoverageView {
+    complete: bool,
+    reasons: Vec<&'static str>,
+    reason: Option<String>,
+}
+
+fn coverage_view(coverage: OwnerCoverage) -> Option<CoverageView> {
+    let gaps = match coverage {
+        OwnerCoverage::NotCollected => return None,
+        OwnerCoverage::Complete => Default::default(),
+        OwnerCoverage::Incomplete(gaps) => gaps,
+    };
+    Some(CoverageView {
+        complete: gaps.is_empty(),
+        reasons: gaps.reasons().map(|r| r.code).collect(),
+        reason: (!gaps.is_empty()).then(|| gaps.describe()),
+    })
 }
 
 struct Sockets<'a> {
@@ -141,6 +163,7 @@ pub fn write_json<W: Write>(
         version: SCHEMA_VERSION,
         hostname: snapshot.hostname.as_deref(),
         taken_at: snapshot.taken_at.map(rfc3339),
+        owners: coverage_view(snapshot.owners),
         sockets: Sockets { snapshot, services },
     };
     serde_json::to_writer(&mut *out, &document).map_err(io::Error::from)?;

@@ -108,6 +108,9 @@ fn owner_coverage() -> OwnerCoverage {
     if unsafe { libc::geteuid() } == 0 {
         OwnerCoverage::Complete
     } else {
-        OwnerCoverage::LimitedByPrivileges
+        OwnerCoverage::Incomplete(crate::model::OwnerGaps {
+            not_root: true,
+            ..Default::default()
+        })
     }
 }

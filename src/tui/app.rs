@@ -691,9 +691,7 @@ impl App {
         };
         let Some(&pid) = row.socket.pids.first() else {
             self.status = Some(match self.coverage {
-                OwnerCoverage::LimitedByPrivileges => {
-                    "no known owner: run as root to see other users' processes".to_string()
-                }
+                OwnerCoverage::Incomplete(gaps) => format!("no known owner: {}", gaps.describe()),
                 _ => "no known owner for this socket".to_string(),
             });
             return;

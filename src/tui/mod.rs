@@ -1,7 +1,8 @@
 //! `rnetstat --live`: the loop around [`app::App`]. A collector thread sends whole snapshots,
-//! an input thread sends terminal events, a signal thread sends SIGTERM/SIGHUP; this thread
-//! only updates the app, carries out its effects and draws. A slow collection never holds up
-//! keys or drawing, and the terminal is restored on quit, on error, on panic and on signals.
+//! an input thread sends terminal events, a signal thread sends the signals that end or stop
+//! the program; this thread only updates the app, carries out its effects, handles those
+//! signals around the terminal and draws. A slow collection never holds up keys or drawing,
+//! and the terminal is restored on quit, on error, on panic and on signals.
 
 pub mod app;
 pub mod event;
@@ -11,10 +12,10 @@ pub mod view;
 mod tests;
 
 use std::io::{self, IsTerminal, Stdout};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::thread;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
@@ -35,6 +36,28 @@ use app::{App, Effect, Msg};
 /// but a flood cannot starve the screen.
 const MESSAGES_PER_FRAME: usize = 256;
 
+/// Held by the UI thread whenever it is not waiting for a message (it draws, or takes the
+/// terminal back): a panicking thread takes it before it restores the terminal, so that no
+/// frame lands on the shell's screen after that.
+static TERMINAL_IN_USE: Mutex<()> = Mutex::new(());
+
+/// The thread that runs the loop and alone draws.
+static UI_THREAD: OnceLock<ThreadId> = OnceLock::new();
+
+fn terminal_in_use() -> MutexGuard<'static, ()> {
+    TERMINAL_IN_USE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What the loop receives: the app's messages, and signals, which only the thread that owns
+/// the terminal may act on (it must not draw between restoring the terminal and dying).
+enum Incoming {
+    App(Msg),
+    #[cfg(unix)]
+    Signal(libc::c_int),
+}
+
 pub fn run(query: &Query, options: &LiveOptions) -> Result<(), Error> {
     if !io::stdin().is_terminal() || !io::stdout().is_terminal() {
         return Err(Error::Live("--live needs a terminal".to_string()));
@@ -48,6 +71,7 @@ pub fn run(query: &Query, options: &LiveOptions) -> Result<(), Error> {
     watch_signals(sender.clone())
         .map_err(|e| Error::Live(format!("installing signal handlers: {e}")))?;
 
+    let _ = UI_THREAD.set(thread::current().id());
     install_panic_hook();
     let _restore = RestoreOnDrop;
     let mut terminal =
@@ -76,27 +100,97 @@ pub fn run(query: &Query, options: &LiveOptions) -> Result<(), Error> {
 fn event_loop(
     app: &mut App,
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
-    receiver: &Receiver<Msg>,
+    receiver: &Receiver<Incoming>,
     snapshot_queued: &AtomicBool,
 ) -> io::Result<()> {
+    let mut next = None;
     loop {
-        terminal.draw(|frame| view::render(app, frame))?;
-        // Every sender gone means the input and collector threads died: nothing more can happen.
-        let Ok(first) = receiver.recv() else {
-            return Ok(());
-        };
-        let mut next = Some(first);
+        let in_use = terminal_in_use();
         for _ in 0..MESSAGES_PER_FRAME {
-            let Some(msg) = next.take() else { break };
-            if matches!(msg, Msg::Snapshot(_)) {
-                snapshot_queued.store(false, Ordering::Release);
-            }
-            if !dispatch(app, msg) {
+            let Some(incoming) = next.take() else { break };
+            let go_on = match incoming {
+                Incoming::App(msg) => {
+                    if matches!(msg, Msg::Snapshot(_)) {
+                        snapshot_queued.store(false, Ordering::Release);
+                    }
+                    dispatch(app, msg)
+                }
+                #[cfg(unix)]
+                Incoming::Signal(signal) => on_signal(app, terminal, signal)?,
+            };
+            if !go_on {
                 return Ok(());
             }
             next = receiver.try_recv().ok();
         }
+        terminal.draw(|frame| view::render(app, frame))?;
+        drop(in_use);
+        if next.is_none() {
+            // Every sender gone means the input and collector threads died: nothing more can happen.
+            let Ok(incoming) = receiver.recv() else {
+                return Ok(());
+            };
+            next = Some(incoming);
+        }
     }
+}
+
+/// Act on a signal as a full-screen program should; false means quit. TERM, HUP and INT quit
+/// normally. TSTP restores the terminal and stops; CONT (after TSTP, or after a STOP we could
+/// not catch) takes the terminal back and redraws everything, as vim and htop do. Any other
+/// signal we watch restores the terminal and then dies of it by its default action, so the
+/// exit status says which signal it was.
+#[cfg(unix)]
+fn on_signal(
+    app: &mut App,
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    signal: libc::c_int,
+) -> io::Result<bool> {
+    use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGTERM, SIGTSTP};
+    use signal_hook::low_level::emulate_default_handler;
+    match signal {
+        SIGTERM | SIGHUP | SIGINT => Ok(dispatch(app, Msg::Terminate)),
+        SIGTSTP => {
+            restore_terminal();
+            // Returns once the process is continued.
+            emulate_default_handler(SIGTSTP)?;
+            take_terminal_back(app, terminal)?;
+            Ok(true)
+        }
+        SIGCONT => {
+            take_terminal_back(app, terminal)?;
+            Ok(true)
+        }
+        _ => {
+            restore_terminal();
+            emulate_default_handler(signal)?;
+            // Still alive: the signal's default action is not to end the program.
+            Ok(false)
+        }
+    }
+}
+
+/// After a stop: the terminal again, all of it repainted, at its size, which may have changed.
+#[cfg(unix)]
+fn take_terminal_back(
+    app: &mut App,
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+) -> io::Result<()> {
+    take_over_terminal()?;
+    terminal.hide_cursor()?;
+    // Not `Terminal::clear`: it asks for the cursor position, and the input thread would take
+    // the answer. Forgetting the last frame makes the next draw repaint every cell.
+    crossterm::execute!(
+        io::stdout(),
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+    )?;
+    terminal.swap_buffers();
+    let size = terminal.size()?;
+    app.update(Msg::Resize {
+        width: size.width,
+        height: size.height,
+    });
+    Ok(())
 }
 
 /// Update the app and carry out what it asks for; false means quit.
@@ -117,7 +211,7 @@ fn dispatch(app: &mut App, msg: Msg) -> bool {
 fn spawn_collector(
     query: Query,
     interval: Duration,
-    sender: Sender<Msg>,
+    sender: Sender<Incoming>,
     snapshot_queued: Arc<AtomicBool>,
 ) -> Result<(), Error> {
     thread::Builder::new()
@@ -134,8 +228,13 @@ fn spawn_collector(
                     }
                     Err(e) => Msg::CollectFailed(e.to_string()),
                 };
-                if sender.send(msg).is_err() {
+                if sender.send(Incoming::App(msg)).is_err() {
                     return;
+                }
+                // Debug builds only: lets tests/live.rs see how a panicking thread ends --live.
+                #[cfg(debug_assertions)]
+                if std::env::var_os("RNETSTAT_TEST_PANIC_IN_COLLECTOR").is_some() {
+                    panic!("RNETSTAT_TEST_PANIC_IN_COLLECTOR is set");
                 }
                 // Collect at most half the time: where one collection outlasts the interval
                 // (100,000s of sockets), back-to-back collections would keep a core busy.
@@ -150,7 +249,7 @@ fn spawn_collector(
         .map_err(|e| Error::Live(format!("starting the collector thread: {e}")))
 }
 
-fn spawn_input(sender: Sender<Msg>) -> Result<(), Error> {
+fn spawn_input(sender: Sender<Incoming>) -> Result<(), Error> {
     thread::Builder::new()
         .name("input".to_string())
         .spawn(move || {
@@ -164,7 +263,7 @@ fn spawn_input(sender: Sender<Msg>) -> Result<(), Error> {
                     Err(_) => Msg::Terminate,
                 };
                 let terminate = matches!(msg, Msg::Terminate);
-                if sender.send(msg).is_err() || terminate {
+                if sender.send(Incoming::App(msg)).is_err() || terminate {
                     return;
                 }
             }
@@ -173,27 +272,41 @@ fn spawn_input(sender: Sender<Msg>) -> Result<(), Error> {
         .map_err(|e| Error::Live(format!("starting the input thread: {e}")))
 }
 
+/// Forward every signal that ends or stops the program (and CONT) to the loop. STOP cannot be
+/// caught, and TTIN/TTOU keep their default: catching them would turn a background tcsetattr
+/// into a loop; CONT then repaints.
 #[cfg(unix)]
-fn watch_signals(sender: Sender<Msg>) -> io::Result<()> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])?;
+fn watch_signals(sender: Sender<Incoming>) -> io::Result<()> {
+    use signal_hook::consts::{
+        SIGALRM, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGUSR1, SIGUSR2,
+    };
+    let mut signals = signal_hook::iterator::Signals::new([
+        SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP, SIGCONT,
+    ])?;
     thread::Builder::new()
         .name("signals".to_string())
         .spawn(move || {
-            if signals.forever().next().is_some() {
-                let _ = sender.send(Msg::Terminate);
+            for signal in signals.forever() {
+                if sender.send(Incoming::Signal(signal)).is_err() {
+                    return;
+                }
             }
         })
         .map(drop)
 }
 
 fn enter_terminal() -> io::Result<Terminal<CrosstermBackend<Stdout>>> {
-    enable_raw_mode()?;
-    crossterm::execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+    take_over_terminal()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal.hide_cursor()?;
     terminal.clear()?;
     Ok(terminal)
+}
+
+/// Raw mode, the alternate screen and mouse reports: what `restore_terminal` undoes.
+fn take_over_terminal() -> io::Result<()> {
+    enable_raw_mode()?;
+    crossterm::execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)
 }
 
 /// Put the terminal back as the shell left it. Safe to call more than once.
@@ -217,10 +330,13 @@ impl Drop for RestoreOnDrop {
 }
 
 /// Restore the terminal before the panic message is printed, so it is readable and the
-/// shell is usable; then hand over to the previous hook.
+/// shell is usable; then hand over to the previous hook, which ends the program.
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // Another thread waits for the frame being drawn and keeps the UI thread from drawing
+        // the next; the UI thread itself cannot be drawing while it panics.
+        let _in_use = (UI_THREAD.get() != Some(&thread::current().id())).then(terminal_in_use);
         restore_terminal();
         previous(info);
     }));

@@ -13,7 +13,7 @@ use super::app::{App, Effect, Key, Line, Mark, Msg};
 use super::view;
 use crate::cli::LiveOptions;
 use crate::filter::{Listening, Query};
-use crate::model::{OwnerCoverage, Process, Proto, Snapshot, Socket, SocketState};
+use crate::model::{OwnerCoverage, OwnerGaps, Process, Proto, Snapshot, Socket, SocketState};
 use crate::services::Services;
 
 const WIDTH: u16 = 130;
@@ -581,7 +581,10 @@ fn kill_asks_first_and_only_y_confirms() {
 fn kill_without_a_known_owner_says_so() {
     let mut app = new_app();
     let mut limited = snapshot(vec![listener("0.0.0.0:22", 1, &[])]);
-    limited.owners = OwnerCoverage::LimitedByPrivileges;
+    limited.owners = OwnerCoverage::Incomplete(OwnerGaps {
+        not_root: true,
+        ..OwnerGaps::default()
+    });
     app.update(Msg::Snapshot(Box::new(limited)));
     assert_eq!(press(&mut app, Key::Char('k')), None);
     assert!(app.confirm.is_none());
@@ -880,9 +883,13 @@ fn details_of_an_exited_owner_say_exited_and_hint_at_root_only_when_it_applies()
     let text = details_text(OwnerCoverage::Complete, true);
     assert!(!text.contains("run as root"), "{text}");
     // Without root, a socket with no owner may belong to another user: that is where the hint goes.
-    let text = details_text(OwnerCoverage::LimitedByPrivileges, true);
+    let not_root = OwnerCoverage::Incomplete(OwnerGaps {
+        not_root: true,
+        ..OwnerGaps::default()
+    });
+    let text = details_text(not_root, true);
     assert!(text.contains("run as root"), "{text}");
-    let text = details_text(OwnerCoverage::LimitedByPrivileges, false);
+    let text = details_text(not_root, false);
     assert!(text.contains("pid 999  exited"), "{text}");
 }
 
@@ -1127,16 +1134,33 @@ fn the_footer_adapts_to_the_width() {
 }
 
 #[test]
-fn header_says_paused_and_limited_owners() {
+fn header_says_paused_and_why_owners_are_incomplete() {
     let mut app = new_app();
     let mut limited = snapshot(three_sockets());
-    limited.owners = OwnerCoverage::LimitedByPrivileges;
+    limited.owners = OwnerCoverage::Incomplete(OwnerGaps {
+        not_root: true,
+        ..OwnerGaps::default()
+    });
     app.update(Msg::Snapshot(Box::new(limited)));
     press(&mut app, Key::Char(' '));
     let lines = screen(&app);
     assert!(lines[0].ends_with("│ every 1s │ PAUSED"), "{}", lines[0]);
     assert!(
-        lines[2].starts_with("owners: limited, run as root to see other users' processes"),
+        lines[2].starts_with("owners: incomplete, run as root to see other users' processes"),
+        "{}",
+        lines[2]
+    );
+    let mut no_ptrace = snapshot(three_sockets());
+    no_ptrace.owners = OwnerCoverage::Incomplete(OwnerGaps {
+        no_ptrace: true,
+        hidepid: true,
+        ..OwnerGaps::default()
+    });
+    app.update(Msg::Snapshot(Box::new(no_ptrace)));
+    press(&mut app, Key::Char(' '));
+    let lines = screen(&app);
+    assert!(
+        lines[2].starts_with("owners: incomplete, no CAP_SYS_PTRACE; /proc hidepid │ showing"),
         "{}",
         lines[2]
     );

@@ -22,9 +22,6 @@ pub const NEW_COLOUR: Color = Color::Green;
 pub const GONE_COLOUR: Color = Color::Red;
 pub const CHANGED_COLOUR: Color = Color::Yellow;
 
-/// The privilege hint, as the one-shot mode words it.
-const ROOT_HINT: &str = "run as root to see other users' processes";
-
 struct Areas {
     header: Rect,
     table: Rect,
@@ -121,8 +118,8 @@ fn header_lines(app: &App) -> Vec<Line<'static>> {
 
     let mut settings = vec![match app.coverage {
         OwnerCoverage::Complete => Span::raw("owners: complete"),
-        OwnerCoverage::LimitedByPrivileges => Span::styled(
-            format!("owners: limited, {ROOT_HINT}"),
+        OwnerCoverage::Incomplete(gaps) => Span::styled(
+            format!("owners: incomplete, {}", gaps.labels()),
             Style::new().fg(Color::Yellow),
         ),
         OwnerCoverage::NotCollected => Span::raw("owners: -"),
@@ -677,8 +674,9 @@ fn details_lines(details: &Details, coverage: OwnerCoverage, width: usize) -> Ve
     ));
     lines.push(field("Inode", optional(socket.inode)));
     lines.push(field("Owners", details.owners.len().to_string()));
-    if details.owners.is_empty() && coverage == OwnerCoverage::LimitedByPrivileges {
-        lines.push(Line::from(format!("  none visible: {ROOT_HINT}")));
+    let gaps = coverage.gaps();
+    if details.owners.is_empty() && !gaps.is_empty() {
+        lines.push(Line::from(format!("  none visible: {}", gaps.describe())));
     }
     for (pid, process) in &details.owners {
         match process {

@@ -53,12 +53,24 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
 fn snapshot_with_full_scan(query: &Query) -> Result<(Vec<Socket>, OwnerCoverage), CollectError> {
     // The fd scan does not need the dump's result until the end: run both at once.
     std::thread::scope(|scope| {
-        let scan = query.owners.then(|| scope.spawn(owners::scan_all));
+        let scan = query.owners.then(|| {
+            std::thread::Builder::new()
+                .name("owners".to_string())
+                .spawn_scoped(scope, owners::scan_all)
+        });
         let mut sockets = dump_sockets(query)?;
-        let owners = match scan {
-            Some(scan) => owners::attach(&mut sockets, scan.join().unwrap_or_default()),
-            None => OwnerCoverage::NotCollected,
+        let scan = match scan {
+            None => return Ok((sockets, OwnerCoverage::NotCollected)),
+            Some(Ok(thread)) => thread.join().map_err(|payload| {
+                CollectError::new(
+                    "scanning /proc for socket owners",
+                    std::io::Error::other(owners::panic_message(&*payload)),
+                )
+            })??,
+            // No thread to spare (RLIMIT_NPROC): scan after the dump instead of beside it.
+            Some(Err(_)) => owners::scan_all()?,
         };
+        let owners = owners::attach(&mut sockets, scan);
         Ok((sockets, owners))
     })
 }

@@ -7,7 +7,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use crate::model::{OwnerCoverage, Socket};
+use crate::model::{OwnerCoverage, OwnerGaps, Socket};
+use crate::platform::CollectError;
 
 /// Inodes are small unique integers: one multiply spreads them well enough and costs far less
 /// than SipHash, which matters at 200,000 lookups.
@@ -41,7 +42,7 @@ const FULL_SCAN_EVERY: u32 = 10;
 #[derive(Default)]
 pub struct KnownOwners {
     pids_by_inode: HashMap<u64, Vec<u32>, BuildHasherDefault<InodeHasher>>,
-    denied: bool,
+    gaps: OwnerGaps,
     refreshes_since_full_scan: u32,
 }
 
@@ -53,7 +54,7 @@ impl KnownOwners {
     /// Remember the owners `sockets` have after a full scan.
     pub fn after_full_scan(sockets: &[Socket], coverage: OwnerCoverage) -> KnownOwners {
         let mut known = KnownOwners {
-            denied: coverage == OwnerCoverage::LimitedByPrivileges,
+            gaps: coverage.gaps(),
             ..KnownOwners::default()
         };
         known.remember(sockets);
@@ -79,7 +80,7 @@ impl KnownOwners {
             likely.sort_unstable();
             likely.dedup();
             let scan = find(&mut unknown, &likely);
-            self.denied |= scan.denied;
+            self.gaps |= explain(scan.obstacles);
             // Few new sockets: a small map of them, not an index of every socket.
             let mut found: HashMap<u64, Vec<u32>, BuildHasherDefault<InodeHasher>> =
                 HashMap::default();
@@ -95,7 +96,7 @@ impl KnownOwners {
             }
         }
         self.remember(sockets);
-        coverage(self.denied)
+        OwnerCoverage::from_gaps(self.gaps)
     }
 
     /// Forget inodes that are gone; remember the current owners (none is an answer too).
@@ -112,50 +113,171 @@ impl KnownOwners {
 /// Look for the owners of `wanted` inodes, in `likely` processes first, then in the others,
 /// stopping when every inode has been found.
 fn find(wanted: &mut InodeSet, likely: &[u32]) -> OwnerScan {
-    let Ok(proc_dir) = open_dir(None, c"/proc") else {
-        return OwnerScan {
-            owners: Vec::new(),
-            denied: true,
-        };
+    let proc_dir = match open_dir(None, c"/proc") {
+        Ok(dir) => dir,
+        Err(e) => return OwnerScan::failed(&e),
     };
-    let own_netns = read_link(&proc_dir, c"self/ns/net");
     let others: Vec<u32> = list_pids(&proc_dir)
         .into_iter()
         .filter(|pid| likely.binary_search(pid).is_err())
         .collect();
-    let mut scan = scan_until(&proc_dir, likely, own_netns.as_deref(), Some(wanted));
+    let mut scan = scan_until(&proc_dir, likely, Some(wanted));
     if !wanted.is_empty() {
-        let rest = scan_until(&proc_dir, &others, own_netns.as_deref(), Some(wanted));
+        let rest = scan_until(&proc_dir, &others, Some(wanted));
         scan.owners.extend(rest.owners);
-        scan.denied |= rest.denied;
+        scan.obstacles |= rest.obstacles;
     }
     scan
 }
 
-/// Every socket fd of every process we could inspect: (inode, pid) pairs, and whether any
-/// process was off limits. Taken while the socket dump runs, so it cannot know which inodes
-/// matter yet: `attach` keeps the ones the dump returned.
+/// Every socket fd of every process we could inspect: (inode, pid) pairs, and what kept us
+/// from the others. Taken while the socket dump runs, so it cannot know which inodes matter
+/// yet: `attach` keeps the ones the dump returned.
 #[derive(Default)]
 pub struct OwnerScan {
     owners: Vec<(u64, u32)>,
-    denied: bool,
+    obstacles: Obstacles,
 }
 
-/// Scan every process in our network namespace for socket fds.
-pub fn scan_all() -> OwnerScan {
-    let Ok(proc_dir) = open_dir(None, c"/proc") else {
-        return OwnerScan {
+impl OwnerScan {
+    /// No scan at all: /proc itself could not be opened.
+    fn failed(error: &io::Error) -> OwnerScan {
+        let mut obstacles = Obstacles::default();
+        obstacles.note(error);
+        if !obstacles.out_of_fds {
+            obstacles.no_proc = true;
+        }
+        OwnerScan {
             owners: Vec::new(),
-            denied: true,
-        };
+            obstacles,
+        }
+    }
+}
+
+/// What the kernel answered when a /proc entry could not be read; [`explain`] turns it into
+/// reasons a user can act on.
+#[derive(Debug, Default, Clone, Copy)]
+struct Obstacles {
+    denied: bool,
+    out_of_fds: bool,
+    no_proc: bool,
+}
+
+impl Obstacles {
+    /// Note why an entry could not be read. A process or fd that vanished is no obstacle.
+    fn note(&mut self, error: &io::Error) {
+        match error.raw_os_error() {
+            Some(libc::EACCES | libc::EPERM) => self.denied = true,
+            Some(libc::EMFILE | libc::ENFILE) => self.out_of_fds = true,
+            _ => {}
+        }
+    }
+}
+
+impl std::ops::BitOrAssign for Obstacles {
+    fn bitor_assign(&mut self, other: Obstacles) {
+        self.denied |= other.denied;
+        self.out_of_fds |= other.out_of_fds;
+        self.no_proc |= other.no_proc;
+    }
+}
+
+/// Why owners are incomplete, from what the scan met and who we are: a refusal means
+/// "not root" to a user, "no CAP_SYS_PTRACE" to root without it, and something stronger than
+/// root (a security policy, a container's outer world) to root with it; /proc's `hidepid`
+/// hides processes without any refusal at all.
+fn explain(obstacles: Obstacles) -> OwnerGaps {
+    let has_ptrace = has_cap_sys_ptrace();
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    OwnerGaps {
+        not_root: obstacles.denied && !root,
+        no_ptrace: obstacles.denied && root && !has_ptrace,
+        refused: obstacles.denied && root && has_ptrace,
+        hidepid: !has_ptrace && !obstacles.no_proc && proc_hides_processes(),
+        fd_limit: obstacles.out_of_fds,
+        no_proc: obstacles.no_proc,
+    }
+}
+
+/// CAP_SYS_PTRACE in our effective set (`CapEff` in /proc/self/status); assumed present when
+/// unreadable, so that no reason is claimed without evidence.
+fn has_cap_sys_ptrace() -> bool {
+    const CAP_SYS_PTRACE: u32 = 19;
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return true;
     };
-    let own_netns = read_link(&proc_dir, c"self/ns/net");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_none_or(|caps| caps & (1 << CAP_SYS_PTRACE) != 0)
+}
+
+/// Whether the /proc we read is mounted with `hidepid` (1/noaccess, 2/invisible, 4/ptraceable)
+/// and we are not in its exempt `gid=` group: then other users' processes are out of sight.
+fn proc_hides_processes() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(proc_meta) = std::fs::metadata("/proc") else {
+        return false;
+    };
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let device = proc_meta.dev();
+    let device = format!("{}:{}", libc::major(device), libc::minor(device));
+    // Mounts stack: the last one on this device is the one in view.
+    let Some(options) = mountinfo
+        .lines()
+        .filter(|line| line.split(' ').nth(2) == Some(device.as_str()))
+        .filter_map(|line| line.split_once(" - ")?.1.split(' ').nth(2))
+        .next_back()
+    else {
+        return false;
+    };
+    hidepid_applies(options, in_group)
+}
+
+/// `options` are a proc mount's super options (`rw,hidepid=invisible,gid=27`).
+fn hidepid_applies(options: &str, in_group: impl Fn(u32) -> bool) -> bool {
+    let mut hidepid = false;
+    let mut exempt = false;
+    for option in options.split(',') {
+        match option.split_once('=') {
+            Some(("hidepid", value)) => hidepid = !matches!(value, "0" | "off"),
+            Some(("gid", gid)) => exempt = gid.parse().is_ok_and(&in_group),
+            _ => {}
+        }
+    }
+    hidepid && !exempt
+}
+
+fn in_group(gid: u32) -> bool {
+    // SAFETY: getegid has no preconditions; getgroups writes at most `groups.len()` entries.
+    unsafe {
+        if libc::getegid() == gid {
+            return true;
+        }
+        let mut groups = [0 as libc::gid_t; 256];
+        let count = libc::getgroups(groups.len() as libc::c_int, groups.as_mut_ptr());
+        count > 0 && groups[..count as usize].contains(&gid)
+    }
+}
+
+/// Scan every process for socket fds. Processes in other network namespaces too: a process
+/// that moved there after opening a socket (`unshare(CLONE_NEWNET)`, systemd's
+/// `PrivateNetwork=`) still holds it, and inodes our dump does not contain are simply not used.
+pub fn scan_all() -> Result<OwnerScan, CollectError> {
+    let proc_dir = match open_dir(None, c"/proc") {
+        Ok(dir) => dir,
+        Err(e) => return Ok(OwnerScan::failed(&e)),
+    };
     let pids = list_pids(&proc_dir);
-    scan_in_parallel(&proc_dir, &pids, own_netns.as_deref(), scan_threads())
+    scan_in_parallel(&proc_dir, &pids, scan_threads())
 }
 
 /// Fill `pids` of every socket found by `scan`. Processes that exited mid-scan are simply
-/// absent; processes we could not inspect make the coverage `LimitedByPrivileges`.
+/// absent; processes we could not inspect make the coverage `Incomplete`, with the reasons.
 pub fn attach(sockets: &mut [Socket], scan: OwnerScan) -> OwnerCoverage {
     let mut index_by_inode = InodeMap::default();
     index_by_inode.reserve(sockets.len());
@@ -173,15 +295,7 @@ pub fn attach(sockets: &mut [Socket], scan: OwnerScan) -> OwnerCoverage {
         socket.pids.sort_unstable();
         socket.pids.dedup();
     }
-    coverage(scan.denied)
-}
-
-fn coverage(denied: bool) -> OwnerCoverage {
-    if denied {
-        OwnerCoverage::LimitedByPrivileges
-    } else {
-        OwnerCoverage::Complete
-    }
+    OwnerCoverage::from_gaps(explain(scan.obstacles))
 }
 
 /// readlink is the cost, and the kernel serves /proc in parallel: one thread per core, even
@@ -195,69 +309,93 @@ fn scan_threads() -> usize {
 fn scan_in_parallel(
     proc_dir: &OwnedFd,
     pids: &[u32],
-    own_netns: Option<&[u8]>,
     threads: usize,
-) -> OwnerScan {
+) -> Result<OwnerScan, CollectError> {
     if threads < 2 || pids.len() < 64 {
-        return scan(proc_dir, pids, own_netns);
+        return Ok(scan(proc_dir, pids));
     }
     // Interleave pids so one thread does not get all the big processes.
     let shares: Vec<Vec<u32>> = (0..threads)
         .map(|t| pids.iter().copied().skip(t).step_by(threads).collect())
         .collect();
+    let parts = on_threads(&shares, |share| scan(proc_dir, share)).map_err(|why| {
+        CollectError::new("scanning /proc for socket owners", io::Error::other(why))
+    })?;
+    let mut all = OwnerScan::default();
+    for part in parts {
+        all.owners.extend(part.owners);
+        all.obstacles |= part.obstacles;
+    }
+    Ok(all)
+}
+
+/// `work` on every share, each on its own scoped thread, results in share order. A share whose
+/// thread cannot be started (RLIMIT_NPROC, memory) runs on this thread instead; a panic in any
+/// thread is an error with its message, never that share's silent empty result.
+fn on_threads<S: Sync, R: Send>(
+    shares: &[S],
+    work: impl Fn(&S) -> R + Sync,
+) -> Result<Vec<R>, String> {
+    let work = &work;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = shares
+        let started: Vec<_> = shares
             .iter()
-            .map(|share| scope.spawn(|| scan(proc_dir, share, own_netns)))
+            .map(|share| {
+                std::thread::Builder::new()
+                    .name("owner-scan".to_string())
+                    .spawn_scoped(scope, move || work(share))
+                    .map_err(|_| share)
+            })
             .collect();
-        let mut all = OwnerScan::default();
-        for handle in handles {
-            let part = handle.join().unwrap_or_default();
-            all.owners.extend(part.owners);
-            all.denied |= part.denied;
-        }
-        all
+        // Join every thread before looking at any result: an unjoined panicked thread would
+        // make `scope` itself panic.
+        let joined: Vec<_> = started
+            .into_iter()
+            .map(|thread| match thread {
+                Ok(handle) => handle.join().map_err(|payload| panic_message(&*payload)),
+                Err(share) => Ok(work(share)),
+            })
+            .collect();
+        joined.into_iter().collect()
     })
 }
 
-fn scan(proc_dir: &OwnedFd, pids: &[u32], own_netns: Option<&[u8]>) -> OwnerScan {
-    scan_until(proc_dir, pids, own_netns, None)
+/// The text a thread panicked with, for an error line.
+pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message");
+    format!("a thread panicked: {text}")
+}
+
+fn scan(proc_dir: &OwnedFd, pids: &[u32]) -> OwnerScan {
+    scan_until(proc_dir, pids, None)
 }
 
 /// Scan `pids` for socket fds. With `wanted`, keep only those inodes, strike each off as it is
 /// found, and stop after the process in which the last one turns up.
-fn scan_until(
-    proc_dir: &OwnedFd,
-    pids: &[u32],
-    own_netns: Option<&[u8]>,
-    mut wanted: Option<&mut InodeSet>,
-) -> OwnerScan {
+fn scan_until(proc_dir: &OwnedFd, pids: &[u32], mut wanted: Option<&mut InodeSet>) -> OwnerScan {
     let mut found = OwnerScan::default();
     let mut path = PathBuf32::default();
     let mut dirents = vec![0u8; 32 * 1024];
     let mut link = [0u8; 64];
     for &pid in pids {
-        // A process in another network namespace holds sockets our dump does not contain.
-        if let Some(own) = own_netns {
-            match read_link_into(proc_dir, path.set(pid, b"/ns/net"), &mut link) {
-                Ok(len) if &link[..len] != own => continue,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
-                Err(_) => continue,
-            }
-        }
         let fd_dir = match open_dir(Some(proc_dir), path.set(pid, b"/fd")) {
             Ok(fd) => fd,
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                found.denied = true;
+            Err(e) => {
+                found.obstacles.note(&e);
                 continue;
             }
-            // The process exited while we looked: normal, not an error.
-            Err(_) => continue,
         };
         for_each_entry(&fd_dir, &mut dirents, |name| {
-            let Ok(len) = read_link_into(&fd_dir, name, &mut link) else {
-                return;
+            let len = match read_link_into(&fd_dir, name, &mut link) {
+                Ok(len) => len,
+                Err(e) => {
+                    found.obstacles.note(&e);
+                    return;
+                }
             };
             let Some(inode) = socket_inode(&link[..len]) else {
                 return;
@@ -351,12 +489,6 @@ fn read_link_into(dir: &OwnedFd, name: &CStr, buf: &mut [u8]) -> io::Result<usiz
     Ok(len as usize)
 }
 
-fn read_link(dir: &OwnedFd, name: &CStr) -> Option<Vec<u8>> {
-    let mut buf = [0u8; 64];
-    let len = read_link_into(dir, name, &mut buf).ok()?;
-    Some(buf[..len].to_vec())
-}
-
 /// Call `visit` with the name of every entry of `dir` but `.` and `..`, reading with getdents64
 /// into `buffer`. An error mid-way (the directory vanished) ends the walk.
 fn for_each_entry(dir: &OwnedFd, buffer: &mut [u8], mut visit: impl FnMut(&CStr)) {
@@ -444,7 +576,7 @@ mod tests {
     fn finds_our_own_socket_and_pid() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut sockets = vec![socket_with_inode(inode_of(&listener))];
-        attach(&mut sockets, scan_all());
+        attach(&mut sockets, scan_all().unwrap());
         assert_eq!(sockets[0].pids, vec![std::process::id()]);
     }
 
@@ -453,11 +585,10 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let proc_dir = open_dir(None, c"/proc").unwrap();
         let pids = list_pids(&proc_dir);
-        let own_netns = read_link(&proc_dir, c"self/ns/net");
         let inode = inode_of(&listener);
         // Other tests open sockets in this process meanwhile: compare on our listener only.
         let ours = |threads| {
-            let scan = scan_in_parallel(&proc_dir, &pids, own_netns.as_deref(), threads);
+            let scan = scan_in_parallel(&proc_dir, &pids, threads).unwrap();
             scan.owners
                 .into_iter()
                 .filter(|&(i, _)| i == inode)
@@ -493,7 +624,9 @@ mod tests {
             socket_with_inode(new_inode),
             socket_with_inode(1),
         ];
-        assert_eq!(known.refresh(&mut sockets), OwnerCoverage::Complete);
+        // Searching for inode 1 visits every process: the same coverage as a full scan's.
+        let full_scan = attach(&mut [], scan_all().unwrap());
+        assert_eq!(known.refresh(&mut sockets), full_scan);
         assert_eq!(
             sockets[0].pids,
             vec![1234, 1235],
@@ -530,6 +663,72 @@ mod tests {
         let scan = find(&mut wanted, &[std::process::id()]);
         assert!(wanted.is_empty());
         assert_eq!(scan.owners, vec![(inode, std::process::id())]);
+    }
+
+    #[test]
+    fn hidepid_applies_unless_off_or_exempt_by_group() {
+        let never = |_| false;
+        assert!(hidepid_applies("rw,hidepid=invisible", never));
+        assert!(hidepid_applies("rw,nosuid,hidepid=2", never));
+        assert!(hidepid_applies("rw,hidepid=noaccess", never));
+        assert!(hidepid_applies("rw,hidepid=ptraceable", never));
+        assert!(!hidepid_applies("rw,hidepid=off", never));
+        assert!(!hidepid_applies("rw,hidepid=0", never));
+        assert!(!hidepid_applies("rw", never));
+        assert!(!hidepid_applies("rw,hidepid=2,gid=27", |gid| gid == 27));
+        assert!(hidepid_applies("rw,hidepid=2,gid=27", |gid| gid == 28));
+    }
+
+    #[test]
+    fn refusals_are_explained_by_who_we_are() {
+        let denied = Obstacles {
+            denied: true,
+            ..Obstacles::default()
+        };
+        let gaps = explain(denied);
+        // As root with every capability (how the tests run) a refusal is a security policy's.
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } == 0 && has_cap_sys_ptrace() {
+            assert!(
+                gaps.refused && !gaps.not_root && !gaps.no_ptrace,
+                "{gaps:?}"
+            );
+        }
+        assert_eq!(
+            [gaps.not_root, gaps.no_ptrace, gaps.refused]
+                .iter()
+                .filter(|&&g| g)
+                .count(),
+            1,
+            "exactly one explanation: {gaps:?}"
+        );
+        let out_of_fds = Obstacles {
+            out_of_fds: true,
+            ..Obstacles::default()
+        };
+        assert!(explain(out_of_fds).fd_limit);
+        let mut no_proc = Obstacles::default();
+        no_proc.note(&io::Error::from_raw_os_error(libc::ENOENT));
+        assert!(
+            !no_proc.denied && !no_proc.out_of_fds,
+            "a vanished entry is no obstacle"
+        );
+    }
+
+    #[test]
+    fn a_panic_in_a_scan_thread_is_an_error_not_an_empty_result() {
+        let shares = [1u32, 2, 3];
+        let result = on_threads(&shares, |&share| {
+            assert_ne!(share, 2, "share 2 fails");
+            vec![share]
+        });
+        let error = result.expect_err("a panicked share must not pass for an empty one");
+        assert!(error.contains("share 2 fails"), "{error}");
+        assert_eq!(
+            on_threads(&shares, |&share| share * 2),
+            Ok(vec![2, 4, 6]),
+            "results in share order"
+        );
     }
 
     #[test]
