@@ -6,6 +6,7 @@ use std::ffi::CStr;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use crate::model::{OwnerCoverage, Socket};
 
@@ -31,23 +32,36 @@ impl Hasher for InodeHasher {
 type InodeMap = HashMap<u64, usize, BuildHasherDefault<InodeHasher>>;
 type InodeSet = HashSet<u64, BuildHasherDefault<InodeHasher>>;
 
-/// A live view refreshes every second; a full scan every this many refreshes catches what the
+/// A full scan at least this often (wall clock, whatever the refresh interval) catches what the
 /// cheap refreshes cannot see (a socket inherited by a fork, an owner that closed its copy).
-const FULL_SCAN_EVERY: u32 = 10;
+const FULL_SCAN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What the last snapshots learned about owners, kept by a live view between refreshes: the
 /// owners of every inode seen (possibly none visible), so that a refresh only looks for the
 /// sockets that are new since, and stops looking once it has found them all.
-#[derive(Default)]
 pub struct KnownOwners {
     pids_by_inode: HashMap<u64, Vec<u32>, BuildHasherDefault<InodeHasher>>,
+    /// Start time of every remembered owner: a pid is one process only with the same start
+    /// time, so an owner that exited is never confused with a process that reused its pid.
+    started_by_pid: HashMap<u32, u64>,
     denied: bool,
-    refreshes_since_full_scan: u32,
+    last_full_scan: Instant,
+}
+
+impl Default for KnownOwners {
+    fn default() -> KnownOwners {
+        KnownOwners {
+            pids_by_inode: HashMap::default(),
+            started_by_pid: HashMap::new(),
+            denied: false,
+            last_full_scan: Instant::now(),
+        }
+    }
 }
 
 impl KnownOwners {
     pub fn due_for_full_scan(&self) -> bool {
-        self.refreshes_since_full_scan >= FULL_SCAN_EVERY
+        self.last_full_scan.elapsed() >= FULL_SCAN_INTERVAL
     }
 
     /// Remember the owners `sockets` have after a full scan.
@@ -62,13 +76,31 @@ impl KnownOwners {
 
     /// Give `sockets` their owners: known inodes from memory, new ones from a scan that stops
     /// as soon as it has found them all, trying the processes that owned sockets before first.
+    /// A remembered owner that is no longer the same process (exited, pid reused) is dropped
+    /// and its sockets are looked for again.
     pub fn refresh(&mut self, sockets: &mut [Socket]) -> OwnerCoverage {
-        self.refreshes_since_full_scan += 1;
+        let proc_dir = open_dir(None, c"/proc").ok();
+        let mut path = PathBuf32::default();
+        self.started_by_pid.retain(|&pid, started| {
+            proc_dir
+                .as_ref()
+                .and_then(|dir| start_time(dir, &mut path, pid))
+                == Some(*started)
+        });
         let mut unknown = InodeSet::default();
         for socket in sockets.iter_mut() {
             let Some(inode) = socket.inode else { continue };
             match self.pids_by_inode.get(&inode) {
-                Some(pids) => socket.pids.clone_from(pids),
+                Some(pids) => {
+                    socket.pids.clear();
+                    socket.pids.extend(
+                        pids.iter()
+                            .filter(|pid| self.started_by_pid.contains_key(pid)),
+                    );
+                    if socket.pids.len() < pids.len() {
+                        unknown.insert(inode);
+                    }
+                }
                 None => {
                     unknown.insert(inode);
                 }
@@ -88,7 +120,7 @@ impl KnownOwners {
             }
             for socket in sockets.iter_mut() {
                 if let Some(pids) = socket.inode.and_then(|inode| found.get(&inode)) {
-                    socket.pids.clone_from(pids);
+                    socket.pids.extend_from_slice(pids);
                     socket.pids.sort_unstable();
                     socket.pids.dedup();
                 }
@@ -98,14 +130,32 @@ impl KnownOwners {
         coverage(self.denied)
     }
 
-    /// Forget inodes that are gone; remember the current owners (none is an answer too).
+    /// Forget inodes that are gone; remember the current owners (none is an answer too), each
+    /// with its start time. An owner that already exited is not remembered, and its socket is
+    /// looked for again next time.
     fn remember(&mut self, sockets: &[Socket]) {
         self.pids_by_inode.clear();
+        let proc_dir = open_dir(None, c"/proc").ok();
+        let mut path = PathBuf32::default();
+        let mut current = HashMap::with_capacity(self.started_by_pid.len());
         for socket in sockets {
-            if let Some(inode) = socket.inode {
-                self.pids_by_inode.insert(inode, socket.pids.clone());
+            let Some(inode) = socket.inode else { continue };
+            for &pid in &socket.pids {
+                if let std::collections::hash_map::Entry::Vacant(entry) = current.entry(pid) {
+                    let started = match self.started_by_pid.get(&pid) {
+                        Some(&started) => Some(started),
+                        None => proc_dir
+                            .as_ref()
+                            .and_then(|dir| start_time(dir, &mut path, pid)),
+                    };
+                    if let Some(started) = started {
+                        entry.insert(started);
+                    }
+                }
             }
+            self.pids_by_inode.insert(inode, socket.pids.clone());
         }
+        self.started_by_pid = current;
     }
 }
 
@@ -275,6 +325,36 @@ fn scan_until(
         }
     }
     found
+}
+
+/// When process `pid` started (field 22 of /proc/PID/stat, clock ticks after boot): with the
+/// pid, what names one process over time. `None` when it has exited.
+fn start_time(proc_dir: &OwnedFd, path: &mut PathBuf32, pid: u32) -> Option<u64> {
+    // SAFETY: the path is NUL-terminated; the returned fd is checked and then owned.
+    let fd = unsafe {
+        libc::openat(
+            proc_dir.as_raw_fd(),
+            path.set(pid, b"/stat").as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    let file = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Field 22 ends well within 1 KiB: a 64-byte name and 19 numbers of at most 20 digits.
+    let mut stat = [0u8; 1024];
+    // SAFETY: stat is writable for its length.
+    let read = unsafe { libc::read(file.as_raw_fd(), stat.as_mut_ptr().cast(), stat.len()) };
+    let stat = stat.get(..usize::try_from(read).ok()?)?;
+    // `pid (name) state ...`: the name may hold spaces and parentheses, so split after the last `)`.
+    let after_name = &stat[stat.iter().rposition(|&b| b == b')')? + 1..];
+    let field = after_name
+        .split(|&b| b == b' ')
+        .filter(|field| !field.is_empty())
+        .nth(22 - 3)?;
+    parse_decimal(field)
 }
 
 /// Numeric entries of /proc, ascending.
@@ -485,8 +565,12 @@ mod tests {
     fn refresh_reuses_known_owners_and_finds_new_sockets() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let new_inode = inode_of(&listener);
+        let (me, parent) = (std::process::id(), std::os::unix::process::parent_id());
         let mut known = KnownOwners::default();
-        known.pids_by_inode.insert(7, vec![1234, 1235]);
+        known.pids_by_inode.insert(7, vec![parent, me]);
+        for pid in [me, parent] {
+            known.started_by_pid.insert(pid, started(pid));
+        }
         // Inode 1 belongs to no process: the search for it must end, and remember that.
         let mut sockets = vec![
             socket_with_inode(7),
@@ -496,7 +580,7 @@ mod tests {
         assert_eq!(known.refresh(&mut sockets), OwnerCoverage::Complete);
         assert_eq!(
             sockets[0].pids,
-            vec![1234, 1235],
+            vec![parent, me],
             "from memory, not from a scan"
         );
         assert_eq!(sockets[1].pids, vec![std::process::id()]);
@@ -508,18 +592,68 @@ mod tests {
         );
     }
 
+    fn started(pid: u32) -> u64 {
+        let proc_dir = open_dir(None, c"/proc").unwrap();
+        start_time(&proc_dir, &mut PathBuf32::default(), pid).unwrap()
+    }
+
     #[test]
-    fn refresh_forgets_gone_sockets_and_asks_for_a_full_scan_in_time() {
+    fn start_time_is_field_22_of_stat() {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let after_name = stat.rsplit_once(')').unwrap().1;
+        let field_22: u64 = after_name
+            .split_whitespace()
+            .nth(19)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(started(std::process::id()), field_22);
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let pid = gone.id();
+        gone.wait().unwrap();
+        let proc_dir = open_dir(None, c"/proc").unwrap();
+        assert_eq!(start_time(&proc_dir, &mut PathBuf32::default(), pid), None);
+    }
+
+    #[test]
+    fn refresh_forgets_gone_sockets_and_asks_for_a_full_scan_after_ten_seconds() {
         let mut known = KnownOwners::default();
-        known.pids_by_inode.insert(7, vec![1234]);
-        known.pids_by_inode.insert(8, vec![99]);
+        known.pids_by_inode.insert(7, vec![]);
+        known.pids_by_inode.insert(8, vec![]);
         let mut sockets = vec![socket_with_inode(7)];
-        for _ in 0..FULL_SCAN_EVERY {
-            assert!(!known.due_for_full_scan());
+        // However many refreshes: a slow --interval must not stretch the time between scans.
+        for _ in 0..50 {
             known.refresh(&mut sockets);
         }
-        assert!(known.due_for_full_scan());
+        assert!(!known.due_for_full_scan());
         assert!(!known.pids_by_inode.contains_key(&8));
+        known.last_full_scan = Instant::now() - FULL_SCAN_INTERVAL;
+        assert!(known.due_for_full_scan());
+    }
+
+    #[test]
+    fn an_owner_whose_pid_now_names_another_process_is_dropped_and_the_socket_found_again() {
+        // Our listener, remembered as held by a process that had `innocent`'s pid before it.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let inode = inode_of(&listener);
+        let mut innocent = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let mut known = KnownOwners::default();
+        known.pids_by_inode.insert(inode, vec![innocent.id()]);
+        known
+            .started_by_pid
+            .insert(innocent.id(), started(innocent.id()) - 1);
+        let mut sockets = vec![socket_with_inode(inode)];
+        known.refresh(&mut sockets);
+        let _ = innocent.kill();
+        let _ = innocent.wait();
+        assert_eq!(sockets[0].pids, vec![std::process::id()]);
+        // Remembered with its start time from now on: the next refresh trusts it.
+        let mut again = vec![socket_with_inode(inode)];
+        known.refresh(&mut again);
+        assert_eq!(again[0].pids, vec![std::process::id()]);
     }
 
     #[test]
