@@ -68,7 +68,11 @@ impl Tmux {
 
     /// Poll the screen until `ready` holds (bounded), and return it.
     fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + WAIT;
+        self.wait_until(Instant::now() + WAIT, what, ready)
+    }
+
+    /// Poll the screen until `ready` holds, failing at `deadline`.
+    fn wait_until(&self, deadline: Instant, what: &str, ready: impl Fn(&str) -> bool) -> String {
         loop {
             let screen = self.screen();
             if ready(&screen) {
@@ -76,7 +80,7 @@ impl Tmux {
             }
             assert!(
                 Instant::now() < deadline,
-                "timed out after {WAIT:?} waiting for {what}; the screen:\n{screen}"
+                "timed out waiting for {what}; the screen:\n{screen}"
             );
             thread::sleep(Duration::from_millis(100));
         }
@@ -229,4 +233,155 @@ fn live_flag_usage_errors_exit_2() {
             .expect("run rnetstat");
         assert_eq!(output.status.code(), Some(2), "{args:?}");
     }
+}
+
+/// Processes a test started, killed (SIGKILL) when the test ends, however it ends.
+struct Reaper(Vec<u32>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            if let Ok(pid) = libc::pid_t::try_from(pid) {
+                // SAFETY: kill(2) takes plain integers.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+fn is_alive(pid: u32) -> bool {
+    // A zombie has exited: only a process that still runs counts.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .next()?
+                .to_string();
+            Some(state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
+}
+
+/// A `sleep` process with pid `pid`, made by setting the pid namespace's last pid to `pid - 1`
+/// just before the spawn (we are root); retried when another process takes the pid first.
+fn sleep_with_pid(pid: u32) -> Option<std::process::Child> {
+    for _ in 0..200 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
+        let mut child = Command::new("sleep").arg("120").spawn().expect("run sleep");
+        if child.id() == pid {
+            return Some(child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    None
+}
+
+#[test]
+fn kill_never_signals_a_process_that_reused_the_owners_pid() {
+    use std::io::{BufRead, Write};
+    // The owner listens, then forks an heir that keeps the socket, and exits.
+    let mut owner = Command::new("python3")
+        .args([
+            "-c",
+            "import os, socket, sys, time\n\
+             s = socket.socket()\n\
+             s.bind(('127.0.0.1', 0))\n\
+             s.listen()\n\
+             print(s.getsockname()[1], flush=True)\n\
+             sys.stdin.readline()\n\
+             heir = os.fork()\n\
+             if heir == 0:\n    time.sleep(120)\n    os._exit(0)\n\
+             print(heir, flush=True)\n\
+             os._exit(0)\n",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let owner_pid = owner.id();
+    let mut reaper = Reaper(vec![owner_pid]);
+    let mut stdout = std::io::BufReader::new(owner.stdout.take().expect("python's stdout"));
+    let mut line = String::new();
+    stdout
+        .read_line(&mut line)
+        .expect("python3 prints its port");
+    let port: u16 = line.trim().parse().expect("a port number");
+
+    let Some(tmux) = Tmux::start("reuse", &dashboard_command("-t -l --interval 2")) else {
+        let _ = owner.kill();
+        let _ = owner.wait();
+        return;
+    };
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    // The first snapshot scanned every process; the next full scan is 10 s away.
+    let before_full_scan = Instant::now() + Duration::from_secs(9);
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", &format!(":{port}")]);
+    tmux.keys(&["Enter"]);
+    let local = format!("127.0.0.1:{port}");
+    tmux.wait_for("the owner's row", |screen| {
+        table_rows(screen)
+            .iter()
+            .any(|row| row.contains(&local) && row.contains(&owner_pid.to_string()))
+    });
+
+    // Between two full scans: the owner hands the socket to its heir and exits, and an
+    // innocent process gets the owner's pid.
+    writeln!(owner.stdin.as_mut().expect("python's stdin")).expect("tell python3 to fork");
+    line.clear();
+    stdout
+        .read_line(&mut line)
+        .expect("python3 prints its heir");
+    let heir_pid: u32 = line.trim().parse().expect("the heir's pid");
+    reaper.0.push(heir_pid);
+    owner.wait().expect("reap the owner, freeing its pid");
+    let Some(mut innocent) = sleep_with_pid(owner_pid) else {
+        eprintln!("skipping: could not get pid {owner_pid} back (ns_last_pid)");
+        return;
+    };
+    reaper.0.push(innocent.id());
+
+    tmux.keys(&["k"]);
+    tmux.wait_for("the kill dialog", |screen| screen.contains("Kill process"));
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("the kill's outcome", |screen| {
+        screen.contains("could not kill") || screen.contains("sent SIGTERM")
+    });
+    thread::sleep(Duration::from_millis(500));
+    assert!(
+        innocent.try_wait().expect("wait on sleep").is_none(),
+        "the process that reused pid {owner_pid} was signalled:\n{screen}"
+    );
+    // The dialog named the stale pid (refused: it does not hold the socket) or, if a refresh
+    // came first, the heir.
+    let refused =
+        format!("could not kill pid {owner_pid} (python3): it no longer holds this socket");
+    let sent = format!("sent SIGTERM to pid {heir_pid} (python3)");
+    assert!(
+        screen.contains(&refused) || screen.contains(&sent),
+        "{screen}"
+    );
+    if screen.contains(&sent) {
+        return;
+    }
+    assert!(is_alive(heir_pid), "nothing was sent, yet the heir is gone");
+
+    // The next refreshes, before any full scan, name the heir, never the process that reused
+    // the pid.
+    let screen = tmux.wait_until(before_full_scan, "the heir as the owner", |screen| {
+        table_rows(screen)
+            .iter()
+            .any(|row| row.contains(&local) && row.contains(&heir_pid.to_string()))
+    });
+    let rows = table_rows(&screen);
+    assert!(
+        rows.iter()
+            .filter(|row| row.contains(&local))
+            .all(|row| !row.contains(&format!(" {owner_pid} "))),
+        "pid {owner_pid} (now `sleep`) is still shown as the owner:\n{screen}"
+    );
 }

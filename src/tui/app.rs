@@ -62,9 +62,11 @@ pub enum Msg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     Quit,
-    /// Send SIGTERM to this process; the loop answers with [`Msg::Killed`].
+    /// Send SIGTERM to this process if it still holds the socket `inode` at that moment;
+    /// the loop answers with [`Msg::Killed`].
     Kill {
         pid: u32,
+        inode: Option<u64>,
     },
 }
 
@@ -334,14 +336,21 @@ pub struct Details {
     pub gone: bool,
 }
 
-/// The process a confirmed kill will signal.
+/// The kill dialog: every process holding the socket, one of them chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KillTarget {
-    pub pid: u32,
-    /// Escaped program name, `?` when unknown.
-    pub program: String,
-    /// How many other processes hold the same socket.
-    pub other_owners: usize,
+    /// Pid and escaped program name (`?` when unknown) of every owner, in pid order.
+    pub owners: Vec<(u32, String)>,
+    /// Index into `owners` of the one `y` signals.
+    pub selected: usize,
+    /// The socket, rechecked at the moment of sending: its owners may have changed since.
+    pub inode: Option<u64>,
+}
+
+impl KillTarget {
+    pub fn pid(&self) -> u32 {
+        self.owners[self.selected].0
+    }
 }
 
 /// What the selection stays on across refreshes, sorts and filters.
@@ -480,11 +489,28 @@ impl App {
         if key == Key::Interrupt {
             return Some(Effect::Quit);
         }
-        if let Some(target) = self.confirm.take() {
-            if key == Key::Char('y') {
-                return Some(Effect::Kill { pid: target.pid });
+        if let Some(mut target) = self.confirm.take() {
+            let pid = target.pid();
+            match key {
+                Key::Up | Key::Down => {
+                    target.selected = if key == Key::Up {
+                        target.selected.saturating_sub(1)
+                    } else {
+                        (target.selected + 1).min(target.owners.len() - 1)
+                    };
+                    self.confirm = Some(target);
+                }
+                Key::Char('y') => match super::kill::refusal(pid) {
+                    Some(why) => self.status = Some(format!("refused to kill pid {pid}: {why}")),
+                    None => {
+                        return Some(Effect::Kill {
+                            pid,
+                            inode: target.inode,
+                        });
+                    }
+                },
+                _ => self.status = Some(format!("kill of pid {pid} cancelled")),
             }
-            self.status = Some(format!("kill of pid {} cancelled", target.pid));
             return None;
         }
         self.status = None;
@@ -632,7 +658,7 @@ impl App {
             self.status = Some("select a socket to kill its process".to_string());
             return;
         };
-        let Some(&pid) = row.socket.pids.first() else {
+        if row.socket.pids.is_empty() {
             self.status = Some(match self.coverage {
                 OwnerCoverage::LimitedByPrivileges => {
                     "no known owner: run as root to see other users' processes".to_string()
@@ -640,11 +666,16 @@ impl App {
                 _ => "no known owner for this socket".to_string(),
             });
             return;
-        };
+        }
         self.confirm = Some(KillTarget {
-            pid,
-            program: self.program_of(pid),
-            other_owners: row.socket.pids.len() - 1,
+            owners: row
+                .socket
+                .pids
+                .iter()
+                .map(|&pid| (pid, self.program_of(pid)))
+                .collect(),
+            selected: 0,
+            inode: row.socket.inode,
         });
     }
 

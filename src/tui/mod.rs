@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod event;
+mod kill;
 pub mod view;
 
 #[cfg(test)]
@@ -104,8 +105,8 @@ fn dispatch(app: &mut App, msg: Msg) -> bool {
     match app.update(msg) {
         None => true,
         Some(Effect::Quit) => false,
-        Some(Effect::Kill { pid }) => {
-            let result = terminate_process(pid);
+        Some(Effect::Kill { pid, inode }) => {
+            let result = kill::terminate_holder(pid, inode);
             dispatch(app, Msg::Killed { pid, result })
         }
     }
@@ -224,29 +225,4 @@ fn install_panic_hook() {
         restore_terminal();
         previous(info);
     }));
-}
-
-/// SIGTERM to `pid`, with the OS's reason on failure.
-#[cfg(unix)]
-fn terminate_process(pid: u32) -> Result<(), String> {
-    // 0 and negative pids address process groups: never let a pid turn into one.
-    let target = libc::pid_t::try_from(pid)
-        .ok()
-        .filter(|&p| p > 0)
-        .ok_or_else(|| format!("{pid} is not a process id"))?;
-    // SAFETY: kill(2) takes plain integers and has no memory-safety preconditions.
-    if unsafe { libc::kill(target, libc::SIGTERM) } == 0 {
-        return Ok(());
-    }
-    let error = io::Error::last_os_error();
-    Err(match error.raw_os_error() {
-        Some(libc::EPERM) => "permission denied (EPERM)".to_string(),
-        Some(libc::ESRCH) => "no such process (ESRCH)".to_string(),
-        _ => error.to_string(),
-    })
-}
-
-#[cfg(not(unix))]
-fn terminate_process(_pid: u32) -> Result<(), String> {
-    Err("killing processes is not supported on this OS".to_string())
 }

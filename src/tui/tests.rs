@@ -544,8 +544,11 @@ fn kill_asks_first_and_only_y_confirms() {
     feed(&mut app, three_sockets());
     press(&mut app, Key::Char('k'));
     let target = app.confirm.clone().expect("confirmation asked");
-    assert_eq!((target.pid, target.program.as_str()), (100, "nginx"));
-    assert_eq!(target.other_owners, 1);
+    assert_eq!(
+        target.owners,
+        vec![(100, "nginx".to_string()), (101, "nginx".to_string())]
+    );
+    assert_eq!((target.pid(), target.inode), (100, Some(11)));
     assert_eq!(press(&mut app, Key::Char('n')), None);
     assert!(app.confirm.is_none());
     assert_eq!(app.status.as_deref(), Some("kill of pid 100 cancelled"));
@@ -555,7 +558,10 @@ fn kill_asks_first_and_only_y_confirms() {
     press(&mut app, Key::Char('k'));
     assert_eq!(
         press(&mut app, Key::Char('y')),
-        Some(Effect::Kill { pid: 100 })
+        Some(Effect::Kill {
+            pid: 100,
+            inode: Some(11)
+        })
     );
     assert!(app.confirm.is_none());
     app.update(Msg::Killed {
@@ -573,6 +579,64 @@ fn kill_asks_first_and_only_y_confirms() {
     assert_eq!(
         app.status.as_deref(),
         Some("sent SIGTERM to pid 200 (python3)")
+    );
+}
+
+#[test]
+fn kill_dialog_lists_every_owner_and_signals_only_the_chosen_one() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    press(&mut app, Key::Char('k'));
+    let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
+    assert!(text.contains("> pid 100  nginx"), "{text}");
+    assert!(text.contains("  pid 101  nginx"), "{text}");
+    assert!(text.contains("Up/Down: choose · y: yes · any other key: no"));
+    assert_eq!(press(&mut app, Key::Down), None);
+    assert_eq!(press(&mut app, Key::Down), None, "stays on the last owner");
+    let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
+    assert!(text.contains("> pid 101  nginx"), "{text}");
+    assert_eq!(
+        press(&mut app, Key::Char('y')),
+        Some(Effect::Kill {
+            pid: 101,
+            inode: Some(11)
+        })
+    );
+    press(&mut app, Key::Char('k'));
+    press(&mut app, Key::Down);
+    press(&mut app, Key::Up);
+    assert_eq!(app.confirm.as_ref().map(|t| t.pid()), Some(100));
+}
+
+#[test]
+fn kill_refuses_init_and_rnetstat_itself() {
+    let own = std::process::id();
+    let mut app = new_app();
+    feed(&mut app, vec![listener("0.0.0.0:22", 5, &[1, own])]);
+    press(&mut app, Key::Char('k'));
+    let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
+    assert!(text.contains("> pid 1 "), "{text}");
+    assert!(
+        text.contains("?  (refused: pid 1 (init) is never signalled)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(refused: that is rnetstat itself)"),
+        "{text}"
+    );
+    assert_eq!(press(&mut app, Key::Char('y')), None);
+    assert_eq!(
+        app.status.as_deref(),
+        Some("refused to kill pid 1: pid 1 (init) is never signalled")
+    );
+    press(&mut app, Key::Char('k'));
+    press(&mut app, Key::Down);
+    assert_eq!(press(&mut app, Key::Char('y')), None);
+    assert_eq!(
+        app.status,
+        Some(format!(
+            "refused to kill pid {own}: that is rnetstat itself"
+        ))
     );
 }
 
@@ -825,8 +889,11 @@ fn confirm_dialog_names_pid_and_program() {
     feed(&mut app, three_sockets());
     press(&mut app, Key::Char('k'));
     let text = screen(&app).join("\n");
-    assert!(text.contains("Send SIGTERM to pid 100 (nginx)?"), "{text}");
-    assert!(text.contains("1 more process also holds this socket."));
+    assert!(
+        text.contains("Send SIGTERM to which process holding this socket?"),
+        "{text}"
+    );
+    assert!(text.contains("pid 100  nginx"), "{text}");
     assert!(text.contains("y: yes · any other key: no"));
 }
 

@@ -10,6 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::app::{App, Column, Details, Group, KillTarget, Line as TableLine, Mark, Row};
+use super::kill;
 use crate::filter::Listening;
 use crate::format::escaped;
 use crate::model::{OwnerCoverage, SocketState};
@@ -519,23 +520,42 @@ fn render_help(frame: &mut Frame, area: Rect) {
 }
 
 fn render_confirm(target: &KillTarget, frame: &mut Frame, area: Rect) {
-    let mut lines = vec![Line::from(format!(
-        "Send SIGTERM to pid {} ({})?",
-        target.pid, target.program
-    ))];
-    if target.other_owners > 0 {
-        lines.push(Line::from(format!(
-            "{} more process{} also hold{} this socket.",
-            target.other_owners,
-            if target.other_owners == 1 { "" } else { "es" },
-            if target.other_owners == 1 { "s" } else { "" }
-        )));
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut lines = vec![Line::from(if target.owners.len() == 1 {
+        "Send SIGTERM to the process holding this socket?"
+    } else {
+        "Send SIGTERM to which process holding this socket?"
+    })];
+    let pid_width = target
+        .owners
+        .iter()
+        .map(|(pid, _)| pid.to_string().len())
+        .max()
+        .unwrap_or(1);
+    for (index, (pid, program)) in target.owners.iter().enumerate() {
+        let chosen = index == target.selected;
+        let mut text = format!(
+            "{} pid {pid:<pid_width$}  {program}",
+            if chosen { '>' } else { ' ' }
+        );
+        if let Some(why) = kill::refusal(*pid) {
+            text.push_str(&format!("  (refused: {why})"));
+        }
+        lines.push(if chosen {
+            Line::styled(text, Style::new().add_modifier(Modifier::REVERSED))
+        } else {
+            Line::from(text)
+        });
     }
     lines.push(Line::styled(
-        "y: yes · any other key: no",
-        Style::new().add_modifier(Modifier::BOLD),
+        if target.owners.len() == 1 {
+            "y: yes · any other key: no"
+        } else {
+            "Up/Down: choose · y: yes · any other key: no"
+        },
+        bold,
     ));
-    let popup = centered(area, 56, lines.len() as u16 + 2);
+    let popup = centered(area, 64, lines.len() as u16 + 2);
     draw_wrapped_popup(frame, popup, lines, " Kill process ");
 }
 
