@@ -265,6 +265,30 @@ fn is_alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// A python3 process listening on a free loopback port: (child, port).
+fn python_listener() -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import socket, time\n\
+             s = socket.socket()\n\
+             s.bind(('127.0.0.1', 0))\n\
+             s.listen()\n\
+             print(s.getsockname()[1], flush=True)\n\
+             time.sleep(120)\n",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("python's stdout"))
+        .read_line(&mut line)
+        .expect("python3 prints its port");
+    let port = line.trim().parse().expect("a port number");
+    (child, port)
+}
+
 /// A `sleep` process with pid `pid`, made by setting the pid namespace's last pid to `pid - 1`
 /// just before the spawn (we are root); retried when another process takes the pid first.
 fn sleep_with_pid(pid: u32) -> Option<std::process::Child> {
@@ -384,4 +408,78 @@ fn kill_never_signals_a_process_that_reused_the_owners_pid() {
             .all(|row| !row.contains(&format!(" {owner_pid} "))),
         "pid {owner_pid} (now `sleep`) is still shown as the owner:\n{screen}"
     );
+}
+
+/// Paste `text` into the pane as a terminal would: bracketed when the program asked for it.
+fn paste(tmux: &Tmux, text: &str) {
+    assert!(
+        tmux.run(&["set-buffer", "-b", "test", "--", text])
+            .status
+            .success()
+    );
+    assert!(
+        tmux.run(&["paste-buffer", "-p", "-b", "test", "-t", "live"])
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn pasted_text_is_not_typed_as_keys() {
+    let (mut holder, port) = python_listener();
+    let _reaper = Reaper(vec![holder.id()]);
+    let Some(tmux) = Tmux::start("paste", &dashboard_command("-t -l")) else {
+        return;
+    };
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    // Once this pasted `/`, typed the port, Enter, then `k` and `y`: a kill.
+    paste(&tmux, &format!("/:{port}\rky"));
+    thread::sleep(Duration::from_millis(1500));
+    let screen = tmux.screen();
+    assert!(
+        holder.try_wait().expect("wait on python3").is_none(),
+        "the paste killed python3:\n{screen}"
+    );
+    assert!(
+        !screen.contains("filter:"),
+        "the paste opened the filter:\n{screen}"
+    );
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the dashboard to exit", |screen| screen.contains("EXITED:"));
+    assert!(screen.contains("EXITED:0"), "{screen}");
+}
+
+#[test]
+fn paste_goes_into_the_open_filter_and_esc_still_works_after_a_long_one() {
+    let (mut holder, port) = python_listener();
+    let _reaper = Reaper(vec![holder.id()]);
+    let Some(tmux) = Tmux::start("longpaste", &dashboard_command("-t -l")) else {
+        return;
+    };
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    tmux.keys(&["/"]);
+    paste(&tmux, &format!(":{port}\rky"));
+    let local = format!("127.0.0.1:{port}");
+    // The control character is not Enter: the filter stays open, with the text as typed.
+    let screen = tmux.wait_for("the pasted filter", |screen| {
+        screen.contains(&format!("filter: :{port}ky"))
+    });
+    assert!(!screen.contains(&local), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the filter to clear", |screen| !screen.contains("filter:"));
+
+    tmux.keys(&["/"]);
+    let long = "x".repeat(4096);
+    paste(&tmux, &long);
+    tmux.wait_for("the long paste in the filter", |screen| {
+        screen.contains("filter: xxxxxxxx")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Esc to clear the filter after a long paste", |screen| {
+        !screen.contains("filter:") && screen.contains(&local)
+    });
+    assert!(holder.try_wait().expect("wait on python3").is_none());
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the dashboard to exit", |screen| screen.contains("EXITED:"));
+    assert!(screen.contains("EXITED:0"), "{screen}");
 }

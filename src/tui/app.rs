@@ -54,6 +54,8 @@ pub enum Msg {
         pid: u32,
         result: Result<(), String>,
     },
+    /// Text pasted into the terminal: never keystrokes, only ever filter text.
+    Paste(String),
     /// A signal (SIGTERM, SIGHUP) or a lost terminal: leave now.
     Terminate,
 }
@@ -473,6 +475,7 @@ impl App {
                     Err(why) => format!("could not kill pid {pid} ({program}): {why}"),
                 });
             }
+            Msg::Paste(text) => self.on_paste(&text),
             Msg::Terminate => return Some(Effect::Quit),
         }
         None
@@ -677,6 +680,18 @@ impl App {
             selected: 0,
             inode: row.socket.inode,
         });
+    }
+
+    /// Pasted text goes into an open filter, control characters dropped (a pasted Enter must
+    /// not end the filter and run what follows as keys); anywhere else it is ignored.
+    fn on_paste(&mut self, text: &str) {
+        if !self.typing || self.confirm.is_some() || self.help {
+            self.status = Some("paste ignored: press / to paste into the filter".to_string());
+            return;
+        }
+        let mut filter = self.filter.clone();
+        filter.extend(text.chars().filter(|c| !c.is_control()));
+        self.set_filter(filter);
     }
 
     fn program_of(&self, pid: u32) -> String {

@@ -18,7 +18,9 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
@@ -191,6 +193,8 @@ fn watch_signals(sender: Sender<Msg>) -> io::Result<()> {
 fn enter_terminal() -> io::Result<Terminal<CrosstermBackend<Stdout>>> {
     enable_raw_mode()?;
     crossterm::execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+    // Legacy Windows consoles cannot bracket pastes; there a paste arrives as keys, as before.
+    let _ = crossterm::execute!(io::stdout(), EnableBracketedPaste);
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal.hide_cursor()?;
     terminal.clear()?;
@@ -201,6 +205,7 @@ fn enter_terminal() -> io::Result<Terminal<CrosstermBackend<Stdout>>> {
 fn restore_terminal() {
     let _ = crossterm::execute!(
         io::stdout(),
+        DisableBracketedPaste,
         DisableMouseCapture,
         LeaveAlternateScreen,
         crossterm::cursor::Show

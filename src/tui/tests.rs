@@ -641,6 +641,31 @@ fn kill_refuses_init_and_rnetstat_itself() {
 }
 
 #[test]
+fn paste_fills_an_open_filter_and_is_otherwise_ignored() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    // Closed filter: the text is not keys (`k` then `y` would have killed).
+    assert_eq!(app.update(Msg::Paste("/:80\rky".to_string())), None);
+    assert!(app.confirm.is_none() && !app.typing && app.filter.is_empty());
+    press(&mut app, Key::Char('k'));
+    assert_eq!(app.update(Msg::Paste("y".to_string())), None);
+    assert!(
+        app.confirm.is_some(),
+        "a paste neither confirms nor cancels"
+    );
+    press(&mut app, Key::Esc);
+    press(&mut app, Key::Char('/'));
+    assert_eq!(app.update(Msg::Paste(":8080\r\x1b[2Jky".to_string())), None);
+    assert!(
+        app.typing,
+        "a pasted carriage return does not end the filter"
+    );
+    assert_eq!(app.filter, ":8080[2Jky");
+    press(&mut app, Key::Esc);
+    assert!(!app.typing && app.filter.is_empty());
+}
+
+#[test]
 fn kill_without_a_known_owner_says_so() {
     let mut app = new_app();
     let mut limited = snapshot(vec![listener("0.0.0.0:22", 1, &[])]);
