@@ -483,3 +483,109 @@ fn paste_goes_into_the_open_filter_and_esc_still_works_after_a_long_one() {
     let screen = tmux.wait_for("the dashboard to exit", |screen| screen.contains("EXITED:"));
     assert!(screen.contains("EXITED:0"), "{screen}");
 }
+
+/// A python3 process listening on a free loopback port that forked a child sharing the
+/// listener: (parent, port, child's pid).
+fn python_forked_listener() -> (std::process::Child, u16, u32) {
+    use std::io::BufRead;
+    let mut parent = Command::new("python3")
+        .args([
+            "-c",
+            "import os, socket, time\n\
+             s = socket.socket()\n\
+             s.bind(('127.0.0.1', 0))\n\
+             s.listen()\n\
+             child = os.fork()\n\
+             if child == 0:\n    time.sleep(120)\n    os._exit(0)\n\
+             print(s.getsockname()[1], child, flush=True)\n\
+             time.sleep(120)\n",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let mut line = String::new();
+    std::io::BufReader::new(parent.stdout.take().expect("python's stdout"))
+        .read_line(&mut line)
+        .expect("python3 prints its port and child");
+    let mut fields = line.split_whitespace();
+    let port = fields.next().and_then(|p| p.parse().ok()).expect("a port");
+    let child = fields.next().and_then(|p| p.parse().ok()).expect("a pid");
+    (parent, port, child)
+}
+
+#[test]
+fn kill_dialog_signals_only_the_owner_chosen() {
+    let (mut parent, port, child) = python_forked_listener();
+    let _reaper = Reaper(vec![parent.id(), child]);
+    let Some(tmux) = Tmux::start("choose", &dashboard_command("-t -l")) else {
+        let _ = parent.kill();
+        let _ = parent.wait();
+        return;
+    };
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", &format!(":{port}")]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the shared listener", |screen| {
+        table_rows(screen)
+            .iter()
+            .any(|row| row.contains(&format!("127.0.0.1:{port}")))
+    });
+    tmux.keys(&["k"]);
+    let screen = tmux.wait_for("the kill dialog", |screen| screen.contains("Kill process"));
+    for pid in [parent.id(), child] {
+        assert!(
+            screen.contains(&format!("pid {pid}")),
+            "pid {pid} is not offered:\n{screen}"
+        );
+    }
+    tmux.keys(&["Down"]);
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("the kill's outcome", |screen| {
+        screen.contains(&format!("sent SIGTERM to pid {child} (python3)"))
+    });
+    let deadline = Instant::now() + WAIT;
+    while is_alive(child) {
+        assert!(Instant::now() < deadline, "the child survived:\n{screen}");
+        thread::sleep(Duration::from_millis(100));
+    }
+    thread::sleep(Duration::from_millis(300));
+    assert!(
+        parent.try_wait().expect("wait on python3").is_none(),
+        "the parent was signalled too:\n{screen}"
+    );
+    let _ = parent.kill();
+    let _ = parent.wait();
+}
+
+#[test]
+fn a_new_socket_shared_after_a_fork_shows_every_owner_before_the_next_full_scan() {
+    let Some(tmux) = Tmux::start("shared", &dashboard_command("-t -l")) else {
+        return;
+    };
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    // The first snapshot scanned every process; the next full scan is 10 s away.
+    let before_full_scan = Instant::now() + Duration::from_secs(9);
+    let (mut parent, port, child) = python_forked_listener();
+    let _reaper = Reaper(vec![parent.id(), child]);
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", &format!(":{port}")]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_until(before_full_scan, "the shared listener", |screen| {
+        table_rows(screen)
+            .iter()
+            .any(|row| row.contains(&format!("127.0.0.1:{port}")))
+    });
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_until(before_full_scan, "both owners in the details", |screen| {
+        screen.contains("Socket details")
+            && screen.contains(&format!("pid {}", parent.id()))
+            && screen.contains(&format!("pid {child}"))
+    });
+    assert!(
+        screen.contains("Owners   2 (as of the last full owner scan"),
+        "{screen}"
+    );
+    let _ = parent.kill();
+    let _ = parent.wait();
+}

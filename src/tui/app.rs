@@ -381,6 +381,8 @@ pub struct App {
     pub hostname: Option<String>,
     pub taken_at: Option<SystemTime>,
     pub coverage: OwnerCoverage,
+    /// See [`Snapshot::owners_as_of`].
+    pub owners_as_of: Option<SystemTime>,
     processes: HashMap<u32, Process>,
     user_names: HashMap<u32, String>,
     pub counts: Counts,
@@ -425,6 +427,7 @@ impl App {
             hostname: None,
             taken_at: None,
             coverage: OwnerCoverage::NotCollected,
+            owners_as_of: None,
             processes: HashMap::new(),
             user_names: HashMap::new(),
             counts: Counts::default(),
@@ -785,10 +788,12 @@ impl App {
             processes,
             user_names,
             owners,
+            owners_as_of,
         } = snapshot;
         self.hostname = hostname;
         self.taken_at = taken_at;
         self.coverage = owners;
+        self.owners_as_of = owners_as_of;
         self.processes = processes;
         self.user_names = user_names;
         let context = RowContext {

@@ -100,6 +100,7 @@ fn snapshot(sockets: Vec<Socket>) -> Snapshot {
         processes,
         user_names: HashMap::from([(1000, "alice".to_string())]),
         owners: OwnerCoverage::Complete,
+        owners_as_of: None,
     }
 }
 
@@ -904,6 +905,27 @@ fn details_popup_shows_owners_and_gone() {
     let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
     assert!(
         text.contains("gone: no longer in the newest snapshot"),
+        "{text}"
+    );
+}
+
+#[test]
+fn details_say_owners_are_as_of_the_last_full_scan_between_scans() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    press(&mut app, Key::Enter);
+    let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
+    assert!(
+        text.contains("Owners   2\n") || text.contains("Owners   2 "),
+        "{text}"
+    );
+    assert!(!text.contains("as of"), "{text}");
+    let mut between_scans = snapshot(three_sockets());
+    between_scans.owners_as_of = Some(UNIX_EPOCH + Duration::from_secs(12 * 3600 + 34 * 60 + 50));
+    app.update(Msg::Snapshot(Box::new(between_scans)));
+    let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
+    assert!(
+        text.contains("Owners   2 (as of the last full owner scan, 12:34:50 UTC, or later)"),
         "{text}"
     );
 }

@@ -63,7 +63,7 @@ pub fn render(app: &App, frame: &mut Frame) {
     render_table(app, frame, areas.table);
     frame.render_widget(Paragraph::new(footer_line(app)), areas.footer);
     if let Some(details) = &app.details {
-        render_details(details, frame, areas.table);
+        render_details(details, app.owners_as_of, frame, areas.table);
     }
     if app.help {
         render_help(frame, area);
@@ -420,7 +420,12 @@ fn field(name: &str, value: String) -> Line<'static> {
     ])
 }
 
-fn render_details(details: &Details, frame: &mut Frame, area: Rect) {
+fn render_details(
+    details: &Details,
+    owners_as_of: Option<SystemTime>,
+    frame: &mut Frame,
+    area: Rect,
+) {
     let row = &details.last;
     let socket = &row.socket;
     let optional = |value: Option<u64>| value.map_or_else(|| "-".to_string(), |v| v.to_string());
@@ -445,7 +450,18 @@ fn render_details(details: &Details, frame: &mut Frame, area: Rect) {
         },
     ));
     lines.push(field("Inode", optional(socket.inode)));
-    lines.push(field("Owners", details.owners.len().to_string()));
+    lines.push(field(
+        "Owners",
+        match owners_as_of {
+            // Between full scans: a process that began sharing the socket since is not found.
+            Some(at) => format!(
+                "{} (as of the last full owner scan, {}, or later)",
+                details.owners.len(),
+                clock(at)
+            ),
+            None => details.owners.len().to_string(),
+        },
+    ));
     for (pid, process) in &details.owners {
         match process {
             Some(process) => {

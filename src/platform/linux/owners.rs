@@ -6,7 +6,7 @@ use std::ffi::CStr;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::model::{OwnerCoverage, Socket};
 
@@ -46,6 +46,8 @@ pub struct KnownOwners {
     started_by_pid: HashMap<u32, u64>,
     denied: bool,
     last_full_scan: Instant,
+    /// The same moment by the wall clock, for people.
+    full_scan_at: SystemTime,
 }
 
 impl Default for KnownOwners {
@@ -55,6 +57,7 @@ impl Default for KnownOwners {
             started_by_pid: HashMap::new(),
             denied: false,
             last_full_scan: Instant::now(),
+            full_scan_at: SystemTime::now(),
         }
     }
 }
@@ -62,6 +65,12 @@ impl Default for KnownOwners {
 impl KnownOwners {
     pub fn due_for_full_scan(&self) -> bool {
         self.last_full_scan.elapsed() >= FULL_SCAN_INTERVAL
+    }
+
+    /// When the last full scan ran: a process that began sharing a known socket since (an
+    /// fd passed over a unix socket, a fork of an older owner) is not listed until the next.
+    pub fn full_scan_at(&self) -> SystemTime {
+        self.full_scan_at
     }
 
     /// Remember the owners `sockets` have after a full scan.
@@ -160,7 +169,8 @@ impl KnownOwners {
 }
 
 /// Look for the owners of `wanted` inodes, in `likely` processes first, then in the others,
-/// stopping when every inode has been found.
+/// stopping when every inode has been found; then in the relatives of each owner found, since
+/// a socket shared after a fork is held by a parent and its children.
 fn find(wanted: &mut InodeSet, likely: &[u32]) -> OwnerScan {
     let Ok(proc_dir) = open_dir(None, c"/proc") else {
         return OwnerScan {
@@ -179,7 +189,115 @@ fn find(wanted: &mut InodeSet, likely: &[u32]) -> OwnerScan {
         scan.owners.extend(rest.owners);
         scan.denied |= rest.denied;
     }
+    add_relatives_holding(&proc_dir, &mut scan);
     scan
+}
+
+/// Add to `scan` every parent or child (transitively, through processes that hold one of them)
+/// of an owner found that holds one of the inodes found too. Costs one fd listing per relative,
+/// and only for new sockets: the search above stops at the first holder of each inode.
+fn add_relatives_holding(proc_dir: &OwnedFd, scan: &mut OwnerScan) {
+    let inodes: InodeSet = scan.owners.iter().map(|&(inode, _)| inode).collect();
+    let mut queue: Vec<u32> = scan.owners.iter().map(|&(_, pid)| pid).collect();
+    queue.sort_unstable();
+    queue.dedup();
+    let mut visited: HashSet<u32> = queue.iter().copied().collect();
+    let mut path = PathBuf32::default();
+    let mut dirents = vec![0u8; 32 * 1024];
+    let mut link = [0u8; 64];
+    while let Some(pid) = queue.pop() {
+        for relative in relatives(proc_dir, &mut path, pid) {
+            if !visited.insert(relative) {
+                continue;
+            }
+            let Ok(fd_dir) = open_dir(Some(proc_dir), path.set(relative, b"/fd")) else {
+                continue;
+            };
+            let mut holds = false;
+            for_each_entry(&fd_dir, &mut dirents, |name| {
+                let Ok(len) = read_link_into(&fd_dir, name, &mut link) else {
+                    return;
+                };
+                if let Some(inode) = socket_inode(&link[..len]).filter(|i| inodes.contains(i)) {
+                    scan.owners.push((inode, relative));
+                    holds = true;
+                }
+            });
+            if holds {
+                queue.push(relative);
+            }
+        }
+    }
+}
+
+/// The parent and the children of `pid` (from /proc/PID/stat and /proc/PID/task/*/children).
+fn relatives(proc_dir: &OwnedFd, path: &mut PathBuf32, pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut stat = [0u8; 1024];
+    if let Some(stat) = read_small(proc_dir, path.set(pid, b"/stat"), &mut stat) {
+        // `pid (name) state ppid ...`
+        let parent = stat
+            .iter()
+            .rposition(|&b| b == b')')
+            .and_then(|end| stat[end + 1..].split(|&b| b == b' ').nth(2))
+            .and_then(parse_decimal);
+        found.extend(
+            parent
+                .and_then(|p| u32::try_from(p).ok())
+                .filter(|&p| p > 0),
+        );
+    }
+    let Ok(tasks) = open_dir(Some(proc_dir), path.set(pid, b"/task")) else {
+        return found;
+    };
+    let mut dirents = vec![0u8; 4096];
+    // A prefork server's list: up to 64 KiB of pids, read once per owner found.
+    let mut children = vec![0u8; 64 * 1024];
+    for_each_entry(&tasks, &mut dirents, |task| {
+        let mut name = task.to_bytes().to_vec();
+        name.extend_from_slice(b"/children\0");
+        let Ok(name) = CStr::from_bytes_with_nul(&name) else {
+            return;
+        };
+        if let Some(list) = read_small(&tasks, name, &mut children) {
+            found.extend(
+                list.split(|&b| b == b' ')
+                    .filter_map(parse_decimal)
+                    .filter_map(|child| u32::try_from(child).ok()),
+            );
+        }
+    });
+    found
+}
+
+/// The start of file `name` in `dir`, read once into `buffer`; `None` if it cannot be read.
+fn read_small<'a>(dir: &OwnedFd, name: &CStr, buffer: &'a mut [u8]) -> Option<&'a [u8]> {
+    // SAFETY: name is NUL-terminated; the returned fd is checked and then owned.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    let file = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut filled = 0;
+    while filled < buffer.len() {
+        let rest = &mut buffer[filled..];
+        // SAFETY: rest is writable for its length.
+        let read = unsafe { libc::read(file.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len()) };
+        match usize::try_from(read) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(_) if filled == 0 => return None,
+            Err(_) => break,
+        }
+    }
+    Some(&buffer[..filled])
 }
 
 /// Every socket fd of every process we could inspect: (inode, pid) pairs, and whether any
@@ -330,24 +448,9 @@ fn scan_until(
 /// When process `pid` started (field 22 of /proc/PID/stat, clock ticks after boot): with the
 /// pid, what names one process over time. `None` when it has exited.
 fn start_time(proc_dir: &OwnedFd, path: &mut PathBuf32, pid: u32) -> Option<u64> {
-    // SAFETY: the path is NUL-terminated; the returned fd is checked and then owned.
-    let fd = unsafe {
-        libc::openat(
-            proc_dir.as_raw_fd(),
-            path.set(pid, b"/stat").as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: fd is a fresh descriptor that nothing else owns.
-    let file = unsafe { OwnedFd::from_raw_fd(fd) };
     // Field 22 ends well within 1 KiB: a 64-byte name and 19 numbers of at most 20 digits.
     let mut stat = [0u8; 1024];
-    // SAFETY: stat is writable for its length.
-    let read = unsafe { libc::read(file.as_raw_fd(), stat.as_mut_ptr().cast(), stat.len()) };
-    let stat = stat.get(..usize::try_from(read).ok()?)?;
+    let stat = read_small(proc_dir, path.set(pid, b"/stat"), &mut stat)?;
     // `pid (name) state ...`: the name may hold spaces and parentheses, so split after the last `)`.
     let after_name = &stat[stat.iter().rposition(|&b| b == b')')? + 1..];
     let field = after_name
@@ -664,6 +767,43 @@ mod tests {
         let scan = find(&mut wanted, &[std::process::id()]);
         assert!(wanted.is_empty());
         assert_eq!(scan.owners, vec![(inode, std::process::id())]);
+    }
+
+    #[test]
+    fn targeted_search_finds_every_process_sharing_a_socket_after_a_fork() {
+        use std::io::BufRead;
+        // Parent and child both hold the listener; neither owned anything before.
+        let mut python = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import os, socket, time\n\
+                 s = socket.socket()\n\
+                 s.bind(('127.0.0.1', 0))\n\
+                 s.listen()\n\
+                 child = os.fork()\n\
+                 if child == 0:\n    time.sleep(60)\n    os._exit(0)\n\
+                 print(os.fstat(s.fileno()).st_ino, child, flush=True)\n\
+                 time.sleep(60)\n",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(python.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let mut fields = line.split_whitespace();
+        let inode: u64 = fields.next().unwrap().parse().unwrap();
+        let child: u32 = fields.next().unwrap().parse().unwrap();
+        let mut wanted: InodeSet = [inode].into_iter().collect();
+        let scan = find(&mut wanted, &[]);
+        // SAFETY: kill(2) takes plain integers.
+        unsafe { libc::kill(child as i32, libc::SIGKILL) };
+        let _ = python.kill();
+        let _ = python.wait();
+        let mut owners = scan.owners;
+        owners.sort_unstable();
+        assert_eq!(owners, vec![(inode, python.id()), (inode, child)]);
     }
 
     #[test]
