@@ -589,3 +589,65 @@ fn a_new_socket_shared_after_a_fork_shows_every_owner_before_the_next_full_scan(
     let _ = parent.kill();
     let _ = parent.wait();
 }
+
+#[test]
+fn a_slow_interval_still_rescans_every_process_after_ten_seconds() {
+    use std::io::{BufRead, Write};
+    // An owner known since the first full scan forks: only a full scan can see the child.
+    let mut parent = Command::new("python3")
+        .args([
+            "-c",
+            "import os, socket, sys, time\n\
+             s = socket.socket()\n\
+             s.bind(('127.0.0.1', 0))\n\
+             s.listen()\n\
+             print(s.getsockname()[1], flush=True)\n\
+             sys.stdin.readline()\n\
+             child = os.fork()\n\
+             if child == 0:\n    time.sleep(120)\n    os._exit(0)\n\
+             print(child, flush=True)\n\
+             time.sleep(120)\n",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let mut reaper = Reaper(vec![parent.id()]);
+    let mut stdout = std::io::BufReader::new(parent.stdout.take().expect("python's stdout"));
+    let mut line = String::new();
+    stdout
+        .read_line(&mut line)
+        .expect("python3 prints its port");
+    let port: u16 = line.trim().parse().expect("a port number");
+    let Some(tmux) = Tmux::start("slow", &dashboard_command("-t -l --interval 3")) else {
+        let _ = parent.kill();
+        let _ = parent.wait();
+        return;
+    };
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    let first_scan = Instant::now();
+    writeln!(parent.stdin.as_mut().expect("python's stdin")).expect("tell python3 to fork");
+    line.clear();
+    stdout
+        .read_line(&mut line)
+        .expect("python3 prints its child");
+    let child: u32 = line.trim().parse().expect("the child's pid");
+    reaper.0.push(child);
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", &format!(":{port}")]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the listener", |screen| {
+        table_rows(screen)
+            .iter()
+            .any(|row| row.contains(&format!("127.0.0.1:{port}")))
+    });
+    tmux.keys(&["Enter"]);
+    // Every 10th refresh would be 30 s away; 10 s of wall clock, and one interval to show it.
+    tmux.wait_until(
+        first_scan + Duration::from_secs(10 + 3 + 3),
+        "the child as a second owner in the details",
+        |screen| screen.contains("Owners   2"),
+    );
+    let _ = parent.kill();
+    let _ = parent.wait();
+}
