@@ -610,6 +610,39 @@ fn kill_dialog_lists_every_owner_and_signals_only_the_chosen_one() {
 }
 
 #[test]
+fn kill_dialog_keeps_the_chosen_owner_on_screen_among_many() {
+    let pids: Vec<u32> = (1000..1060).collect();
+    let mut app = new_app();
+    feed(&mut app, vec![listener("0.0.0.0:80", 5, &pids)]);
+    press(&mut app, Key::Char('k'));
+    let text = screen(&app).join("\n");
+    assert!(text.contains("> pid 1000"), "{text}");
+    assert!(text.contains("more below"), "{text}");
+    for _ in 0..45 {
+        press(&mut app, Key::Down);
+    }
+    let text = screen(&app).join("\n");
+    assert!(text.contains("> pid 1045"), "{text}");
+    assert!(
+        text.contains("more above") && text.contains("more below"),
+        "{text}"
+    );
+    for _ in 0..45 {
+        press(&mut app, Key::Down);
+    }
+    let text = screen(&app).join("\n");
+    assert!(text.contains("> pid 1059"), "{text}");
+    assert!(!text.contains("more below"), "{text}");
+    assert_eq!(
+        press(&mut app, Key::Char('y')),
+        Some(Effect::Kill {
+            pid: 1059,
+            inode: Some(5)
+        })
+    );
+}
+
+#[test]
 fn kill_refuses_init_and_rnetstat_itself() {
     let own = std::process::id();
     let mut app = new_app();

@@ -548,7 +548,19 @@ fn render_confirm(target: &KillTarget, frame: &mut Frame, area: Rect) {
         .map(|(pid, _)| pid.to_string().len())
         .max()
         .unwrap_or(1);
-    for (index, (pid, program)) in target.owners.iter().enumerate() {
+    // Owners that fit beside the question, the key line, the borders and two "more" lines:
+    // the chosen one is always among them, so what `y` signals is on screen.
+    let fits = usize::from(area.height.saturating_sub(6)).max(1);
+    let first = target
+        .selected
+        .saturating_sub(fits - 1)
+        .min(target.owners.len().saturating_sub(fits));
+    let shown = first..(first + fits).min(target.owners.len());
+    if first > 0 {
+        lines.push(Line::from(format!("  … {first} more above")));
+    }
+    let below = target.owners.len() - shown.end;
+    for (index, (pid, program)) in target.owners.iter().enumerate().skip(first).take(fits) {
         let chosen = index == target.selected;
         let mut text = format!(
             "{} pid {pid:<pid_width$}  {program}",
@@ -562,6 +574,9 @@ fn render_confirm(target: &KillTarget, frame: &mut Frame, area: Rect) {
         } else {
             Line::from(text)
         });
+    }
+    if below > 0 {
+        lines.push(Line::from(format!("  … {below} more below")));
     }
     lines.push(Line::styled(
         if target.owners.len() == 1 {
