@@ -97,6 +97,9 @@ fn os_reason(error: &std::io::Error) -> String {
         Some(libc::ESRCH) => "no such process (ESRCH)".to_string(),
         Some(libc::EACCES) => "permission denied (EACCES)".to_string(),
         Some(libc::ENOENT) => "no such process (ENOENT)".to_string(),
+        Some(libc::ENOSYS) => {
+            "this kernel has no pidfd_open (Linux 5.3 or later needed)".to_string()
+        }
         _ => error.to_string(),
     }
 }

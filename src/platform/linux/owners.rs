@@ -31,6 +31,7 @@ impl Hasher for InodeHasher {
 
 type InodeMap = HashMap<u64, usize, BuildHasherDefault<InodeHasher>>;
 type InodeSet = HashSet<u64, BuildHasherDefault<InodeHasher>>;
+type PidMap<V> = HashMap<u32, V, BuildHasherDefault<InodeHasher>>;
 
 /// A full scan at least this often (wall clock, whatever the refresh interval) catches what the
 /// cheap refreshes cannot see (a socket inherited by a fork, an owner that closed its copy).
@@ -43,7 +44,7 @@ pub struct KnownOwners {
     pids_by_inode: HashMap<u64, Vec<u32>, BuildHasherDefault<InodeHasher>>,
     /// Start time of every remembered owner: a pid is one process only with the same start
     /// time, so an owner that exited is never confused with a process that reused its pid.
-    started_by_pid: HashMap<u32, u64>,
+    started_by_pid: PidMap<u64>,
     denied: bool,
     last_full_scan: Instant,
     /// The same moment by the wall clock, for people.
@@ -54,7 +55,7 @@ impl Default for KnownOwners {
     fn default() -> KnownOwners {
         KnownOwners {
             pids_by_inode: HashMap::default(),
-            started_by_pid: HashMap::new(),
+            started_by_pid: PidMap::default(),
             denied: false,
             last_full_scan: Instant::now(),
             full_scan_at: SystemTime::now(),
@@ -146,7 +147,9 @@ impl KnownOwners {
         self.pids_by_inode.clear();
         let proc_dir = open_dir(None, c"/proc").ok();
         let mut path = PathBuf32::default();
-        let mut current = HashMap::with_capacity(self.started_by_pid.len());
+        // Looked up once per socket owner: at 100,000 sockets the cheap hash matters here too.
+        let mut current = PidMap::default();
+        current.reserve(self.started_by_pid.len());
         for socket in sockets {
             let Some(inode) = socket.inode else { continue };
             for &pid in &socket.pids {
