@@ -8,6 +8,8 @@
 #   RUNS=5           timed runs per command (after one warmup run)
 #   BENCH_OUT=file   also write the tables to this file
 #   FIXTURE=path     use this fixture binary instead of building the `fixture` example
+#   BASELINE=path    also time this (older) rnetstat binary, as "baseline -a -n -p" and
+#                    "baseline -a -n", for before/after figures in the same run
 #
 # Progress and hyperfine's own output go to stderr; the markdown tables go to stdout.
 set -euo pipefail
@@ -59,6 +61,11 @@ else
 fi
 [ -x "$rnetstat" ] || die "no rnetstat binary at $rnetstat"
 [ -x "$fixture" ] || die "no fixture binary at $fixture"
+baseline_bin=
+if [ -n "${BASELINE:-}" ]; then
+  baseline_bin=$(realpath "$BASELINE")
+  [ -x "$baseline_bin" ] || die "BASELINE=$BASELINE is not an executable"
+fi
 
 # --- fixture lifecycle -------------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/rnetstat-bench.XXXXXX")
@@ -164,6 +171,7 @@ emit ""
 emit "- rnetstat commit: \`$commit\`"
 emit "- machine: $(nproc) CPUs ($cpu_model), $mem_gib GiB RAM, Linux $(uname -r)"
 emit "- tools: $tool_versions"
+[ -z "$baseline_bin" ] || emit "- baseline: \`$baseline_bin\` (\`$("$baseline_bin" -V 2>/dev/null || echo '?')\`)"
 emit "- method: hyperfine -N --warmup 1 --runs $runs, stdout to /dev/null; peak RSS from one /usr/bin/time -v run"
 
 # --- the benchmark -----------------------------------------------------------------------
@@ -176,6 +184,7 @@ names=(
   "netstat -tuanp"
   "lsof -nP -i"
 )
+[ -z "$baseline_bin" ] || names+=("baseline -a -n -p" "baseline -a -n")
 
 for size in "${sizes[@]}"; do
   connections=${size%/*}
@@ -199,6 +208,10 @@ for size in "${sizes[@]}"; do
     "netstat -tuanp"
     "lsof -nP -i"
   )
+  if [ -n "$baseline_bin" ]; then
+    printf -v baseline_word '%q' "$baseline_bin"
+    commands+=("$baseline_word -a -n -p" "$baseline_word -a -n")
+  fi
 
   # One run per command under GNU time: peak RSS, line count, and a check that it exits 0.
   : >"$work/rss.tsv"
@@ -247,7 +260,8 @@ print()
 print("Key ratios (median time): "
       + ratio("rnetstat -a -n -p", "ss -tuanp") + "; "
       + ratio("rnetstat -a -n -p", "netstat -tuanp") + "; "
-      + ratio("rnetstat -a -n", "ss -tuan"))
+      + ratio("rnetstat -a -n", "ss -tuan")
+      + ("; " + ratio("rnetstat -a -n -p", "baseline -a -n -p") if "baseline -a -n -p" in median else ""))
 PY
 )
 

@@ -1,5 +1,6 @@
 //! Raw command-line flags (clap) and the validated [`Config`] the rest of the program runs on.
 
+use std::ffi::OsStr;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -47,7 +48,7 @@ pub struct Args {
     /// Full-screen live dashboard, refreshed every --interval seconds (keys: press ? inside)
     #[arg(long = "live", conflicts_with = "json")]
     pub live: bool,
-    /// Seconds between refreshes of --live (fractions allowed, e.g. 0.5; at most 3600)
+    /// Seconds between refreshes of --live (fractions allowed, e.g. 0.5; from 0.1 to 3600)
     #[arg(long = "interval", value_name = "SECONDS", requires = "live", value_parser = parse_interval)]
     pub interval: Option<Duration>,
 }
@@ -55,15 +56,18 @@ pub struct Args {
 /// The refresh interval of `--live` when `--interval` is not given.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 
-/// `--interval`: a number of seconds, more than 0 and at most an hour.
+/// The shortest `--interval`: shorter would spend a core on rescans nobody can read.
+pub const MIN_INTERVAL_SECONDS: f64 = 0.1;
+
+/// `--interval`: a number of seconds, at least [`MIN_INTERVAL_SECONDS`] and at most an hour.
 fn parse_interval(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .trim()
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !(seconds > 0.0 && seconds <= 3600.0) {
+    if !(MIN_INTERVAL_SECONDS..=3600.0).contains(&seconds) {
         return Err(format!(
-            "`{text}` is out of range: more than 0 and at most 3600 seconds"
+            "`{text}` is out of range: at least {MIN_INTERVAL_SECONDS} and at most 3600 seconds"
         ));
     }
     Ok(Duration::from_secs_f64(seconds))
@@ -144,8 +148,17 @@ impl Args {
 
 /// Parse the process's own arguments; clap prints usage errors and exits 2 itself.
 pub fn config_from_env() -> Config {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let no_color = colour_unwanted(
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::env::var_os("TERM").as_deref(),
+    );
     Args::parse().into_config(std::io::stdout().is_terminal(), no_color)
+}
+
+/// Whether the environment asks for no colour: a non-empty `NO_COLOR`, or `TERM=dumb` (a
+/// terminal that cannot show escape sequences).
+fn colour_unwanted(no_color: Option<&OsStr>, term: Option<&OsStr>) -> bool {
+    no_color.is_some_and(|v| !v.is_empty()) || term.is_some_and(|t| t == "dumb")
 }
 
 #[cfg(test)]
@@ -201,6 +214,22 @@ mod tests {
     }
 
     #[test]
+    fn no_color_or_a_dumb_terminal_turn_colour_off() {
+        let os = |s: &'static str| Some(OsStr::new(s));
+        assert!(!colour_unwanted(None, None));
+        assert!(!colour_unwanted(None, os("xterm-256color")));
+        assert!(!colour_unwanted(os(""), os("xterm")));
+        assert!(colour_unwanted(os("1"), os("xterm")));
+        assert!(colour_unwanted(None, os("dumb")));
+    }
+
+    #[test]
+    fn live_interval_lower_bound_is_accepted() {
+        let c = config(&["--live", "--interval", "0.1"]);
+        assert!(matches!(c.output, Output::Live(l) if l.interval == Duration::from_millis(100)));
+    }
+
+    #[test]
     fn live_collects_owners_and_keeps_the_filter_flags() {
         let c = config(&["--live", "-t", "-l", "-n"]);
         assert!(c.query.owners && c.query.tcp && !c.query.udp);
@@ -227,7 +256,9 @@ mod tests {
 
     #[test]
     fn live_interval_out_of_range_or_not_a_number_is_a_usage_error() {
-        for bad in ["0", "-1", "3600.5", "abc", "NaN", "inf", ""] {
+        for bad in [
+            "0", "-1", "1e-300", "0.05", "0.0999", "3600.5", "abc", "NaN", "inf", "",
+        ] {
             let err =
                 Args::try_parse_from(["rnetstat", "--live", "--interval", bad]).expect_err(bad);
             assert_eq!(err.exit_code(), 2, "--interval {bad:?}");

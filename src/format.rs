@@ -3,8 +3,9 @@
 use std::fmt::Write;
 use std::net::{IpAddr, SocketAddr};
 
-/// Append `addr` as `host:port` (`[host]:port` for IPv6), with ` (service)` when given.
-/// Port 0 (not bound yet) prints as `*`, as ss does.
+/// Append `addr` as `host:port` (`[host]:port` for IPv6), with `(service)` right after the port
+/// when given: no space inside, so `awk '{print $4}'` gets the whole endpoint. Port 0 (not
+/// bound yet) prints as `*`, as ss does.
 pub fn write_endpoint(out: &mut String, addr: SocketAddr, service: Option<&str>) {
     match addr.ip() {
         IpAddr::V4(ip) => {
@@ -22,28 +23,66 @@ pub fn write_endpoint(out: &mut String, addr: SocketAddr, service: Option<&str>)
         }
     }
     if let Some(service) = service {
-        out.push_str(" (");
-        push_escaped(out, service);
+        out.push('(');
+        push_escaped_except(out, service, |c| {
+            c.is_whitespace() || matches!(c, '(' | ')')
+        });
         out.push(')');
     }
+}
+
+/// Where the `:port(service)` end of a [`write_endpoint`] text starts: what a shortened
+/// endpoint keeps. Service names have their parentheses escaped, so the last `(` opens one.
+pub fn endpoint_tail_start(endpoint: &str) -> usize {
+    let before_service = match endpoint.strip_suffix(')') {
+        Some(_) => endpoint.rfind('(').unwrap_or(endpoint.len()),
+        None => endpoint.len(),
+    };
+    endpoint[..before_service].rfind(':').unwrap_or(0)
 }
 
 /// The text for a missing peer (listeners, unconnected UDP).
 pub const NO_PEER: &str = "*:*";
 
-/// Append `text` with control characters escaped (`\n`, `\t`, `\x1b`, `\u{9b}` ...), so text a
-/// process or remote host chose cannot move the cursor, recolour or clear a terminal.
+/// Append `text` with control characters escaped (`\n`, `\t`, `\x1b`, `\u{9b}` ...) and the
+/// invisible format and separator characters too (bidi overrides such as `\u{202e}`, zero-width
+/// spaces, `\u{feff}`, `\u{2028}`), so text a process or remote host chose cannot move the
+/// cursor, recolour or clear a terminal, reorder what follows it, or hide in a column.
 pub fn push_escaped(out: &mut String, text: &str) {
+    push_escaped_except(out, text, |_| false);
+}
+
+pub fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    push_escaped(&mut out, text);
+    out
+}
+
+/// Append a process name as one word of a cell: as [`push_escaped`], and whitespace and `,`
+/// escaped as well, so a name cannot pose as a list of owners (`sshd,1/systemd`), a count
+/// suffix (`nginx +3`) or a column break.
+pub fn push_escaped_name(out: &mut String, name: &str) {
+    push_escaped_except(out, name, |c| c.is_whitespace() || c == ',');
+}
+
+pub fn escaped_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    push_escaped_name(&mut out, name);
+    out
+}
+
+/// [`push_escaped`], and the characters `separator` picks are escaped too.
+fn push_escaped_except(out: &mut String, text: &str, separator: impl Fn(char) -> bool) {
     for c in text.chars() {
         match c {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+            c if (c as u32) < 0x20 || c as u32 == 0x7f || (c.is_ascii() && separator(c)) => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
-            c if c.is_control() => {
+            c if c.is_control() || is_format_or_separator(c) || separator(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             c => out.push(c),
@@ -51,10 +90,33 @@ pub fn push_escaped(out: &mut String, text: &str) {
     }
 }
 
-pub fn escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    push_escaped(&mut out, text);
-    out
+/// Unicode's format characters (category Cf) and the line and paragraph separators (Zl, Zp):
+/// invisible, yet they reorder text (bidi controls), join or split it, or end a line.
+fn is_format_or_separator(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x2028..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
 }
 
 #[cfg(test)]
@@ -69,14 +131,14 @@ mod tests {
 
     #[test]
     fn ipv4_endpoint_with_and_without_service() {
-        assert_eq!(endpoint("127.0.0.1:22", Some("ssh")), "127.0.0.1:22 (ssh)");
+        assert_eq!(endpoint("127.0.0.1:22", Some("ssh")), "127.0.0.1:22(ssh)");
         assert_eq!(endpoint("10.1.2.3:54321", None), "10.1.2.3:54321");
         assert_eq!(endpoint("0.0.0.0:0", None), "0.0.0.0:*");
     }
 
     #[test]
     fn ipv6_endpoint_is_bracketed() {
-        assert_eq!(endpoint("[::1]:443", Some("https")), "[::1]:443 (https)");
+        assert_eq!(endpoint("[::1]:443", Some("https")), "[::1]:443(https)");
         assert_eq!(endpoint("[::]:5432", None), "[::]:5432");
         assert_eq!(
             endpoint("[::ffff:127.0.0.1]:8080", None),
@@ -84,7 +146,7 @@ mod tests {
         );
         assert_eq!(
             endpoint("[fe80::1:2:3:4]:53", Some("domain")),
-            "[fe80::1:2:3:4]:53 (domain)"
+            "[fe80::1:2:3:4]:53(domain)"
         );
     }
 
@@ -95,5 +157,77 @@ mod tests {
         assert_eq!(escaped("c1\u{9b}31m"), "c1\\u{9b}31m");
         assert_eq!(escaped("back\\slash"), "back\\\\slash");
         assert_eq!(escaped("nginx: worker ünïcode"), "nginx: worker ünïcode");
+    }
+
+    #[test]
+    fn endpoints_have_no_whitespace_and_odd_service_names_are_escaped() {
+        assert_eq!(
+            endpoint("127.0.0.1:8080", Some("http-alt")),
+            "127.0.0.1:8080(http-alt)"
+        );
+        assert_eq!(
+            endpoint("127.0.0.1:9", Some("odd name(x)\u{202e}\x1b")),
+            "127.0.0.1:9(odd\\x20name\\x28x\\x29\\u{202e}\\x1b)"
+        );
+    }
+
+    #[test]
+    fn the_tail_is_port_and_service() {
+        for (text, tail) in [
+            ("127.0.0.1:8080(http-alt)", ":8080(http-alt)"),
+            ("[::1]:443(https)", ":443(https)"),
+            ("[fe80::1]:5000", ":5000"),
+            ("0.0.0.0:*", ":*"),
+            ("127.0.0.1:9(odd\\x28x\\x29)", ":9(odd\\x28x\\x29)"),
+        ] {
+            assert_eq!(&text[endpoint_tail_start(text)..], tail, "{text}");
+        }
+    }
+
+    #[test]
+    fn format_and_separator_characters_are_escaped() {
+        assert_eq!(escaped("abc\u{202e}fed"), "abc\\u{202e}fed");
+        for c in [
+            '\u{202a}',
+            '\u{202b}',
+            '\u{202c}',
+            '\u{202d}',
+            '\u{202e}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{200e}',
+            '\u{200f}',
+            '\u{061c}',
+            '\u{200b}',
+            '\u{200c}',
+            '\u{200d}',
+            '\u{2060}',
+            '\u{feff}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{00ad}',
+            '\u{e0041}',
+        ] {
+            let text = format!("a{c}b");
+            assert_eq!(
+                escaped(&text),
+                format!("a\\u{{{:x}}}b", c as u32),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+        // Visible letters of other scripts, and plain spaces in general text, stay.
+        assert_eq!(escaped("שלום мир 世界 a b"), "שלום мир 世界 a b");
+    }
+
+    #[test]
+    fn names_cannot_imitate_owner_lists_or_counts() {
+        assert_eq!(escaped_name("sshd,1/systemd"), "sshd\\x2c1/systemd");
+        assert_eq!(escaped_name("nginx +3"), "nginx\\x20+3");
+        assert_eq!(escaped_name("a\u{3000}b\u{a0}c"), "a\\u{3000}b\\u{a0}c");
+        assert_eq!(escaped_name("(sd-pam)"), "(sd-pam)");
+        assert_eq!(escaped_name("ev\x1b[2Jil"), "ev\\x1b[2Jil");
     }
 }

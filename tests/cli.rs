@@ -4,11 +4,34 @@
 
 mod common;
 
-use std::io::Read;
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
 
-use common::{rnetstat, run};
+use common::{find_socket, json_of, rnetstat, run, stdout_of};
+
+/// Run a python3 `script` with `args`; it prints one line once its sockets are open, then
+/// holds them until its stdin closes. Returns the child and that line.
+fn python_holding_sockets(script: &str, args: &[&str]) -> (Child, String) {
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("the script's first line");
+    (child, line)
+}
+
+/// Close the script's stdin (it exits) and wait for it.
+fn finish(mut child: Child) {
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
 
 #[test]
 fn unknown_flag_is_a_usage_error_with_exit_2() {
@@ -146,4 +169,180 @@ fn unprivileged_user_gets_one_hint_and_success() {
     assert!(output.status.success(), "{stderr}");
     assert_eq!(stderr.matches("run as root").count(), 1, "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn json_argv_keeps_argument_boundaries() {
+    let script = "import socket,sys\n\
+        s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+        print(s.getsockname()[1], flush=True); sys.stdin.read()\n";
+    let (child, line) = python_holding_sockets(script, &["two words", "", "x"]);
+    let port: u16 = line.trim().parse().unwrap();
+    let doc = json_of(&["-l", "-t", "--json"]);
+    let pid = child.id();
+    finish(child);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let socket = find_socket(&doc, "tcp", addr).expect("python listener");
+    let owner = socket["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pid"] == pid)
+        .unwrap_or_else(|| panic!("pid {pid} not among the owners: {socket}"));
+    let argv: Vec<&str> = owner["argv"]
+        .as_array()
+        .unwrap_or_else(|| panic!("argv is not an array: {owner}"))
+        .iter()
+        .map(|a| a.as_str().expect("argv strings"))
+        .collect();
+    assert!(argv[0].ends_with("python3"), "{argv:?}");
+    assert_eq!(argv[1..], ["-c", script, "two words", "", "x"]);
+    let cmdline = owner["cmdline"].as_str().expect("cmdline stays");
+    assert!(cmdline.ends_with(" two words  x"), "{cmdline}");
+}
+
+#[test]
+fn interval_below_a_tenth_of_a_second_is_a_usage_error() {
+    for bad in ["1e-300", "0.01", "0.099"] {
+        let output = run(&["--live", "--interval", bad]);
+        assert_eq!(output.status.code(), Some(2), "--interval {bad}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("0.1"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// rnetstat's table on a pseudo-terminal (through `script`), with `TERM` set to `term`.
+fn table_on_a_terminal(term: &str) -> String {
+    let command = format!("{} -a -t -n", env!("CARGO_BIN_EXE_rnetstat"));
+    let output = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("TERM", term)
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn term_dumb_means_no_colour() {
+    let _listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let coloured = table_on_a_terminal("xterm");
+    assert!(coloured.contains("\x1b[1mProto"), "{coloured:?}");
+    let dumb = table_on_a_terminal("dumb");
+    assert!(dumb.contains("Proto"), "{dumb:?}");
+    assert!(!dumb.contains('\x1b'), "{dumb:?}");
+}
+
+/// The table line of the TCP socket bound to `127.0.0.1:port` (the cell is followed by a space
+/// or by a service name in parentheses).
+fn row_of(table: &str, port: u16) -> &str {
+    let plain = format!("127.0.0.1:{port} ");
+    let named = format!("127.0.0.1:{port}(");
+    table
+        .lines()
+        .find(|l| l.contains(&plain) || l.contains(&named))
+        .unwrap_or_else(|| panic!("127.0.0.1:{port} not listed:\n{table}"))
+}
+
+#[test]
+fn owner_names_cannot_pose_as_owner_lists_or_hide_in_bidi_controls() {
+    // The parent calls itself `sshd,1/systemd`, its forked child `a<U+202E>b<U+200B>c`: both
+    // hold the listener.
+    let script = "import ctypes,os,socket,sys,time\n\
+        s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+        ctypes.CDLL(None).prctl(15, b'sshd,1/systemd', 0, 0, 0)\n\
+        pid=os.fork()\n\
+        if pid==0:\n    ctypes.CDLL(None).prctl(15, 'a\\u202eb\\u200bc'.encode(), 0, 0, 0); time.sleep(30); os._exit(0)\n\
+        time.sleep(0.2); print(s.getsockname()[1], pid, flush=True); sys.stdin.read(); os.kill(pid,9)\n";
+    let (child, line) = python_holding_sockets(script, &[]);
+    let mut parts = line.split_whitespace().map(|p| p.parse::<u32>().unwrap());
+    let (port, forked) = (parts.next().unwrap() as u16, parts.next().unwrap());
+    let parent = child.id();
+    let table = stdout_of(&["-l", "-t", "-p", "-n", "-W"]);
+    finish(child);
+    let cell = row_of(&table, port).split_whitespace().last().unwrap();
+    assert_eq!(
+        cell,
+        format!("{parent}/sshd\\x2c1/systemd,{forked}/a\\u{{202e}}b\\u{{200b}}c")
+    );
+    assert!(!table.contains('\u{202e}') && !table.contains('\u{200b}'));
+}
+
+#[test]
+fn every_table_row_splits_into_the_same_fields_for_awk() {
+    // A port that has a service name, so the endpoint cell carries it.
+    let services = rnetstat::services::Services::load();
+    let (listener, service) = [8080u16, 8443, 9418, 6379, 11211, 5432, 9200, 10000]
+        .into_iter()
+        .find_map(|port| {
+            let name = services.name(port, rnetstat::model::Proto::Tcp)?;
+            let listener = TcpListener::bind(("127.0.0.1", port)).ok()?;
+            Some((listener, name.to_string()))
+        })
+        .expect("a free loopback port with a service name");
+    let port = listener.local_addr().unwrap().port();
+    let output = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "{} -a -t | awk '{{print NF, $4, $6}}'",
+                env!("CARGO_BIN_EXE_rnetstat")
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let fields = String::from_utf8(output.stdout).unwrap();
+    let ours = format!("6 127.0.0.1:{port}({service}) LISTEN");
+    assert!(
+        fields.lines().any(|l| l == ours),
+        "{ours:?} not in:\n{fields}"
+    );
+    // The title line has two-word titles; every socket line has exactly six fields.
+    for line in fields.lines().skip(1) {
+        assert!(line.starts_with("6 "), "{line}");
+    }
+}
+
+#[test]
+fn shortened_owner_lists_never_cut_a_pid() {
+    // Eight processes share one listener: far more than the PID/Program column holds.
+    let script = "import os,socket,sys,time\n\
+        s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+        kids=[]\n\
+        for _ in range(7):\n    pid=os.fork()\n    if pid==0:\n        time.sleep(30); os._exit(0)\n    kids.append(pid)\n\
+        print(s.getsockname()[1], *kids, flush=True); sys.stdin.read()\n\
+        for k in kids: os.kill(k,9)\n";
+    let (child, line) = python_holding_sockets(script, &[]);
+    let mut numbers = line.split_whitespace().map(|p| p.parse::<u32>().unwrap());
+    let port = numbers.next().unwrap() as u16;
+    let mut owners: Vec<u32> = numbers.collect();
+    owners.push(child.id());
+    let table = stdout_of(&["-l", "-t", "-p", "-n"]);
+    let wide = stdout_of(&["-l", "-t", "-p", "-n", "-W"]);
+    finish(child);
+    let cell = row_of(&table, port).split_whitespace().last().unwrap();
+    assert!(cell.chars().count() <= 40, "{cell}");
+    let mut shown = 0;
+    let mut counted = 0;
+    for part in cell.split(',') {
+        if let Some(more) = part.strip_prefix('+') {
+            counted += more.parse::<usize>().unwrap_or_else(|_| panic!("{cell}"));
+            continue;
+        }
+        let (pid, name) = part.split_once('/').unwrap_or_else(|| panic!("{cell}"));
+        let pid: u32 = pid.parse().unwrap_or_else(|_| panic!("cut pid in {cell}"));
+        assert!(owners.contains(&pid), "{pid} is no owner: {cell}");
+        let kept = name.strip_suffix('…').unwrap_or(name);
+        assert!("python3".starts_with(kept) && !kept.is_empty(), "{cell}");
+        shown += 1;
+    }
+    assert_eq!(shown + counted, owners.len(), "{cell}");
+    // -W lists every owner in full.
+    let full = row_of(&wide, port).split_whitespace().last().unwrap();
+    assert_eq!(full.split(',').count(), owners.len(), "{full}");
+    assert!(!full.contains('…') && !full.contains('+'), "{full}");
 }

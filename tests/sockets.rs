@@ -199,7 +199,7 @@ fn table_labels_services_unless_numeric() {
         panic!("none of the named test ports is free");
     };
     let port = listener.local_addr().unwrap().port();
-    let labelled = format!("127.0.0.1:{port} ({service})");
+    let labelled = format!("127.0.0.1:{port}({service})");
     assert!(
         stdout_of(&["-l", "-t"]).contains(&labelled),
         "-l lacks {labelled}"
@@ -221,11 +221,18 @@ fn listening_flag_and_default_split_sockets_as_netstat_does() {
     let listener = format!("127.0.0.1:{} *:*", f.listener4.port());
     let client = format!("127.0.0.1:{} ", f.client.port());
     let udp = format!("127.0.0.1:{} ", f.udp_bound.port());
-    let shows = |table: &str, what: &str| table.lines().any(|l| squeeze(l).contains(what));
-    assert!(shows(&listening, &listener) && shows(&listening, &udp));
-    assert!(!shows(&listening, &client));
-    assert!(shows(&established, &client));
-    assert!(!shows(&established, &listener) && !shows(&established, &udp));
+    // The protocol must match too: another test's TCP socket may have our UDP port number.
+    let shows = |table: &str, (proto, what): (&str, &str)| {
+        table.lines().any(|l| {
+            let l = squeeze(l);
+            l.starts_with(proto) && l.contains(what)
+        })
+    };
+    let (listener, client, udp) = (("tcp ", &*listener), ("tcp ", &*client), ("udp ", &*udp));
+    assert!(shows(&listening, listener) && shows(&listening, udp));
+    assert!(!shows(&listening, client));
+    assert!(shows(&established, client));
+    assert!(!shows(&established, listener) && !shows(&established, udp));
 }
 
 /// A table line with its column padding folded to single spaces.

@@ -7,4 +7,6 @@ pub struct Process {
     pub user: Option<String>,
     /// Arguments joined with spaces; `None` when the OS would not tell (kernel threads, permissions).
     pub cmdline: Option<String>,
+    /// The arguments one by one (an argument may hold spaces or be empty); `None` as `cmdline`.
+    pub argv: Option<Vec<String>>,
 }

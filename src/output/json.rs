@@ -65,6 +65,7 @@ struct ProcessView<'a> {
     name: &'a str,
     user: Option<&'a str>,
     cmdline: Option<&'a str>,
+    argv: Option<&'a [String]>,
 }
 
 fn endpoint_view(addr: SocketAddr, proto: Proto, services: &Services) -> EndpointView<'_> {
@@ -110,6 +111,7 @@ impl Serialize for Owners<'_> {
             name: &p.name,
             user: p.user.as_deref(),
             cmdline: p.cmdline.as_deref(),
+            argv: p.argv.as_deref(),
         }))
     }
 }

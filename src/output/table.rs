@@ -4,13 +4,15 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::cli::TableOptions;
-use crate::format::{NO_PEER, push_escaped, write_endpoint};
+use crate::format::{NO_PEER, escaped_name, push_escaped, push_escaped_name, write_endpoint};
 use crate::model::{Family, Snapshot, Socket, SocketState};
 use crate::services::Services;
 
 /// Without -W, cells longer than these are shortened in the middle (the port stays visible).
 const ADDRESS_LIMIT: usize = 45;
 const PROGRAM_LIMIT: usize = 40;
+/// The fewest characters a shortened owner name keeps (`pyt…`).
+const SHORT_NAME: usize = 4;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Align {
@@ -238,6 +240,7 @@ fn push_row(
         push_optional_number(cells, socket.inode);
     }
     if options.programs {
+        let start = cells.start();
         let mut any = false;
         for process in snapshot.owners_of(socket) {
             if any {
@@ -245,13 +248,85 @@ fn push_row(
             }
             any = true;
             let _ = write!(cells.text, "{}/", process.pid);
-            push_escaped(&mut cells.text, &process.name);
+            push_escaped_name(&mut cells.text, &process.name);
         }
         if !any {
             cells.text.push('-');
         }
-        cells.finish_cell(columns.last().and_then(|c| c.limit));
+        if let Some(limit) = columns.last().and_then(|c| c.limit) {
+            if cells.text[start..].chars().count() > limit {
+                let owners: Vec<(u32, String)> = snapshot
+                    .owners_of(socket)
+                    .map(|p| (p.pid, escaped_name(&p.name)))
+                    .collect();
+                cells.text.truncate(start);
+                push_short_owners(&mut cells.text, &owners, limit);
+            }
+        }
+        cells.finish_cell(None);
     }
+}
+
+/// Append `pid/name,pid/name…` in at most `limit` characters where it can: names are shortened
+/// (`clc-build-d…`) before owners are left out (`,+3` says how many), and a pid is never cut.
+fn push_short_owners(out: &mut String, owners: &[(u32, String)], limit: usize) {
+    let digits = |pid: u32| pid.to_string().len();
+    for shown in (1..=owners.len()).rev() {
+        let hidden = owners.len() - shown;
+        let suffix = if hidden > 0 {
+            format!(",+{hidden}")
+        } else {
+            String::new()
+        };
+        let fixed: usize = owners[..shown]
+            .iter()
+            .map(|&(pid, _)| digits(pid) + 1)
+            .sum::<usize>()
+            + (shown - 1)
+            + suffix.len();
+        let lengths: Vec<usize> = owners[..shown]
+            .iter()
+            .map(|(_, name)| name.chars().count())
+            .collect();
+        // A name shortened below a few characters no longer says anything: show fewer owners.
+        let least: usize = lengths.iter().map(|&len| len.min(SHORT_NAME)).sum();
+        if fixed + least > limit && shown > 1 {
+            continue;
+        }
+        let allowed = share(&lengths, limit.saturating_sub(fixed).max(least));
+        for (index, ((pid, name), allowed)) in owners[..shown].iter().zip(allowed).enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{pid}/");
+            let count = name.chars().count();
+            if count <= allowed {
+                out.push_str(name);
+            } else {
+                out.extend(name.chars().take(allowed.saturating_sub(1)));
+                out.push('…');
+            }
+        }
+        out.push_str(&suffix);
+        return;
+    }
+}
+
+/// Split `budget` characters among texts `lengths` long: short ones keep their length, the
+/// rest share what is left evenly (earlier texts get the remainder).
+fn share(lengths: &[usize], budget: usize) -> Vec<usize> {
+    let mut allowed = vec![0; lengths.len()];
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    // Among equal lengths the later text goes first and so takes the rounded-down share.
+    order.sort_by_key(|&i| (lengths[i], std::cmp::Reverse(i)));
+    let mut left = budget;
+    for (position, &i) in order.iter().enumerate() {
+        let sharing = lengths.len() - position;
+        let fair = left / sharing;
+        allowed[i] = lengths[i].min(fair.max(1));
+        left = left.saturating_sub(allowed[i]);
+    }
+    allowed
 }
 
 fn push_optional_number(cells: &mut Cells, value: Option<u64>) {
@@ -340,6 +415,7 @@ mod tests {
                 name: "sshd\x1b[31m".into(),
                 user: Some("root".into()),
                 cmdline: None,
+                argv: None,
             },
         );
         snapshot.user_names.insert(0, "root".into());
@@ -352,19 +428,19 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
             lines[0],
-            "Proto Recv-Q Send-Q Local Address           Foreign Address State"
+            "Proto Recv-Q Send-Q Local Address          Foreign Address State"
         );
         assert_eq!(
             lines[1],
-            "tcp        0    128 0.0.0.0:22 (ssh)        *:*             LISTEN"
+            "tcp        0    128 0.0.0.0:22(ssh)        *:*             LISTEN"
         );
         assert_eq!(
             lines[2],
-            "tcp6       0    128 [::1]:5432 (postgresql) [::1]:50000     ESTABLISHED"
+            "tcp6       0    128 [::1]:5432(postgresql) [::1]:50000     ESTABLISHED"
         );
         assert_eq!(
             lines[3],
-            "udp        0    128 127.0.0.1:53 (domain)   *:*             UNCONN"
+            "udp        0    128 127.0.0.1:53(domain)   *:*             UNCONN"
         );
         assert_eq!(lines.len(), 4);
     }
@@ -414,7 +490,7 @@ mod tests {
         let row = table.lines().nth(1).unwrap();
         assert!(row.contains('…'), "{row}");
         assert!(
-            row.contains(":443 (https)"),
+            row.contains(":443(https)"),
             "the port survives shortening: {row}"
         );
         let cell = row.split_whitespace().nth(3).unwrap();
@@ -426,7 +502,7 @@ mod tests {
                 ..plain()
             },
         );
-        assert!(wide.contains("[fd00:1234:5678:9abc:def0:1234:5678:9abc]:443 (https)"));
+        assert!(wide.contains("[fd00:1234:5678:9abc:def0:1234:5678:9abc]:443(https)"));
         assert!(!wide.contains('…'));
     }
 
@@ -452,5 +528,49 @@ mod tests {
         let mut short = String::from("short");
         shorten_middle(&mut short, 0, 10);
         assert_eq!(short, "short");
+    }
+
+    fn owners_cell(owners: &[(u32, &str)], limit: usize) -> String {
+        let owners: Vec<(u32, String)> = owners
+            .iter()
+            .map(|&(pid, name)| (pid, name.to_string()))
+            .collect();
+        let mut out = String::new();
+        push_short_owners(&mut out, &owners, limit);
+        out
+    }
+
+    #[test]
+    fn shortened_owners_keep_every_pid_or_count_the_rest() {
+        let two = [(13860, "clc-build-daemon"), (13944, "clc-build-daemon")];
+        let cell = owners_cell(&two, 40);
+        assert_eq!(cell, "13860/clc-build-dae…,13944/clc-build-da…");
+        assert_eq!(cell.chars().count(), 40);
+        // A short name keeps its length; the long one takes what is left.
+        assert_eq!(
+            owners_cell(&[(1, "sh"), (2, "a-very-long-program-name")], 16),
+            "1/sh,2/a-very-l…"
+        );
+        // Too many owners for one character per name: the rest are counted.
+        let many: Vec<(u32, &str)> = (100_000..100_010).map(|pid| (pid, "python3")).collect();
+        let cell = owners_cell(&many, 40);
+        assert_eq!(cell, "100000/pyth…,100001/pyth…,100002/pyt…,+7");
+        assert!(cell.chars().count() <= 40);
+        // One owner whose pid alone is too long still shows the whole pid.
+        assert_eq!(owners_cell(&[(4_194_303, "x-y-z")], 5), "4194303/x-y…");
+    }
+
+    #[test]
+    fn owner_names_cannot_pose_as_a_second_owner() {
+        let mut snapshot = sample();
+        snapshot.processes.get_mut(&7).unwrap().name = "sshd,1/systemd".into();
+        let options = TableOptions {
+            numeric: true,
+            programs: true,
+            ..plain()
+        };
+        let table = render(&snapshot, options);
+        let row = table.lines().nth(1).unwrap();
+        assert!(row.ends_with(" 7/sshd\\x2c1/systemd"), "{row}");
     }
 }

@@ -55,7 +55,12 @@ pub fn describe(sockets: &[Socket], users: Option<&Users>) -> HashMap<u32, Proce
         ProcessesToUpdate::Some(&pids),
         false,
         ProcessRefreshKind::nothing()
-            .with_cmd(UpdateKind::Always)
+            .with_cmd(if cfg!(target_os = "linux") {
+                // Read by `arguments` instead, which keeps empty arguments.
+                UpdateKind::Never
+            } else {
+                UpdateKind::Always
+            })
             .with_user(UpdateKind::Always),
     );
     pids.iter()
@@ -65,20 +70,74 @@ pub fn describe(sockets: &[Socket], users: Option<&Users>) -> HashMap<u32, Proce
                 .user_id()
                 .and_then(|uid| users?.get_user_by_id(uid))
                 .map(|user| user.name().to_string());
-            let cmd = process.cmd();
-            let cmdline = (!cmd.is_empty()).then(|| {
-                cmd.iter()
-                    .map(|arg| arg.to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join(" ")
+            let argv = arguments(*pid).or_else(|| {
+                let cmd = process.cmd();
+                (!cmd.is_empty()).then(|| {
+                    cmd.iter()
+                        .map(|arg| arg.to_string_lossy().into_owned())
+                        .collect()
+                })
             });
             let process = Process {
                 pid: pid.as_u32(),
                 name: process.name().to_string_lossy().into_owned(),
                 user,
-                cmdline,
+                cmdline: argv.as_ref().map(|argv| argv.join(" ")),
+                argv,
             };
             Some((process.pid, process))
         })
         .collect()
+}
+
+/// The arguments of `pid` from /proc/<pid>/cmdline, empty ones kept (sysinfo drops them);
+/// `None` when unreadable or empty (kernel threads, an exited process).
+#[cfg(target_os = "linux")]
+fn arguments(pid: Pid) -> Option<Vec<String>> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    parse_cmdline(&raw)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn arguments(_pid: Pid) -> Option<Vec<String>> {
+    None
+}
+
+/// Split a NUL-separated command line; a trailing NUL ends the last argument.
+#[cfg(any(target_os = "linux", test))]
+fn parse_cmdline(raw: &[u8]) -> Option<Vec<String>> {
+    if raw.is_empty() {
+        return None;
+    }
+    let raw = raw.strip_suffix(&[0]).unwrap_or(raw);
+    Some(
+        raw.split(|&byte| byte == 0)
+            .map(|arg| String::from_utf8_lossy(arg).into_owned())
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cmdline;
+
+    #[test]
+    fn cmdline_keeps_empty_arguments_and_spaces() {
+        assert_eq!(
+            parse_cmdline(b"python3\0-c\0two words\0\0x\0"),
+            Some(vec![
+                "python3".to_string(),
+                "-c".to_string(),
+                "two words".to_string(),
+                String::new(),
+                "x".to_string()
+            ])
+        );
+        // A process that rewrote its title without NULs (setproctitle).
+        assert_eq!(
+            parse_cmdline(b"nginx: worker process"),
+            Some(vec!["nginx: worker process".to_string()])
+        );
+        assert_eq!(parse_cmdline(b""), None);
+    }
 }

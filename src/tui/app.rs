@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::cli::LiveOptions;
 use crate::filter::Query;
-use crate::format::{NO_PEER, escaped, push_escaped, write_endpoint};
+use crate::format::{NO_PEER, escaped, escaped_name, push_escaped, write_endpoint};
 use crate::model::{Family, OwnerCoverage, Process, Proto, Snapshot, Socket, SocketState};
 use crate::services::Services;
 
@@ -197,10 +197,10 @@ pub struct Row {
     pub socket: Socket,
     pub key: SocketKey,
     pub mark: Mark,
-    /// `host:port (service)`, from the same formatter as the table printer.
+    /// `host:port(service)`, from the same formatter as the table printer.
     pub local: String,
     pub remote: String,
-    /// The first owner's name, escaped; empty when unknown.
+    /// The first owner's name, escaped as a word (see `escaped_name`); empty when unknown.
     pub program: String,
     /// The first owner's user (or the socket's uid), escaped; `-` when unknown.
     pub user: String,
@@ -252,7 +252,7 @@ impl Row {
             .pids
             .first()
             .and_then(|pid| context.processes.get(pid));
-        self.program = first_owner.map_or_else(String::new, |p| escaped(&p.name));
+        self.program = first_owner.map_or_else(String::new, |p| escaped_name(&p.name));
         self.user = match (first_owner.and_then(|p| p.user.as_deref()), socket.uid) {
             (Some(user), _) if !context.numeric => escaped(user),
             (_, Some(uid)) => match context.user_names.get(&uid) {
@@ -293,21 +293,42 @@ impl Row {
         }
     }
 
-    /// The group this row belongs to in the by-process view.
-    fn group_name(&self) -> &str {
-        &self.program
+    /// The group this row belongs to in the by-process view: its first owner, by pid and name.
+    fn group_key(&self) -> GroupKey {
+        GroupKey {
+            pid: self.socket.pids.first().copied(),
+            name: self.program.clone(),
+        }
     }
 }
 
-/// One program in the by-process view.
+/// Which process a group is: unrelated processes that share a name are separate groups.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GroupKey {
+    /// `None` for sockets with no known owner.
+    pub pid: Option<u32>,
+    /// Escaped program name; empty when unknown.
+    pub name: String,
+}
+
+/// One process in the by-process view (the first owner of each of its sockets).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
-    /// Escaped program name; empty for sockets with no known owner.
+    /// Escaped program name; empty when unknown.
     pub name: String,
-    /// Distinct first-owner pids of its sockets, ascending.
-    pub pids: Vec<u32>,
+    /// `None` for the group of sockets with no known owner.
+    pub pid: Option<u32>,
     pub sockets: usize,
     pub expanded: bool,
+}
+
+impl Group {
+    fn key(&self) -> GroupKey {
+        GroupKey {
+            pid: self.pid,
+            name: self.name.clone(),
+        }
+    }
 }
 
 /// One line of the table: a socket row, or a program's header in the by-process view.
@@ -333,9 +354,13 @@ pub struct Details {
     row: Option<usize>,
     /// The socket as last seen.
     pub last: Row,
-    /// Every owner pid with what is known of it (`None`: exited or not visible).
+    /// Every owner pid with what is known of it (`None`: it exited before it was described).
     pub owners: Vec<(u32, Option<Process>)>,
     pub gone: bool,
+    /// The first line of the popup in view (it scrolls when taller than the screen).
+    pub scroll: usize,
+    /// See [`Snapshot::owners_as_of`]: `owners` may miss a process that shares it since.
+    pub owners_as_of: Option<SystemTime>,
 }
 
 /// The kill dialog: every process holding the socket, one of them chosen.
@@ -358,7 +383,7 @@ impl KillTarget {
 /// What the selection stays on across refreshes, sorts and filters.
 enum Anchor {
     Row(usize),
-    Group(String),
+    Group(GroupKey),
 }
 
 #[derive(Debug)]
@@ -398,12 +423,14 @@ pub struct App {
     /// `/` was pressed and keys go into the filter.
     pub typing: bool,
     pub grouped: bool,
-    expanded: HashSet<String>,
+    expanded: HashSet<GroupKey>,
     pub selected: usize,
     /// First line in view; `render` may still move the window to keep the selection visible.
     pub offset: usize,
     /// Table rows that fit on screen, from the last [`Msg::Resize`].
     pub page: usize,
+    /// The terminal's width and height, from the last [`Msg::Resize`].
+    screen: (u16, u16),
     pub details: Option<Details>,
     pub help: bool,
     pub confirm: Option<KillTarget>,
@@ -446,6 +473,7 @@ impl App {
             selected: 0,
             offset: 0,
             page: 0,
+            screen: (0, 0),
             details: None,
             help: false,
             confirm: None,
@@ -456,8 +484,10 @@ impl App {
     pub fn update(&mut self, msg: Msg) -> Option<Effect> {
         match msg {
             Msg::Key(key) => return self.on_key(key),
+            Msg::Scroll(delta) if self.details.is_some() => self.scroll_details(delta as isize),
             Msg::Scroll(delta) => self.move_selection(delta as isize),
-            Msg::Resize { height, .. } => {
+            Msg::Resize { width, height } => {
+                self.screen = (width, height);
                 self.page = super::view::table_rows(height);
                 self.keep_selection_in_view();
             }
@@ -586,9 +616,38 @@ impl App {
                 }
             }
             Key::Left => self.collapse_selected(),
+            other if self.details.is_some() => self.scroll_details_by_key(other),
             other => self.navigate(other),
         }
         None
+    }
+
+    /// Up/Down, PgUp/PgDn, Home/End while the details are open move through them.
+    fn scroll_details_by_key(&mut self, key: Key) {
+        let Some(details) = &self.details else {
+            return;
+        };
+        let (width, height) = self.screen;
+        let (_, page) = super::view::details_scroll(details, self.coverage, width, height);
+        let page = page.max(1) as isize;
+        match key {
+            Key::Up => self.scroll_details(-1),
+            Key::Down => self.scroll_details(1),
+            Key::PageUp => self.scroll_details(-page),
+            Key::PageDown => self.scroll_details(page),
+            Key::Home => self.scroll_details(isize::MIN / 2),
+            Key::End => self.scroll_details(isize::MAX / 2),
+            _ => {}
+        }
+    }
+
+    fn scroll_details(&mut self, delta: isize) {
+        let (width, height) = self.screen;
+        let coverage = self.coverage;
+        if let Some(details) = &mut self.details {
+            let (limit, _) = super::view::details_scroll(details, coverage, width, height);
+            details.scroll = details.scroll.saturating_add_signed(delta).min(limit);
+        }
     }
 
     fn navigate(&mut self, key: Key) {
@@ -700,7 +759,7 @@ impl App {
     fn program_of(&self, pid: u32) -> String {
         self.processes
             .get(&pid)
-            .map_or_else(|| "?".to_string(), |p| escaped(&p.name))
+            .map_or_else(|| "?".to_string(), |p| escaped_name(&p.name))
     }
 
     fn open_details(&mut self, row: usize) {
@@ -712,6 +771,8 @@ impl App {
             last: found.clone(),
             owners: self.owner_details(found),
             gone: found.mark.is_gone(),
+            scroll: 0,
+            owners_as_of: self.owners_as_of,
         });
     }
 
@@ -728,25 +789,24 @@ impl App {
             return;
         };
         let expand = expanded.unwrap_or(!group.expanded);
+        let key = group.key();
         if expand {
-            self.expanded.insert(group.name.clone());
+            self.expanded.insert(key.clone());
         } else {
-            self.expanded.remove(&group.name);
+            self.expanded.remove(&key);
         }
-        let anchor = Some(Anchor::Group(group.name.clone()));
+        let anchor = Some(Anchor::Group(key));
         self.rebuild_lines();
         self.restore(anchor);
     }
 
     fn collapse_selected(&mut self) {
-        let name = match self.lines.get(self.selected) {
-            Some(Line::Group(group)) => self.groups[*group as usize].name.clone(),
-            Some(Line::Socket(row)) if self.grouped => {
-                self.rows[*row as usize].group_name().to_string()
-            }
+        let key = match self.lines.get(self.selected) {
+            Some(Line::Group(group)) => self.groups[*group as usize].key(),
+            Some(Line::Socket(row)) if self.grouped => self.rows[*row as usize].group_key(),
             _ => return,
         };
-        if let Some(group) = self.groups.iter().position(|g| g.name == name) {
+        if let Some(group) = self.groups.iter().position(|g| g.key() == key) {
             self.set_expanded(group, Some(false));
         }
     }
@@ -754,7 +814,7 @@ impl App {
     fn anchor(&self) -> Option<Anchor> {
         match self.lines.get(self.selected)? {
             Line::Socket(row) => Some(Anchor::Row(*row as usize)),
-            Line::Group(group) => Some(Anchor::Group(self.groups[*group as usize].name.clone())),
+            Line::Group(group) => Some(Anchor::Group(self.groups[*group as usize].key())),
         }
     }
 
@@ -764,8 +824,9 @@ impl App {
         let found = anchor.and_then(|anchor| {
             self.lines.iter().position(|line| match (line, &anchor) {
                 (Line::Socket(row), Anchor::Row(wanted)) => *row as usize == *wanted,
-                (Line::Group(group), Anchor::Group(name)) => {
-                    self.groups[*group as usize].name == *name
+                (Line::Group(group), Anchor::Group(key)) => {
+                    let group = &self.groups[*group as usize];
+                    group.pid == key.pid && group.name == key.name
                 }
                 _ => false,
             })
@@ -926,6 +987,7 @@ impl App {
                 Some(row) => {
                     details.last = row.clone();
                     details.owners = self.owner_details(row);
+                    details.owners_as_of = self.owners_as_of;
                     details.gone = row.mark.is_gone();
                 }
                 None => details.gone = true,
@@ -1018,30 +1080,28 @@ impl App {
             return;
         }
         // Groups in order of their first row, so the sort column orders the groups too.
-        let mut group_of: HashMap<&str, usize> = HashMap::new();
+        let mut group_of: HashMap<(Option<u32>, &str), usize> = HashMap::new();
         let mut members: Vec<Vec<u32>> = Vec::new();
         for &row in &self.filtered {
             let found = &self.rows[row as usize];
-            let group = *group_of.entry(found.group_name()).or_insert_with(|| {
-                self.groups.push(Group {
-                    name: found.group_name().to_string(),
-                    pids: Vec::new(),
-                    sockets: 0,
-                    expanded: self.expanded.contains(found.group_name()),
+            let pid = found.socket.pids.first().copied();
+            let group = *group_of
+                .entry((pid, found.program.as_str()))
+                .or_insert_with(|| {
+                    let key = found.group_key();
+                    self.groups.push(Group {
+                        expanded: self.expanded.contains(&key),
+                        name: key.name,
+                        pid: key.pid,
+                        sockets: 0,
+                    });
+                    members.push(Vec::new());
+                    self.groups.len() - 1
                 });
-                members.push(Vec::new());
-                self.groups.len() - 1
-            });
-            let entry = &mut self.groups[group];
-            entry.sockets += 1;
-            if let Some(&pid) = found.socket.pids.first() {
-                entry.pids.push(pid);
-            }
+            self.groups[group].sockets += 1;
             members[group].push(row);
         }
-        for (index, group) in self.groups.iter_mut().enumerate() {
-            group.pids.sort_unstable();
-            group.pids.dedup();
+        for (index, group) in self.groups.iter().enumerate() {
             self.lines.push(Line::Group(index as u32));
             if group.expanded {
                 self.lines

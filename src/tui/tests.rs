@@ -79,6 +79,7 @@ fn process(pid: u32, name: &str, user: &str, cmdline: &str) -> Process {
         name: name.to_string(),
         user: Some(user.to_string()),
         cmdline: Some(cmdline.to_string()),
+        argv: Some(cmdline.split(' ').map(str::to_string).collect()),
     }
 }
 
@@ -325,7 +326,7 @@ fn pause_holds_the_view_and_unpause_shows_the_newest_snapshot() {
         .filter(|(mark, _)| *mark == '+')
         .map(|(_, local)| local)
         .collect();
-    assert_eq!(new, ["0.0.0.0:22 (ssh)", "0.0.0.0:25 (smtp)"]);
+    assert_eq!(new, ["0.0.0.0:22(ssh)", "0.0.0.0:25(smtp)"]);
 }
 
 #[test]
@@ -337,7 +338,7 @@ fn filter_typing_backspace_enter_and_esc() {
     type_text(&mut app, "HTTP-");
     assert_eq!(app.filter, "HTTP-");
     // Case-insensitive, over the service labels: both sockets on 8080 (http-alt).
-    assert_eq!(locals(&app), ["127.0.0.1:8080 (http-alt)"; 2]);
+    assert_eq!(locals(&app), ["127.0.0.1:8080(http-alt)"; 2]);
     press(&mut app, Key::Backspace);
     assert_eq!(app.filter, "HTTP");
     assert_eq!(app.lines.len(), 3, "http and http-alt");
@@ -386,9 +387,9 @@ fn sort_by_column_key_and_reverse_on_repeat() {
     assert_eq!(
         locals(&app),
         [
-            "0.0.0.0:80 (http)",
-            "127.0.0.1:8080 (http-alt)",
-            "127.0.0.1:8080 (http-alt)"
+            "0.0.0.0:80(http)",
+            "127.0.0.1:8080(http-alt)",
+            "127.0.0.1:8080(http-alt)"
         ]
     );
     press(&mut app, Key::Char('8')); // Program
@@ -749,7 +750,7 @@ fn grouping_by_process_expands_and_collapses() {
         .collect();
     assert_eq!(names, [("nginx", 1), ("python3", 2)]);
     assert_eq!(app.lines, [Line::Group(0), Line::Group(1)]);
-    assert_eq!(app.groups[0].pids, [100]);
+    assert_eq!(app.groups[0].pid, Some(100));
     press(&mut app, Key::Down);
     press(&mut app, Key::Enter);
     assert_eq!(app.lines.len(), 4);
@@ -774,6 +775,40 @@ fn grouping_by_process_expands_and_collapses() {
     assert_eq!(app.lines.len(), 4);
 }
 
+#[test]
+fn grouping_keeps_unrelated_processes_of_one_name_apart() {
+    let mut app = new_app();
+    let mut sockets = three_sockets();
+    sockets.push(listener("127.0.0.1:9000", 13, &[201]));
+    sockets.push(listener("127.0.0.1:9001", 14, &[101]));
+    let mut shot = snapshot(sockets);
+    let other = process(201, "python3", "bob", "python3 other.py");
+    shot.processes.insert(other.pid, other);
+    app.update(Msg::Snapshot(Box::new(shot)));
+    press(&mut app, Key::Char('g'));
+    let groups: Vec<_> = app
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.pid, g.sockets))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            ("nginx", Some(100), 1),
+            ("python3", Some(200), 2),
+            ("python3", Some(201), 1),
+            ("nginx", Some(101), 1),
+        ]
+    );
+    // Expanding one python3 leaves the other closed.
+    press(&mut app, Key::Down);
+    press(&mut app, Key::Right);
+    assert_eq!(app.lines.len(), 6);
+    let lines = screen(&app);
+    assert_eq!(lines[5], "  ▾ python3  2 sockets  pid 200");
+    assert_eq!(lines[8], "  ▸ python3  1 socket  pid 201");
+}
+
 // ---- render(): frame-exact
 
 #[test]
@@ -784,10 +819,10 @@ fn frame_layout_is_exact() {
         "rnetstat --live │ host testhost │ refreshed 12:34:56 UTC │ every 1s",
         "3 sockets │ tcp 3 │ udp 0 │ ESTABLISHED 1, LISTEN 2",
         "owners: complete │ showing tcp+udp, all states │ sort: Local Address ▲",
-        "  Proto  Local Address▲              Foreign Address             State         Recv-Q  Send-Q      PID Program          User",
-        "  tcp    0.0.0.0:80 (http)           *:*                         LISTEN             0     128      100 nginx +1         www-data",
-        "  tcp    127.0.0.1:8080 (http-alt)   *:*                         LISTEN             0     128      200 python3          alice",
-        "  tcp    127.0.0.1:8080 (http-alt)   127.0.0.1:50000             ESTABLISHED        0       0      200 python3          alice",
+        "  Proto Local Address▲           Foreign Address State       Recv-Q Send-Q PID Program  User",
+        "  tcp   0.0.0.0:80(http)         *:*             LISTEN           0    128 100 nginx +1 www-data",
+        "  tcp   127.0.0.1:8080(http-alt) *:*             LISTEN           0    128 200 python3  alice",
+        "  tcp   127.0.0.1:8080(http-alt) 127.0.0.1:50000 ESTABLISHED      0      0 200 python3  alice",
         "",
         "",
         "",
@@ -816,8 +851,8 @@ fn markers_and_colours_of_new_gone_and_changed_rows() {
     let buffer = draw(&app, WIDTH, HEIGHT);
     let lines = screen_lines(&buffer);
     for (needle, marker, colour) in [
-        ("0.0.0.0:22 (ssh)", '+', Color::Green),
-        ("0.0.0.0:80 (http)", '-', Color::Red),
+        ("0.0.0.0:22(ssh)", '+', Color::Green),
+        ("0.0.0.0:80(http)", '-', Color::Red),
         ("FIN_WAIT1", '~', Color::Yellow),
     ] {
         let y = screen_row(&buffer, needle);
@@ -830,7 +865,7 @@ fn markers_and_colours_of_new_gone_and_changed_rows() {
             assert_eq!(buffer[(x, y)].fg, colour, "{needle} at column {x}");
         }
     }
-    let plain = screen_row(&buffer, "LISTEN             0     128      200");
+    let plain = screen_row(&buffer, "LISTEN         0    128 200");
     assert!(lines[plain as usize].starts_with("  "));
     assert_eq!(buffer[(10, plain)].fg, Color::Reset);
 }
@@ -860,7 +895,7 @@ fn filter_shows_matching_rows_and_the_prompt() {
     let lines = screen(&app);
     assert_eq!(
         lines[4],
-        "  tcp    127.0.0.1:8080 (http-alt)   127.0.0.1:50000             ESTABLISHED        0       0      200 python3          alice"
+        "  tcp   127.0.0.1:8080(http-alt) 127.0.0.1:50000 ESTABLISHED      0      0 200 python3 alice"
     );
     assert_eq!(lines[5], "");
     assert!(lines[2].contains("│ filter: 5000 │"), "{}", lines[2]);
@@ -883,7 +918,7 @@ fn grouped_view_on_screen() {
     let lines = screen_lines(&buffer);
     assert_eq!(lines[4], "  ▸ nginx  1 socket  pid 100");
     assert_eq!(lines[5], "  ▾ python3  2 sockets  pid 200");
-    assert!(lines[6].contains("127.0.0.1:8080 (http-alt)   *:*"));
+    assert!(lines[6].contains("127.0.0.1:8080(http-alt) *:*"));
     assert!(lines[7].contains("127.0.0.1:50000"));
     assert!(lines[2].ends_with("│ by process"));
     assert_eq!(buffer[(4, 4)].fg, Color::Cyan);
@@ -923,7 +958,7 @@ fn details_popup_shows_owners_and_gone() {
     let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
     for needle in [
         "Socket details · Esc closes",
-        "Local    0.0.0.0:80 (http)",
+        "Local    0.0.0.0:80(http)",
         "Inode    11",
         "Owners   2",
         "pid 100  nginx  user www-data",
@@ -964,6 +999,38 @@ fn details_say_owners_are_as_of_the_last_full_scan_between_scans() {
 }
 
 #[test]
+fn details_of_an_exited_owner_say_exited_and_hint_at_root_only_when_it_applies() {
+    let sockets = || {
+        vec![
+            listener("0.0.0.0:7100", 81, &[999]),
+            listener("0.0.0.0:7101", 82, &[]),
+        ]
+    };
+    let details_text = |coverage: OwnerCoverage, down: bool| {
+        let mut app = new_app();
+        let mut shot = snapshot(sockets());
+        shot.owners = coverage;
+        app.update(Msg::Snapshot(Box::new(shot)));
+        if down {
+            press(&mut app, Key::Down);
+        }
+        press(&mut app, Key::Enter);
+        screen_lines(&draw(&app, WIDTH, 24)).join("\n")
+    };
+    // As root (owners complete) pid 999 was not found: it exited. No advice to become root.
+    let text = details_text(OwnerCoverage::Complete, false);
+    assert!(text.contains("pid 999  exited"), "{text}");
+    assert!(!text.contains("root"), "{text}");
+    let text = details_text(OwnerCoverage::Complete, true);
+    assert!(!text.contains("run as root"), "{text}");
+    // Without root, a socket with no owner may belong to another user: that is where the hint goes.
+    let text = details_text(OwnerCoverage::LimitedByPrivileges, true);
+    assert!(text.contains("run as root"), "{text}");
+    let text = details_text(OwnerCoverage::LimitedByPrivileges, false);
+    assert!(text.contains("pid 999  exited"), "{text}");
+}
+
+#[test]
 fn confirm_dialog_names_pid_and_program() {
     let mut app = new_app();
     feed(&mut app, three_sockets());
@@ -986,6 +1053,224 @@ fn untrusted_process_names_are_escaped_on_screen() {
     let text = screen_lines(&buffer).join("\n");
     assert!(text.contains("evil\\x1b[2J"), "{text}");
     assert!(!buffer.content().iter().any(|c| c.symbol().contains('\x1b')));
+}
+
+/// Whether any cell of `buffer` holds an invisible format or separator character.
+fn has_format_characters(buffer: &Buffer) -> bool {
+    buffer.content().iter().any(|cell| {
+        cell.symbol().chars().any(|c| {
+            matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+        })
+    })
+}
+
+#[test]
+fn names_cannot_imitate_counts_or_hide_format_characters() {
+    let mut app = new_app();
+    let mut shot = snapshot(vec![
+        listener("0.0.0.0:7001", 71, &[400]),
+        listener("0.0.0.0:7002", 72, &[401]),
+    ]);
+    for process in [
+        process(400, "nginx +3", "root", "nginx"),
+        process(401, "a\u{202e}b\u{200b}c", "root", "x\u{2028}y\u{feff}z"),
+    ] {
+        shot.processes.insert(process.pid, process);
+    }
+    app.update(Msg::Snapshot(Box::new(shot)));
+    let buffer = draw(&app, WIDTH, HEIGHT);
+    let lines = screen_lines(&buffer);
+    let nginx = &lines[screen_row(&buffer, "0.0.0.0:7001") as usize];
+    assert!(nginx.contains(" nginx\\x20+3 "), "{nginx}");
+    assert!(!nginx.contains("nginx +3"), "{nginx}");
+    let other = &lines[screen_row(&buffer, "0.0.0.0:7002") as usize];
+    assert!(other.contains(" a\\u{202e}b\\u{"), "{other}");
+    assert!(!has_format_characters(&buffer));
+
+    press(&mut app, Key::Down);
+    press(&mut app, Key::Enter);
+    let buffer = draw(&app, WIDTH, 24);
+    let text = screen_lines(&buffer).join("\n");
+    assert!(
+        text.contains("pid 401  a\\u{202e}b\\u{200b}c  user root"),
+        "{text}"
+    );
+    assert!(text.contains("x\\u{2028}y\\u{feff}z"), "{text}");
+    assert!(!has_format_characters(&buffer));
+
+    press(&mut app, Key::Esc);
+    press(&mut app, Key::Char('g'));
+    let buffer = draw(&app, WIDTH, HEIGHT);
+    let text = screen_lines(&buffer).join("\n");
+    assert!(text.contains("nginx\\x20+3"), "{text}");
+    assert!(!has_format_characters(&buffer));
+}
+
+/// The screen lines of a `width` x `height` terminal after telling the app its size.
+fn screen_at(app: &mut App, width: u16, height: u16) -> Vec<String> {
+    app.update(Msg::Resize { width, height });
+    screen_lines(&draw(app, width, height))
+}
+
+#[test]
+fn at_80_columns_and_narrower_ports_and_service_names_survive() {
+    let mut app = new_app();
+    let mut sockets = three_sockets();
+    sockets.push(socket(
+        Proto::Tcp,
+        "[2001:db8::1234:5678]:443",
+        Some("[2001:db8::9]:61000"),
+        SocketState::Established,
+        Some(40),
+        &[101],
+    ));
+    feed(&mut app, sockets);
+    for width in [80u16, 72] {
+        let lines = screen_at(&mut app, width, 24);
+        let text = lines.join("\n");
+        for needle in [
+            ":80(http)",
+            ":8080(http-alt)",
+            ":50000",
+            ":443(https)",
+            ":61000",
+            "ESTABLISHED",
+        ] {
+            assert!(text.contains(needle), "{width}: {needle} missing:\n{text}");
+        }
+        for line in &lines {
+            assert!(line.chars().count() <= usize::from(width), "{line}");
+        }
+        // The footer fits and keeps the keys that matter most.
+        let footer = &lines[23];
+        assert!(
+            footer.contains("q quit") && footer.contains("? help"),
+            "{footer}"
+        );
+        assert!(!footer.ends_with('…'), "{footer}");
+    }
+    // Narrower still: the ports.
+    let text = screen_at(&mut app, 60, 24).join("\n");
+    for needle in [":80", ":8080", ":50000", ":443", ":61000"] {
+        assert!(text.contains(needle), "60: {needle} missing:\n{text}");
+    }
+}
+
+#[test]
+fn numeric_columns_are_as_wide_as_their_content() {
+    let mut app = new_app();
+    let mut busy = connection(
+        "127.0.0.1:8080",
+        "127.0.0.1:50000",
+        SocketState::Established,
+        Some(13),
+    );
+    busy.recv_q = Some(123_456_789);
+    busy.send_q = Some(4_000_000_000);
+    busy.pids = vec![4_194_303];
+    feed(&mut app, vec![busy, listener("0.0.0.0:80", 11, &[100])]);
+    let lines = screen_at(&mut app, 80, 24);
+    let row = lines.iter().find(|l| l.contains(":50000")).unwrap();
+    for number in ["123456789", "4000000000", "4194303"] {
+        assert!(row.contains(&format!(" {number} ")), "{number}: {row}");
+    }
+    // Small numbers take little room: the titles set the width.
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    let lines = screen_at(&mut app, 130, 24);
+    assert!(lines[3].contains(" Recv-Q Send-Q PID "), "{}", lines[3]);
+}
+
+fn long_command_line_owners() -> (App, String) {
+    let mut app = new_app();
+    let mut shot = snapshot(vec![listener("0.0.0.0:7200", 90, &[500, 501])]);
+    let long: String = (0..900).map(|i| format!("a{i:03}x ")).collect();
+    let long = format!("java {long}END");
+    shot.processes
+        .insert(500, process(500, "java", "root", &long));
+    shot.processes
+        .insert(501, process(501, "helper", "root", "helper --second-owner"));
+    app.update(Msg::Snapshot(Box::new(shot)));
+    press(&mut app, Key::Enter);
+    (app, long)
+}
+
+#[test]
+fn details_after_a_5kb_command_line_scroll_to_the_next_owner() {
+    let (mut app, long) = long_command_line_owners();
+    assert!(long.len() > 5000);
+    let lines = screen_at(&mut app, 80, 24);
+    let text = lines.join("\n");
+    assert!(text.contains("pid 500  java"), "{text}");
+    assert!(!text.contains("pid 501"), "{text}");
+    // The box says there is more, and where.
+    assert!(text.contains("more below"), "{text}");
+    // Scrolling down line by line, page by page and to the end reaches the co-owner.
+    press(&mut app, Key::Down);
+    let scrolled = screen_at(&mut app, 80, 24);
+    assert_ne!(scrolled, lines);
+    press(&mut app, Key::PageDown);
+    press(&mut app, Key::End);
+    let text = screen_at(&mut app, 80, 24).join("\n");
+    assert!(text.contains("pid 501  helper  user root"), "{text}");
+    assert!(text.contains("helper --second-owner"), "{text}");
+    assert!(text.contains("END"), "{text}");
+    assert!(!text.contains("more below"), "{text}");
+    // The selection did not move underneath, and Home goes back to the top.
+    assert_eq!(app.selected, 0);
+    press(&mut app, Key::Home);
+    assert_eq!(screen_at(&mut app, 80, 24), lines);
+    // Every character of the command line is somewhere in the scrolled text.
+    let mut seen = String::new();
+    let mut last = Vec::new();
+    for _ in 0..200 {
+        let now = screen_at(&mut app, 80, 24);
+        if now == last {
+            break;
+        }
+        for line in &now[4..23] {
+            seen.push_str(line);
+        }
+        last = now;
+        press(&mut app, Key::PageDown);
+    }
+    for i in 0..900 {
+        let word = format!("a{i:03}x");
+        assert!(seen.contains(&word), "{word} never showed");
+    }
+}
+
+#[test]
+fn details_height_counts_wrapped_lines() {
+    let mut app = new_app();
+    let mut shot = snapshot(vec![listener("0.0.0.0:7300", 91, &[600])]);
+    let cmdline: String = (0..30).map(|i| format!("arg{i:02} ")).collect();
+    let cmdline = format!("{cmdline}LAST");
+    shot.processes
+        .insert(600, process(600, "tool", "root", &cmdline));
+    app.update(Msg::Snapshot(Box::new(shot)));
+    press(&mut app, Key::Enter);
+    // 200 characters wrap into three lines of a 76-wide box; all of them fit on 40 rows.
+    let text = screen_at(&mut app, 80, 40).join("\n");
+    assert!(text.contains("LAST"), "{text}");
+    assert!(!text.contains("more below"), "{text}");
+}
+
+#[test]
+fn the_footer_adapts_to_the_width() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    for width in [130u16, 80, 60, 40, 20] {
+        let lines = screen_at(&mut app, width, 24);
+        let footer = &lines[23];
+        assert!(footer.chars().count() <= usize::from(width), "{footer}");
+        assert!(footer.contains("? help"), "{width}: {footer}");
+        assert!(
+            !footer.ends_with(" ·") && !footer.ends_with('…'),
+            "{footer}"
+        );
+    }
+    assert!(screen_at(&mut app, 130, 24)[23].contains("k kill"));
 }
 
 #[test]
@@ -1063,7 +1348,7 @@ fn the_window_follows_the_selection_at_scale() {
     press(&mut app, Key::End);
     let lines = screen(&app);
     assert!(
-        lines[12].starts_with("  tcp    10.1.134.159:"),
+        lines[12].starts_with("  tcp   10.1.134.159:"),
         "{}",
         lines[12]
     );

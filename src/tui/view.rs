@@ -1,6 +1,7 @@
 //! Drawing: `render(&App, &mut Frame)` reads the state and never changes it. Only the rows
 //! in view are turned into text, so 100,000 sockets draw as fast as 40.
 
+use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ratatui::Frame;
@@ -12,7 +13,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use super::app::{App, Column, Details, Group, KillTarget, Line as TableLine, Mark, Row};
 use super::kill;
 use crate::filter::Listening;
-use crate::format::escaped;
+use crate::format::{endpoint_tail_start, escaped, escaped_name};
 use crate::model::{OwnerCoverage, SocketState};
 
 const HEADER_HEIGHT: u16 = 3;
@@ -61,9 +62,12 @@ pub fn render(app: &App, frame: &mut Frame) {
     let areas = areas(area);
     frame.render_widget(Paragraph::new(header_lines(app)), areas.header);
     render_table(app, frame, areas.table);
-    frame.render_widget(Paragraph::new(footer_line(app)), areas.footer);
+    frame.render_widget(
+        Paragraph::new(footer_line(app, areas.footer.width)),
+        areas.footer,
+    );
     if let Some(details) = &app.details {
-        render_details(details, app.owners_as_of, frame, areas.table);
+        render_details(details, app.coverage, frame, areas.table);
     }
     if app.help {
         render_help(frame, area);
@@ -195,44 +199,209 @@ enum Align {
     Right,
 }
 
-/// Width and alignment of each column of `Column::ALL` for a terminal `width` wide: the two
-/// addresses share what the fixed columns leave.
-fn column_widths(width: u16) -> [(usize, Align); 9] {
-    const MARKER_AND_FIXED: usize = 2 + 6 + 12 + 7 + 7 + 8 + 16 + 10 + 8;
-    let rest = usize::from(width).saturating_sub(MARKER_AND_FIXED);
-    let local = rest.div_ceil(2).clamp(9, 60);
-    let foreign = (rest / 2).clamp(9, 60);
-    let program = 16 + rest.saturating_sub(local + foreign).min(24);
-    [
-        (6, Align::Left),
-        (local, Align::Left),
-        (foreign, Align::Left),
-        (12, Align::Left),
-        (7, Align::Right),
-        (7, Align::Right),
-        (8, Align::Right),
-        (program, Align::Left),
-        (10, Align::Left),
-    ]
+/// How a cell too wide for its column is shortened; what it names is kept whole, the rest of
+/// the head loses its end to `…`.
+#[derive(Clone, Copy)]
+enum Shorten {
+    /// Cut the end.
+    End,
+    /// Keep the text from this byte on (a program's ` +N`).
+    Tail(usize),
+    /// An endpoint: keep `:port(service)` from `port` on, or at least `:port` up to `service`.
+    Endpoint { port: usize, service: usize },
 }
 
-/// Append `text` padded or shortened to exactly `width` characters. Addresses lose their
-/// middle (the port stays readable), everything else its end.
-fn push_cell(out: &mut String, text: &str, width: usize, align: Align, middle: bool) {
+impl Shorten {
+    fn endpoint(text: &str) -> Shorten {
+        let port = endpoint_tail_start(text);
+        let service = text[port..].find('(').map_or(text.len(), |at| port + at);
+        Shorten::Endpoint { port, service }
+    }
+}
+
+/// One socket row as text, cell by cell in `Column::ALL` order.
+struct RowCells<'a> {
+    texts: [Cow<'a, str>; 9],
+    shorten: [Shorten; 9],
+}
+
+fn row_cells(row: &Row) -> RowCells<'_> {
+    let socket = &row.socket;
+    let optional = |value: Option<u32>| value.map_or(Cow::Borrowed("-"), |v| v.to_string().into());
+    let program: Cow<str> = match (row.program.as_str(), socket.pids.len()) {
+        (_, 0) => "-".into(),
+        ("", 1) => "?".into(),
+        ("", n) => format!("? +{}", n - 1).into(),
+        (name, 1) => name.into(),
+        (name, n) => format!("{name} +{}", n - 1).into(),
+    };
+    // Names are escaped as words (no spaces), so a space starts the count.
+    let program_tail = program.rfind(' ').unwrap_or(program.len());
+    RowCells {
+        shorten: [
+            Shorten::End,
+            Shorten::endpoint(&row.local),
+            Shorten::endpoint(&row.remote),
+            Shorten::End,
+            Shorten::End,
+            Shorten::End,
+            Shorten::End,
+            Shorten::Tail(program_tail),
+            Shorten::End,
+        ],
+        texts: [
+            row.proto_text().into(),
+            row.local.as_str().into(),
+            row.remote.as_str().into(),
+            socket.state.as_str().into(),
+            optional(socket.recv_q),
+            optional(socket.send_q),
+            optional(socket.pids.first().copied()),
+            program,
+            row.user.as_str().into(),
+        ],
+    }
+}
+
+const ALIGN: [Align; 9] = [
+    Align::Left,
+    Align::Left,
+    Align::Left,
+    Align::Left,
+    Align::Right,
+    Align::Right,
+    Align::Right,
+    Align::Left,
+    Align::Left,
+];
+
+const LOCAL: usize = 1;
+const FOREIGN: usize = 2;
+const PROGRAM: usize = 7;
+const USER: usize = 8;
+
+/// Width and alignment of each column of `Column::ALL` for a terminal `width` wide, from the
+/// column titles and the rows in view. Every column is as wide as its widest cell. When that
+/// does not fit, columns shrink by priority, in rounds: user and program first, then the two
+/// addresses (the wider one first). Round one keeps a few characters of each name and every
+/// address's `:port(service)` after one character of its host; round two hides the user and
+/// keeps the program's few characters and the ports (services as far as they fit); round three
+/// leaves one character.
+fn column_widths(width: u16, titles: &[String; 9], rows: &[&RowCells]) -> [(usize, Align); 9] {
+    let mut widths: [usize; 9] = std::array::from_fn(|i| titles[i].chars().count());
+    let mut keep_service = [0usize; 9];
+    let mut keep_port = [0usize; 9];
+    keep_service[USER] = 4;
+    keep_service[PROGRAM] = 8;
+    keep_port[USER] = 0;
+    keep_port[PROGRAM] = 8;
+    for cells in rows {
+        for (index, text) in cells.texts.iter().enumerate() {
+            let count = text.chars().count();
+            widths[index] = widths[index].max(count);
+            let chars = |from: usize, to: usize| text[from..to].chars().count();
+            let (service, port) = match cells.shorten[index] {
+                Shorten::End => continue,
+                Shorten::Tail(tail) => (chars(tail, text.len()) + 2, chars(tail, text.len()) + 2),
+                Shorten::Endpoint { port, service } => {
+                    (chars(port, text.len()) + 2, chars(port, service) + 1)
+                }
+            };
+            keep_service[index] = keep_service[index].max(service.min(count));
+            keep_port[index] = keep_port[index].max(port.min(count));
+        }
+    }
+    let available = usize::from(width);
+    for floor in [keep_service, keep_port, [0, 1, 1, 1, 1, 1, 1, 1, 0]] {
+        shrink(&mut widths, &floor, available);
+    }
+    std::array::from_fn(|i| (widths[i], ALIGN[i]))
+}
+
+/// The characters a row takes: marker, cells, and a space between shown (non-empty) columns.
+fn row_width(widths: &[usize; 9]) -> usize {
+    let shown = widths.iter().filter(|&&w| w > 0).count();
+    2 + widths.iter().sum::<usize>() + shown.saturating_sub(1)
+}
+
+/// Narrow user, program, then the addresses (the wider first) towards `floor` until the row
+/// fits in `available`; a column narrowed to 0 is hidden.
+fn shrink(widths: &mut [usize; 9], floor: &[usize; 9], available: usize) {
+    let over = |widths: &[usize; 9]| row_width(widths).saturating_sub(available);
+    for index in [USER, PROGRAM] {
+        let slack = widths[index].saturating_sub(floor[index]);
+        let over = over(widths);
+        // Hiding a column also frees the space before it.
+        widths[index] -= if floor[index] == 0 && over >= widths[index] {
+            widths[index]
+        } else {
+            over.min(slack)
+        };
+    }
+    loop {
+        let over = over(widths);
+        let slack = |i: usize| widths[i].saturating_sub(floor[i]);
+        // The wider address gives first; on a tie, the foreign one.
+        let (first, second) = if widths[LOCAL] > widths[FOREIGN] {
+            (LOCAL, FOREIGN)
+        } else {
+            (FOREIGN, LOCAL)
+        };
+        let index = if slack(first) > 0 { first } else { second };
+        if over == 0 || slack(index) == 0 {
+            return;
+        }
+        let other = if index == LOCAL { FOREIGN } else { LOCAL };
+        let step = if slack(other) > 0 && widths[index] > widths[other] {
+            widths[index] - widths[other]
+        } else {
+            1
+        };
+        widths[index] -= step.min(slack(index)).min(over).max(1);
+    }
+}
+
+/// Append `text` padded or shortened to exactly `width` characters (see [`Shorten`]).
+fn push_cell(out: &mut String, text: &str, width: usize, align: Align, shorten: Shorten) {
     let count = text.chars().count();
     if count > width {
         if width == 0 {
             return;
         }
-        let keep = width - 1;
-        let (head, tail) = if middle {
-            (keep - keep / 2, keep / 2)
-        } else {
-            (keep, 0)
+        let tail_start = match shorten {
+            Shorten::End => None,
+            Shorten::Tail(start) => Some(start),
+            Shorten::Endpoint { port, .. } => Some(port),
         };
-        out.extend(text.chars().take(head));
+        if let Some(start) = tail_start {
+            let tail = &text[start..];
+            let tail_count = tail.chars().count();
+            if tail_count < width {
+                out.extend(text.chars().take(width - 1 - tail_count));
+                out.push('…');
+                out.push_str(tail);
+                return;
+            }
+            if let Shorten::Endpoint { port, service } = shorten {
+                // No room for the host: `…:port(serv…`, or at least `…:port`.
+                let port_count = text[port..service].chars().count();
+                let room = width - 1;
+                if room >= port_count + 3 {
+                    out.push('…');
+                    out.extend(tail.chars().take(room - 1));
+                    out.push('…');
+                    return;
+                }
+                if room >= port_count {
+                    out.push('…');
+                    out.push_str(&text[port..service]);
+                    out.extend(std::iter::repeat_n(' ', room - port_count));
+                    return;
+                }
+            }
+        }
+        out.extend(text.chars().take(width - 1));
         out.push('…');
-        out.extend(text.chars().skip(count - tail));
         return;
     }
     let padding = width - count;
@@ -245,60 +414,51 @@ fn push_cell(out: &mut String, text: &str, width: usize, align: Align, middle: b
     }
 }
 
-fn titles_line(app: &App, widths: &[(usize, Align); 9]) -> String {
-    let mut text = String::from("  ");
-    for (index, (column, &(width, align))) in Column::ALL.iter().zip(widths).enumerate() {
-        if index > 0 {
-            text.push(' ');
-        }
-        let title = if *column == app.sort.column {
+fn titles(app: &App) -> [String; 9] {
+    Column::ALL.map(|column| {
+        if column == app.sort.column {
             format!("{}{}", column.title(), arrow(app.sort.reverse))
         } else {
             column.title().to_string()
-        };
-        push_cell(&mut text, &title, width, align, false);
+        }
+    })
+}
+
+fn titles_line(titles: &[String; 9], widths: &[(usize, Align); 9]) -> String {
+    let mut text = String::from("  ");
+    for (index, (title, &(width, align))) in titles.iter().zip(widths).enumerate() {
+        if width == 0 {
+            continue;
+        }
+        if index > 0 {
+            text.push(' ');
+        }
+        push_cell(&mut text, title, width, align, Shorten::End);
     }
     text
 }
 
-fn row_text(row: &Row, widths: &[(usize, Align); 9]) -> String {
-    let socket = &row.socket;
-    let optional = |value: Option<u32>| value.map_or_else(|| "-".to_string(), |v| v.to_string());
-    let program = match (row.program.as_str(), socket.pids.len()) {
-        (_, 0) => "-".to_string(),
-        ("", 1) => "?".to_string(),
-        ("", n) => format!("? +{}", n - 1),
-        (name, 1) => name.to_string(),
-        (name, n) => format!("{name} +{}", n - 1),
-    };
-    let cells: [(&str, bool); 9] = [
-        (row.proto_text(), false),
-        (&row.local, true),
-        (&row.remote, true),
-        (socket.state.as_str(), false),
-        (&optional(socket.recv_q), false),
-        (&optional(socket.send_q), false),
-        (&optional(socket.pids.first().copied()), false),
-        (&program, false),
-        (&row.user, false),
-    ];
+fn row_text(mark: Mark, cells: &RowCells, widths: &[(usize, Align); 9]) -> String {
     let mut text = String::with_capacity(160);
-    text.push(row.mark.symbol());
+    text.push(mark.symbol());
     text.push(' ');
-    for (index, ((cell, middle), &(width, align))) in cells.iter().zip(widths).enumerate() {
+    for (index, (cell, &(width, align))) in cells.texts.iter().zip(widths).enumerate() {
+        if width == 0 {
+            continue;
+        }
         if index > 0 {
             text.push(' ');
         }
-        push_cell(&mut text, cell, width, align, *middle);
+        push_cell(&mut text, cell, width, align, cells.shorten[index]);
     }
     text
 }
 
 fn group_text(group: &Group) -> String {
-    let name = if group.name.is_empty() {
-        "(no known owner)"
-    } else {
-        group.name.as_str()
+    let name = match (group.name.as_str(), group.pid) {
+        ("", None) => "(no known owner)",
+        ("", Some(_)) => "?",
+        (name, _) => name,
     };
     let mut text = format!(
         "  {} {name}  {} socket{}",
@@ -306,16 +466,8 @@ fn group_text(group: &Group) -> String {
         group.sockets,
         if group.sockets == 1 { "" } else { "s" }
     );
-    if !group.pids.is_empty() {
-        let shown: Vec<String> = group.pids.iter().take(12).map(u32::to_string).collect();
-        text.push_str(&format!(
-            "  pid{} {}",
-            if group.pids.len() == 1 { "" } else { "s" },
-            shown.join(", ")
-        ));
-        if group.pids.len() > shown.len() {
-            text.push_str(&format!(" +{} more", group.pids.len() - shown.len()));
-        }
+    if let Some(pid) = group.pid {
+        text.push_str(&format!("  pid {pid}"));
     }
     text
 }
@@ -329,16 +481,45 @@ pub fn mark_style(mark: Mark) -> Style {
     }
 }
 
+/// A table line in view: a socket row cut into cells (they size the columns), or a group.
+enum InView<'a> {
+    Socket(Mark, Box<RowCells<'a>>),
+    Group(u32),
+}
+
 fn render_table(app: &App, frame: &mut Frame, area: Rect) {
     if area.height == 0 {
         return;
     }
-    let widths = column_widths(area.width);
+    let rows = usize::from(area.height - 1);
+    // The window always holds the selection, even before the app has heard the new size.
+    let mut start = app.offset.min(app.selected);
+    if rows > 0 && app.selected >= start + rows {
+        start = app.selected + 1 - rows;
+    }
+    let end = app.lines.len().min(start.saturating_add(rows));
+    let in_view: Vec<(usize, InView)> = (start..end.max(start))
+        .map(|position| match app.lines[position] {
+            TableLine::Socket(row) => {
+                let row = &app.rows[row as usize];
+                (position, InView::Socket(row.mark, Box::new(row_cells(row))))
+            }
+            TableLine::Group(group) => (position, InView::Group(group)),
+        })
+        .collect();
+    let titles = titles(app);
+    let socket_cells: Vec<&RowCells> = in_view
+        .iter()
+        .filter_map(|(_, line)| match line {
+            InView::Socket(_, cells) => Some(&**cells),
+            InView::Group(_) => None,
+        })
+        .collect();
+    let widths = column_widths(area.width, &titles, &socket_cells);
     let mut lines = vec![Line::styled(
-        titles_line(app, &widths),
+        titles_line(&titles, &widths),
         Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
     )];
-    let rows = usize::from(area.height - 1);
     if app.lines.is_empty() {
         let why = if app.snapshots_seen == 0 {
             "collecting the first snapshot…"
@@ -352,24 +533,15 @@ fn render_table(app: &App, frame: &mut Frame, area: Rect) {
             Style::new().add_modifier(Modifier::DIM),
         ));
     }
-    // The window always holds the selection, even before the app has heard the new size.
-    let mut start = app.offset.min(app.selected);
-    if rows > 0 && app.selected >= start + rows {
-        start = app.selected + 1 - rows;
-    }
-    let end = app.lines.len().min(start.saturating_add(rows));
-    for position in start..end.max(start) {
-        let (text, style) = match app.lines[position] {
-            TableLine::Socket(row) => {
-                let row = &app.rows[row as usize];
-                (row_text(row, &widths), mark_style(row.mark))
-            }
-            TableLine::Group(group) => (
-                group_text(&app.groups[group as usize]),
+    for (position, line) in &in_view {
+        let (text, style) = match line {
+            InView::Socket(mark, cells) => (row_text(*mark, cells, &widths), mark_style(*mark)),
+            InView::Group(group) => (
+                group_text(&app.groups[*group as usize]),
                 Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
             ),
         };
-        let style = if position == app.selected {
+        let style = if *position == app.selected {
             style.add_modifier(Modifier::REVERSED)
         } else {
             style
@@ -379,22 +551,81 @@ fn render_table(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-const KEY_HINTS: &str =
-    "q quit · ? help · / filter · 1-9 sort · g group · space pause · Enter details · k kill";
+/// The key hints of the footer in the order shown, each with its rank: a narrow footer drops
+/// the highest ranks first.
+const KEY_HINTS: [(&str, u8); 8] = [
+    ("q quit", 0),
+    ("? help", 0),
+    ("/ filter", 1),
+    ("1-9 sort", 4),
+    ("g group", 3),
+    ("space pause", 5),
+    ("Enter details", 2),
+    ("k kill", 2),
+];
 
-fn footer_line(app: &App) -> Line<'static> {
+/// The key hints that fit in `width` columns.
+fn key_hints(width: usize) -> String {
+    for keep in (0..=5).rev() {
+        let hints: Vec<&str> = KEY_HINTS
+            .iter()
+            .filter(|(_, rank)| *rank <= keep)
+            .map(|(hint, _)| *hint)
+            .collect();
+        let text = hints.join(" · ");
+        if text.chars().count() <= width || keep == 0 {
+            return text;
+        }
+    }
+    String::new()
+}
+
+/// `text` in at most `width` characters, its end replaced by `…` when it is longer.
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+fn footer_line(app: &App, width: u16) -> Line<'static> {
+    let width = usize::from(width);
     if app.typing {
-        return Line::from(vec![
-            Span::styled(
-                format!("/{}█", escaped(&app.filter)),
-                Style::new().add_modifier(Modifier::BOLD),
-            ),
-            Span::raw("  Enter keep · Esc clear · Backspace delete"),
-        ]);
+        const TYPING_HINTS: &str = "  Enter keep · Esc clear · Backspace delete";
+        let filter = escaped(&app.filter);
+        let count = filter.chars().count();
+        // The end of a long filter, where the cursor is, stays in view.
+        let prompt = if count + 2 > width {
+            let keep = width.saturating_sub(3);
+            format!(
+                "/…{}█",
+                filter
+                    .chars()
+                    .skip(count - keep.min(count))
+                    .collect::<String>()
+            )
+        } else {
+            format!("/{filter}█")
+        };
+        let mut spans = vec![Span::styled(
+            prompt.clone(),
+            Style::new().add_modifier(Modifier::BOLD),
+        )];
+        if prompt.chars().count() + TYPING_HINTS.chars().count() <= width {
+            spans.push(Span::raw(TYPING_HINTS));
+        }
+        return Line::from(spans);
     }
     match &app.status {
-        Some(status) => Line::styled(status.clone(), Style::new().add_modifier(Modifier::BOLD)),
-        None => Line::styled(KEY_HINTS, Style::new().add_modifier(Modifier::DIM)),
+        Some(status) => Line::styled(
+            fit(status, width),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        None => Line::styled(key_hints(width), Style::new().add_modifier(Modifier::DIM)),
     }
 }
 
@@ -420,12 +651,8 @@ fn field(name: &str, value: String) -> Line<'static> {
     ])
 }
 
-fn render_details(
-    details: &Details,
-    owners_as_of: Option<SystemTime>,
-    frame: &mut Frame,
-    area: Rect,
-) {
+/// The details of `details` as lines at most `width` columns wide (long ones wrapped).
+fn details_lines(details: &Details, coverage: OwnerCoverage, width: usize) -> Vec<Line<'static>> {
     let row = &details.last;
     let socket = &row.socket;
     let optional = |value: Option<u64>| value.map_or_else(|| "-".to_string(), |v| v.to_string());
@@ -452,7 +679,7 @@ fn render_details(
     lines.push(field("Inode", optional(socket.inode)));
     lines.push(field(
         "Owners",
-        match owners_as_of {
+        match details.owners_as_of {
             // Between full scans: a process that began sharing the socket since is not found.
             Some(at) => format!(
                 "{} (as of the last full owner scan, {}, or later)",
@@ -462,12 +689,15 @@ fn render_details(
             None => details.owners.len().to_string(),
         },
     ));
+    if details.owners.is_empty() && coverage == OwnerCoverage::LimitedByPrivileges {
+        lines.push(Line::from(format!("  none visible: {ROOT_HINT}")));
+    }
     for (pid, process) in &details.owners {
         match process {
             Some(process) => {
                 lines.push(Line::from(format!(
                     "  pid {pid}  {}  user {}",
-                    escaped(&process.name),
+                    escaped_name(&process.name),
                     process
                         .user
                         .as_deref()
@@ -484,14 +714,110 @@ fn render_details(
                     Style::new().add_modifier(Modifier::DIM),
                 ));
             }
-            None => lines.push(Line::from(format!(
-                "  pid {pid}  (exited, or not visible: {ROOT_HINT})"
-            ))),
+            // A pid is only known from reading its fds, so one that cannot be described is gone.
+            None => lines.push(Line::from(format!("  pid {pid}  exited"))),
         }
     }
-    let height = (lines.len() as u16).saturating_add(2);
-    let popup = centered(area, area.width.saturating_sub(4).max(60), height);
-    draw_wrapped_popup(frame, popup, lines, " Socket details · Esc closes ");
+    lines
+        .into_iter()
+        .flat_map(|line| wrap(line, width))
+        .collect()
+}
+
+/// Columns `c` takes on a terminal.
+fn char_width(c: char) -> usize {
+    let mut buffer = [0; 4];
+    Span::raw(&*c.encode_utf8(&mut buffer)).width()
+}
+
+/// Break `line` into lines at most `width` columns wide: after a space where there is one,
+/// else mid-word. Styles are kept.
+fn wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
+    let chars: Vec<(char, Style)> = line
+        .spans
+        .iter()
+        .flat_map(|span| span.content.chars().map(move |c| (c, span.style)))
+        .collect();
+    if width == 0 || chars.is_empty() {
+        return vec![line];
+    }
+    let mut wrapped = Vec::new();
+    let mut start = 0;
+    while start < chars.len() {
+        let (mut end, mut used, mut after_space) = (start, 0, None);
+        while end < chars.len() {
+            let columns = char_width(chars[end].0);
+            if used + columns > width && end > start {
+                break;
+            }
+            used += columns;
+            end += 1;
+            if chars[end - 1].0 == ' ' {
+                after_space = Some(end);
+            }
+        }
+        if end < chars.len() {
+            if let Some(space) = after_space {
+                end = space;
+            }
+        }
+        let mut spans: Vec<Span<'static>> = Vec::new();
+        for &(c, style) in &chars[start..end] {
+            match spans.last_mut() {
+                Some(span) if span.style == style => span.content.to_mut().push(c),
+                _ => spans.push(Span::styled(c.to_string(), style)),
+            }
+        }
+        wrapped.push(Line::from(spans).style(line.style));
+        start = end;
+    }
+    wrapped
+}
+
+/// Where the details popup goes in the table `area`, and all its lines, wrapped to fit.
+fn details_layout(
+    details: &Details,
+    coverage: OwnerCoverage,
+    area: Rect,
+) -> (Rect, Vec<Line<'static>>) {
+    let width = area.width.saturating_sub(4).max(60).min(area.width);
+    let lines = details_lines(details, coverage, usize::from(width.saturating_sub(2)));
+    let height = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(2);
+    (centered(area, width, height), lines)
+}
+
+/// How far the details popup can scroll on a `width` x `height` terminal, and how many of its
+/// lines show at once (a page).
+pub fn details_scroll(
+    details: &Details,
+    coverage: OwnerCoverage,
+    width: u16,
+    height: u16,
+) -> (usize, usize) {
+    let table = areas(Rect::new(0, 0, width, height)).table;
+    let (popup, lines) = details_layout(details, coverage, table);
+    let visible = usize::from(popup.height.saturating_sub(2));
+    (lines.len().saturating_sub(visible), visible)
+}
+
+fn render_details(details: &Details, coverage: OwnerCoverage, frame: &mut Frame, area: Rect) {
+    let (popup, lines) = details_layout(details, coverage, area);
+    let visible = usize::from(popup.height.saturating_sub(2));
+    let total = lines.len();
+    let first = details.scroll.min(total.saturating_sub(visible));
+    let below = total.saturating_sub(first + visible);
+    let mut block = Block::bordered().title(" Socket details · Esc closes ");
+    // Nothing is cut without saying so: the bottom border tells what is above and below.
+    if below > 0 {
+        block = block.title_bottom(format!(" ↓ {below} more below · ↑↓ PgUp PgDn End "));
+    } else if first > 0 {
+        block = block.title_bottom(format!(" ↑ {first} more above · ↑ PgUp Home "));
+    }
+    let shown: Vec<Line> = lines.into_iter().skip(first).take(visible).collect();
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(shown).block(block), popup);
 }
 
 pub const HELP: &[(&str, &str)] = &[
@@ -503,7 +829,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("1-9", "sort by column 1-9 (Proto … User); again: reverse"),
     ("/", "filter as you type: Enter keeps it, Esc clears it"),
     ("g", "group by process; Enter/Right expands, Left collapses"),
-    ("Enter", "details of the selected socket (Esc closes)"),
+    ("Enter", "details of the socket (arrows scroll, Esc closes)"),
     ("space", "pause the view (collection goes on)"),
     ("k", "kill the socket's process (SIGTERM, asks first)"),
     ("?", "this help (Esc closes)"),
