@@ -831,7 +831,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("g", "group by process; Enter/Right expands, Left collapses"),
     ("Enter", "details of the socket (arrows scroll, Esc closes)"),
     ("space", "pause the view (collection goes on)"),
-    ("k", "kill the socket's process (SIGTERM, asks first)"),
+    ("k", "SIGTERM to an owner you choose (rechecked first)"),
     ("?", "this help (Esc closes)"),
     ("q, Esc, Ctrl-C", "quit"),
     ("", ""),
