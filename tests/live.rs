@@ -68,7 +68,11 @@ impl Tmux {
 
     /// Poll the screen until `ready` holds (bounded), and return it.
     fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + WAIT;
+        self.wait_until(Instant::now() + WAIT, what, ready)
+    }
+
+    /// Poll the screen until `ready` holds, failing at `deadline`.
+    fn wait_until(&self, deadline: Instant, what: &str, ready: impl Fn(&str) -> bool) -> String {
         loop {
             let screen = self.screen();
             if ready(&screen) {
@@ -76,7 +80,7 @@ impl Tmux {
             }
             assert!(
                 Instant::now() < deadline,
-                "timed out after {WAIT:?} waiting for {what}; the screen:\n{screen}"
+                "timed out waiting for {what}; the screen:\n{screen}"
             );
             thread::sleep(Duration::from_millis(100));
         }
@@ -335,6 +339,217 @@ fn live_dashboard_stops_on_sigtstp_with_the_terminal_restored_and_comes_back_on_
     });
     assert!(alternate_screen_on(&tmux), "{screen}");
     assert_ne!(process_state(pid), Some('T'));
+}
+
+/// Processes a test started, killed (SIGKILL) when the test ends, however it ends.
+struct Reaper(Vec<u32>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            if let Ok(pid) = libc::pid_t::try_from(pid) {
+                // SAFETY: kill(2) takes plain integers.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+fn is_alive(pid: u32) -> bool {
+    // A zombie has exited: only a process that still runs counts.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .next()?
+                .to_string();
+            Some(state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
+}
+
+/// A python3 process listening on a free loopback port: (child, port).
+fn python_listener() -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import socket, time\n\
+             s = socket.socket()\n\
+             s.bind(('127.0.0.1', 0))\n\
+             s.listen()\n\
+             print(s.getsockname()[1], flush=True)\n\
+             time.sleep(120)\n",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("python's stdout"))
+        .read_line(&mut line)
+        .expect("python3 prints its port");
+    let port = line.trim().parse().expect("a port number");
+    (child, port)
+}
+
+/// A `sleep` process with pid `pid`, made by setting the pid namespace's last pid to `pid - 1`
+/// just before the spawn (we are root); retried when another process takes the pid first.
+fn sleep_with_pid(pid: u32) -> Option<std::process::Child> {
+    for _ in 0..200 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
+        let mut child = Command::new("sleep").arg("120").spawn().expect("run sleep");
+        if child.id() == pid {
+            return Some(child);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    None
+}
+
+#[test]
+fn kill_never_signals_a_process_that_reused_the_owners_pid() {
+    use std::io::{BufRead, Write};
+    // The owner listens, then forks an heir that keeps the socket, and exits.
+    let mut owner = Command::new("python3")
+        .args([
+            "-c",
+            "import os, socket, sys, time\n\
+             s = socket.socket()\n\
+             s.bind(('127.0.0.1', 0))\n\
+             s.listen()\n\
+             print(s.getsockname()[1], flush=True)\n\
+             sys.stdin.readline()\n\
+             heir = os.fork()\n\
+             if heir == 0:\n    time.sleep(120)\n    os._exit(0)\n\
+             print(heir, flush=True)\n\
+             os._exit(0)\n",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let owner_pid = owner.id();
+    let mut reaper = Reaper(vec![owner_pid]);
+    let mut stdout = std::io::BufReader::new(owner.stdout.take().expect("python's stdout"));
+    let mut line = String::new();
+    stdout
+        .read_line(&mut line)
+        .expect("python3 prints its port");
+    let port: u16 = line.trim().parse().expect("a port number");
+
+    let Some(tmux) = Tmux::start("reuse", &dashboard_command("-t -l --interval 2")) else {
+        let _ = owner.kill();
+        let _ = owner.wait();
+        return;
+    };
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    // The first snapshot scanned every process; the next full scan is 10 s away.
+    let before_full_scan = Instant::now() + Duration::from_secs(9);
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", &format!(":{port}")]);
+    tmux.keys(&["Enter"]);
+    let local = format!("127.0.0.1:{port}");
+    tmux.wait_for("the owner's row", |screen| {
+        table_rows(screen)
+            .iter()
+            .any(|row| row.contains(&local) && row.contains(&owner_pid.to_string()))
+    });
+
+    // Between two full scans: the owner hands the socket to its heir and exits, and an
+    // innocent process gets the owner's pid.
+    writeln!(owner.stdin.as_mut().expect("python's stdin")).expect("tell python3 to fork");
+    line.clear();
+    stdout
+        .read_line(&mut line)
+        .expect("python3 prints its heir");
+    let heir_pid: u32 = line.trim().parse().expect("the heir's pid");
+    reaper.0.push(heir_pid);
+    owner.wait().expect("reap the owner, freeing its pid");
+    let Some(mut innocent) = sleep_with_pid(owner_pid) else {
+        eprintln!("skipping: could not get pid {owner_pid} back (ns_last_pid)");
+        return;
+    };
+    reaper.0.push(innocent.id());
+
+    tmux.keys(&["k"]);
+    tmux.wait_for("the kill dialog", |screen| screen.contains("Kill process"));
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("the kill's outcome", |screen| {
+        screen.contains("could not kill") || screen.contains("sent SIGTERM")
+    });
+    thread::sleep(Duration::from_millis(500));
+    assert!(
+        innocent.try_wait().expect("wait on sleep").is_none(),
+        "the process that reused pid {owner_pid} was signalled:\n{screen}"
+    );
+    // The dialog named the stale pid (refused: it does not hold the socket) or, if a refresh
+    // came first, the heir.
+    let refused =
+        format!("could not kill pid {owner_pid} (python3): it no longer holds this socket");
+    let sent = format!("sent SIGTERM to pid {heir_pid} (python3)");
+    assert!(
+        screen.contains(&refused) || screen.contains(&sent),
+        "{screen}"
+    );
+    if screen.contains(&sent) {
+        return;
+    }
+    assert!(is_alive(heir_pid), "nothing was sent, yet the heir is gone");
+
+    // The next refreshes, before any full scan, name the heir, never the process that reused
+    // the pid.
+    let screen = tmux.wait_until(before_full_scan, "the heir as the owner", |screen| {
+        table_rows(screen)
+            .iter()
+            .any(|row| row.contains(&local) && row.contains(&heir_pid.to_string()))
+    });
+    let rows = table_rows(&screen);
+    assert!(
+        rows.iter()
+            .filter(|row| row.contains(&local))
+            .all(|row| !row.contains(&format!(" {owner_pid} "))),
+        "pid {owner_pid} (now `sleep`) is still shown as the owner:\n{screen}"
+    );
+}
+
+/// Paste `text` into the pane as a terminal would: bracketed when the program asked for it.
+fn paste(tmux: &Tmux, text: &str) {
+    assert!(
+        tmux.run(&["set-buffer", "-b", "test", "--", text])
+            .status
+            .success()
+    );
+    assert!(
+        tmux.run(&["paste-buffer", "-p", "-b", "test", "-t", "live"])
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn pasted_text_is_not_typed_as_keys() {
+    let (mut holder, port) = python_listener();
+    let _reaper = Reaper(vec![holder.id()]);
+    let Some(tmux) = Tmux::start("paste", &dashboard_command("-t -l")) else {
+        return;
+    };
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    // Once this pasted `/`, typed the port, Enter, then `k` and `y`: a kill.
+    paste(&tmux, &format!("/:{port}\rky"));
+    thread::sleep(Duration::from_millis(1500));
+    let screen = tmux.screen();
+    assert!(
+        holder.try_wait().expect("wait on python3").is_none(),
+        "the paste killed python3:\n{screen}"
+    );
+    assert!(
+        !screen.contains("filter:"),
+        "the paste opened the filter:\n{screen}"
+    );
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("the dashboard to exit", |screen| screen.contains("EXITED:"));
     assert!(screen.contains("EXITED:0"), "{screen}");
@@ -411,4 +626,207 @@ fn live_with_few_threads_allowed_runs_or_fails_with_one_line() {
             assert!(screen.contains("EXITED:0"), "ulimit -u {limit}:\n{screen}");
         }
     }
+}
+
+#[test]
+fn paste_goes_into_the_open_filter_and_esc_still_works_after_a_long_one() {
+    let (mut holder, port) = python_listener();
+    let _reaper = Reaper(vec![holder.id()]);
+    let Some(tmux) = Tmux::start("longpaste", &dashboard_command("-t -l")) else {
+        return;
+    };
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    tmux.keys(&["/"]);
+    paste(&tmux, &format!(":{port}\rky"));
+    let local = format!("127.0.0.1:{port}");
+    // The control character is not Enter: the filter stays open, with the text as typed.
+    let screen = tmux.wait_for("the pasted filter", |screen| {
+        screen.contains(&format!("filter: :{port}ky"))
+    });
+    assert!(!screen.contains(&local), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the filter to clear", |screen| !screen.contains("filter:"));
+
+    tmux.keys(&["/"]);
+    let long = "x".repeat(4096);
+    paste(&tmux, &long);
+    tmux.wait_for("the long paste in the filter", |screen| {
+        screen.contains("filter: xxxxxxxx")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Esc to clear the filter after a long paste", |screen| {
+        !screen.contains("filter:") && screen.contains(&local)
+    });
+    assert!(holder.try_wait().expect("wait on python3").is_none());
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the dashboard to exit", |screen| screen.contains("EXITED:"));
+    assert!(screen.contains("EXITED:0"), "{screen}");
+}
+
+/// A python3 process listening on a free loopback port that forked a child sharing the
+/// listener: (parent, port, child's pid).
+fn python_forked_listener() -> (std::process::Child, u16, u32) {
+    use std::io::BufRead;
+    let mut parent = Command::new("python3")
+        .args([
+            "-c",
+            "import os, socket, time\n\
+             s = socket.socket()\n\
+             s.bind(('127.0.0.1', 0))\n\
+             s.listen()\n\
+             child = os.fork()\n\
+             if child == 0:\n    time.sleep(120)\n    os._exit(0)\n\
+             print(s.getsockname()[1], child, flush=True)\n\
+             time.sleep(120)\n",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let mut line = String::new();
+    std::io::BufReader::new(parent.stdout.take().expect("python's stdout"))
+        .read_line(&mut line)
+        .expect("python3 prints its port and child");
+    let mut fields = line.split_whitespace();
+    let port = fields.next().and_then(|p| p.parse().ok()).expect("a port");
+    let child = fields.next().and_then(|p| p.parse().ok()).expect("a pid");
+    (parent, port, child)
+}
+
+#[test]
+fn kill_dialog_signals_only_the_owner_chosen() {
+    let (mut parent, port, child) = python_forked_listener();
+    let _reaper = Reaper(vec![parent.id(), child]);
+    let Some(tmux) = Tmux::start("choose", &dashboard_command("-t -l")) else {
+        let _ = parent.kill();
+        let _ = parent.wait();
+        return;
+    };
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", &format!(":{port}")]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the shared listener", |screen| {
+        table_rows(screen)
+            .iter()
+            .any(|row| row.contains(&format!("127.0.0.1:{port}")))
+    });
+    tmux.keys(&["k"]);
+    let screen = tmux.wait_for("the kill dialog", |screen| screen.contains("Kill process"));
+    for pid in [parent.id(), child] {
+        assert!(
+            screen.contains(&format!("pid {pid}")),
+            "pid {pid} is not offered:\n{screen}"
+        );
+    }
+    tmux.keys(&["Down"]);
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("the kill's outcome", |screen| {
+        screen.contains(&format!("sent SIGTERM to pid {child} (python3)"))
+    });
+    let deadline = Instant::now() + WAIT;
+    while is_alive(child) {
+        assert!(Instant::now() < deadline, "the child survived:\n{screen}");
+        thread::sleep(Duration::from_millis(100));
+    }
+    thread::sleep(Duration::from_millis(300));
+    assert!(
+        parent.try_wait().expect("wait on python3").is_none(),
+        "the parent was signalled too:\n{screen}"
+    );
+    let _ = parent.kill();
+    let _ = parent.wait();
+}
+
+#[test]
+fn a_new_socket_shared_after_a_fork_shows_every_owner_before_the_next_full_scan() {
+    let Some(tmux) = Tmux::start("shared", &dashboard_command("-t -l")) else {
+        return;
+    };
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    // The first snapshot scanned every process; the next full scan is 10 s away.
+    let before_full_scan = Instant::now() + Duration::from_secs(9);
+    let (mut parent, port, child) = python_forked_listener();
+    let _reaper = Reaper(vec![parent.id(), child]);
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", &format!(":{port}")]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_until(before_full_scan, "the shared listener", |screen| {
+        table_rows(screen)
+            .iter()
+            .any(|row| row.contains(&format!("127.0.0.1:{port}")))
+    });
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_until(before_full_scan, "both owners in the details", |screen| {
+        screen.contains("Socket details")
+            && screen.contains(&format!("pid {}", parent.id()))
+            && screen.contains(&format!("pid {child}"))
+    });
+    assert!(
+        screen.contains("Owners   2 (as of the last full owner scan"),
+        "{screen}"
+    );
+    let _ = parent.kill();
+    let _ = parent.wait();
+}
+
+#[test]
+fn a_slow_interval_still_rescans_every_process_after_ten_seconds() {
+    use std::io::{BufRead, Write};
+    // An owner known since the first full scan forks: only a full scan can see the child.
+    let mut parent = Command::new("python3")
+        .args([
+            "-c",
+            "import os, socket, sys, time\n\
+             s = socket.socket()\n\
+             s.bind(('127.0.0.1', 0))\n\
+             s.listen()\n\
+             print(s.getsockname()[1], flush=True)\n\
+             sys.stdin.readline()\n\
+             child = os.fork()\n\
+             if child == 0:\n    time.sleep(120)\n    os._exit(0)\n\
+             print(child, flush=True)\n\
+             time.sleep(120)\n",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let mut reaper = Reaper(vec![parent.id()]);
+    let mut stdout = std::io::BufReader::new(parent.stdout.take().expect("python's stdout"));
+    let mut line = String::new();
+    stdout
+        .read_line(&mut line)
+        .expect("python3 prints its port");
+    let port: u16 = line.trim().parse().expect("a port number");
+    let Some(tmux) = Tmux::start("slow", &dashboard_command("-t -l --interval 3")) else {
+        let _ = parent.kill();
+        let _ = parent.wait();
+        return;
+    };
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    let first_scan = Instant::now();
+    writeln!(parent.stdin.as_mut().expect("python's stdin")).expect("tell python3 to fork");
+    line.clear();
+    stdout
+        .read_line(&mut line)
+        .expect("python3 prints its child");
+    let child: u32 = line.trim().parse().expect("the child's pid");
+    reaper.0.push(child);
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", &format!(":{port}")]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the listener", |screen| {
+        table_rows(screen)
+            .iter()
+            .any(|row| row.contains(&format!("127.0.0.1:{port}")))
+    });
+    tmux.keys(&["Enter"]);
+    // Every 10th refresh would be 30 s away; 10 s of wall clock, and one interval to show it.
+    tmux.wait_until(
+        first_scan + Duration::from_secs(10 + 3 + 3),
+        "the child as a second owner in the details",
+        |screen| screen.contains("Owners   2"),
+    );
+    let _ = parent.kill();
+    let _ = parent.wait();
 }

@@ -162,6 +162,10 @@ pub struct Snapshot {
     /// Account names by uid, for the uids of `sockets`.
     pub user_names: HashMap<u32, String>,
     pub owners: OwnerCoverage,
+    /// When every process was last searched for owners, if before this snapshot (a live
+    /// view's refresh between full scans): a process that started sharing a known socket
+    /// since then is not listed yet. `None`: every process was searched for this snapshot.
+    pub owners_as_of: Option<SystemTime>,
 }
 
 impl Snapshot {

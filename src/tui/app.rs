@@ -54,6 +54,8 @@ pub enum Msg {
         pid: u32,
         result: Result<(), String>,
     },
+    /// Text pasted into the terminal: never keystrokes, only ever filter text.
+    Paste(String),
     /// A signal (SIGTERM, SIGHUP) or a lost terminal: leave now.
     Terminate,
 }
@@ -62,9 +64,11 @@ pub enum Msg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     Quit,
-    /// Send SIGTERM to this process; the loop answers with [`Msg::Killed`].
+    /// Send SIGTERM to this process if it still holds the socket `inode` at that moment;
+    /// the loop answers with [`Msg::Killed`].
     Kill {
         pid: u32,
+        inode: Option<u64>,
     },
 }
 
@@ -355,16 +359,25 @@ pub struct Details {
     pub gone: bool,
     /// The first line of the popup in view (it scrolls when taller than the screen).
     pub scroll: usize,
+    /// See [`Snapshot::owners_as_of`]: `owners` may miss a process that shares it since.
+    pub owners_as_of: Option<SystemTime>,
 }
 
-/// The process a confirmed kill will signal.
+/// The kill dialog: every process holding the socket, one of them chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KillTarget {
-    pub pid: u32,
-    /// Escaped program name, `?` when unknown.
-    pub program: String,
-    /// How many other processes hold the same socket.
-    pub other_owners: usize,
+    /// Pid and escaped program name (`?` when unknown) of every owner, in pid order.
+    pub owners: Vec<(u32, String)>,
+    /// Index into `owners` of the one `y` signals.
+    pub selected: usize,
+    /// The socket, rechecked at the moment of sending: its owners may have changed since.
+    pub inode: Option<u64>,
+}
+
+impl KillTarget {
+    pub fn pid(&self) -> u32 {
+        self.owners[self.selected].0
+    }
 }
 
 /// What the selection stays on across refreshes, sorts and filters.
@@ -393,6 +406,8 @@ pub struct App {
     pub hostname: Option<String>,
     pub taken_at: Option<SystemTime>,
     pub coverage: OwnerCoverage,
+    /// See [`Snapshot::owners_as_of`].
+    pub owners_as_of: Option<SystemTime>,
     processes: HashMap<u32, Process>,
     user_names: HashMap<u32, String>,
     pub counts: Counts,
@@ -439,6 +454,7 @@ impl App {
             hostname: None,
             taken_at: None,
             coverage: OwnerCoverage::NotCollected,
+            owners_as_of: None,
             processes: HashMap::new(),
             user_names: HashMap::new(),
             counts: Counts::default(),
@@ -492,6 +508,7 @@ impl App {
                     Err(why) => format!("could not kill pid {pid} ({program}): {why}"),
                 });
             }
+            Msg::Paste(text) => self.on_paste(&text),
             Msg::Terminate => return Some(Effect::Quit),
         }
         None
@@ -508,11 +525,28 @@ impl App {
         if key == Key::Interrupt {
             return Some(Effect::Quit);
         }
-        if let Some(target) = self.confirm.take() {
-            if key == Key::Char('y') {
-                return Some(Effect::Kill { pid: target.pid });
+        if let Some(mut target) = self.confirm.take() {
+            let pid = target.pid();
+            match key {
+                Key::Up | Key::Down => {
+                    target.selected = if key == Key::Up {
+                        target.selected.saturating_sub(1)
+                    } else {
+                        (target.selected + 1).min(target.owners.len() - 1)
+                    };
+                    self.confirm = Some(target);
+                }
+                Key::Char('y') => match super::kill::refusal(pid) {
+                    Some(why) => self.status = Some(format!("refused to kill pid {pid}: {why}")),
+                    None => {
+                        return Some(Effect::Kill {
+                            pid,
+                            inode: target.inode,
+                        });
+                    }
+                },
+                _ => self.status = Some(format!("kill of pid {pid} cancelled")),
             }
-            self.status = Some(format!("kill of pid {} cancelled", target.pid));
             return None;
         }
         self.status = None;
@@ -689,18 +723,35 @@ impl App {
             self.status = Some("select a socket to kill its process".to_string());
             return;
         };
-        let Some(&pid) = row.socket.pids.first() else {
+        if row.socket.pids.is_empty() {
             self.status = Some(match self.coverage {
                 OwnerCoverage::Incomplete(gaps) => format!("no known owner: {}", gaps.describe()),
                 _ => "no known owner for this socket".to_string(),
             });
             return;
-        };
+        }
         self.confirm = Some(KillTarget {
-            pid,
-            program: self.program_of(pid),
-            other_owners: row.socket.pids.len() - 1,
+            owners: row
+                .socket
+                .pids
+                .iter()
+                .map(|&pid| (pid, self.program_of(pid)))
+                .collect(),
+            selected: 0,
+            inode: row.socket.inode,
         });
+    }
+
+    /// Pasted text goes into an open filter, control characters dropped (a pasted Enter must
+    /// not end the filter and run what follows as keys); anywhere else it is ignored.
+    fn on_paste(&mut self, text: &str) {
+        if !self.typing || self.confirm.is_some() || self.help {
+            self.status = Some("paste ignored: press / to paste into the filter".to_string());
+            return;
+        }
+        let mut filter = self.filter.clone();
+        filter.extend(text.chars().filter(|c| !c.is_control()));
+        self.set_filter(filter);
     }
 
     fn program_of(&self, pid: u32) -> String {
@@ -719,6 +770,7 @@ impl App {
             owners: self.owner_details(found),
             gone: found.mark.is_gone(),
             scroll: 0,
+            owners_as_of: self.owners_as_of,
         });
     }
 
@@ -795,10 +847,12 @@ impl App {
             processes,
             user_names,
             owners,
+            owners_as_of,
         } = snapshot;
         self.hostname = hostname;
         self.taken_at = taken_at;
         self.coverage = owners;
+        self.owners_as_of = owners_as_of;
         self.processes = processes;
         self.user_names = user_names;
         let context = RowContext {
@@ -931,6 +985,7 @@ impl App {
                 Some(row) => {
                     details.last = row.clone();
                     details.owners = self.owner_details(row);
+                    details.owners_as_of = self.owners_as_of;
                     details.gone = row.mark.is_gone();
                 }
                 None => details.gone = true,

@@ -8,7 +8,7 @@ use super::app::{Key, Msg};
 const WHEEL_ROWS: i32 = 3;
 
 /// The message for `event`, or `None` for events the dashboard ignores (key releases, mouse
-/// moves, focus changes, pastes).
+/// moves, focus changes).
 pub fn to_msg(event: Event) -> Option<Msg> {
     match event {
         // Windows reports releases too; acting on them would run every key twice.
@@ -19,6 +19,7 @@ pub fn to_msg(event: Event) -> Option<Msg> {
             _ => None,
         },
         Event::Resize(width, height) => Some(Msg::Resize { width, height }),
+        Event::Paste(text) => Some(Msg::Paste(text)),
         _ => None,
     }
 }
@@ -139,5 +140,13 @@ mod tests {
             })
         ));
         assert!(to_msg(Event::FocusGained).is_none());
+    }
+
+    #[test]
+    fn a_paste_is_one_message_not_keys() {
+        assert!(matches!(
+            to_msg(Event::Paste("/:80\rky".to_string())),
+            Some(Msg::Paste(text)) if text == "/:80\rky"
+        ));
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod event;
+mod kill;
 pub mod view;
 
 #[cfg(test)]
@@ -18,7 +19,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
@@ -198,8 +201,8 @@ fn dispatch(app: &mut App, msg: Msg) -> bool {
     match app.update(msg) {
         None => true,
         Some(Effect::Quit) => false,
-        Some(Effect::Kill { pid }) => {
-            let result = terminate_process(pid);
+        Some(Effect::Kill { pid, inode }) => {
+            let result = kill::terminate_holder(pid, inode);
             dispatch(app, Msg::Killed { pid, result })
         }
     }
@@ -303,16 +306,21 @@ fn enter_terminal() -> io::Result<Terminal<CrosstermBackend<Stdout>>> {
     Ok(terminal)
 }
 
-/// Raw mode, the alternate screen and mouse reports: what `restore_terminal` undoes.
+/// Raw mode, the alternate screen, mouse reports and bracketed paste: what `restore_terminal`
+/// undoes. Also how the dashboard takes the terminal back after SIGTSTP/SIGCONT.
 fn take_over_terminal() -> io::Result<()> {
     enable_raw_mode()?;
-    crossterm::execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)
+    crossterm::execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+    // Legacy Windows consoles cannot bracket pastes; there a paste arrives as keys, as before.
+    let _ = crossterm::execute!(io::stdout(), EnableBracketedPaste);
+    Ok(())
 }
 
 /// Put the terminal back as the shell left it. Safe to call more than once.
 fn restore_terminal() {
     let _ = crossterm::execute!(
         io::stdout(),
+        DisableBracketedPaste,
         DisableMouseCapture,
         LeaveAlternateScreen,
         crossterm::cursor::Show
@@ -340,29 +348,4 @@ fn install_panic_hook() {
         restore_terminal();
         previous(info);
     }));
-}
-
-/// SIGTERM to `pid`, with the OS's reason on failure.
-#[cfg(unix)]
-fn terminate_process(pid: u32) -> Result<(), String> {
-    // 0 and negative pids address process groups: never let a pid turn into one.
-    let target = libc::pid_t::try_from(pid)
-        .ok()
-        .filter(|&p| p > 0)
-        .ok_or_else(|| format!("{pid} is not a process id"))?;
-    // SAFETY: kill(2) takes plain integers and has no memory-safety preconditions.
-    if unsafe { libc::kill(target, libc::SIGTERM) } == 0 {
-        return Ok(());
-    }
-    let error = io::Error::last_os_error();
-    Err(match error.raw_os_error() {
-        Some(libc::EPERM) => "permission denied (EPERM)".to_string(),
-        Some(libc::ESRCH) => "no such process (ESRCH)".to_string(),
-        _ => error.to_string(),
-    })
-}
-
-#[cfg(not(unix))]
-fn terminate_process(_pid: u32) -> Result<(), String> {
-    Err("killing processes is not supported on this OS".to_string())
 }

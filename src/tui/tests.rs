@@ -101,6 +101,7 @@ fn snapshot(sockets: Vec<Socket>) -> Snapshot {
         processes,
         user_names: HashMap::from([(1000, "alice".to_string())]),
         owners: OwnerCoverage::Complete,
+        owners_as_of: None,
     }
 }
 
@@ -545,8 +546,11 @@ fn kill_asks_first_and_only_y_confirms() {
     feed(&mut app, three_sockets());
     press(&mut app, Key::Char('k'));
     let target = app.confirm.clone().expect("confirmation asked");
-    assert_eq!((target.pid, target.program.as_str()), (100, "nginx"));
-    assert_eq!(target.other_owners, 1);
+    assert_eq!(
+        target.owners,
+        vec![(100, "nginx".to_string()), (101, "nginx".to_string())]
+    );
+    assert_eq!((target.pid(), target.inode), (100, Some(11)));
     assert_eq!(press(&mut app, Key::Char('n')), None);
     assert!(app.confirm.is_none());
     assert_eq!(app.status.as_deref(), Some("kill of pid 100 cancelled"));
@@ -556,7 +560,10 @@ fn kill_asks_first_and_only_y_confirms() {
     press(&mut app, Key::Char('k'));
     assert_eq!(
         press(&mut app, Key::Char('y')),
-        Some(Effect::Kill { pid: 100 })
+        Some(Effect::Kill {
+            pid: 100,
+            inode: Some(11)
+        })
     );
     assert!(app.confirm.is_none());
     app.update(Msg::Killed {
@@ -575,6 +582,122 @@ fn kill_asks_first_and_only_y_confirms() {
         app.status.as_deref(),
         Some("sent SIGTERM to pid 200 (python3)")
     );
+}
+
+#[test]
+fn kill_dialog_lists_every_owner_and_signals_only_the_chosen_one() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    press(&mut app, Key::Char('k'));
+    let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
+    assert!(text.contains("> pid 100  nginx"), "{text}");
+    assert!(text.contains("  pid 101  nginx"), "{text}");
+    assert!(text.contains("Up/Down: choose · y: yes · any other key: no"));
+    assert_eq!(press(&mut app, Key::Down), None);
+    assert_eq!(press(&mut app, Key::Down), None, "stays on the last owner");
+    let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
+    assert!(text.contains("> pid 101  nginx"), "{text}");
+    assert_eq!(
+        press(&mut app, Key::Char('y')),
+        Some(Effect::Kill {
+            pid: 101,
+            inode: Some(11)
+        })
+    );
+    press(&mut app, Key::Char('k'));
+    press(&mut app, Key::Down);
+    press(&mut app, Key::Up);
+    assert_eq!(app.confirm.as_ref().map(|t| t.pid()), Some(100));
+}
+
+#[test]
+fn kill_dialog_keeps_the_chosen_owner_on_screen_among_many() {
+    let pids: Vec<u32> = (1000..1060).collect();
+    let mut app = new_app();
+    feed(&mut app, vec![listener("0.0.0.0:80", 5, &pids)]);
+    press(&mut app, Key::Char('k'));
+    let text = screen(&app).join("\n");
+    assert!(text.contains("> pid 1000"), "{text}");
+    assert!(text.contains("more below"), "{text}");
+    for _ in 0..45 {
+        press(&mut app, Key::Down);
+    }
+    let text = screen(&app).join("\n");
+    assert!(text.contains("> pid 1045"), "{text}");
+    assert!(
+        text.contains("more above") && text.contains("more below"),
+        "{text}"
+    );
+    for _ in 0..45 {
+        press(&mut app, Key::Down);
+    }
+    let text = screen(&app).join("\n");
+    assert!(text.contains("> pid 1059"), "{text}");
+    assert!(!text.contains("more below"), "{text}");
+    assert_eq!(
+        press(&mut app, Key::Char('y')),
+        Some(Effect::Kill {
+            pid: 1059,
+            inode: Some(5)
+        })
+    );
+}
+
+#[test]
+fn kill_refuses_init_and_rnetstat_itself() {
+    let own = std::process::id();
+    let mut app = new_app();
+    feed(&mut app, vec![listener("0.0.0.0:22", 5, &[1, own])]);
+    press(&mut app, Key::Char('k'));
+    let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
+    assert!(text.contains("> pid 1 "), "{text}");
+    assert!(
+        text.contains("?  (refused: pid 1 (init) is never signalled)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(refused: that is rnetstat itself)"),
+        "{text}"
+    );
+    assert_eq!(press(&mut app, Key::Char('y')), None);
+    assert_eq!(
+        app.status.as_deref(),
+        Some("refused to kill pid 1: pid 1 (init) is never signalled")
+    );
+    press(&mut app, Key::Char('k'));
+    press(&mut app, Key::Down);
+    assert_eq!(press(&mut app, Key::Char('y')), None);
+    assert_eq!(
+        app.status,
+        Some(format!(
+            "refused to kill pid {own}: that is rnetstat itself"
+        ))
+    );
+}
+
+#[test]
+fn paste_fills_an_open_filter_and_is_otherwise_ignored() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    // Closed filter: the text is not keys (`k` then `y` would have killed).
+    assert_eq!(app.update(Msg::Paste("/:80\rky".to_string())), None);
+    assert!(app.confirm.is_none() && !app.typing && app.filter.is_empty());
+    press(&mut app, Key::Char('k'));
+    assert_eq!(app.update(Msg::Paste("y".to_string())), None);
+    assert!(
+        app.confirm.is_some(),
+        "a paste neither confirms nor cancels"
+    );
+    press(&mut app, Key::Esc);
+    press(&mut app, Key::Char('/'));
+    assert_eq!(app.update(Msg::Paste(":8080\r\x1b[2Jky".to_string())), None);
+    assert!(
+        app.typing,
+        "a pasted carriage return does not end the filter"
+    );
+    assert_eq!(app.filter, ":8080[2Jky");
+    press(&mut app, Key::Esc);
+    assert!(!app.typing && app.filter.is_empty());
 }
 
 #[test]
@@ -858,6 +981,27 @@ fn details_popup_shows_owners_and_gone() {
 }
 
 #[test]
+fn details_say_owners_are_as_of_the_last_full_scan_between_scans() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    press(&mut app, Key::Enter);
+    let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
+    assert!(
+        text.contains("Owners   2\n") || text.contains("Owners   2 "),
+        "{text}"
+    );
+    assert!(!text.contains("as of"), "{text}");
+    let mut between_scans = snapshot(three_sockets());
+    between_scans.owners_as_of = Some(UNIX_EPOCH + Duration::from_secs(12 * 3600 + 34 * 60 + 50));
+    app.update(Msg::Snapshot(Box::new(between_scans)));
+    let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
+    assert!(
+        text.contains("Owners   2 (as of the last full owner scan, 12:34:50 UTC, or later)"),
+        "{text}"
+    );
+}
+
+#[test]
 fn details_of_an_exited_owner_say_exited_and_hint_at_root_only_when_it_applies() {
     let sockets = || {
         vec![
@@ -899,8 +1043,11 @@ fn confirm_dialog_names_pid_and_program() {
     feed(&mut app, three_sockets());
     press(&mut app, Key::Char('k'));
     let text = screen(&app).join("\n");
-    assert!(text.contains("Send SIGTERM to pid 100 (nginx)?"), "{text}");
-    assert!(text.contains("1 more process also holds this socket."));
+    assert!(
+        text.contains("Send SIGTERM to which process holding this socket?"),
+        "{text}"
+    );
+    assert!(text.contains("pid 100  nginx"), "{text}");
     assert!(text.contains("y: yes · any other key: no"));
 }
 

@@ -11,6 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::app::{App, Column, Details, Group, KillTarget, Line as TableLine, Mark, Row};
+use super::kill;
 use crate::filter::Listening;
 use crate::format::{endpoint_tail_start, escaped, escaped_name};
 use crate::model::{OwnerCoverage, SocketState};
@@ -673,7 +674,18 @@ fn details_lines(details: &Details, coverage: OwnerCoverage, width: usize) -> Ve
         },
     ));
     lines.push(field("Inode", optional(socket.inode)));
-    lines.push(field("Owners", details.owners.len().to_string()));
+    lines.push(field(
+        "Owners",
+        match details.owners_as_of {
+            // Between full scans: a process that began sharing the socket since is not found.
+            Some(at) => format!(
+                "{} (as of the last full owner scan, {}, or later)",
+                details.owners.len(),
+                clock(at)
+            ),
+            None => details.owners.len().to_string(),
+        },
+    ));
     let gaps = coverage.gaps();
     if details.owners.is_empty() && !gaps.is_empty() {
         lines.push(Line::from(format!("  none visible: {}", gaps.describe())));
@@ -817,7 +829,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("g", "group by process; Enter/Right expands, Left collapses"),
     ("Enter", "details of the socket (arrows scroll, Esc closes)"),
     ("space", "pause the view (collection goes on)"),
-    ("k", "kill the socket's process (SIGTERM, asks first)"),
+    ("k", "SIGTERM to an owner you choose (rechecked first)"),
     ("?", "this help (Esc closes)"),
     ("q, Esc, Ctrl-C", "quit"),
     ("", ""),
@@ -848,23 +860,57 @@ fn render_help(frame: &mut Frame, area: Rect) {
 }
 
 fn render_confirm(target: &KillTarget, frame: &mut Frame, area: Rect) {
-    let mut lines = vec![Line::from(format!(
-        "Send SIGTERM to pid {} ({})?",
-        target.pid, target.program
-    ))];
-    if target.other_owners > 0 {
-        lines.push(Line::from(format!(
-            "{} more process{} also hold{} this socket.",
-            target.other_owners,
-            if target.other_owners == 1 { "" } else { "es" },
-            if target.other_owners == 1 { "s" } else { "" }
-        )));
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut lines = vec![Line::from(if target.owners.len() == 1 {
+        "Send SIGTERM to the process holding this socket?"
+    } else {
+        "Send SIGTERM to which process holding this socket?"
+    })];
+    let pid_width = target
+        .owners
+        .iter()
+        .map(|(pid, _)| pid.to_string().len())
+        .max()
+        .unwrap_or(1);
+    // Owners that fit beside the question, the key line, the borders and two "more" lines:
+    // the chosen one is always among them, so what `y` signals is on screen.
+    let fits = usize::from(area.height.saturating_sub(6)).max(1);
+    let first = target
+        .selected
+        .saturating_sub(fits - 1)
+        .min(target.owners.len().saturating_sub(fits));
+    let shown = first..(first + fits).min(target.owners.len());
+    if first > 0 {
+        lines.push(Line::from(format!("  … {first} more above")));
+    }
+    let below = target.owners.len() - shown.end;
+    for (index, (pid, program)) in target.owners.iter().enumerate().skip(first).take(fits) {
+        let chosen = index == target.selected;
+        let mut text = format!(
+            "{} pid {pid:<pid_width$}  {program}",
+            if chosen { '>' } else { ' ' }
+        );
+        if let Some(why) = kill::refusal(*pid) {
+            text.push_str(&format!("  (refused: {why})"));
+        }
+        lines.push(if chosen {
+            Line::styled(text, Style::new().add_modifier(Modifier::REVERSED))
+        } else {
+            Line::from(text)
+        });
+    }
+    if below > 0 {
+        lines.push(Line::from(format!("  … {below} more below")));
     }
     lines.push(Line::styled(
-        "y: yes · any other key: no",
-        Style::new().add_modifier(Modifier::BOLD),
+        if target.owners.len() == 1 {
+            "y: yes · any other key: no"
+        } else {
+            "Up/Down: choose · y: yes · any other key: no"
+        },
+        bold,
     ));
-    let popup = centered(area, 56, lines.len() as u16 + 2);
+    let popup = centered(area, 64, lines.len() as u16 + 2);
     draw_wrapped_popup(frame, popup, lines, " Kill process ");
 }
 

@@ -29,10 +29,12 @@ pub struct Memory {
 }
 
 pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectError> {
+    let mut owners_as_of = None;
     let (sockets, owners) = match memory.owners.as_mut() {
         Some(known) if query.owners && !known.due_for_full_scan() => {
             let mut sockets = dump_sockets(query)?;
             let owners = known.refresh(&mut sockets);
+            owners_as_of = Some(known.full_scan_at());
             (sockets, owners)
         }
         _ => {
@@ -46,6 +48,7 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
     Ok(Snapshot {
         sockets,
         owners,
+        owners_as_of,
         ..Snapshot::default()
     })
 }

@@ -6,6 +6,7 @@ use std::ffi::CStr;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::model::{OwnerCoverage, OwnerGaps, Socket};
 use crate::platform::CollectError;
@@ -31,24 +32,47 @@ impl Hasher for InodeHasher {
 
 type InodeMap = HashMap<u64, usize, BuildHasherDefault<InodeHasher>>;
 type InodeSet = HashSet<u64, BuildHasherDefault<InodeHasher>>;
+type PidMap<V> = HashMap<u32, V, BuildHasherDefault<InodeHasher>>;
 
-/// A live view refreshes every second; a full scan every this many refreshes catches what the
+/// A full scan at least this often (wall clock, whatever the refresh interval) catches what the
 /// cheap refreshes cannot see (a socket inherited by a fork, an owner that closed its copy).
-const FULL_SCAN_EVERY: u32 = 10;
+const FULL_SCAN_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What the last snapshots learned about owners, kept by a live view between refreshes: the
 /// owners of every inode seen (possibly none visible), so that a refresh only looks for the
 /// sockets that are new since, and stops looking once it has found them all.
-#[derive(Default)]
 pub struct KnownOwners {
     pids_by_inode: HashMap<u64, Vec<u32>, BuildHasherDefault<InodeHasher>>,
+    /// Start time of every remembered owner: a pid is one process only with the same start
+    /// time, so an owner that exited is never confused with a process that reused its pid.
+    started_by_pid: PidMap<u64>,
     gaps: OwnerGaps,
-    refreshes_since_full_scan: u32,
+    last_full_scan: Instant,
+    /// The same moment by the wall clock, for people.
+    full_scan_at: SystemTime,
+}
+
+impl Default for KnownOwners {
+    fn default() -> KnownOwners {
+        KnownOwners {
+            pids_by_inode: HashMap::default(),
+            started_by_pid: PidMap::default(),
+            gaps: OwnerGaps::default(),
+            last_full_scan: Instant::now(),
+            full_scan_at: SystemTime::now(),
+        }
+    }
 }
 
 impl KnownOwners {
     pub fn due_for_full_scan(&self) -> bool {
-        self.refreshes_since_full_scan >= FULL_SCAN_EVERY
+        self.last_full_scan.elapsed() >= FULL_SCAN_INTERVAL
+    }
+
+    /// When the last full scan ran: a process that began sharing a known socket since (an
+    /// fd passed over a unix socket, a fork of an older owner) is not listed until the next.
+    pub fn full_scan_at(&self) -> SystemTime {
+        self.full_scan_at
     }
 
     /// Remember the owners `sockets` have after a full scan.
@@ -63,13 +87,31 @@ impl KnownOwners {
 
     /// Give `sockets` their owners: known inodes from memory, new ones from a scan that stops
     /// as soon as it has found them all, trying the processes that owned sockets before first.
+    /// A remembered owner that is no longer the same process (exited, pid reused) is dropped
+    /// and its sockets are looked for again.
     pub fn refresh(&mut self, sockets: &mut [Socket]) -> OwnerCoverage {
-        self.refreshes_since_full_scan += 1;
+        let proc_dir = open_dir(None, c"/proc").ok();
+        let mut path = PathBuf32::default();
+        self.started_by_pid.retain(|&pid, started| {
+            proc_dir
+                .as_ref()
+                .and_then(|dir| start_time(dir, &mut path, pid))
+                == Some(*started)
+        });
         let mut unknown = InodeSet::default();
         for socket in sockets.iter_mut() {
             let Some(inode) = socket.inode else { continue };
             match self.pids_by_inode.get(&inode) {
-                Some(pids) => socket.pids.clone_from(pids),
+                Some(pids) => {
+                    socket.pids.clear();
+                    socket.pids.extend(
+                        pids.iter()
+                            .filter(|pid| self.started_by_pid.contains_key(pid)),
+                    );
+                    if socket.pids.len() < pids.len() {
+                        unknown.insert(inode);
+                    }
+                }
                 None => {
                     unknown.insert(inode);
                 }
@@ -89,7 +131,7 @@ impl KnownOwners {
             }
             for socket in sockets.iter_mut() {
                 if let Some(pids) = socket.inode.and_then(|inode| found.get(&inode)) {
-                    socket.pids.clone_from(pids);
+                    socket.pids.extend_from_slice(pids);
                     socket.pids.sort_unstable();
                     socket.pids.dedup();
                 }
@@ -99,19 +141,40 @@ impl KnownOwners {
         OwnerCoverage::from_gaps(self.gaps)
     }
 
-    /// Forget inodes that are gone; remember the current owners (none is an answer too).
+    /// Forget inodes that are gone; remember the current owners (none is an answer too), each
+    /// with its start time. An owner that already exited is not remembered, and its socket is
+    /// looked for again next time.
     fn remember(&mut self, sockets: &[Socket]) {
         self.pids_by_inode.clear();
+        let proc_dir = open_dir(None, c"/proc").ok();
+        let mut path = PathBuf32::default();
+        // Looked up once per socket owner: at 100,000 sockets the cheap hash matters here too.
+        let mut current = PidMap::default();
+        current.reserve(self.started_by_pid.len());
         for socket in sockets {
-            if let Some(inode) = socket.inode {
-                self.pids_by_inode.insert(inode, socket.pids.clone());
+            let Some(inode) = socket.inode else { continue };
+            for &pid in &socket.pids {
+                if let std::collections::hash_map::Entry::Vacant(entry) = current.entry(pid) {
+                    let started = match self.started_by_pid.get(&pid) {
+                        Some(&started) => Some(started),
+                        None => proc_dir
+                            .as_ref()
+                            .and_then(|dir| start_time(dir, &mut path, pid)),
+                    };
+                    if let Some(started) = started {
+                        entry.insert(started);
+                    }
+                }
             }
+            self.pids_by_inode.insert(inode, socket.pids.clone());
         }
+        self.started_by_pid = current;
     }
 }
 
 /// Look for the owners of `wanted` inodes, in `likely` processes first, then in the others,
-/// stopping when every inode has been found.
+/// stopping when every inode has been found; then in the relatives of each owner found, since
+/// a socket shared after a fork is held by a parent and its children.
 fn find(wanted: &mut InodeSet, likely: &[u32]) -> OwnerScan {
     let proc_dir = match open_dir(None, c"/proc") {
         Ok(dir) => dir,
@@ -127,7 +190,115 @@ fn find(wanted: &mut InodeSet, likely: &[u32]) -> OwnerScan {
         scan.owners.extend(rest.owners);
         scan.obstacles |= rest.obstacles;
     }
+    add_relatives_holding(&proc_dir, &mut scan);
     scan
+}
+
+/// Add to `scan` every parent or child (transitively, through processes that hold one of them)
+/// of an owner found that holds one of the inodes found too. Costs one fd listing per relative,
+/// and only for new sockets: the search above stops at the first holder of each inode.
+fn add_relatives_holding(proc_dir: &OwnedFd, scan: &mut OwnerScan) {
+    let inodes: InodeSet = scan.owners.iter().map(|&(inode, _)| inode).collect();
+    let mut queue: Vec<u32> = scan.owners.iter().map(|&(_, pid)| pid).collect();
+    queue.sort_unstable();
+    queue.dedup();
+    let mut visited: HashSet<u32> = queue.iter().copied().collect();
+    let mut path = PathBuf32::default();
+    let mut dirents = vec![0u8; 32 * 1024];
+    let mut link = [0u8; 64];
+    while let Some(pid) = queue.pop() {
+        for relative in relatives(proc_dir, &mut path, pid) {
+            if !visited.insert(relative) {
+                continue;
+            }
+            let Ok(fd_dir) = open_dir(Some(proc_dir), path.set(relative, b"/fd")) else {
+                continue;
+            };
+            let mut holds = false;
+            for_each_entry(&fd_dir, &mut dirents, |name| {
+                let Ok(len) = read_link_into(&fd_dir, name, &mut link) else {
+                    return;
+                };
+                if let Some(inode) = socket_inode(&link[..len]).filter(|i| inodes.contains(i)) {
+                    scan.owners.push((inode, relative));
+                    holds = true;
+                }
+            });
+            if holds {
+                queue.push(relative);
+            }
+        }
+    }
+}
+
+/// The parent and the children of `pid` (from /proc/PID/stat and /proc/PID/task/*/children).
+fn relatives(proc_dir: &OwnedFd, path: &mut PathBuf32, pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut stat = [0u8; 1024];
+    if let Some(stat) = read_small(proc_dir, path.set(pid, b"/stat"), &mut stat) {
+        // `pid (name) state ppid ...`
+        let parent = stat
+            .iter()
+            .rposition(|&b| b == b')')
+            .and_then(|end| stat[end + 1..].split(|&b| b == b' ').nth(2))
+            .and_then(parse_decimal);
+        found.extend(
+            parent
+                .and_then(|p| u32::try_from(p).ok())
+                .filter(|&p| p > 0),
+        );
+    }
+    let Ok(tasks) = open_dir(Some(proc_dir), path.set(pid, b"/task")) else {
+        return found;
+    };
+    let mut dirents = vec![0u8; 4096];
+    // A prefork server's list: up to 64 KiB of pids, read once per owner found.
+    let mut children = vec![0u8; 64 * 1024];
+    for_each_entry(&tasks, &mut dirents, |task| {
+        let mut name = task.to_bytes().to_vec();
+        name.extend_from_slice(b"/children\0");
+        let Ok(name) = CStr::from_bytes_with_nul(&name) else {
+            return;
+        };
+        if let Some(list) = read_small(&tasks, name, &mut children) {
+            found.extend(
+                list.split(|&b| b == b' ')
+                    .filter_map(parse_decimal)
+                    .filter_map(|child| u32::try_from(child).ok()),
+            );
+        }
+    });
+    found
+}
+
+/// The start of file `name` in `dir`, read once into `buffer`; `None` if it cannot be read.
+fn read_small<'a>(dir: &OwnedFd, name: &CStr, buffer: &'a mut [u8]) -> Option<&'a [u8]> {
+    // SAFETY: name is NUL-terminated; the returned fd is checked and then owned.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    let file = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut filled = 0;
+    while filled < buffer.len() {
+        let rest = &mut buffer[filled..];
+        // SAFETY: rest is writable for its length.
+        let read = unsafe { libc::read(file.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len()) };
+        match usize::try_from(read) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(_) if filled == 0 => return None,
+            Err(_) => break,
+        }
+    }
+    Some(&buffer[..filled])
 }
 
 /// Every socket fd of every process we could inspect: (inode, pid) pairs, and what kept us
@@ -415,6 +586,21 @@ fn scan_until(proc_dir: &OwnedFd, pids: &[u32], mut wanted: Option<&mut InodeSet
     found
 }
 
+/// When process `pid` started (field 22 of /proc/PID/stat, clock ticks after boot): with the
+/// pid, what names one process over time. `None` when it has exited.
+fn start_time(proc_dir: &OwnedFd, path: &mut PathBuf32, pid: u32) -> Option<u64> {
+    // Field 22 ends well within 1 KiB: a 64-byte name and 19 numbers of at most 20 digits.
+    let mut stat = [0u8; 1024];
+    let stat = read_small(proc_dir, path.set(pid, b"/stat"), &mut stat)?;
+    // `pid (name) state ...`: the name may hold spaces and parentheses, so split after the last `)`.
+    let after_name = &stat[stat.iter().rposition(|&b| b == b')')? + 1..];
+    let field = after_name
+        .split(|&b| b == b' ')
+        .filter(|field| !field.is_empty())
+        .nth(22 - 3)?;
+    parse_decimal(field)
+}
+
 /// Numeric entries of /proc, ascending.
 fn list_pids(proc_dir: &OwnedFd) -> Vec<u32> {
     let mut pids = Vec::new();
@@ -616,8 +802,12 @@ mod tests {
     fn refresh_reuses_known_owners_and_finds_new_sockets() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let new_inode = inode_of(&listener);
+        let (me, parent) = (std::process::id(), std::os::unix::process::parent_id());
         let mut known = KnownOwners::default();
-        known.pids_by_inode.insert(7, vec![1234, 1235]);
+        known.pids_by_inode.insert(7, vec![parent, me]);
+        for pid in [me, parent] {
+            known.started_by_pid.insert(pid, started(pid));
+        }
         // Inode 1 belongs to no process: the search for it must end, and remember that.
         let mut sockets = vec![
             socket_with_inode(7),
@@ -629,7 +819,7 @@ mod tests {
         assert_eq!(known.refresh(&mut sockets), full_scan);
         assert_eq!(
             sockets[0].pids,
-            vec![1234, 1235],
+            vec![parent, me],
             "from memory, not from a scan"
         );
         assert_eq!(sockets[1].pids, vec![std::process::id()]);
@@ -641,18 +831,68 @@ mod tests {
         );
     }
 
+    fn started(pid: u32) -> u64 {
+        let proc_dir = open_dir(None, c"/proc").unwrap();
+        start_time(&proc_dir, &mut PathBuf32::default(), pid).unwrap()
+    }
+
     #[test]
-    fn refresh_forgets_gone_sockets_and_asks_for_a_full_scan_in_time() {
+    fn start_time_is_field_22_of_stat() {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let after_name = stat.rsplit_once(')').unwrap().1;
+        let field_22: u64 = after_name
+            .split_whitespace()
+            .nth(19)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(started(std::process::id()), field_22);
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let pid = gone.id();
+        gone.wait().unwrap();
+        let proc_dir = open_dir(None, c"/proc").unwrap();
+        assert_eq!(start_time(&proc_dir, &mut PathBuf32::default(), pid), None);
+    }
+
+    #[test]
+    fn refresh_forgets_gone_sockets_and_asks_for_a_full_scan_after_ten_seconds() {
         let mut known = KnownOwners::default();
-        known.pids_by_inode.insert(7, vec![1234]);
-        known.pids_by_inode.insert(8, vec![99]);
+        known.pids_by_inode.insert(7, vec![]);
+        known.pids_by_inode.insert(8, vec![]);
         let mut sockets = vec![socket_with_inode(7)];
-        for _ in 0..FULL_SCAN_EVERY {
-            assert!(!known.due_for_full_scan());
+        // However many refreshes: a slow --interval must not stretch the time between scans.
+        for _ in 0..50 {
             known.refresh(&mut sockets);
         }
-        assert!(known.due_for_full_scan());
+        assert!(!known.due_for_full_scan());
         assert!(!known.pids_by_inode.contains_key(&8));
+        known.last_full_scan = Instant::now() - FULL_SCAN_INTERVAL;
+        assert!(known.due_for_full_scan());
+    }
+
+    #[test]
+    fn an_owner_whose_pid_now_names_another_process_is_dropped_and_the_socket_found_again() {
+        // Our listener, remembered as held by a process that had `innocent`'s pid before it.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let inode = inode_of(&listener);
+        let mut innocent = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let mut known = KnownOwners::default();
+        known.pids_by_inode.insert(inode, vec![innocent.id()]);
+        known
+            .started_by_pid
+            .insert(innocent.id(), started(innocent.id()) - 1);
+        let mut sockets = vec![socket_with_inode(inode)];
+        known.refresh(&mut sockets);
+        let _ = innocent.kill();
+        let _ = innocent.wait();
+        assert_eq!(sockets[0].pids, vec![std::process::id()]);
+        // Remembered with its start time from now on: the next refresh trusts it.
+        let mut again = vec![socket_with_inode(inode)];
+        known.refresh(&mut again);
+        assert_eq!(again[0].pids, vec![std::process::id()]);
     }
 
     #[test]
@@ -729,6 +969,43 @@ mod tests {
             Ok(vec![2, 4, 6]),
             "results in share order"
         );
+    }
+
+    #[test]
+    fn targeted_search_finds_every_process_sharing_a_socket_after_a_fork() {
+        use std::io::BufRead;
+        // Parent and child both hold the listener; neither owned anything before.
+        let mut python = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import os, socket, time\n\
+                 s = socket.socket()\n\
+                 s.bind(('127.0.0.1', 0))\n\
+                 s.listen()\n\
+                 child = os.fork()\n\
+                 if child == 0:\n    time.sleep(60)\n    os._exit(0)\n\
+                 print(os.fstat(s.fileno()).st_ino, child, flush=True)\n\
+                 time.sleep(60)\n",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(python.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let mut fields = line.split_whitespace();
+        let inode: u64 = fields.next().unwrap().parse().unwrap();
+        let child: u32 = fields.next().unwrap().parse().unwrap();
+        let mut wanted: InodeSet = [inode].into_iter().collect();
+        let scan = find(&mut wanted, &[]);
+        // SAFETY: kill(2) takes plain integers.
+        unsafe { libc::kill(child as i32, libc::SIGKILL) };
+        let _ = python.kill();
+        let _ = python.wait();
+        let mut owners = scan.owners;
+        owners.sort_unstable();
+        assert_eq!(owners, vec![(inode, python.id()), (inode, child)]);
     }
 
     #[test]
