@@ -175,16 +175,19 @@ emit "- tools: $tool_versions"
 emit "- method: hyperfine -N --warmup 1 --runs $runs, stdout to /dev/null; peak RSS from one /usr/bin/time -v run"
 
 # --- the benchmark -----------------------------------------------------------------------
-names=(
-  "rnetstat -a -n -p"
-  "rnetstat -a -n"
+# With a baseline, each of its commands is timed right after the same command of this build:
+# the machine drifts over minutes, so neighbours compare best.
+names=("rnetstat -a -n -p")
+[ -z "$baseline_bin" ] || names+=("baseline -a -n -p")
+names+=("rnetstat -a -n")
+[ -z "$baseline_bin" ] || names+=("baseline -a -n")
+names+=(
   "rnetstat -a --json"
   "ss -tuanp"
   "ss -tuan"
   "netstat -tuanp"
   "lsof -nP -i"
 )
-[ -z "$baseline_bin" ] || names+=("baseline -a -n -p" "baseline -a -n")
 
 for size in "${sizes[@]}"; do
   connections=${size%/*}
@@ -199,19 +202,20 @@ for size in "${sizes[@]}"; do
   # Same command lines for both measurements (shell words, as hyperfine -N parses them);
   # rnetstat by absolute path so PATH can't interfere.
   printf -v rnetstat_word '%q' "$rnetstat"
-  commands=(
-    "$rnetstat_word -a -n -p"
-    "$rnetstat_word -a -n"
+  commands=("$rnetstat_word -a -n -p")
+  if [ -n "$baseline_bin" ]; then
+    printf -v baseline_word '%q' "$baseline_bin"
+    commands+=("$baseline_word -a -n -p")
+  fi
+  commands+=("$rnetstat_word -a -n")
+  [ -z "$baseline_bin" ] || commands+=("$baseline_word -a -n")
+  commands+=(
     "$rnetstat_word -a --json"
     "ss -tuanp"
     "ss -tuan"
     "netstat -tuanp"
     "lsof -nP -i"
   )
-  if [ -n "$baseline_bin" ]; then
-    printf -v baseline_word '%q' "$baseline_bin"
-    commands+=("$baseline_word -a -n -p" "$baseline_word -a -n")
-  fi
 
   # One run per command under GNU time: peak RSS, line count, and a check that it exits 0.
   : >"$work/rss.tsv"
@@ -261,7 +265,8 @@ print("Key ratios (median time): "
       + ratio("rnetstat -a -n -p", "ss -tuanp") + "; "
       + ratio("rnetstat -a -n -p", "netstat -tuanp") + "; "
       + ratio("rnetstat -a -n", "ss -tuan")
-      + ("; " + ratio("rnetstat -a -n -p", "baseline -a -n -p") if "baseline -a -n -p" in median else ""))
+      + ("; " + ratio("rnetstat -a -n -p", "baseline -a -n -p") + "; "
+         + ratio("rnetstat -a -n", "baseline -a -n") if "baseline -a -n -p" in median else ""))
 PY
 )
 
