@@ -117,23 +117,26 @@ fn header_lines(app: &App) -> Vec<Line<'static>> {
         }
     }
 
-    let mut settings = vec![match app.coverage {
+    // The filter leads: on a narrow terminal the end of this line is cut, and a filter in force
+    // must never be out of sight.
+    let mut settings = Vec::new();
+    if !app.filter.is_empty() {
+        settings.push(Span::styled(
+            format!("filter: {}", escaped(&app.filter)),
+            bold,
+        ));
+        settings.push(separator());
+    }
+    settings.push(match app.coverage {
         OwnerCoverage::Complete => Span::raw("owners: complete"),
         OwnerCoverage::Incomplete(gaps) => Span::styled(
             format!("owners: incomplete, {}", gaps.labels()),
             Style::new().fg(Color::Yellow),
         ),
         OwnerCoverage::NotCollected => Span::raw("owners: -"),
-    }];
+    });
     settings.push(separator());
     settings.push(Span::raw(format!("showing {}", describe_query(app))));
-    if !app.filter.is_empty() {
-        settings.push(separator());
-        settings.push(Span::styled(
-            format!("filter: {}", escaped(&app.filter)),
-            bold,
-        ));
-    }
     settings.push(separator());
     settings.push(Span::raw(format!(
         "sort: {} {}",
@@ -280,18 +283,18 @@ const USER: usize = 8;
 /// Width and alignment of each column of `Column::ALL` for a terminal `width` wide, from the
 /// column titles and the rows in view. Every column is as wide as its widest cell. When that
 /// does not fit, columns shrink by priority, in rounds: user and program first, then the two
-/// addresses (the wider one first). Round one keeps a few characters of each name and every
-/// address's `:port(service)` after one character of its host; round two hides the user and
-/// keeps the program's few characters and the ports (services as far as they fit); round three
-/// leaves one character.
+/// addresses (the wider one first). Round one hides the user, keeps six characters of the
+/// program (`py… +1`) and every address's whole `:port(service)` after one character of its
+/// host: at 80 columns `127.0.0.1:8080(http-alt)` on both sides still shows its service; round
+/// two keeps the ports (services as far as they fit); round three leaves one character.
 fn column_widths(width: u16, titles: &[String; 9], rows: &[&RowCells]) -> [(usize, Align); 9] {
     let mut widths: [usize; 9] = std::array::from_fn(|i| titles[i].chars().count());
     let mut keep_service = [0usize; 9];
     let mut keep_port = [0usize; 9];
-    keep_service[USER] = 4;
-    keep_service[PROGRAM] = 8;
+    keep_service[USER] = 0;
+    keep_service[PROGRAM] = 6;
     keep_port[USER] = 0;
-    keep_port[PROGRAM] = 8;
+    keep_port[PROGRAM] = 6;
     for cells in rows {
         for (index, text) in cells.texts.iter().enumerate() {
             let count = text.chars().count();
