@@ -410,40 +410,75 @@ fn sleep_with_pid(pid: u32) -> Option<std::process::Child> {
     None
 }
 
-#[test]
-fn kill_never_signals_a_process_that_reused_the_owners_pid() {
-    use std::io::{BufRead, Write};
-    // The owner listens, then forks an heir that keeps the socket, and exits.
-    let mut owner = Command::new("python3")
-        .args([
-            "-c",
+/// A python3 listener on a free loopback port that, when cued, forks a child sharing the
+/// listener, then exits (`parent_exits`) or stays.
+struct ForkOnCue {
+    parent: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    port: u16,
+}
+
+impl ForkOnCue {
+    fn start(parent_exits: bool) -> ForkOnCue {
+        use std::io::BufRead;
+        let after_fork = if parent_exits {
+            "os._exit(0)"
+        } else {
+            "time.sleep(120)"
+        };
+        let script = format!(
             "import os, socket, sys, time\n\
              s = socket.socket()\n\
              s.bind(('127.0.0.1', 0))\n\
              s.listen()\n\
              print(s.getsockname()[1], flush=True)\n\
              sys.stdin.readline()\n\
-             heir = os.fork()\n\
-             if heir == 0:\n    time.sleep(120)\n    os._exit(0)\n\
-             print(heir, flush=True)\n\
-             os._exit(0)\n",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run python3");
-    let owner_pid = owner.id();
-    let mut reaper = Reaper(vec![owner_pid]);
-    let mut stdout = std::io::BufReader::new(owner.stdout.take().expect("python's stdout"));
-    let mut line = String::new();
-    stdout
-        .read_line(&mut line)
-        .expect("python3 prints its port");
-    let port: u16 = line.trim().parse().expect("a port number");
+             child = os.fork()\n\
+             if child == 0:\n    time.sleep(120)\n    os._exit(0)\n\
+             print(child, flush=True)\n\
+             {after_fork}\n"
+        );
+        let mut parent = Command::new("python3")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run python3");
+        let mut stdout = std::io::BufReader::new(parent.stdout.take().expect("python's stdout"));
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .expect("python3 prints its port");
+        let port = line.trim().parse().expect("a port number");
+        ForkOnCue {
+            parent,
+            stdout,
+            port,
+        }
+    }
 
+    /// Cue the fork; the child's pid.
+    fn fork(&mut self) -> u32 {
+        use std::io::{BufRead, Write};
+        writeln!(self.parent.stdin.as_mut().expect("python's stdin")).expect("cue python3");
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("python3 prints its child");
+        line.trim().parse().expect("the child's pid")
+    }
+}
+
+#[test]
+fn kill_never_signals_a_process_that_reused_the_owners_pid() {
+    // The owner listens, then forks an heir that keeps the socket, and exits.
+    let mut owner = ForkOnCue::start(true);
+    let owner_pid = owner.parent.id();
+    let mut reaper = Reaper(vec![owner_pid]);
+    let port = owner.port;
     let Some(tmux) = Tmux::start("reuse", &dashboard_command("-t -l --interval 2")) else {
-        let _ = owner.kill();
-        let _ = owner.wait();
+        let _ = owner.parent.kill();
+        let _ = owner.parent.wait();
         return;
     };
     tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
@@ -461,14 +496,12 @@ fn kill_never_signals_a_process_that_reused_the_owners_pid() {
 
     // Between two full scans: the owner hands the socket to its heir and exits, and an
     // innocent process gets the owner's pid.
-    writeln!(owner.stdin.as_mut().expect("python's stdin")).expect("tell python3 to fork");
-    line.clear();
-    stdout
-        .read_line(&mut line)
-        .expect("python3 prints its heir");
-    let heir_pid: u32 = line.trim().parse().expect("the heir's pid");
+    let heir_pid = owner.fork();
     reaper.0.push(heir_pid);
-    owner.wait().expect("reap the owner, freeing its pid");
+    owner
+        .parent
+        .wait()
+        .expect("reap the owner, freeing its pid");
     let Some(mut innocent) = sleep_with_pid(owner_pid) else {
         eprintln!("skipping: could not get pid {owner_pid} back (ns_last_pid)");
         return;
@@ -771,47 +804,18 @@ fn a_new_socket_shared_after_a_fork_shows_every_owner_before_the_next_full_scan(
 
 #[test]
 fn a_slow_interval_still_rescans_every_process_after_ten_seconds() {
-    use std::io::{BufRead, Write};
     // An owner known since the first full scan forks: only a full scan can see the child.
-    let mut parent = Command::new("python3")
-        .args([
-            "-c",
-            "import os, socket, sys, time\n\
-             s = socket.socket()\n\
-             s.bind(('127.0.0.1', 0))\n\
-             s.listen()\n\
-             print(s.getsockname()[1], flush=True)\n\
-             sys.stdin.readline()\n\
-             child = os.fork()\n\
-             if child == 0:\n    time.sleep(120)\n    os._exit(0)\n\
-             print(child, flush=True)\n\
-             time.sleep(120)\n",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run python3");
-    let mut reaper = Reaper(vec![parent.id()]);
-    let mut stdout = std::io::BufReader::new(parent.stdout.take().expect("python's stdout"));
-    let mut line = String::new();
-    stdout
-        .read_line(&mut line)
-        .expect("python3 prints its port");
-    let port: u16 = line.trim().parse().expect("a port number");
+    let mut parent = ForkOnCue::start(false);
+    let mut reaper = Reaper(vec![parent.parent.id()]);
+    let port = parent.port;
     let Some(tmux) = Tmux::start("slow", &dashboard_command("-t -l --interval 3")) else {
-        let _ = parent.kill();
-        let _ = parent.wait();
+        let _ = parent.parent.kill();
+        let _ = parent.parent.wait();
         return;
     };
     tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
     let first_scan = Instant::now();
-    writeln!(parent.stdin.as_mut().expect("python's stdin")).expect("tell python3 to fork");
-    line.clear();
-    stdout
-        .read_line(&mut line)
-        .expect("python3 prints its child");
-    let child: u32 = line.trim().parse().expect("the child's pid");
-    reaper.0.push(child);
+    reaper.0.push(parent.fork());
     tmux.keys(&["/"]);
     tmux.keys(&["-l", &format!(":{port}")]);
     tmux.keys(&["Enter"]);
@@ -827,6 +831,6 @@ fn a_slow_interval_still_rescans_every_process_after_ten_seconds() {
         "the child as a second owner in the details",
         |screen| screen.contains("Owners   2"),
     );
-    let _ = parent.kill();
-    let _ = parent.wait();
+    let _ = parent.parent.kill();
+    let _ = parent.parent.wait();
 }
