@@ -2,6 +2,7 @@
 //! where the OS can filter for us.
 
 pub mod ast;
+pub mod eval;
 pub mod parse;
 
 use crate::model::{Family, Proto, Socket, SocketState};

@@ -467,8 +467,13 @@ impl Parser<'_> {
             match text[search_from..].rfind(':') {
                 Some(colon) => {
                     let (address, port) = text.split_at(search_from + colon);
-                    // Bare IPv6 (`::1`, which ss refuses): the whole word when it is an address.
-                    let unparsable = !address.is_empty() && parse_prefix(address).is_none();
+                    // Bare IPv6 (`::1`, which ss refuses): the whole word when it is an
+                    // address and ss's split would not give an address and a port.
+                    let port_text = &port[1..];
+                    let unparsable = (!address.is_empty() && parse_prefix(address).is_none())
+                        || (!port_text.is_empty()
+                            && port_text != "*"
+                            && self.port(port_text).is_err());
                     if unparsable && parse_prefix(text).is_some() {
                         (text, None)
                     } else {
