@@ -82,7 +82,7 @@ impl Fixture {
     fn wait_for_time_wait(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let time_wait = self.own(ss_rows(&["state time-wait"])).into_iter().count();
+            let time_wait = self.own(ss_rows(&["state time-wait"])).len();
             if time_wait == self.listeners.len() {
                 return;
             }
@@ -235,10 +235,13 @@ const ORACLE_FILTERS: &[&str] = &[
     "src ::1/128",
     "dst [::1]:{6}",
     "src [::ffff:127.0.0.1]",
+    "src inet:127.0.0.1",
+    "src inet6:*",
+    "dst inet6:[::1]:{6} or sport = :{4}",
     "dst [::ffff:127.0.0.0/104]",
     "dst 0.0.0.0",
     "dst 0.0.0.0/0",
-    "dst [::]/0",
+    "dst ::/0",
     "src [::/0]",
     "sport = :{4} or sport = :{6}",
     "sport = :{4} || dport = :{6}",
@@ -249,7 +252,7 @@ const ORACLE_FILTERS: &[&str] = &[
     "! dport = :{4}",
     "not ( sport = :{4} or dport = :{4} )",
     "sport = :{4} and dst 127.0.0.1",
-    "sport = :{4} && state established",
+    "state established sport = :{4} && dst 127.0.0.1",
     "src 127.0.0.1 & dport = :{4}",
     "src 127.0.0.1 dport = :{4}",
     "state established ( sport = :{4} or dport = :{6} )",

@@ -74,11 +74,14 @@ impl fmt::Debug for States {
 }
 
 /// A whole filter: the `state`/`exclude` words, then an optional expression.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Filter {
     /// The states the `state`/`exclude` words chose; `None` when there were none (then
     /// `-l`/`-a` or the default decide, as in ss).
     pub states: Option<States>,
+    /// The family of the last `inet:`/`inet6:` address prefix: as in ss, it narrows the
+    /// whole listing to that family, not only its own condition.
+    pub family: Option<Family>,
     pub expr: Option<Expr>,
 }
 
@@ -171,6 +174,8 @@ impl PartialEq for ProcessMatch {
     }
 }
 
+impl Eq for ProcessMatch {}
+
 /// The account a socket belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserMatch {
@@ -179,7 +184,7 @@ pub enum UserMatch {
 }
 
 /// A filter expression.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
     /// Both hold (`and`, `&&`, `&`, or two conditions side by side).
     And(Box<Expr>, Box<Expr>),

@@ -28,6 +28,7 @@ impl Filter {
     pub fn matches(&self, socket: &Socket, owners: Owners<'_>) -> bool {
         self.states
             .is_none_or(|states| states.contains(socket.state))
+            && self.family.is_none_or(|family| family == socket.family())
             && self
                 .expr
                 .as_ref()
@@ -304,7 +305,9 @@ mod tests {
             Some("[::ffff:127.0.0.1]:40000"),
         );
         assert!(holds("src 127.0.0.0/8", &mapped));
-        assert!(holds("src inet:*", &mapped));
+        // An explicit `inet:` narrows the listing to IPv4 sockets, as ss does.
+        assert!(!holds("src inet:*", &mapped));
+        assert!(!holds("src inet:127.0.0.1", &mapped));
         assert!(holds("src ::ffff:127.0.0.1", &mapped));
         assert!(!holds("src ::1", &mapped));
         let v6 = socket(
@@ -318,6 +321,8 @@ mod tests {
         assert!(!holds("src 0.0.0.0/0", &v6));
         assert!(holds("src inet6:*", &v6));
         assert!(!holds("src inet6:*", &s));
+        assert!(!holds("not src inet6:[::1]", &s));
+        assert!(!holds("src inet:* or src 10.1.2.3", &v6));
     }
 
     #[test]

@@ -126,6 +126,7 @@ pub fn parse(
         next: 0,
         services,
         protos,
+        family: None,
     };
     let states = parser.states()?;
     let expr = if parser.at_end() {
@@ -144,7 +145,11 @@ pub fn parse(
         }
         Some(expr)
     };
-    Ok(Filter { states, expr })
+    Ok(Filter {
+        states,
+        family: parser.family,
+        expr,
+    })
 }
 
 struct Parser<'a> {
@@ -153,6 +158,8 @@ struct Parser<'a> {
     next: usize,
     services: &'a Services,
     protos: &'a [Proto],
+    /// The family of the last `inet:`/`inet6:` prefix seen.
+    family: Option<Family>,
 }
 
 impl Parser<'_> {
@@ -438,14 +445,16 @@ impl Parser<'_> {
 
     /// ss's host condition `[inet:|inet6:]ADDR[/PREFIX][:PORT]`, `[ADDR[/PREFIX]][:PORT]`,
     /// `*[:PORT]`; the port is after the last `:` following any `/`.
-    fn host_cond(&self, side: Side, word: &str) -> Result<HostCond, ParseError> {
+    fn host_cond(&mut self, side: Side, word: &str) -> Result<HostCond, ParseError> {
         let mut text = word;
         let mut family = None;
         if let Some(rest) = text.strip_prefix("inet:") {
             family = Some(Family::Ipv4);
+            self.family = family;
             text = rest;
         } else if let Some(rest) = text.strip_prefix("inet6:") {
             family = Some(Family::Ipv6);
+            self.family = family;
             text = rest;
         } else if let Some(kind) = ["unix", "link", "netlink", "vsock"]
             .into_iter()
@@ -813,6 +822,16 @@ mod tests {
         assert_eq!(
             expr("src inet:0.0.0.0/0"),
             host(Side::Local, Some("0.0.0.0/0"), None)
+        );
+    }
+
+    #[test]
+    fn an_inet_prefix_narrows_the_whole_filter_to_its_family_as_ss() {
+        assert_eq!(parsed("src 127.0.0.1").family, None);
+        assert_eq!(parsed("src inet:127.0.0.1").family, Some(Family::Ipv4));
+        assert_eq!(
+            parsed("src inet:* or dst inet6:[::1]").family,
+            Some(Family::Ipv6)
         );
     }
 

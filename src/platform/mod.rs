@@ -71,6 +71,9 @@ impl Collector {
         if self.query.owners {
             snapshot.processes = processes::describe(&snapshot.sockets, users.as_ref());
         }
+        if let Some(filter) = &self.query.filter {
+            crate::filter::eval::retain_matching(&mut snapshot, filter);
+        }
         Ok(snapshot)
     }
 }
