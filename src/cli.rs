@@ -69,7 +69,8 @@ pub struct Args {
     /// No header line (as ss -H)
     #[arg(short = 'H', long = "no-header")]
     pub no_header: bool,
-    /// Read the filter from FILE, after any filter words given (as ss -F); # starts a comment line
+    /// Read the filter from FILE (- for stdin), after any filter words given (as ss -F); # starts
+    /// a comment line
     #[arg(short = 'F', long = "filter", value_name = "FILE")]
     pub filter_file: Option<PathBuf>,
     /// ss's filter: [state|exclude STATE]... [EXPRESSION], e.g. state established
@@ -189,8 +190,12 @@ impl Args {
     pub fn resolve(self, stdout_is_terminal: bool, no_color: bool) -> Result<Config, String> {
         let mut words = self.filter.clone();
         if let Some(path) = &self.filter_file {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("-F {}: {e}", path.display()))?;
+            let text = if path.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(path)
+            }
+            .map_err(|e| format!("-F {}: {e}", path.display()))?;
             words.extend(
                 text.lines()
                     .filter(|line| !line.trim_start().starts_with('#'))

@@ -11,7 +11,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{json_of, own_process_name, run, stdout_of};
+use common::{json_of, own_process_name, rnetstat, run, stdout_of};
 use serde_json::Value;
 
 /// (local, remote, state) in one spelling: `host port`, `*` for no peer, ss's state names.
@@ -171,7 +171,23 @@ fn states_as_ss_shows(rows: BTreeSet<Row>, ss: &BTreeSet<Row>) -> BTreeSet<Row> 
 /// `rnetstat -tanW <filter words>` as rows.
 fn rnetstat_rows(filter: &[&str]) -> BTreeSet<Row> {
     let args: Vec<&str> = ["-tanW"].iter().chain(filter).copied().collect();
-    stdout_of(&args)
+    table_rows(&stdout_of(&args))
+}
+
+/// The same from the /proc/net fallback collector.
+fn rnetstat_procfs_rows(filter: &[&str]) -> BTreeSet<Row> {
+    let output = rnetstat()
+        .env("RNETSTAT_COLLECTOR", "procfs")
+        .arg("-tanW")
+        .args(filter)
+        .output()
+        .expect("run rnetstat");
+    assert!(output.status.success(), "{filter:?}");
+    table_rows(&String::from_utf8_lossy(&output.stdout))
+}
+
+fn table_rows(table: &str) -> BTreeSet<Row> {
+    table
         .lines()
         .skip(1)
         .filter_map(|line| {
@@ -274,12 +290,15 @@ fn filters_select_what_ss_selects() {
             .replace("{m}", &ports[2].to_string());
         let ss = fixture.own(ss_rows(&[&filter]));
         let ours = states_as_ss_shows(fixture.own(rnetstat_rows(&[&filter])), &ss);
-        if ss != ours {
-            disagreements.push(format!(
-                "{filter}:\n  ss only: {:?}\n  rnetstat only: {:?}",
-                ss.difference(&ours).collect::<Vec<_>>(),
-                ours.difference(&ss).collect::<Vec<_>>()
-            ));
+        let from_proc = states_as_ss_shows(fixture.own(rnetstat_procfs_rows(&[&filter])), &ss);
+        for (collector, rows) in [("sock_diag", &ours), ("/proc/net", &from_proc)] {
+            if ss != *rows {
+                disagreements.push(format!(
+                    "{filter} ({collector}):\n  ss only: {:?}\n  rnetstat only: {:?}",
+                    ss.difference(rows).collect::<Vec<_>>(),
+                    rows.difference(&ss).collect::<Vec<_>>()
+                ));
+            }
         }
         checked += 1;
     }
@@ -367,6 +386,22 @@ fn a_filter_file_is_read_as_ss_reads_one() {
     )]));
     assert_eq!(from_file.len(), 2, "{from_file:#?}");
     assert_eq!(from_file, from_words);
+    let mut child = rnetstat()
+        .args(["-tanW", "-F", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let from_stdin = fixture.own(table_rows(&String::from_utf8_lossy(&output.stdout)));
+    assert_eq!(from_stdin, from_file);
     let missing = run(&["-tan", "-F", "/nonexistent/filter.txt"]);
     assert_eq!(missing.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&missing.stderr);
