@@ -946,6 +946,25 @@ mod tests {
                 "filter: ')' without a matching '(' at word 3 of 'sport 1 )'",
             ),
             (
+                "sport 1 and state established",
+                "filter: 'state' must come before the expression at word 4 of \
+                 'sport 1 and state established'",
+            ),
+            ("(", "filter: expected a condition at word 2 of '('"),
+            (
+                "( sport 1 foo )",
+                "filter: expected a condition (src, dst, sport, dport, port, proto, process, \
+                 pid, user, not, '(') but found 'foo' at word 4 of '( sport 1 foo )'",
+            ),
+            (
+                "sport 1 or )",
+                "filter: expected a condition before ')' at word 4 of 'sport 1 or )'",
+            ),
+            (
+                "src inet6:127.0.0.1",
+                "filter: '127.0.0.1' is not an IPv6 address at word 2 of 'src inet6:127.0.0.1'",
+            ),
+            (
                 "sport 1 and",
                 "filter: expected a condition after 'and' at word 4 of 'sport 1 and'",
             ),
