@@ -2,11 +2,17 @@
 
 use std::ffi::OsStr;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 
+use crate::filter::parse::{parse, split_words};
+use crate::filter::sort::SortKey;
 use crate::filter::{Listening, Query};
+use crate::model::Proto;
+use crate::services::Services;
 
 /// Which program is talking to whom, on which port, right now.
 #[derive(Debug, Parser)]
@@ -51,6 +57,27 @@ pub struct Args {
     /// Seconds between refreshes of --live (fractions allowed, e.g. 0.5; from 0.1 to 3600)
     #[arg(long = "interval", value_name = "SECONDS", requires = "live", value_parser = parse_interval)]
     pub interval: Option<Duration>,
+    /// Sort by KEY[,KEY...]: local, remote, state, proto, recv-q, send-q, pid, program, user
+    /// (-KEY reverses); table and JSON
+    #[arg(
+        long = "sort",
+        value_name = "KEYS",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
+    pub sort: Vec<SortKey>,
+    /// No header line (as ss -H)
+    #[arg(short = 'H', long = "no-header")]
+    pub no_header: bool,
+    /// Read the filter from FILE (- for stdin), after any filter words given (as ss -F); # starts
+    /// a comment line
+    #[arg(short = 'F', long = "filter", value_name = "FILE")]
+    pub filter_file: Option<PathBuf>,
+    /// ss's filter: [state|exclude STATE]... [EXPRESSION], e.g. state established
+    /// '( dport = :443 or dport = :https )'; also process NAME|/REGEX/, pid N, user NAME|UID,
+    /// proto tcp|udp, port N (docs/filters.md)
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 /// The refresh interval of `--live` when `--interval` is not given.
@@ -80,6 +107,8 @@ pub struct TableOptions {
     pub extended: bool,
     pub wide: bool,
     pub color: bool,
+    /// The column titles line (off with -H).
+    pub header: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +130,8 @@ pub enum Output {
 pub struct Config {
     pub query: Query,
     pub output: Output,
+    /// `--sort` keys, first key first; empty keeps the collector's order.
+    pub sort: Vec<SortKey>,
 }
 
 impl Args {
@@ -125,6 +156,7 @@ impl Args {
             listening,
             // The dashboard always shows owners; that is what it is for.
             owners: self.programs || self.json || self.live,
+            filter: None,
         };
         let output = if self.json {
             Output::Json
@@ -140,9 +172,91 @@ impl Args {
                 extended: self.extend,
                 wide: self.wide,
                 color: stdout_is_terminal && !no_color,
+                header: !self.no_header,
             })
         };
-        Config { query, output }
+        let mut query = query;
+        query.owners |= self.sort.iter().any(|key| key.field.needs_owners());
+        Config {
+            query,
+            output,
+            sort: self.sort,
+        }
+    }
+
+    /// [`Args::into_config`], with the filter words (and `-F FILE`) parsed into the query.
+    /// An explicit `state`/`exclude` replaces -l/-a and netstat's default listening split,
+    /// as ss's state words replace its own; a filter on owners collects them.
+    pub fn resolve(self, stdout_is_terminal: bool, no_color: bool) -> Result<Config, String> {
+        let mut words = self.filter.clone();
+        if let Some(path) = &self.filter_file {
+            let text = if path.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(path)
+            }
+            .map_err(|e| format!("-F {}: {e}", path.display()))?;
+            words.extend(
+                text.lines()
+                    .filter(|line| !line.trim_start().starts_with('#'))
+                    .map(str::to_string),
+            );
+        }
+        let words = split_words(&words);
+        let protos: Vec<Proto> = match (self.tcp, self.udp) {
+            (true, false) => vec![Proto::Tcp],
+            (false, true) => vec![Proto::Udp],
+            _ => vec![Proto::Tcp, Proto::Udp],
+        };
+        let filter = if words.is_empty() {
+            None
+        } else {
+            Some(parse(&words, &Services::load(), &protos).map_err(|e| e.to_string())?)
+        };
+        let mut config = self.into_config(stdout_is_terminal, no_color);
+        if let Some(filter) = filter {
+            if filter.states.is_some() {
+                config.query.listening = Listening::All;
+            }
+            config.query.owners |= filter.needs_owners();
+            config.query.filter = Some(filter);
+        }
+        Ok(config)
+    }
+}
+
+/// What to tell a user who reached for a netstat or ss flag rnetstat does not have.
+fn pointed_message(flag: &str) -> Option<&'static str> {
+    Some(match flag {
+        "-r" | "--route" => "rnetstat does not list routes: routes are shown by `ip route`",
+        "-i" | "--interfaces" => {
+            "rnetstat does not list interfaces: interfaces are shown by `ip -s link`"
+        }
+        "-s" | "--statistics" | "--summary" => {
+            "rnetstat has no protocol statistics: see `nstat -a` or `ss -s`"
+        }
+        "-g" | "--groups" => "rnetstat does not list multicast groups: see `ip maddr`",
+        "-M" | "--masquerade" => "rnetstat does not list NAT entries: see `conntrack -L`",
+        "-x" | "--unix" => "rnetstat lists TCP and UDP sockets only: Unix sockets are in `ss -x`",
+        "-w" | "--raw" => "rnetstat lists TCP and UDP sockets only: raw sockets are in `ss -w`",
+        "-c" | "--continuous" => "for a continuously updated view use --live",
+        "--inet" | "-A" | "--protocol" | "-f" | "--family" => {
+            "rnetstat lists internet sockets only: use -4 for IPv4 sockets, -6 for IPv6, \
+             -t/-u for TCP/UDP"
+        }
+        "--inet6" => "rnetstat lists internet sockets only: use -6 for IPv6 sockets",
+        _ => return None,
+    })
+}
+
+/// The flag a clap "unexpected argument" error is about; a bundle `-tulr` names its letter.
+fn unknown_flag(error: &clap::Error) -> Option<String> {
+    if error.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    match error.get(ContextKind::InvalidArg)? {
+        ContextValue::String(flag) => Some(flag.split('=').next().unwrap_or(flag).to_string()),
+        _ => None,
     }
 }
 
@@ -152,8 +266,25 @@ pub fn config_from_env() -> Config {
         std::env::var_os("NO_COLOR").as_deref(),
         std::env::var_os("TERM").as_deref(),
     );
-    Args::parse().into_config(std::io::stdout().is_terminal(), no_color)
+    let args = Args::try_parse().unwrap_or_else(|error| {
+        let flag = unknown_flag(&error);
+        if let Some((flag, message)) = flag.as_deref().and_then(|f| Some((f, pointed_message(f)?)))
+        {
+            eprintln!("rnetstat: {flag}: {message}");
+            std::process::exit(USAGE_EXIT_STATUS);
+        }
+        // Help and version print and exit 0; other errors print usage and exit 2.
+        error.exit()
+    });
+    args.resolve(std::io::stdout().is_terminal(), no_color)
+        .unwrap_or_else(|message| {
+            eprintln!("rnetstat: {message}");
+            std::process::exit(USAGE_EXIT_STATUS);
+        })
 }
+
+/// Exit status of a usage error (bad flag, bad filter), as clap's own.
+pub const USAGE_EXIT_STATUS: i32 = 2;
 
 /// Whether the environment asks for no colour: a non-empty `NO_COLOR`, or `TERM=dumb` (a
 /// terminal that cannot show escape sequences).
@@ -271,6 +402,60 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         let err = Args::try_parse_from(["rnetstat", "--interval", "2"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
+    }
+
+    fn resolved(args: &[&str]) -> Result<Config, String> {
+        Args::try_parse_from(std::iter::once("rnetstat").chain(args.iter().copied()))
+            .expect("valid flags")
+            .resolve(false, false)
+    }
+
+    #[test]
+    fn filter_states_replace_netstat_listening_split_and_owner_filters_collect_owners() {
+        let c = resolved(&["-t", "state", "time-wait"]).unwrap();
+        assert_eq!(c.query.listening, Listening::All);
+        assert!(!c.query.owners);
+        let c = resolved(&["-l", "sport = :22"]).unwrap();
+        assert_eq!(c.query.listening, Listening::Only);
+        let c = resolved(&["process nginx"]).unwrap();
+        assert!(c.query.owners);
+        let c = resolved(&["-t"]).unwrap();
+        assert_eq!(c.query.filter, None);
+    }
+
+    #[test]
+    fn a_bad_filter_is_one_line() {
+        assert_eq!(
+            resolved(&["dport", "="]).unwrap_err(),
+            "filter: expected a port after 'dport =' at word 3 of 'dport ='"
+        );
+    }
+
+    #[test]
+    fn sort_and_no_header() {
+        let c = config(&["-H", "--sort", "-recv-q,program"]);
+        assert_eq!(c.sort.len(), 2);
+        assert!(c.sort[0].descending && !c.sort[1].descending);
+        assert!(c.query.owners, "sorting by program needs owners");
+        assert!(matches!(c.output, Output::Table(t) if !t.header));
+        let err = Args::try_parse_from(["rnetstat", "--sort", "colour"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn netstat_flags_we_lack_are_recognised_for_a_pointed_message() {
+        for (args, flag) in [
+            (&["rnetstat", "-r"][..], "-r"),
+            (&["rnetstat", "-tulr"][..], "-r"),
+            (&["rnetstat", "--inet"][..], "--inet"),
+            (&["rnetstat", "-i"][..], "-i"),
+        ] {
+            let err = Args::try_parse_from(args).unwrap_err();
+            let found = unknown_flag(&err);
+            assert_eq!(found.as_deref(), Some(flag), "{args:?}");
+            assert!(pointed_message(flag).is_some());
+        }
+        assert!(pointed_message("--bogus").is_none());
     }
 
     #[test]

@@ -81,7 +81,8 @@ pub fn run(config: &Config) -> Result<(), Error> {
         Output::Table(options) => Some(options),
         Output::Json => None,
     };
-    let snapshot = platform::snapshot(&config.query).map_err(Error::Collect)?;
+    let mut snapshot = platform::snapshot(&config.query).map_err(Error::Collect)?;
+    filter::sort::sort_sockets(&mut snapshot, &config.sort);
     if let OwnerCoverage::Incomplete(gaps) = snapshot.owners {
         eprintln!("rnetstat: owners incomplete: {}", gaps.describe());
     }

@@ -109,6 +109,11 @@ impl Services {
         self.name_text.get(span.start as usize..span.end as usize)
     }
 
+    /// The port a service is named for on `proto` (the lowest if several), or None.
+    pub fn port(&self, name: &str, proto: Proto) -> Option<u16> {
+        (1..=u16::MAX).find(|&port| self.name(port, proto) == Some(name))
+    }
+
     fn empty() -> Services {
         Services {
             tcp: PortNames::empty(),

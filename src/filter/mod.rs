@@ -1,6 +1,13 @@
 //! What the user asked to see: pure functions over the model, pushed down to the collectors
 //! where the OS can filter for us.
 
+pub mod ast;
+pub mod eval;
+pub mod parse;
+pub mod sort;
+
+pub use ast::Filter;
+
 use crate::model::{Family, Proto, Socket, SocketState};
 
 /// Which sockets by listening state, with netstat's meaning of "listening"
@@ -25,6 +32,9 @@ pub struct Query {
     pub listening: Listening,
     /// Find the owning processes of each socket (costly: a scan of every process's fds).
     pub owners: bool,
+    /// The user's filter words: its states replace `listening`, its expression is applied
+    /// after collection (it may ask about owners).
+    pub filter: Option<Filter>,
 }
 
 impl Default for Query {
@@ -36,6 +46,7 @@ impl Default for Query {
             ipv6: true,
             listening: Listening::All,
             owners: false,
+            filter: None,
         }
     }
 }
@@ -49,13 +60,22 @@ impl Query {
     }
 
     pub fn wants_family(&self, family: Family) -> bool {
-        match family {
+        let flag = match family {
             Family::Ipv4 => self.ipv4,
             Family::Ipv6 => self.ipv6,
-        }
+        };
+        flag && self
+            .filter
+            .as_ref()
+            .and_then(|f| f.family)
+            .is_none_or(|only| only == family)
     }
 
+    /// The filter's `state`/`exclude` words when it has any, else netstat's listening split.
     pub fn wants_state(&self, state: SocketState) -> bool {
+        if let Some(states) = self.filter.as_ref().and_then(|f| f.states) {
+            return states.contains(state);
+        }
         match self.listening {
             Listening::All => true,
             Listening::Only => state.is_listening(),
@@ -114,6 +134,20 @@ mod tests {
             SocketState::Established,
             "127.0.0.1:22"
         )));
+    }
+
+    #[test]
+    fn filter_states_replace_the_listening_split() {
+        let q = Query {
+            listening: Listening::Only,
+            filter: Some(Filter {
+                states: Some(ast::States::of_kernel(ast::States::TIME_WAIT)),
+                ..Filter::default()
+            }),
+            ..Query::default()
+        };
+        assert!(q.wants(&socket(Proto::Tcp, SocketState::TimeWait, "127.0.0.1:22")));
+        assert!(!q.wants(&socket(Proto::Tcp, SocketState::Listen, "0.0.0.0:22")));
     }
 
     #[test]

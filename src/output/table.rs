@@ -146,7 +146,10 @@ pub fn write_table<W: Write>(
         ends: Vec::with_capacity((snapshot.sockets.len() + 1) * columns.len()),
     };
     for column in &columns {
-        cells.text.push_str(column.title);
+        // Without a header the titles still take a row, empty, so widths fit the data only.
+        if options.header {
+            cells.text.push_str(column.title);
+        }
         cells.finish_cell(None);
     }
     for socket in &snapshot.sockets {
@@ -160,7 +163,8 @@ pub fn write_table<W: Write>(
     }
 
     let rows = cells.ends.len() / columns.len();
-    for row in 0..rows {
+    let first_row = if options.header { 0 } else { 1 };
+    for row in first_row..rows {
         for (column_index, column) in columns.iter().enumerate() {
             let text = cells.get(row * columns.len() + column_index);
             let last = column_index + 1 == columns.len();
@@ -386,6 +390,7 @@ mod tests {
 
     fn plain() -> TableOptions {
         TableOptions {
+            header: true,
             numeric: false,
             programs: false,
             extended: false,
@@ -448,6 +453,7 @@ mod tests {
     #[test]
     fn numeric_extended_and_programs_columns() {
         let options = TableOptions {
+            header: true,
             numeric: true,
             programs: true,
             extended: true,
@@ -468,6 +474,7 @@ mod tests {
     #[test]
     fn user_names_show_unless_numeric() {
         let options = TableOptions {
+            header: true,
             extended: true,
             ..plain()
         };
@@ -498,6 +505,7 @@ mod tests {
         let wide = render(
             &snapshot,
             TableOptions {
+                header: true,
                 wide: true,
                 ..plain()
             },
@@ -511,6 +519,7 @@ mod tests {
         let coloured = render(
             &sample(),
             TableOptions {
+                header: true,
                 color: true,
                 ..plain()
             },
@@ -565,6 +574,7 @@ mod tests {
         let mut snapshot = sample();
         snapshot.processes.get_mut(&7).unwrap().name = "sshd,1/systemd".into();
         let options = TableOptions {
+            header: true,
             numeric: true,
             programs: true,
             ..plain()

@@ -68,8 +68,17 @@ impl Collector {
         snapshot.hostname = processes::hostname();
         let users = processes::users();
         snapshot.user_names = processes::user_names(&snapshot.sockets, users.as_ref());
+        let filter = self.query.filter.as_ref();
+        // A filter that needs no process details runs first, so only kept sockets' owners
+        // are described.
+        if let Some(filter) = filter.filter(|f| !f.needs_owners()) {
+            crate::filter::eval::retain_matching(&mut snapshot, filter);
+        }
         if self.query.owners {
             snapshot.processes = processes::describe(&snapshot.sockets, users.as_ref());
+        }
+        if let Some(filter) = filter.filter(|f| f.needs_owners()) {
+            crate::filter::eval::retain_matching(&mut snapshot, filter);
         }
         Ok(snapshot)
     }

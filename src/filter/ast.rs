@@ -1,0 +1,237 @@
+//! The filter language's syntax tree: plain data that the userspace evaluator and a kernel
+//! compiler (INET_DIAG bytecode) can both walk.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use regex::Regex;
+
+use crate::model::{Family, Proto, SocketState};
+
+/// A set of socket states as the kernel numbers them (bit n = kernel TCP state n, the
+/// `idiag_states` mask of sock_diag and ss's `state` words). Connected UDP is state 1
+/// (ESTABLISHED) and unconnected UDP state 7 (CLOSE), as ss shows them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct States(pub u32);
+
+impl States {
+    pub const ESTABLISHED: u32 = 1;
+    pub const SYN_SENT: u32 = 2;
+    pub const SYN_RECV: u32 = 3;
+    pub const FIN_WAIT1: u32 = 4;
+    pub const FIN_WAIT2: u32 = 5;
+    pub const TIME_WAIT: u32 = 6;
+    pub const CLOSE: u32 = 7;
+    pub const CLOSE_WAIT: u32 = 8;
+    pub const LAST_ACK: u32 = 9;
+    pub const LISTEN: u32 = 10;
+    pub const CLOSING: u32 = 11;
+    /// A request socket (a connection in the SYN queue); shown as SYN-RECV.
+    pub const NEW_SYN_RECV: u32 = 12;
+
+    /// ss's `all`: every state bit up to NEW_SYN_RECV (ss's SS_ALL).
+    pub const ALL: States = States((1 << 13) - 1);
+    pub const NONE: States = States(0);
+
+    pub const fn of_kernel(state: u32) -> States {
+        States(1 << state)
+    }
+
+    /// The kernel state number of a socket state as rnetstat names it.
+    pub fn kernel_state(state: SocketState) -> u32 {
+        match state {
+            SocketState::Established => States::ESTABLISHED,
+            SocketState::SynSent => States::SYN_SENT,
+            SocketState::SynRecv => States::SYN_RECV,
+            SocketState::FinWait1 => States::FIN_WAIT1,
+            SocketState::FinWait2 => States::FIN_WAIT2,
+            SocketState::TimeWait => States::TIME_WAIT,
+            SocketState::Close | SocketState::Unconn => States::CLOSE,
+            SocketState::CloseWait => States::CLOSE_WAIT,
+            SocketState::LastAck => States::LAST_ACK,
+            SocketState::Listen => States::LISTEN,
+            SocketState::Closing => States::CLOSING,
+        }
+    }
+
+    pub fn contains(self, state: SocketState) -> bool {
+        self.0 & (1 << States::kernel_state(state)) != 0
+    }
+
+    pub fn union(self, other: States) -> States {
+        States(self.0 | other.0)
+    }
+
+    pub fn without(self, other: States) -> States {
+        States(self.0 & !other.0)
+    }
+}
+
+impl fmt::Debug for States {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "States({:#06x})", self.0)
+    }
+}
+
+/// A whole filter: the `state`/`exclude` words, then an optional expression.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filter {
+    /// The states the `state`/`exclude` words chose; `None` when there were none (then
+    /// `-l`/`-a` or the default decide, as in ss).
+    pub states: Option<States>,
+    /// The family of the last `inet:`/`inet6:` address prefix: as in ss, it narrows the
+    /// whole listing to that family, not only its own condition.
+    pub family: Option<Family>,
+    pub expr: Option<Expr>,
+}
+
+impl Filter {
+    /// Whether evaluating the filter needs each socket's owning processes.
+    pub fn needs_owners(&self) -> bool {
+        self.expr.as_ref().is_some_and(Expr::needs_owners)
+    }
+}
+
+/// Which end of a connection a condition looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The socket's own address (`src`, `sport`).
+    Local,
+    /// The peer's address (`dst`, `dport`); a socket without a peer has the unspecified
+    /// address of its family and port 0 here, as the kernel reports it.
+    Remote,
+}
+
+/// Which port a port comparison looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortSide {
+    Local,
+    Remote,
+    /// rnetstat's `port`: true when either end matches.
+    Either,
+}
+
+/// A port comparison; the words ss accepts for each are in the parser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortOp {
+    /// `=`, `==`, `eq`, or no operator.
+    Eq,
+    /// `!=`, `ne`, `neq`.
+    Ne,
+    /// `<`, `lt`.
+    Lt,
+    /// `<=`, `le`, `leq`.
+    Le,
+    /// `>`, `gt`.
+    Gt,
+    /// `>=`, `ge`, `geq`.
+    Ge,
+}
+
+impl PortOp {
+    pub fn holds(self, actual: u16, wanted: u16) -> bool {
+        match self {
+            PortOp::Eq => actual == wanted,
+            PortOp::Ne => actual != wanted,
+            PortOp::Lt => actual < wanted,
+            PortOp::Le => actual <= wanted,
+            PortOp::Gt => actual > wanted,
+            PortOp::Ge => actual >= wanted,
+        }
+    }
+}
+
+/// ss's host condition (`src`/`dst` and `sport = :P`/`dport = :P`): every part that is
+/// given must match; none given matches every socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostCond {
+    pub side: Side,
+    /// `inet:` or `inet6:` before the address, or the family of the address itself. An IPv4
+    /// condition also matches an IPv4-mapped address (`::ffff:a.b.c.d`) on an IPv6 socket,
+    /// as the kernel's inet_diag does.
+    pub family: Option<Family>,
+    /// Network address and prefix length (a bare address is a full-length prefix).
+    pub network: Option<(IpAddr, u8)>,
+    pub port: Option<u16>,
+}
+
+/// A program name to match against each owning process's name.
+#[derive(Debug, Clone)]
+pub enum ProcessMatch {
+    /// `process NAME`: the name exactly.
+    Name(String),
+    /// `process /REGEX/`: a regular expression found anywhere in the name.
+    Pattern(Regex),
+}
+
+impl PartialEq for ProcessMatch {
+    fn eq(&self, other: &ProcessMatch) -> bool {
+        match (self, other) {
+            (ProcessMatch::Name(a), ProcessMatch::Name(b)) => a == b,
+            (ProcessMatch::Pattern(a), ProcessMatch::Pattern(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ProcessMatch {}
+
+/// The account a socket belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserMatch {
+    Name(String),
+    Uid(u32),
+}
+
+/// A filter expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    /// Both hold (`and`, `&&`, `&`, or two conditions side by side).
+    And(Box<Expr>, Box<Expr>),
+    /// Either holds (`or`, `||`, `|`).
+    Or(Box<Expr>, Box<Expr>),
+    /// It does not hold (`not`, `!`).
+    Not(Box<Expr>),
+    /// `src [=] [FAMILY:]ADDR[/PREFIX][:PORT]`, `dst ...`: the local or remote end lies in
+    /// the network and has the port (`*` for either part means any). Also `sport = *`.
+    Host(HostCond),
+    /// `sport OP [:]PORT`, `dport OP [:]PORT`, and rnetstat's `port OP [:]PORT` (either end).
+    Port {
+        side: PortSide,
+        op: PortOp,
+        port: u16,
+    },
+    /// rnetstat: `proto tcp|udp`.
+    Proto(Proto),
+    /// rnetstat: `process NAME` or `process /REGEX/`: some owning process's program name.
+    Process(ProcessMatch),
+    /// rnetstat: `pid N`: one of the owning processes has this pid.
+    Pid(u32),
+    /// rnetstat: `user NAME|UID`: the socket's owner (the uid the kernel records for it).
+    User(UserMatch),
+}
+
+impl Expr {
+    pub fn and(left: Expr, right: Expr) -> Expr {
+        Expr::And(Box::new(left), Box::new(right))
+    }
+
+    pub fn or(left: Expr, right: Expr) -> Expr {
+        Expr::Or(Box::new(left), Box::new(right))
+    }
+
+    #[allow(clippy::should_implement_trait)]
+    pub fn not(inner: Expr) -> Expr {
+        Expr::Not(Box::new(inner))
+    }
+
+    /// Whether any part asks about owning processes (`process`, `pid`).
+    pub fn needs_owners(&self) -> bool {
+        match self {
+            Expr::And(a, b) | Expr::Or(a, b) => a.needs_owners() || b.needs_owners(),
+            Expr::Not(inner) => inner.needs_owners(),
+            Expr::Process(_) | Expr::Pid(_) => true,
+            Expr::Host(_) | Expr::Port { .. } | Expr::Proto(_) | Expr::User(_) => false,
+        }
+    }
+}
