@@ -187,6 +187,12 @@ names+=(
   "ss -tuan"
   "netstat -tuanp"
   "lsof -nP -i"
+  # Filters (docs/filters.md): P is the port of the fixture's busiest listener.
+  "rnetstat -tan"
+  "rnetstat -tn 'sport = :P'"
+  "ss -tn 'sport = :P'"
+  "rnetstat -tn state established 'dport = :P'"
+  "ss -tn state established 'dport = :P'"
 )
 
 for size in "${sizes[@]}"; do
@@ -198,6 +204,10 @@ for size in "${sizes[@]}"; do
   check_fixture "$connections" "once ready"
   established=$(ss -tanH state established | wc -l)
   udp_sockets=$(ss -uanH | wc -l)
+  # The local port most established sockets share: a listener of the fixture.
+  port=$(ss -tanH state established | awk '{ n = split($3, a, ":"); print a[n] }' |
+    sort | uniq -c | sort -rn | awk 'NR == 1 { print $2 }')
+  [[ $port =~ ^[0-9]+$ ]] || die "could not find a listener port of the fixture"
 
   # Same command lines for both measurements (shell words, as hyperfine -N parses them);
   # rnetstat by absolute path so PATH can't interfere.
@@ -215,6 +225,11 @@ for size in "${sizes[@]}"; do
     "ss -tuan"
     "netstat -tuanp"
     "lsof -nP -i"
+    "$rnetstat_word -tan"
+    "$rnetstat_word -tn 'sport = :$port'"
+    "ss -tn 'sport = :$port'"
+    "$rnetstat_word -tn state established 'dport = :$port'"
+    "ss -tn state established 'dport = :$port'"
   )
 
   # One run per command under GNU time: peak RSS, line count, and a check that it exits 0.
@@ -239,7 +254,7 @@ for size in "${sizes[@]}"; do
   hyperfine "${hyperfine_args[@]}" >&2
   check_fixture "$connections" "after timing"
 
-  table=$(python3 - "$work/times.json" "$work/rss.tsv" <<'PY'
+  table=$(python3 - "$work/times.json" "$work/rss.tsv" "$port" <<'PY'
 import json, sys
 
 results = json.load(open(sys.argv[1]))["results"]
@@ -267,6 +282,12 @@ print("Key ratios (median time): "
       + ratio("rnetstat -a -n", "ss -tuan")
       + ("; " + ratio("rnetstat -a -n -p", "baseline -a -n -p") + "; "
          + ratio("rnetstat -a -n", "baseline -a -n") if "baseline -a -n -p" in median else ""))
+print()
+print("Filters (P = " + sys.argv[3] + "): "
+      + ratio("rnetstat -tn 'sport = :P'", "ss -tn 'sport = :P'") + "; "
+      + ratio("rnetstat -tn state established 'dport = :P'", "ss -tn state established 'dport = :P'") + "; "
+      + ratio("rnetstat -tn 'sport = :P'", "rnetstat -tan") + "; "
+      + ratio("rnetstat -tn state established 'dport = :P'", "rnetstat -tan"))
 PY
 )
 
