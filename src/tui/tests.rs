@@ -572,6 +572,62 @@ fn the_command_line_filter_is_the_starting_text_and_can_be_cleared() {
 }
 
 #[test]
+fn typing_key_by_key_shows_what_the_whole_text_shows_at_once() {
+    // Where one more key may only narrow, the dashboard scans the rows already shown; this
+    // checks that shortcut against evaluating each prefix afresh, over ports that extend
+    // one another (8, 80, 808, 8080, 58080) and texts that become expressions.
+    let sockets = || {
+        let mut sockets = vec![
+            listener("0.0.0.0:80", 1, &[100]),
+            listener("127.0.0.1:8080", 2, &[200]),
+            listener("127.0.0.1:808", 3, &[300]),
+            connection(
+                "127.0.0.1:58080",
+                "127.0.0.1:8",
+                SocketState::Established,
+                Some(4),
+            ),
+            connection("[::1]:4444", "[::1]:44448", SocketState::TimeWait, None),
+        ];
+        sockets.push(socket(
+            Proto::Udp,
+            "127.0.0.1:5353",
+            None,
+            SocketState::Unconn,
+            Some(6),
+            &[8080],
+        ));
+        sockets
+    };
+    for text in [
+        "58080",
+        "127.0.0.1:58080",
+        "0.1:808 listen",
+        ":44448",
+        "nginx 80 0.0.0.0",
+        "sport = :8080",
+        "dport = :8 or sport = :808",
+        "tim 4444",
+        "8080 udp",
+    ] {
+        let mut typed = new_app();
+        feed(&mut typed, sockets());
+        press(&mut typed, Key::Char('/'));
+        for (end, c) in text.char_indices() {
+            press(&mut typed, Key::Char(c));
+            let prefix = &text[..end + c.len_utf8()];
+            let mut fresh = app_with_options(LiveOptions {
+                numeric: false,
+                interval: Duration::from_secs(1),
+                filter: prefix.to_string(),
+            });
+            feed(&mut fresh, sockets());
+            assert_eq!(locals(&typed), locals(&fresh), "after typing {prefix:?}");
+        }
+    }
+}
+
+#[test]
 fn sort_by_column_key_and_reverse_on_repeat() {
     let mut app = new_app();
     feed(&mut app, three_sockets());
