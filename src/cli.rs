@@ -116,6 +116,8 @@ pub struct LiveOptions {
     /// No service labels on endpoints, numeric user ids.
     pub numeric: bool,
     pub interval: Duration,
+    /// The filter words given on the command line: the dashboard's starting `/` text.
+    pub filter: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +166,7 @@ impl Args {
             Output::Live(LiveOptions {
                 numeric: self.numeric,
                 interval: self.interval.unwrap_or(DEFAULT_INTERVAL),
+                filter: String::new(),
             })
         } else {
             Output::Table(TableOptions {
@@ -214,6 +217,9 @@ impl Args {
             Some(parse(&words, &Services::load(), &protos).map_err(|e| e.to_string())?)
         };
         let mut config = self.into_config(stdout_is_terminal, no_color);
+        if let Output::Live(live) = &mut config.output {
+            live.filter = words.join(" ");
+        }
         if let Some(filter) = filter {
             if filter.states.is_some() {
                 config.query.listening = Listening::All;
@@ -369,7 +375,8 @@ mod tests {
             c.output,
             Output::Live(LiveOptions {
                 numeric: true,
-                interval: DEFAULT_INTERVAL
+                interval: DEFAULT_INTERVAL,
+                filter: String::new(),
             })
         );
     }
@@ -421,6 +428,18 @@ mod tests {
         assert!(c.query.owners);
         let c = resolved(&["-t"]).unwrap();
         assert_eq!(c.query.filter, None);
+    }
+
+    #[test]
+    fn live_takes_the_filter_words_as_its_starting_text() {
+        let c = resolved(&["--live", "-t", "state", "established", "(dport = :443)"]).unwrap();
+        let Output::Live(live) = c.output else {
+            panic!("live expected")
+        };
+        assert_eq!(live.filter, "state established ( dport = :443 )");
+        assert_eq!(c.query.listening, Listening::All);
+        let c = resolved(&["--live"]).unwrap();
+        assert!(matches!(c.output, Output::Live(l) if l.filter.is_empty()));
     }
 
     #[test]

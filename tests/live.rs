@@ -156,17 +156,16 @@ fn live_dashboard_filters_by_port_and_restores_the_terminal_on_quit() {
     tmux.keys(&["/"]);
     tmux.keys(&["-l", &port]);
     let local = format!("127.0.0.1:{port}");
-    let screen = tmux.wait_for(&format!("{local} after filtering"), |screen| {
-        screen.contains(&format!("filter: {port}")) && screen.contains(&local)
-    });
+    // Until every row has the port: tmux may show a frame half drawn.
+    let screen = tmux.wait_for(
+        &format!("only rows with {port} after filtering"),
+        |screen| {
+            screen.contains(&format!("filter: {port}"))
+                && screen.contains(&local)
+                && table_rows(screen).iter().all(|row| row.contains(&port))
+        },
+    );
     let rows = table_rows(&screen);
-    assert!(!rows.is_empty(), "no rows:\n{screen}");
-    for row in &rows {
-        assert!(
-            row.contains(&port),
-            "a row without {port}: {row:?}\n{screen}"
-        );
-    }
     let ours = rows
         .iter()
         .find(|row| row.contains(&local))
@@ -833,4 +832,91 @@ fn a_slow_interval_still_rescans_every_process_after_ten_seconds() {
     );
     let _ = parent.parent.kill();
     let _ = parent.parent.wait();
+}
+
+/// Two loopback listeners and the text of each one's local address as a row shows it (`-n`).
+fn two_listeners() -> (TcpListener, TcpListener, String, String) {
+    let bind = || TcpListener::bind("127.0.0.1:0").expect("bind a loopback listener");
+    let (kept, dropped) = (bind(), bind());
+    let text = |listener: &TcpListener| format!("127.0.0.1:{} ", port_of(listener));
+    let (kept_text, dropped_text) = (text(&kept), text(&dropped));
+    (kept, dropped, kept_text, dropped_text)
+}
+
+fn port_of(listener: &TcpListener) -> u16 {
+    listener.local_addr().expect("local address").port()
+}
+
+fn shows(screen: &str, local: &str) -> bool {
+    table_rows(screen).iter().any(|row| row.contains(local))
+}
+
+/// The dashboard filters by `expression` (`sport = :PORT` of `kept`): the header says so, the
+/// listener `kept` shows, `dropped` does not, and every row has the port. All in one condition:
+/// tmux may show a frame half drawn.
+fn filtered_to(screen: &str, expression: &str, kept: &TcpListener, dropped: &str) -> bool {
+    let port = format!(":{} ", port_of(kept));
+    let kept = format!("127.0.0.1{port}");
+    screen.contains(&format!("filter: {expression} (expression)"))
+        && shows(screen, &kept)
+        && !shows(screen, dropped)
+        && table_rows(screen).iter().all(|row| row.contains(&port))
+}
+
+#[test]
+fn slash_with_a_filter_expression_keeps_only_what_it_matches() {
+    let (first, second, first_text, second_text) = two_listeners();
+    let Some(tmux) = Tmux::start("expression", &dashboard_command("-t -l -n")) else {
+        return;
+    };
+    tmux.wait_for("both listeners before filtering", |screen| {
+        shows(screen, &first_text) && shows(screen, &second_text)
+    });
+    let expression = format!("sport = :{}", port_of(&first));
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", &expression]);
+    tmux.wait_for("the expression to keep the first listener only", |screen| {
+        filtered_to(screen, &expression, &first, &second_text)
+    });
+
+    // Edited to the other port: the second listener shows, the first is gone.
+    let digits = port_of(&first).to_string().len();
+    tmux.keys(&vec!["BSpace"; digits]);
+    tmux.keys(&["-l", &port_of(&second).to_string()]);
+    let expression = format!("sport = :{}", port_of(&second));
+    tmux.wait_for(
+        "the edited expression to keep the second listener only",
+        |screen| filtered_to(screen, &expression, &second, &first_text),
+    );
+
+    tmux.keys(&["Enter", "q"]);
+    let screen = tmux.wait_for("the dashboard to exit", |screen| screen.contains("EXITED:"));
+    assert!(screen.contains("EXITED:0"), "{screen}");
+    drop((first, second));
+}
+
+#[test]
+fn the_command_line_filter_starts_the_dashboard_and_can_be_cleared() {
+    let (first, second, _, second_text) = two_listeners();
+    let expression = format!("sport = :{}", port_of(&first));
+    let Some(tmux) = Tmux::start(
+        "startfilter",
+        &dashboard_command(&format!("-t -l -n '{expression}'")),
+    ) else {
+        return;
+    };
+    tmux.wait_for("the starting filter in the header and in force", |screen| {
+        filtered_to(screen, &expression, &first, &second_text)
+    });
+
+    // Not a fixed filter: Esc clears it, and the second listener was collected all along.
+    tmux.keys(&["/"]);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the second listener once the filter is cleared", |screen| {
+        !screen.contains("filter:") && shows(screen, &second_text)
+    });
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the dashboard to exit", |screen| screen.contains("EXITED:"));
+    assert!(screen.contains("EXITED:0"), "{screen}");
+    drop((first, second));
 }

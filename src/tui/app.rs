@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use crate::cli::LiveOptions;
-use crate::filter::Query;
+use crate::filter::eval::Owners;
+use crate::filter::parse::{parse, split_words};
+use crate::filter::{Filter, Query};
 use crate::format::{NO_PEER, escaped, escaped_name, push_escaped, write_endpoint};
 use crate::model::{Family, OwnerCoverage, Process, Proto, Snapshot, Socket, SocketState};
 use crate::services::Services;
@@ -302,6 +304,143 @@ impl Row {
     }
 }
 
+/// What the `/` text keeps. Text that parses as a filter (docs/filters.md) is an expression;
+/// any other text, such as a word still being typed, is a plain search.
+#[derive(Debug)]
+enum Matcher {
+    /// No text: every row.
+    Everything,
+    Expression(Filter),
+    /// Every word must match the row.
+    Search {
+        words: Vec<SearchWord>,
+        /// Why the text is not an expression (escaped, one line).
+        error: String,
+    },
+}
+
+/// One word of a plain search.
+#[derive(Debug, PartialEq, Eq)]
+enum SearchWord {
+    /// Digits: a port at either end, or an owner's pid, exactly (`8080` is not 58080).
+    Number(u32),
+    /// `:digits`: a port at either end, exactly (`:4444` is not :44448).
+    Port(u16),
+    /// Anything else, lower case: part of the row's search text. When it ends in `:digits`
+    /// (an address and port), the port ends there too: `127.0.0.1:22` is not 127.0.0.1:2222.
+    Text { text: String, ends_in_port: bool },
+}
+
+impl Matcher {
+    fn of(text: &str, services: &Services, protos: &[Proto]) -> Matcher {
+        let words = split_words(&[text]);
+        if words.is_empty() {
+            return Matcher::Everything;
+        }
+        match parse(&words, services, protos) {
+            Ok(filter) => Matcher::Expression(filter),
+            Err(e) => Matcher::Search {
+                words: text.split_whitespace().map(SearchWord::of).collect(),
+                error: format!("word {}: {}", e.word, escaped(&e.message)),
+            },
+        }
+    }
+
+    fn matches(&self, row: &Row, owners: Owners<'_>) -> bool {
+        match self {
+            Matcher::Everything => true,
+            Matcher::Expression(filter) => filter.matches(&row.socket, owners),
+            Matcher::Search { words, .. } => words.iter().all(|word| word.matches(row)),
+        }
+    }
+
+    /// Whether every row `next` keeps is among the rows `self` keeps, when `next`'s text is
+    /// this one's with more typed after it.
+    fn narrows_to(&self, next: &Matcher) -> bool {
+        let (Matcher::Search { words: before, .. }, Matcher::Search { words: after, .. }) =
+            (self, next)
+        else {
+            return false;
+        };
+        let Some((last, kept)) = before.split_last() else {
+            return true;
+        };
+        if after.len() < before.len() || after[..kept.len()] != *kept {
+            return false;
+        }
+        match (last, &after[kept.len()]) {
+            (last, next) if last == next => true,
+            // `ab` -> `abc` narrows; `808` -> `8080` or `host:80` -> `host:8080` does not.
+            (
+                SearchWord::Text {
+                    text: last,
+                    ends_in_port: false,
+                },
+                SearchWord::Text { text: next, .. },
+            ) => next.starts_with(last.as_str()),
+            _ => false,
+        }
+    }
+}
+
+impl SearchWord {
+    fn of(word: &str) -> SearchWord {
+        let all_digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        if all_digits(word) {
+            if let Ok(number) = word.parse() {
+                return SearchWord::Number(number);
+            }
+        }
+        if let Some(port) = word.strip_prefix(':').filter(|port| all_digits(port)) {
+            if let Ok(port) = port.parse() {
+                return SearchWord::Port(port);
+            }
+        }
+        let ends_in_port = word
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| all_digits(port));
+        SearchWord::Text {
+            text: word.to_lowercase(),
+            ends_in_port,
+        }
+    }
+
+    fn matches(&self, row: &Row) -> bool {
+        let socket = &row.socket;
+        let remote_port = socket.remote.map(|remote| remote.port());
+        match self {
+            SearchWord::Number(number) => {
+                u16::try_from(*number)
+                    .is_ok_and(|port| socket.local.port() == port || remote_port == Some(port))
+                    || socket.pids.contains(number)
+            }
+            SearchWord::Port(port) => socket.local.port() == *port || remote_port == Some(*port),
+            SearchWord::Text {
+                text,
+                ends_in_port: false,
+            } => row.search.contains(text.as_str()),
+            SearchWord::Text {
+                text,
+                ends_in_port: true,
+            } => contains_not_followed_by_digit(&row.search, text),
+        }
+    }
+}
+
+/// Whether `needle` occurs in `haystack` with no digit right after it.
+fn contains_not_followed_by_digit(haystack: &str, needle: &str) -> bool {
+    let mut from = 0;
+    while let Some(found) = haystack[from..].find(needle) {
+        let end = from + found + needle.len();
+        if !haystack.as_bytes().get(end).is_some_and(u8::is_ascii_digit) {
+            return true;
+        }
+        // A later match may overlap this one.
+        from += found + needle.chars().next().map_or(1, char::len_utf8);
+    }
+    false
+}
+
 /// Which process a group is: unrelated processes that share a name are separate groups.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct GroupKey {
@@ -419,7 +558,8 @@ pub struct App {
     pub sort: Sort,
     /// The filter as typed.
     pub filter: String,
-    filter_lower: String,
+    /// How `filter` is read: an expression of the filter language, else a plain search.
+    matcher: Matcher,
     /// `/` was pressed and keys go into the filter.
     pub typing: bool,
     pub grouped: bool,
@@ -439,8 +579,9 @@ pub struct App {
 }
 
 impl App {
+    /// The dashboard for `query`'s flags, starting with `options.filter` as its `/` text.
     pub fn new(services: Services, query: Query, options: &LiveOptions) -> App {
-        App {
+        let mut app = App {
             services,
             numeric: options.numeric,
             interval: options.interval,
@@ -466,7 +607,7 @@ impl App {
                 reverse: false,
             },
             filter: String::new(),
-            filter_lower: String::new(),
+            matcher: Matcher::Everything,
             typing: false,
             grouped: false,
             expanded: HashSet::new(),
@@ -478,6 +619,22 @@ impl App {
             help: false,
             confirm: None,
             status: None,
+        };
+        app.set_filter(options.filter.clone());
+        app
+    }
+
+    /// Whether the filter text is read as an expression of the filter language.
+    pub fn filter_is_expression(&self) -> bool {
+        matches!(self.matcher, Matcher::Expression(_))
+    }
+
+    /// Why the filter text is a plain search and not an expression: the parser's message and
+    /// the word it points at. `None` for an expression or no filter.
+    pub fn filter_error(&self) -> Option<&str> {
+        match &self.matcher {
+            Matcher::Search { error, .. } => Some(error),
+            _ => None,
         }
     }
 
@@ -703,11 +860,17 @@ impl App {
     }
 
     fn set_filter(&mut self, filter: String) {
-        let lower = filter.to_lowercase();
-        // Typing one more character only narrows: search the rows already shown, not all rows.
-        let narrowing = lower.starts_with(&self.filter_lower);
+        let protos: Vec<Proto> = [Proto::Tcp, Proto::Udp]
+            .into_iter()
+            .filter(|&proto| self.query.wants_proto(proto))
+            .collect();
+        let matcher = Matcher::of(&filter, &self.services, &protos);
+        // Typing one more character of a search only narrows: search the rows already shown,
+        // not all rows. An expression may widen (`sport = :8` -> `:80`): evaluate all rows.
+        let narrowing = matches!(self.matcher, Matcher::Everything)
+            || (filter.starts_with(&self.filter) && self.matcher.narrows_to(&matcher));
         self.filter = filter;
-        self.filter_lower = lower;
+        self.matcher = matcher;
         let anchor = self.anchor();
         self.refilter(narrowing);
         self.rebuild_lines();
@@ -1051,20 +1214,24 @@ impl App {
     }
 
     fn refilter(&mut self, narrowing: bool) {
-        let needle = self.filter_lower.as_str();
         let rows = &self.rows;
-        if needle.is_empty() {
+        let matcher = &self.matcher;
+        let owners = Owners {
+            processes: &self.processes,
+            user_names: &self.user_names,
+        };
+        if matches!(matcher, Matcher::Everything) {
             self.filtered.clone_from(&self.sorted);
         } else if narrowing {
             self.filtered
-                .retain(|&row| rows[row as usize].search.contains(needle));
+                .retain(|&row| matcher.matches(&rows[row as usize], owners));
         } else {
             self.filtered.clear();
             self.filtered.extend(
                 self.sorted
                     .iter()
                     .copied()
-                    .filter(|&row| rows[row as usize].search.contains(needle)),
+                    .filter(|&row| matcher.matches(&rows[row as usize], owners)),
             );
         }
     }

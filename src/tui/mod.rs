@@ -67,6 +67,9 @@ pub fn run(query: &Query, options: &LiveOptions) -> Result<(), Error> {
     }
     let mut query = query.clone();
     query.owners = true;
+    // The command line's filter is the dashboard's starting `/` text (`options.filter`), which
+    // the user may edit or clear: the collector must not drop the rows it would hide.
+    query.filter = None;
     let mut app = App::new(Services::load(), query.clone(), options);
 
     let (sender, receiver) = mpsc::channel();

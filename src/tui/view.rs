@@ -57,7 +57,10 @@ pub fn table_rows(height: u16) -> usize {
 pub fn render(app: &App, frame: &mut Frame) {
     let area = frame.area();
     let areas = areas(area);
-    frame.render_widget(Paragraph::new(header_lines(app)), areas.header);
+    frame.render_widget(
+        Paragraph::new(header_lines(app, usize::from(areas.header.width))),
+        areas.header,
+    );
     render_table(app, frame, areas.table);
     frame.render_widget(
         Paragraph::new(footer_line(app, areas.footer.width)),
@@ -78,7 +81,7 @@ fn separator() -> Span<'static> {
     Span::raw(" │ ")
 }
 
-fn header_lines(app: &App) -> Vec<Line<'static>> {
+fn header_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let mut title = vec![Span::styled("rnetstat --live", bold)];
     if let Some(host) = &app.hostname {
@@ -121,10 +124,20 @@ fn header_lines(app: &App) -> Vec<Line<'static>> {
     // must never be out of sight.
     let mut settings = Vec::new();
     if !app.filter.is_empty() {
-        settings.push(Span::styled(
-            format!("filter: {}", escaped(&app.filter)),
-            bold,
-        ));
+        let filter = format!("filter: {}", escaped(&app.filter));
+        let mode = match app.filter_error() {
+            None if app.filter_is_expression() => " (expression)".to_string(),
+            None => String::new(),
+            // The parse error is cut to leave the rest of the line some room where it can.
+            Some(error) => {
+                let rest = width.saturating_sub(filter.chars().count() + " (search; )".len());
+                let room = rest.saturating_sub(30).max(rest.min(30));
+                let why = fit(&format!("not an expression at {error}"), room);
+                format!(" (search; {why})")
+            }
+        };
+        settings.push(Span::styled(filter, bold));
+        settings.push(Span::raw(mode));
         settings.push(separator());
     }
     settings.push(match app.coverage {
@@ -828,7 +841,7 @@ pub const HELP: &[(&str, &str)] = &[
         "move by a page, to the top or bottom",
     ),
     ("1-9", "sort by column 1-9 (Proto … User); again: reverse"),
-    ("/", "filter as you type: Enter keeps it, Esc clears it"),
+    ("/", "filter expression or search; Enter keeps, Esc clears"),
     ("g", "group by process; Enter/Right expands, Left collapses"),
     ("Enter", "details of the socket (arrows scroll, Esc closes)"),
     ("space", "pause the view (collection goes on)"),
