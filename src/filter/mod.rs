@@ -1,6 +1,8 @@
 //! What the user asked to see: pure functions over the model, pushed down to the collectors
 //! where the OS can filter for us.
 
+pub mod kernel;
+
 use crate::model::{Family, Proto, Socket, SocketState};
 
 /// Which sockets by listening state, with netstat's meaning of "listening"
