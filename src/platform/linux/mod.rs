@@ -94,7 +94,7 @@ fn dump_sockets(query: &Query) -> Result<Vec<Socket>, CollectError> {
             proc_net::read_table(proto, family, &mut sockets)?;
             continue;
         };
-        if let Err(diag_error) = dumper.dump(proto, family, query, &mut sockets) {
+        if let Err(diag_error) = dumper.dump(proto, family, query, None, &mut sockets) {
             // sock_diag is missing for this table (no inet_diag/udp_diag module, a locked-down
             // container): /proc/net has the same sockets in text.
             proc_net::read_table(proto, family, &mut sockets).map_err(|proc_error| {
