@@ -789,4 +789,97 @@ mod kernel_filter_tests {
             );
         }
     }
+
+    /// The TCP sockets `ss -tanH FILTER` lists, as (local, peer); a peer `*:*` is `None`.
+    fn ss_rows(fixture: &Fixture, filter: &str) -> BTreeSet<(SocketAddr, Option<SocketAddr>)> {
+        let output = std::process::Command::new("ss")
+            .args(["-tanH", filter])
+            .output()
+            .expect("ss (iproute2) is the oracle here");
+        assert!(output.status.success(), "ss -tanH {filter:?}: {output:?}");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let local: SocketAddr = fields.get(3)?.parse().ok()?;
+                Some((local, fields.get(4)?.parse::<SocketAddr>().ok()))
+            })
+            .filter(|(local, peer)| {
+                let ours = |port: u16| fixture.ports.contains(&(Proto::Tcp, port));
+                ours(local.port()) || peer.is_some_and(|p| ours(p.port()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ss_with_the_same_filter_keeps_the_same_sockets() {
+        use PortOp::*;
+        use Side::*;
+        let fixture = fixture();
+        let (p4, p6, pm) = (
+            fixture.v4_listener,
+            fixture.v6_listener,
+            fixture.mapped_listener,
+        );
+        let cases = [
+            (format!("sport = :{p4}"), port(Source, Eq, p4)),
+            (format!("sport != :{p4}"), port(Source, Ne, p4)),
+            (format!("dport < :{p6}"), port(Destination, Lt, p6)),
+            (format!("dport le :{p6}"), port(Destination, Le, p6)),
+            (format!("sport >= :{pm}"), port(Source, Ge, pm)),
+            (format!("sport gt :{pm}"), port(Source, Gt, pm)),
+            (
+                "src 127.0.0.1".to_string(),
+                host(Source, Some(("127.0.0.1", 32)), None),
+            ),
+            (
+                "dst 127.0.0.0/8".to_string(),
+                host(Destination, Some(("127.0.0.0", 8)), None),
+            ),
+            (
+                "src [::1]".to_string(),
+                host(Source, Some(("::1", 128)), None),
+            ),
+            (
+                "src [::ffff:127.0.0.1]".to_string(),
+                host(Source, Some(("::ffff:127.0.0.1", 128)), None),
+            ),
+            (
+                format!("dst 127.0.0.1:{pm}"),
+                host(Destination, Some(("127.0.0.1", 32)), Some(pm)),
+            ),
+            (
+                format!("( sport = :{p4} or dport = :{p4} ) and not src [::1]"),
+                port(Source, Eq, p4)
+                    .or(port(Destination, Eq, p4))
+                    .and(!host(Source, Some(("::1", 128)), None)),
+            ),
+        ];
+        for (text, expr) in cases {
+            let filter = crate::filter::kernel::KernelFilter {
+                states: ALL_STATES,
+                expr,
+            };
+            let mut kernel = Vec::new();
+            let mut dumper = Dumper::open().unwrap();
+            for family in [Family::Ipv4, Family::Ipv6] {
+                let pushdown = filter.pushdown().unwrap();
+                dumper
+                    .dump(
+                        Proto::Tcp,
+                        family,
+                        &Query::default(),
+                        Some(&pushdown),
+                        &mut kernel,
+                    )
+                    .unwrap();
+            }
+            let ours: BTreeSet<_> = ours(&fixture, kernel)
+                .into_iter()
+                .map(|s| (s.local, s.remote))
+                .collect();
+            assert!(!ours.is_empty(), "{text}: the fixture has sockets it keeps");
+            assert_eq!(ours, ss_rows(&fixture, &text), "{text}");
+        }
+    }
 }
