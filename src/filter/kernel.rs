@@ -11,7 +11,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::Not;
 
-use crate::model::Socket;
+use crate::model::{Socket, SocketState};
 
 /// Op codes from the uapi header linux/inet_diag.h.
 const BC_NOP: u8 = 0;
@@ -225,11 +225,11 @@ pub struct KernelFilter {
 }
 
 impl KernelFilter {
-    /// What the kernel keeps, evaluated here.
-    pub fn matches(&self, kernel_state: u8, socket: &KernelEndpoints) -> bool {
-        1u32.checked_shl(u32::from(kernel_state))
-            .is_some_and(|bit| self.states & bit != 0)
-            && self.expr.matches(socket)
+    /// What the kernel keeps, decided here (the /proc fallback); exact for a mask built from
+    /// [`state_bits`].
+    pub fn keeps(&self, socket: &Socket) -> bool {
+        self.states & state_bits(socket.state) != 0
+            && self.expr.matches(&KernelEndpoints::of(socket))
     }
 
     /// The request's part: an expression that is plainly true needs no program.
@@ -242,6 +242,25 @@ impl KernelFilter {
             states: self.states,
             bytecode,
         })
+    }
+}
+
+/// The request's state-mask bits for a state (include/net/tcp_states.h). SYN_RECV is two: the
+/// model shows request sockets (TCP_NEW_SYN_RECV, 12) as SYN_RECV too. UDP reuses the numbers:
+/// unconnected is TCP_CLOSE (7).
+pub fn state_bits(state: SocketState) -> u32 {
+    match state {
+        SocketState::Established => 1 << 1,
+        SocketState::SynSent => 1 << 2,
+        SocketState::SynRecv => (1 << 3) | (1 << 12),
+        SocketState::FinWait1 => 1 << 4,
+        SocketState::FinWait2 => 1 << 5,
+        SocketState::TimeWait => 1 << 6,
+        SocketState::Close | SocketState::Unconn => 1 << 7,
+        SocketState::CloseWait => 1 << 8,
+        SocketState::LastAck => 1 << 9,
+        SocketState::Listen => 1 << 10,
+        SocketState::Closing => 1 << 11,
     }
 }
 
@@ -485,6 +504,7 @@ impl Program {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Proto;
 
     /// `inet_diag_bc_audit`: the checks the kernel makes before it runs a program.
     fn audit(program: &[u8]) -> Result<(), String> {
@@ -792,10 +812,59 @@ mod tests {
         let pushdown = some.pushdown().unwrap();
         assert_eq!(pushdown.states, 1 << 10);
         assert!(pushdown.bytecode.is_some());
-        let listener = endpoints("0.0.0.0:22", "0.0.0.0:0");
-        assert!(some.matches(10, &listener));
-        assert!(!some.matches(1, &listener));
-        assert!(!some.matches(40, &listener));
+        let socket = |state, local: &str, remote: Option<&str>| Socket {
+            proto: Proto::Tcp,
+            state,
+            local: local.parse().unwrap(),
+            remote: remote.map(|r| r.parse().unwrap()),
+            recv_q: None,
+            send_q: None,
+            uid: None,
+            inode: None,
+            pids: Vec::new(),
+        };
+        assert!(some.keeps(&socket(SocketState::Listen, "0.0.0.0:22", None)));
+        assert!(!some.keeps(&socket(SocketState::Listen, "0.0.0.0:23", None)));
+        let established = socket(SocketState::Established, "[::1]:22", Some("[::1]:4000"));
+        assert!(!some.keeps(&established));
+    }
+
+    #[test]
+    fn every_state_has_its_kernel_number() {
+        for state in SocketState::ALL {
+            let bits = state_bits(state);
+            assert_ne!(bits, 0, "{state:?}");
+            for number in 0..16u8 {
+                let proto = if state == SocketState::Unconn {
+                    Proto::Udp
+                } else {
+                    Proto::Tcp
+                };
+                let from_kernel = SocketState::from_kernel(proto, number) == Some(state);
+                assert_eq!(bits & (1 << number) != 0, from_kernel, "{state:?} {number}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_peer_is_the_unspecified_address_and_port_0() {
+        let listener = |local: &str| Socket {
+            proto: Proto::Tcp,
+            state: SocketState::Listen,
+            local: local.parse().unwrap(),
+            remote: None,
+            recv_q: None,
+            send_q: None,
+            uid: None,
+            inode: None,
+            pids: Vec::new(),
+        };
+        let v4 = KernelEndpoints::of(&listener("127.0.0.1:80"));
+        assert_eq!(v4.remote, "0.0.0.0:0".parse().unwrap());
+        let v6 = KernelEndpoints::of(&listener("[::1]:80"));
+        assert_eq!(v6.remote, "[::]:0".parse().unwrap());
+        assert!(host(Side::Destination, Some(("0.0.0.0", 32)), Some(0)).matches(&v4));
+        assert!(!host(Side::Destination, Some(("0.0.0.0", 32)), None).matches(&v6));
     }
 
     /// xorshift64: reproducible cases without a dependency.

@@ -494,7 +494,7 @@ mod tests {
 #[cfg(test)]
 mod kernel_filter_tests {
     use super::*;
-    use crate::filter::kernel::{HostCond, KernelEndpoints, KernelExpr, PortOp, Prefix, Side};
+    use crate::filter::kernel::{HostCond, KernelExpr, KernelFilter, PortOp, Prefix, Side};
     use crate::model::SocketState;
     use std::collections::BTreeSet;
     use std::io::Read;
@@ -615,23 +615,6 @@ mod kernel_filter_tests {
             .collect()
     }
 
-    /// Kernel state bits a model state can come from (SYN_RECV is 3, or 12 for a request socket).
-    fn kernel_bits(state: SocketState) -> u32 {
-        match state {
-            SocketState::Established => 1 << 1,
-            SocketState::SynSent => 1 << 2,
-            SocketState::SynRecv => 1 << 3 | 1 << 12,
-            SocketState::FinWait1 => 1 << 4,
-            SocketState::FinWait2 => 1 << 5,
-            SocketState::TimeWait => 1 << 6,
-            SocketState::Close | SocketState::Unconn => 1 << 7,
-            SocketState::CloseWait => 1 << 8,
-            SocketState::LastAck => 1 << 9,
-            SocketState::Listen => 1 << 10,
-            SocketState::Closing => 1 << 11,
-        }
-    }
-
     fn port(side: Side, op: PortOp, port: u16) -> KernelExpr {
         KernelExpr::Port { side, op, port }
     }
@@ -699,19 +682,15 @@ mod kernel_filter_tests {
         let listening = (1 << 10) | (1 << 7);
         for states in [ALL_STATES, 1 << 1, 1 << 6, listening] {
             for expr in expressions(&fixture) {
-                let filter = crate::filter::kernel::KernelFilter {
-                    states,
-                    expr: expr.clone(),
-                };
+                let filter = KernelFilter { states, expr };
                 let pushdown = filter.pushdown().unwrap();
                 let kernel = ours(&fixture, dump_all(Some(&pushdown)).unwrap());
-                let here = everything.iter().filter(|s| {
-                    states & kernel_bits(s.state) != 0 && expr.matches(&KernelEndpoints::of(s))
-                });
+                let here = everything.iter().filter(|s| filter.keeps(s));
                 assert_eq!(
                     rows(&kernel),
                     rows(here),
-                    "states {states:#x}, {expr:?}, program {:?}",
+                    "states {states:#x}, {:?}, program {:?}",
+                    filter.expr,
                     pushdown.bytecode
                 );
             }
@@ -722,7 +701,7 @@ mod kernel_filter_tests {
     fn the_fixture_and_the_filters_select_what_they_say() {
         let fixture = fixture();
         let keep = |expr: KernelExpr| {
-            let filter = crate::filter::kernel::KernelFilter {
+            let filter = KernelFilter {
                 states: ALL_STATES,
                 expr,
             };
@@ -856,7 +835,7 @@ mod kernel_filter_tests {
             ),
         ];
         for (text, expr) in cases {
-            let filter = crate::filter::kernel::KernelFilter {
+            let filter = KernelFilter {
                 states: ALL_STATES,
                 expr,
             };
