@@ -34,8 +34,8 @@ const AF_INET6: u8 = 10;
 const OP_BYTES: usize = 4;
 /// `struct inet_diag_hostcond` without its address: family, prefix_len, 2 bytes padding, port.
 const HOSTCOND_BYTES: usize = 8;
-/// The attribute's length is a u16 that counts its own 4-byte header, and a false test may jump
-/// 4 bytes past the end: the longest program both fit.
+/// The attribute's length is a u16 that counts its own 4-byte header, and a false test jumps 4
+/// bytes past the end in a u16: the longest program of whole ops both fit.
 const MAX_PROGRAM_BYTES: usize = u16::MAX as usize - 4 - 3;
 
 /// Which end of the connection a test looks at.
@@ -85,30 +85,27 @@ impl Prefix {
     /// The kernel's rule: an IPv4 prefix also matches an IPv6 socket's v4-mapped address
     /// (`::ffff:a.b.c.d`); an IPv6 prefix never matches an IPv4 socket.
     fn contains(&self, address: IpAddr) -> bool {
-        match (self.address, address) {
-            (IpAddr::V4(net), IpAddr::V4(a)) => same_leading_bits(
-                u128::from(u32::from(net)) << 96,
-                u128::from(u32::from(a)) << 96,
-                self.length,
-            ),
-            (IpAddr::V4(net), IpAddr::V6(a)) => a.to_ipv4_mapped().is_some_and(|a| {
-                same_leading_bits(
-                    u128::from(u32::from(net)) << 96,
-                    u128::from(u32::from(a)) << 96,
-                    self.length,
-                )
-            }),
-            (IpAddr::V6(net), IpAddr::V6(a)) => {
-                same_leading_bits(u128::from(net), u128::from(a), self.length)
-            }
-            (IpAddr::V6(_), IpAddr::V4(_)) => false,
-        }
+        let address = match (self.address, address) {
+            (IpAddr::V4(_), IpAddr::V6(a)) => match a.to_ipv4_mapped() {
+                Some(mapped) => IpAddr::V4(mapped),
+                None => return false,
+            },
+            (IpAddr::V6(_), IpAddr::V4(_)) => return false,
+            (_, same_family) => same_family,
+        };
+        let mask = u128::MAX
+            .checked_shl(128 - u32::from(self.length))
+            .unwrap_or(0);
+        (left_aligned(self.address) ^ left_aligned(address)) & mask == 0
     }
 }
 
-fn same_leading_bits(a: u128, b: u128, bits: u8) -> bool {
-    let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
-    (a ^ b) & mask == 0
+/// An address's bits from the top of a u128, so one mask serves both families.
+fn left_aligned(address: IpAddr) -> u128 {
+    match address {
+        IpAddr::V4(a) => u128::from(u32::from(a)) << 96,
+        IpAddr::V6(a) => u128::from(a),
+    }
 }
 
 /// ss's `src`/`dst` condition: an address prefix (or any address) and a port (or any port).
