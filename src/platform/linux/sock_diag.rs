@@ -492,7 +492,7 @@ mod tests {
 /// The real kernel, on loopback sockets this module opens: the program it runs must keep exactly
 /// the sockets the expression keeps when evaluated here on the unfiltered dump.
 #[cfg(test)]
-mod kernel_filter_tests {
+pub(super) mod kernel_filter_tests {
     use super::*;
     use crate::filter::kernel::{HostCond, KernelExpr, KernelFilter, PortOp, Prefix, Side};
     use crate::model::SocketState;
@@ -502,7 +502,7 @@ mod kernel_filter_tests {
     use std::time::{Duration, Instant};
 
     /// The sockets one test holds open, and the ports that tell them from everyone else's.
-    struct Fixture {
+    pub(in crate::platform::linux) struct Fixture {
         _held: Vec<Box<dyn std::any::Any>>,
         ports: BTreeSet<(Proto, u16)>,
         v4_listener: u16,
@@ -540,7 +540,7 @@ mod kernel_filter_tests {
         port
     }
 
-    fn fixture() -> Fixture {
+    pub(in crate::platform::linux) fn fixture() -> Fixture {
         let mut held: Vec<Box<dyn std::any::Any>> = Vec::new();
         let v4_listener = serve("127.0.0.1:0", "127.0.0.1", &mut held);
         let v6_listener = serve("[::1]:0", "[::1]", &mut held);
@@ -594,7 +594,7 @@ mod kernel_filter_tests {
         Ok(out)
     }
 
-    fn ours(fixture: &Fixture, sockets: Vec<Socket>) -> Vec<Socket> {
+    pub(in crate::platform::linux) fn ours(fixture: &Fixture, sockets: Vec<Socket>) -> Vec<Socket> {
         sockets
             .into_iter()
             .filter(|s| {
@@ -608,7 +608,9 @@ mod kernel_filter_tests {
         ours(fixture, dump_all(None).unwrap())
     }
 
-    fn rows<'a>(sockets: impl IntoIterator<Item = &'a Socket>) -> BTreeSet<Row> {
+    pub(in crate::platform::linux) fn rows<'a>(
+        sockets: impl IntoIterator<Item = &'a Socket>,
+    ) -> BTreeSet<Row> {
         sockets
             .into_iter()
             .map(|s| (s.proto, s.state, s.local, s.remote))
@@ -629,7 +631,7 @@ mod kernel_filter_tests {
         }
     }
 
-    fn expressions(f: &Fixture) -> Vec<KernelExpr> {
+    pub(in crate::platform::linux) fn expressions(f: &Fixture) -> Vec<KernelExpr> {
         use PortOp::*;
         use Side::*;
         let mut all = Vec::new();
