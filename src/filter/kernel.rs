@@ -499,7 +499,7 @@ impl Program {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::Proto;
 
@@ -864,15 +864,31 @@ mod tests {
         assert!(!host(Side::Destination, Some(("0.0.0.0", 32)), None).matches(&v6));
     }
 
-    /// xorshift64: reproducible cases without a dependency.
-    struct Rng(u64);
+    /// Random expressions and sockets from pools of ports and addresses, reproducible from a
+    /// seed (xorshift64), without a dependency.
+    pub(crate) struct Generator {
+        state: u64,
+        ports: Vec<u16>,
+        v4: Vec<IpAddr>,
+        v6: Vec<IpAddr>,
+    }
 
-    impl Rng {
+    impl Generator {
+        pub(crate) fn new(seed: u64, ports: &[u16], v4: &[&str], v6: &[&str]) -> Generator {
+            let parse = |list: &[&str]| list.iter().map(|a| a.parse().unwrap()).collect();
+            Generator {
+                state: seed | 1,
+                ports: ports.to_vec(),
+                v4: parse(v4),
+                v6: parse(v6),
+            }
+        }
+
         fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
+            self.state ^= self.state << 13;
+            self.state ^= self.state >> 7;
+            self.state ^= self.state << 17;
+            self.state
         }
 
         fn below(&mut self, n: usize) -> usize {
@@ -882,99 +898,101 @@ mod tests {
         fn pick<T: Copy>(&mut self, items: &[T]) -> T {
             items[self.below(items.len())]
         }
-    }
 
-    const V4: [&str; 6] = [
-        "127.0.0.1",
-        "127.0.0.2",
-        "10.1.2.3",
-        "10.1.130.3",
-        "0.0.0.0",
-        "192.168.0.1",
-    ];
-    const V6: [&str; 7] = [
-        "::1",
-        "::",
-        "fe80::1",
-        "2001:db8::1",
-        "2001:db8:0:1::1",
-        "::ffff:127.0.0.1",
-        "::ffff:10.1.2.3",
-    ];
-    const PORTS: [u16; 9] = [0, 1, 22, 80, 443, 444, 8080, 65534, 65535];
-
-    fn random_port(rng: &mut Rng) -> u16 {
-        if rng.below(4) == 0 {
-            rng.next() as u16
-        } else {
-            rng.pick(&PORTS)
-        }
-    }
-
-    fn random_address(rng: &mut Rng, v6: bool) -> IpAddr {
-        if v6 {
-            rng.pick(&V6).parse().unwrap()
-        } else {
-            rng.pick(&V4).parse().unwrap()
-        }
-    }
-
-    fn random_socket(rng: &mut Rng) -> KernelEndpoints {
-        let v6 = rng.below(2) == 0;
-        KernelEndpoints {
-            local: SocketAddr::new(random_address(rng, v6), random_port(rng)),
-            remote: SocketAddr::new(random_address(rng, v6), random_port(rng)),
-        }
-    }
-
-    fn random_side(rng: &mut Rng) -> Side {
-        rng.pick(&[Side::Source, Side::Destination])
-    }
-
-    fn random_expr(rng: &mut Rng, depth: u32) -> KernelExpr {
-        let kinds = if depth == 0 { 4 } else { 7 };
-        match rng.below(kinds) {
-            0 if rng.below(2) == 0 => KernelExpr::True,
-            0 => KernelExpr::False,
-            1 => {
-                let op = rng.pick(&[
-                    PortOp::Eq,
-                    PortOp::Ne,
-                    PortOp::Lt,
-                    PortOp::Le,
-                    PortOp::Ge,
-                    PortOp::Gt,
-                ]);
-                port(random_side(rng), op, random_port(rng))
+        /// Mostly from the pool, sometimes any port.
+        fn port(&mut self) -> u16 {
+            if self.below(4) == 0 {
+                self.next() as u16
+            } else {
+                let index = self.below(self.ports.len());
+                self.ports[index]
             }
-            2 | 3 => {
-                let prefix = match rng.below(3) {
-                    0 => None,
-                    family => {
-                        let address = random_address(rng, family == 2);
-                        let bits = if address.is_ipv6() { 129 } else { 33 };
-                        Prefix::new(address, rng.below(bits) as u8)
-                    }
-                };
-                let port = (rng.below(3) == 0).then(|| random_port(rng));
-                KernelExpr::Host {
-                    side: random_side(rng),
-                    cond: HostCond { prefix, port },
+        }
+
+        fn address(&mut self, v6: bool) -> IpAddr {
+            let count = if v6 { self.v6.len() } else { self.v4.len() };
+            let index = self.below(count);
+            if v6 { self.v6[index] } else { self.v4[index] }
+        }
+
+        fn socket(&mut self) -> KernelEndpoints {
+            let v6 = self.below(2) == 0;
+            KernelEndpoints {
+                local: SocketAddr::new(self.address(v6), self.port()),
+                remote: SocketAddr::new(self.address(v6), self.port()),
+            }
+        }
+
+        fn side(&mut self) -> Side {
+            self.pick(&[Side::Source, Side::Destination])
+        }
+
+        pub(crate) fn expr(&mut self, depth: u32) -> KernelExpr {
+            let kinds = if depth == 0 { 4 } else { 7 };
+            match self.below(kinds) {
+                0 if self.below(2) == 0 => KernelExpr::True,
+                0 => KernelExpr::False,
+                1 => {
+                    let op = self.pick(&[
+                        PortOp::Eq,
+                        PortOp::Ne,
+                        PortOp::Lt,
+                        PortOp::Le,
+                        PortOp::Ge,
+                        PortOp::Gt,
+                    ]);
+                    let side = self.side();
+                    port(side, op, self.port())
                 }
+                2 | 3 => {
+                    let prefix = match self.below(3) {
+                        0 => None,
+                        family => {
+                            let address = self.address(family == 2);
+                            let bits = if address.is_ipv6() { 129 } else { 33 };
+                            Prefix::new(address, self.below(bits) as u8)
+                        }
+                    };
+                    let port = (self.below(3) == 0).then(|| self.port());
+                    KernelExpr::Host {
+                        side: self.side(),
+                        cond: HostCond { prefix, port },
+                    }
+                }
+                4 => !self.expr(depth - 1),
+                5 => self.expr(depth - 1).and(self.expr(depth - 1)),
+                _ => self.expr(depth - 1).or(self.expr(depth - 1)),
             }
-            4 => !random_expr(rng, depth - 1),
-            5 => random_expr(rng, depth - 1).and(random_expr(rng, depth - 1)),
-            _ => random_expr(rng, depth - 1).or(random_expr(rng, depth - 1)),
         }
     }
 
     #[test]
     fn the_compiled_program_decides_as_the_expression_on_generated_cases() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        let sockets: Vec<KernelEndpoints> = (0..96).map(|_| random_socket(&mut rng)).collect();
+        let mut generate = Generator::new(
+            0x9e37_79b9_7f4a_7c15,
+            &[0, 1, 22, 80, 443, 444, 8080, 65534, 65535],
+            &[
+                "127.0.0.1",
+                "127.0.0.2",
+                "10.1.2.3",
+                "10.1.130.3",
+                "0.0.0.0",
+                "192.168.0.1",
+            ],
+            &[
+                "::1",
+                "::",
+                "fe80::1",
+                "2001:db8::1",
+                "2001:db8:0:1::1",
+                "::ffff:127.0.0.1",
+                "::ffff:10.1.2.3",
+            ],
+        );
+        let sockets: Vec<KernelEndpoints> = (0..96).map(|_| generate.socket()).collect();
         let (mut kept, mut dropped) = (0, 0);
         for _ in 0..4000 {
-            let expr = random_expr(&mut rng, 4);
+            let expr = generate.expr(4);
             let program = expr.compile().unwrap();
             audit(&program).unwrap_or_else(|e| panic!("{expr:?} -> {program:?}: {e}"));
             for socket in &sockets {

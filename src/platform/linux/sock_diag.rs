@@ -494,6 +494,7 @@ mod tests {
 #[cfg(test)]
 pub(super) mod kernel_filter_tests {
     use super::*;
+    use crate::filter::kernel::tests::Generator;
     use crate::filter::kernel::{HostCond, KernelExpr, KernelFilter, PortOp, Prefix, Side};
     use crate::model::SocketState;
     use std::collections::BTreeSet;
@@ -697,6 +698,66 @@ pub(super) mod kernel_filter_tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_kernel_keeps_what_generated_expressions_keep() {
+        let fixture = fixture();
+        let everything = unfiltered(&fixture);
+        let mut ports: Vec<u16> = fixture.ports.iter().map(|&(_, port)| port).collect();
+        let listeners = [
+            fixture.v4_listener,
+            fixture.v6_listener,
+            fixture.mapped_listener,
+        ];
+        ports.extend(
+            listeners
+                .iter()
+                .flat_map(|p| [p.saturating_sub(1), p.saturating_add(1)]),
+        );
+        ports.extend([0, 1, u16::MAX]);
+        let mut generate = Generator::new(
+            0x2545_f491_4f6c_dd1d,
+            &ports,
+            &["127.0.0.1", "127.0.0.2", "10.0.0.1", "0.0.0.0"],
+            &[
+                "::1",
+                "::",
+                "::ffff:127.0.0.1",
+                "::ffff:10.0.0.1",
+                "fe80::1",
+            ],
+        );
+        let masks = [
+            ALL_STATES,
+            1 << 1,
+            1 << 6,
+            (1 << 10) | (1 << 7),
+            (1 << 1) | (1 << 6),
+        ];
+        let mut selective = 0;
+        for round in 0..300 {
+            let filter = KernelFilter {
+                states: masks[round % masks.len()],
+                expr: generate.expr(3),
+            };
+            let pushdown = filter.pushdown().unwrap();
+            let kernel = ours(&fixture, dump_all(Some(&pushdown)).unwrap());
+            let here: Vec<&Socket> = everything.iter().filter(|s| filter.keeps(s)).collect();
+            assert_eq!(
+                rows(&kernel),
+                rows(here.iter().copied()),
+                "{filter:?}, program {:?}",
+                pushdown.bytecode
+            );
+            if !here.is_empty() && here.len() < everything.len() {
+                selective += 1;
+            }
+        }
+        assert!(
+            selective > 100,
+            "only {selective} of 300 kept some but not all"
+        );
     }
 
     #[test]
