@@ -142,10 +142,7 @@ fn dump_request(
     let attribute_length = u16::try_from(attribute).map_err(|_| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!(
-                "a filter program of {} bytes does not fit a request",
-                attribute
-            ),
+            format!("a filter program of {attribute} bytes with its header does not fit a request"),
         )
     })?;
     let padded = (attribute + 3) & !3;
@@ -431,8 +428,6 @@ mod tests {
 
     /// What netlink-packet-sock-diag serializes for a request: the oracle for ours.
     fn crate_request(family: u8, protocol: u8, states: u32) -> Vec<u8> {
-        let mut header = NetlinkHeader::default();
-        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
         let request = InetRequest {
             family,
             protocol,
@@ -444,15 +439,10 @@ mod tests {
                 SocketId::new_v6()
             },
         };
-        encode_with(header, SockDiagMessage::InetRequest(request).into())
-    }
-
-    fn encode_with(header: NetlinkHeader, payload: NetlinkPayload<SockDiagMessage>) -> Vec<u8> {
-        let mut message = NetlinkMessage::new(header, payload);
-        message.finalize();
-        let mut bytes = vec![0; message.buffer_len()];
-        message.serialize(&mut bytes);
-        bytes
+        encode(
+            SockDiagMessage::InetRequest(request).into(),
+            NLM_F_REQUEST | NLM_F_DUMP,
+        )
     }
 
     #[test]
