@@ -117,8 +117,10 @@ pub struct HostCond {
     pub port: Option<u16>,
 }
 
-/// An expression the kernel can evaluate. The lead maps the filter language's AST onto it; what
-/// does not map (process, pid, user) stays in userspace.
+/// An expression the kernel can evaluate. A filter maps onto it with what the kernel cannot decide
+/// (process, pid, user) as `True` where it counts for a socket (under an even number of `not`s)
+/// and `False` where it counts against: the kernel then keeps every socket the whole filter could
+/// keep, and userspace decides the rest on those.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KernelExpr {
     True,
@@ -203,6 +205,30 @@ impl KernelExpr {
         }
     }
 
+    /// The same decisions with the constants folded away: `True`, `False`, or an expression with
+    /// neither inside.
+    pub fn simplify(self) -> KernelExpr {
+        match self {
+            KernelExpr::Not(inner) => match inner.simplify() {
+                KernelExpr::True => KernelExpr::False,
+                KernelExpr::False => KernelExpr::True,
+                KernelExpr::Not(twice) => *twice,
+                other => !other,
+            },
+            KernelExpr::And(a, b) => match (a.simplify(), b.simplify()) {
+                (KernelExpr::False, _) | (_, KernelExpr::False) => KernelExpr::False,
+                (KernelExpr::True, other) | (other, KernelExpr::True) => other,
+                (a, b) => a.and(b),
+            },
+            KernelExpr::Or(a, b) => match (a.simplify(), b.simplify()) {
+                (KernelExpr::True, _) | (_, KernelExpr::True) => KernelExpr::True,
+                (KernelExpr::False, other) | (other, KernelExpr::False) => other,
+                (a, b) => a.or(b),
+            },
+            leaf => leaf,
+        }
+    }
+
     /// The program `inet_diag_bc_run` executes. Always a program the kernel accepts (true is one
     /// no-op: the kernel refuses an empty one); an error only when it is too long to send.
     pub fn compile(&self) -> Result<Vec<u8>, TooLong> {
@@ -229,11 +255,11 @@ impl KernelFilter {
             && self.expr.matches(&KernelEndpoints::of(socket))
     }
 
-    /// The request's part: an expression that is plainly true needs no program.
+    /// The request's part: an expression that folds to true needs no program.
     pub fn pushdown(&self) -> Result<Pushdown, TooLong> {
-        let bytecode = match self.expr {
+        let bytecode = match self.expr.clone().simplify() {
             KernelExpr::True => None,
-            ref expr => Some(expr.compile()?),
+            expr => Some(expr.compile()?),
         };
         Ok(Pushdown {
             states: self.states,
@@ -1013,6 +1039,128 @@ pub(crate) mod tests {
         assert!(
             kept > 50_000 && dropped > 50_000,
             "{kept} kept, {dropped} dropped"
+        );
+    }
+
+    fn has_constant_inside(expr: &KernelExpr) -> bool {
+        match expr {
+            KernelExpr::True | KernelExpr::False => true,
+            KernelExpr::Not(inner) => has_constant_inside(inner),
+            KernelExpr::And(a, b) | KernelExpr::Or(a, b) => {
+                has_constant_inside(a) || has_constant_inside(b)
+            }
+            KernelExpr::Port { .. } | KernelExpr::Host { .. } => false,
+        }
+    }
+
+    #[test]
+    fn simplifying_keeps_every_decision_and_folds_every_constant() {
+        let mut generate = Generator::new(
+            0x51_7cc1_b727_220a,
+            &[0, 22, 80, 65535],
+            &["127.0.0.1", "10.1.2.3"],
+            &["::1", "::ffff:127.0.0.1"],
+        );
+        let sockets: Vec<KernelEndpoints> = (0..64).map(|_| generate.socket()).collect();
+        let mut folded = 0;
+        for _ in 0..3000 {
+            let expr = generate.expr(4);
+            let simple = expr.clone().simplify();
+            if matches!(simple, KernelExpr::True | KernelExpr::False) {
+                folded += 1;
+            } else {
+                assert!(!has_constant_inside(&simple), "{expr:?} -> {simple:?}");
+            }
+            for socket in &sockets {
+                assert_eq!(simple.matches(socket), expr.matches(socket), "{expr:?}");
+            }
+        }
+        assert!(folded > 100 && folded < 2900, "{folded} folded whole");
+    }
+
+    /// `expr` with every third leaf replaced by `open(leaf number, counts for the socket)`.
+    fn open_leaves(
+        expr: &KernelExpr,
+        positive: bool,
+        leaf: &mut usize,
+        open: &impl Fn(usize, bool) -> KernelExpr,
+    ) -> KernelExpr {
+        match expr {
+            KernelExpr::Not(inner) => !open_leaves(inner, !positive, leaf, open),
+            KernelExpr::And(a, b) => {
+                let a = open_leaves(a, positive, leaf, open);
+                a.and(open_leaves(b, positive, leaf, open))
+            }
+            KernelExpr::Or(a, b) => {
+                let a = open_leaves(a, positive, leaf, open);
+                a.or(open_leaves(b, positive, leaf, open))
+            }
+            known => {
+                *leaf += 1;
+                if *leaf % 3 == 0 {
+                    open(*leaf, positive)
+                } else {
+                    known.clone()
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn what_only_userspace_decides_counts_for_the_socket_in_the_kernel() {
+        let mut generate = Generator::new(
+            0x1234_5678_9abc_def1,
+            &[0, 22, 80, 65535],
+            &["127.0.0.1", "10.1.2.3"],
+            &["::1", "::ffff:127.0.0.1"],
+        );
+        let sockets: Vec<KernelEndpoints> = (0..32).map(|_| generate.socket()).collect();
+        let mut narrowed = 0;
+        for _ in 0..2000 {
+            let expr = generate.expr(4);
+            let kernel = open_leaves(&expr, true, &mut 0, &|_, positive| {
+                if positive {
+                    KernelExpr::True
+                } else {
+                    KernelExpr::False
+                }
+            })
+            .simplify();
+            for (n, socket) in sockets.iter().enumerate() {
+                // A process/pid/user answer the kernel cannot know: arbitrary per socket and leaf.
+                let answer = |leaf: usize, _| {
+                    if (n * 7 + leaf * 13) % 5 < 2 {
+                        KernelExpr::True
+                    } else {
+                        KernelExpr::False
+                    }
+                };
+                let whole = open_leaves(&expr, true, &mut 0, &answer);
+                if whole.matches(socket) {
+                    assert!(kernel.matches(socket), "{expr:?} -> {kernel:?}");
+                } else if !kernel.matches(socket) {
+                    narrowed += 1;
+                }
+            }
+        }
+        assert!(narrowed > 1000, "the kernel dropped only {narrowed}");
+    }
+
+    #[test]
+    fn a_filter_that_folds_to_true_sends_no_program() {
+        let sport = port(Side::Source, PortOp::Eq, 22);
+        let filter = |expr| KernelFilter { states: 1, expr };
+        let undecided = KernelExpr::True.or(KernelExpr::True);
+        assert_eq!(filter(undecided).pushdown().unwrap().bytecode, None);
+        let narrowed = filter(KernelExpr::True.and(sport.clone()));
+        assert_eq!(
+            narrowed.pushdown().unwrap().bytecode,
+            Some(sport.compile().unwrap())
+        );
+        let never = filter(!(KernelExpr::True.or(sport)));
+        assert_eq!(
+            never.pushdown().unwrap().bytecode,
+            Some(KernelExpr::False.compile().unwrap())
         );
     }
 
