@@ -3,6 +3,7 @@
 
 pub mod ast;
 pub mod eval;
+pub mod kernel;
 pub mod parse;
 pub mod sort;
 

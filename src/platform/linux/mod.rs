@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 
 use super::CollectError;
 use crate::filter::Query;
+use crate::filter::kernel::{KernelFilter, Pushdown};
 use crate::model::{Family, OwnerCoverage, Proto, Snapshot, Socket, SocketState};
 
 /// The four kernel tables, in the order netstat prints them.
@@ -80,12 +81,30 @@ fn snapshot_with_full_scan(query: &Query) -> Result<(Vec<Socket>, OwnerCoverage)
 
 fn dump_sockets(query: &Query) -> Result<Vec<Socket>, CollectError> {
     let force_proc = std::env::var_os(COLLECTOR_ENV).is_some_and(|v| v == "procfs");
+    dump_tables(query, None, force_proc)
+}
+
+/// The wanted tables, narrowed by `filter`: sent to the kernel with each sock_diag request, and
+/// applied here to what /proc/net gives (and to a table the kernel would not filter), so both
+/// collectors keep the same sockets.
+fn dump_tables(
+    query: &Query,
+    filter: Option<&KernelFilter>,
+    force_proc: bool,
+) -> Result<Vec<Socket>, CollectError> {
     let mut sockets = Vec::new();
     let mut dumper = if force_proc {
         None
     } else {
         sock_diag::Dumper::open().ok()
     };
+    // A program too long for one request leaves the expression to userspace, the mask to the kernel.
+    let pushdown = filter.map(|f| {
+        f.pushdown().unwrap_or(Pushdown {
+            states: f.states,
+            bytecode: None,
+        })
+    });
     for (proto, family) in TABLES {
         if !query.wants_proto(proto) || !query.wants_family(family) {
             continue;
@@ -94,9 +113,11 @@ fn dump_sockets(query: &Query) -> Result<Vec<Socket>, CollectError> {
             proc_net::read_table(proto, family, &mut sockets)?;
             continue;
         };
-        if let Err(diag_error) = dumper.dump(proto, family, query, &mut sockets) {
+        if let Err(diag_error) = dumper.dump(proto, family, query, pushdown.as_ref(), &mut sockets)
+        {
             // sock_diag is missing for this table (no inet_diag/udp_diag module, a locked-down
-            // container): /proc/net has the same sockets in text.
+            // container) or refused the program (a kernel without an op): /proc/net has the
+            // same sockets in text.
             proc_net::read_table(proto, family, &mut sockets).map_err(|proc_error| {
                 CollectError::new(
                     format!("{diag_error}; then {}", proc_error.context),
@@ -105,7 +126,7 @@ fn dump_sockets(query: &Query) -> Result<Vec<Socket>, CollectError> {
             })?;
         }
     }
-    sockets.retain(|s| query.wants(s));
+    sockets.retain(|s| query.wants(s) && filter.is_none_or(|f| f.keeps(s)));
     Ok(sockets)
 }
 
@@ -177,5 +198,46 @@ mod tests {
         assert_eq!(uid(1, 1000, 77), Some(1000));
         // A kernel that keeps the owner's uid for an orphan says so with a non-zero uid.
         assert_eq!(uid(5, 1000, 0), Some(1000));
+    }
+
+    #[test]
+    fn proc_net_filtered_here_keeps_what_the_kernel_keeps() {
+        use crate::filter::kernel::{KernelExpr, state_bits};
+        use sock_diag::kernel_filter_tests::{agree, expressions, fixture, ours, rows};
+        let fixture = fixture();
+        let all_states = SocketState::ALL
+            .into_iter()
+            .map(state_bits)
+            .fold(0, |a, b| a | b);
+        let connected = state_bits(SocketState::Established) | state_bits(SocketState::TimeWait);
+        let query = Query::default();
+        let both = |filter: Option<&KernelFilter>| {
+            agree(|| {
+                let kernel = ours(&fixture, dump_tables(&query, filter, false).unwrap());
+                let proc = ours(&fixture, dump_tables(&query, filter, true).unwrap());
+                (rows(&kernel), rows(&proc))
+            })
+        };
+        for states in [all_states, connected] {
+            for expr in expressions(&fixture) {
+                let filter = KernelFilter { states, expr };
+                let (kernel, proc) = both(Some(&filter));
+                assert_eq!(kernel, proc, "{filter:?}");
+            }
+        }
+        let everything = KernelFilter {
+            states: all_states,
+            expr: KernelExpr::True,
+        };
+        let (kept, unfiltered) = agree(|| {
+            let unfiltered = ours(&fixture, dump_tables(&query, None, true).unwrap());
+            let kept = ours(
+                &fixture,
+                dump_tables(&query, Some(&everything), true).unwrap(),
+            );
+            (rows(&kept), rows(&unfiltered))
+        });
+        assert!(unfiltered.len() > 20, "{unfiltered:?}");
+        assert_eq!(kept, unfiltered);
     }
 }

@@ -5,19 +5,17 @@ use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 
 use netlink_packet_core::{
     DecodeError, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR,
-    NLMSG_OVERRUN, NetlinkBuffer, NetlinkHeader, NetlinkMessage, Parseable,
+    NLMSG_OVERRUN, NetlinkBuffer, Parseable,
 };
-use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_packet_sock_diag::constants::{
     AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY,
 };
-use netlink_packet_sock_diag::inet::{
-    ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags,
-};
+use netlink_packet_sock_diag::inet::{InetResponseHeader, SocketId};
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netlink_sys::{Socket as NetlinkSocket, SocketAddr as NetlinkAddr};
 
 use super::KernelSocket;
+use crate::filter::kernel::Pushdown;
 use crate::filter::{Listening, Query};
 use crate::model::{Family, Proto, Socket};
 use crate::platform::CollectError;
@@ -32,6 +30,16 @@ const TCP_LISTEN_BIT: u32 = 1 << 10;
 /// The real states, TCP_ESTABLISHED (1) to TCP_NEW_SYN_RECV (12). Bit 13 (TCP_BOUND_INACTIVE,
 /// Linux 6.8) asks for sockets that are only bound, which ss and netstat do not list either.
 const ALL_STATES: u32 = ((1 << 13) - 1) & !1;
+
+/// `struct nlmsghdr`.
+const NETLINK_HEADER_BYTES: usize = 16;
+/// `struct inet_diag_req_v2`: family, protocol, extensions, padding, states, then the 48-byte
+/// `struct inet_diag_sockid`, which names one socket and which a dump ignores (all zero here).
+const INET_DIAG_REQ_V2_BYTES: usize = 56;
+/// `struct rtattr`: length, type.
+const ATTRIBUTE_HEADER_BYTES: usize = 4;
+/// The request attribute that carries a filter program (linux/inet_diag.h).
+const INET_DIAG_REQ_BYTECODE: u16 = 1;
 
 pub struct Dumper {
     socket: NetlinkSocket,
@@ -56,16 +64,24 @@ impl Dumper {
     }
 
     /// Append the sockets of one (proto, family) table to `out`. On error `out` is left as it was.
+    /// A `filter` narrows the states the query asks for (the masks are intersected) and sends its
+    /// program; a program the kernel refuses is an error (EINVAL), never an empty table.
     pub fn dump(
         &mut self,
         proto: Proto,
         family: Family,
         query: &Query,
+        filter: Option<&Pushdown>,
         out: &mut Vec<Socket>,
     ) -> Result<(), CollectError> {
         let before = out.len();
+        let mut states = state_mask(proto, query.listening);
+        if let Some(filter) = filter {
+            states &= filter.states;
+        }
+        let bytecode = filter.and_then(|f| f.bytecode.as_deref());
         let result = self
-            .request(proto, family, query)
+            .request(proto, family, states, bytecode)
             .and_then(|()| self.receive(proto, out));
         result.map_err(|source| {
             out.truncate(before);
@@ -80,27 +96,22 @@ impl Dumper {
         })
     }
 
-    fn request(&mut self, proto: Proto, family: Family, query: &Query) -> io::Result<()> {
-        let mut header = NetlinkHeader::default();
-        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-        let (family_code, socket_id) = match family {
-            Family::Ipv4 => (AF_INET, SocketId::new_v4()),
-            Family::Ipv6 => (AF_INET6, SocketId::new_v6()),
+    fn request(
+        &mut self,
+        proto: Proto,
+        family: Family,
+        states: u32,
+        bytecode: Option<&[u8]>,
+    ) -> io::Result<()> {
+        let family_code = match family {
+            Family::Ipv4 => AF_INET,
+            Family::Ipv6 => AF_INET6,
         };
-        let request = InetRequest {
-            family: family_code,
-            protocol: match proto {
-                Proto::Tcp => IPPROTO_TCP,
-                Proto::Udp => IPPROTO_UDP,
-            },
-            extensions: ExtensionFlags::empty(),
-            states: StateFlags::from_bits_retain(state_mask(proto, query.listening)),
-            socket_id,
+        let protocol = match proto {
+            Proto::Tcp => IPPROTO_TCP,
+            Proto::Udp => IPPROTO_UDP,
         };
-        let mut message = NetlinkMessage::new(header, SockDiagMessage::InetRequest(request).into());
-        message.finalize();
-        let mut bytes = vec![0; message.buffer_len()];
-        message.serialize(&mut bytes);
+        let bytes = dump_request(family_code, protocol, states, bytecode)?;
         self.socket.send(&bytes, 0)?;
         Ok(())
     }
@@ -114,6 +125,44 @@ impl Dumper {
             }
         }
     }
+}
+
+/// One dump request: nlmsghdr, inet_diag_req_v2 and, with a program, an
+/// INET_DIAG_REQ_BYTECODE attribute (netlink-packet-sock-diag 0.5 cannot carry attributes).
+fn dump_request(
+    family: u8,
+    protocol: u8,
+    states: u32,
+    bytecode: Option<&[u8]>,
+) -> io::Result<Vec<u8>> {
+    let attribute = match bytecode {
+        None => 0,
+        Some(program) => ATTRIBUTE_HEADER_BYTES + program.len(),
+    };
+    let attribute_length = u16::try_from(attribute).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("a filter program of {attribute} bytes with its header does not fit a request"),
+        )
+    })?;
+    let padded = (attribute + 3) & !3;
+    let length = NETLINK_HEADER_BYTES + INET_DIAG_REQ_V2_BYTES + padded;
+    let mut out = Vec::with_capacity(length);
+    out.extend((length as u32).to_ne_bytes());
+    out.extend(SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    out.extend((NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    // Sequence number and port id: one request at a time, and the kernel knows who we are.
+    out.extend([0; 8]);
+    out.extend([family, protocol, 0, 0]);
+    out.extend(states.to_ne_bytes());
+    out.extend([0; INET_DIAG_REQ_V2_BYTES - 8]);
+    if let Some(program) = bytecode {
+        out.extend(attribute_length.to_ne_bytes());
+        out.extend(INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+        out.extend(program);
+        out.resize(length, 0);
+    }
+    Ok(out)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -206,8 +255,9 @@ fn state_mask(proto: Proto, listening: Listening) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netlink_packet_core::{NLM_F_MULTIPART, NetlinkPayload};
-    use netlink_packet_sock_diag::inet::InetResponse;
+    use netlink_packet_core::{NLM_F_MULTIPART, NetlinkHeader, NetlinkMessage, NetlinkPayload};
+    use netlink_packet_sock_diag::SockDiagMessage;
+    use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponse, StateFlags};
 
     fn encode(payload: NetlinkPayload<SockDiagMessage>, flags: u16) -> Vec<u8> {
         let mut header = NetlinkHeader::default();
@@ -374,5 +424,549 @@ mod tests {
             }
         }
         assert_ne!(state_mask(Proto::Tcp, Listening::All) & (1 << 12), 0);
+    }
+
+    /// What netlink-packet-sock-diag serializes for a request: the oracle for ours.
+    fn crate_request(family: u8, protocol: u8, states: u32) -> Vec<u8> {
+        let request = InetRequest {
+            family,
+            protocol,
+            extensions: ExtensionFlags::empty(),
+            states: StateFlags::from_bits_retain(states),
+            socket_id: if family == AF_INET {
+                SocketId::new_v4()
+            } else {
+                SocketId::new_v6()
+            },
+        };
+        encode(
+            SockDiagMessage::InetRequest(request).into(),
+            NLM_F_REQUEST | NLM_F_DUMP,
+        )
+    }
+
+    #[test]
+    fn a_request_without_a_program_is_what_the_crate_sends() {
+        for (family, protocol, states) in [
+            (AF_INET, IPPROTO_TCP, ALL_STATES),
+            (AF_INET6, IPPROTO_UDP, TCP_CLOSE_BIT),
+            (AF_INET6, IPPROTO_TCP, 0xdead_beef),
+        ] {
+            assert_eq!(
+                dump_request(family, protocol, states, None).unwrap(),
+                crate_request(family, protocol, states)
+            );
+        }
+    }
+
+    #[test]
+    fn a_program_rides_in_one_bytecode_attribute() {
+        let program = [1, 4, 8, 0, 0, 4, 4, 0];
+        let bytes = dump_request(AF_INET6, IPPROTO_TCP, TCP_LISTEN_BIT, Some(&program)).unwrap();
+        let mut expected = crate_request(AF_INET6, IPPROTO_TCP, TCP_LISTEN_BIT);
+        expected.extend(12u16.to_ne_bytes());
+        expected.extend(1u16.to_ne_bytes());
+        expected.extend(program);
+        expected[..4].copy_from_slice(&(16u32 + 56 + 12).to_ne_bytes());
+        assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn a_program_longer_than_an_attribute_is_refused_before_sending() {
+        let program = vec![0; usize::from(u16::MAX)];
+        let error = dump_request(AF_INET, IPPROTO_TCP, ALL_STATES, Some(&program)).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+    }
+}
+
+/// The real kernel, on loopback sockets this module opens: the program it runs must keep exactly
+/// the sockets the expression keeps when evaluated here on the unfiltered dump.
+#[cfg(test)]
+pub(super) mod kernel_filter_tests {
+    use super::*;
+    use crate::filter::kernel::tests::Generator;
+    use crate::filter::kernel::{HostCond, KernelExpr, KernelFilter, PortOp, Prefix, Side};
+    use crate::model::SocketState;
+    use std::collections::BTreeSet;
+    use std::io::Read;
+    use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+    use std::time::{Duration, Instant};
+
+    /// The sockets one test holds open, and the ports that tell them from everyone else's.
+    pub(in crate::platform::linux) struct Fixture {
+        _held: Vec<Box<dyn std::any::Any>>,
+        ports: BTreeSet<(Proto, u16)>,
+        v4_listener: u16,
+        v6_listener: u16,
+        mapped_listener: u16,
+        udp_v4: u16,
+    }
+
+    /// A listener with two established pairs, one pair closed by the client (TIME_WAIT on the
+    /// client) and one closed by the server (TIME_WAIT on the accepted socket).
+    fn serve(bind: &str, connect_host: &str, held: &mut Vec<Box<dyn std::any::Any>>) -> u16 {
+        let listener = TcpListener::bind(bind).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let target = format!("{connect_host}:{port}");
+        for _ in 0..2 {
+            let client = TcpStream::connect(&target).unwrap();
+            let (server, _) = listener.accept().unwrap();
+            held.push(Box::new((client, server)));
+        }
+        for client_first in [true, false] {
+            let client = TcpStream::connect(&target).unwrap();
+            let (server, _) = listener.accept().unwrap();
+            let (mut closer, mut peer) = if client_first {
+                (client, server)
+            } else {
+                (server, client)
+            };
+            // The end that closes first is the one left in TIME_WAIT.
+            closer.shutdown(Shutdown::Write).unwrap();
+            peer.read_to_end(&mut Vec::new()).unwrap();
+            drop(peer);
+            closer.read_to_end(&mut Vec::new()).unwrap();
+        }
+        held.push(Box::new(listener));
+        port
+    }
+
+    pub(in crate::platform::linux) fn fixture() -> Fixture {
+        let mut held: Vec<Box<dyn std::any::Any>> = Vec::new();
+        let v4_listener = serve("127.0.0.1:0", "127.0.0.1", &mut held);
+        let v6_listener = serve("[::1]:0", "[::1]", &mut held);
+        // An IPv6 socket on a v4-mapped address: the accepted sockets have ::ffff:127.0.0.1 ends.
+        let mapped_listener = serve("[::ffff:127.0.0.1]:0", "127.0.0.1", &mut held);
+        let udp_v4 = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let udp_v6 = UdpSocket::bind("[::1]:0").unwrap();
+        let udp_v6_peer = UdpSocket::bind("[::1]:0").unwrap();
+        udp_v6_peer.connect(udp_v6.local_addr().unwrap()).unwrap();
+        let mut ports: BTreeSet<(Proto, u16)> = [v4_listener, v6_listener, mapped_listener]
+            .map(|port| (Proto::Tcp, port))
+            .into();
+        for udp in [&udp_v4, &udp_v6, &udp_v6_peer] {
+            ports.insert((Proto::Udp, udp.local_addr().unwrap().port()));
+        }
+        let udp_v4_port = udp_v4.local_addr().unwrap().port();
+        held.push(Box::new((udp_v4, udp_v6, udp_v6_peer)));
+        let fixture = Fixture {
+            _held: held,
+            ports,
+            v4_listener,
+            v6_listener,
+            mapped_listener,
+            udp_v4: udp_v4_port,
+        };
+        // The closes above finish on their own a moment later (the last ACK may wait for a
+        // softirq): wait for all six TIME_WAITs and no socket of ours still closing.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let sockets = unfiltered(&fixture);
+            let time_waits = sockets
+                .iter()
+                .filter(|s| s.state == SocketState::TimeWait)
+                .count();
+            let closing: Vec<&Socket> = sockets
+                .iter()
+                .filter(|s| {
+                    matches!(
+                        s.state,
+                        SocketState::FinWait1
+                            | SocketState::FinWait2
+                            | SocketState::CloseWait
+                            | SocketState::LastAck
+                            | SocketState::Closing
+                    )
+                })
+                .collect();
+            if time_waits >= 6 && closing.is_empty() {
+                return fixture;
+            }
+            // At net.ipv4.tcp_max_tw_buckets the kernel closes without a TIME_WAIT.
+            let buckets = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_max_tw_buckets");
+            assert!(
+                Instant::now() < deadline,
+                "{time_waits} of our 6 TIME_WAIT sockets (tcp_max_tw_buckets {}; `ss -s` counts \
+                 the machine's), still closing: {closing:?}",
+                buckets.as_deref().unwrap_or("unknown").trim()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    type Row = (Proto, SocketState, SocketAddr, Option<SocketAddr>);
+
+    fn dump_all(filter: Option<&Pushdown>) -> Result<Vec<Socket>, CollectError> {
+        let mut dumper = Dumper::open()?;
+        let mut out = Vec::new();
+        for proto in [Proto::Tcp, Proto::Udp] {
+            for family in [Family::Ipv4, Family::Ipv6] {
+                dumper.dump(proto, family, &Query::default(), filter, &mut out)?;
+            }
+        }
+        Ok(out)
+    }
+
+    pub(in crate::platform::linux) fn ours(fixture: &Fixture, sockets: Vec<Socket>) -> Vec<Socket> {
+        sockets
+            .into_iter()
+            .filter(|s| {
+                let ours = |port: u16| fixture.ports.contains(&(s.proto, port));
+                ours(s.local.port()) || s.remote.is_some_and(|r| ours(r.port()))
+            })
+            .collect()
+    }
+
+    fn unfiltered(fixture: &Fixture) -> Vec<Socket> {
+        ours(fixture, dump_all(None).unwrap())
+    }
+
+    pub(in crate::platform::linux) fn rows<'a>(
+        sockets: impl IntoIterator<Item = &'a Socket>,
+    ) -> BTreeSet<Row> {
+        sockets
+            .into_iter()
+            .map(|s| (s.proto, s.state, s.local, s.remote))
+            .collect()
+    }
+
+    /// Two reads of a live machine's tables can disagree on sockets that were there all along:
+    /// a netlink dump and /proc/net both walk hash buckets over several reads, and other
+    /// programs' sockets coming and going in between shift the walk. A real difference repeats,
+    /// so `read` runs up to three times until its two sides agree; the last pair is returned.
+    pub(in crate::platform::linux) fn agree<T: PartialEq>(read: impl Fn() -> (T, T)) -> (T, T) {
+        let mut pair = read();
+        for _ in 1..3 {
+            if pair.0 == pair.1 {
+                break;
+            }
+            pair = read();
+        }
+        pair
+    }
+
+    fn port(side: Side, op: PortOp, port: u16) -> KernelExpr {
+        KernelExpr::Port { side, op, port }
+    }
+
+    fn host(side: Side, prefix: Option<(&str, u8)>, port: Option<u16>) -> KernelExpr {
+        KernelExpr::Host {
+            side,
+            cond: HostCond {
+                prefix: prefix.map(|(a, l)| Prefix::new(a.parse().unwrap(), l).unwrap()),
+                port,
+            },
+        }
+    }
+
+    pub(in crate::platform::linux) fn expressions(f: &Fixture) -> Vec<KernelExpr> {
+        use PortOp::*;
+        use Side::*;
+        let mut all = Vec::new();
+        for op in [Eq, Ne, Lt, Le, Ge, Gt] {
+            all.push(port(Source, op, f.v4_listener));
+            all.push(port(Destination, op, f.v6_listener));
+            all.push(port(Destination, op, f.mapped_listener));
+        }
+        all.extend([
+            KernelExpr::True,
+            KernelExpr::False,
+            host(Source, Some(("127.0.0.1", 32)), None),
+            host(Destination, Some(("127.0.0.0", 8)), None),
+            host(Source, Some(("0.0.0.0", 0)), None),
+            host(Destination, Some(("10.0.0.0", 8)), None),
+            host(Source, Some(("::1", 128)), None),
+            host(Destination, Some(("::", 0)), None),
+            host(Source, Some(("::ffff:127.0.0.1", 128)), None),
+            host(Destination, Some(("::ffff:127.0.0.0", 104)), None),
+            host(Source, Some(("127.0.0.1", 32)), Some(f.mapped_listener)),
+            host(
+                Destination,
+                Some(("127.0.0.1", 32)),
+                Some(f.mapped_listener),
+            ),
+            host(Source, None, Some(f.v6_listener)),
+            host(Destination, None, Some(f.v4_listener)),
+            host(Source, Some(("::1", 128)), Some(f.udp_v4)),
+            host(Source, Some(("127.0.0.1", 32)), Some(f.udp_v4)),
+            !port(Source, Eq, f.v4_listener),
+            !host(Source, Some(("0.0.0.0", 0)), None),
+            port(Source, Eq, f.v4_listener).or(port(Destination, Eq, f.v4_listener)),
+            port(Source, Eq, f.mapped_listener)
+                .or(port(Destination, Eq, f.mapped_listener))
+                .and(!host(Source, Some(("::", 0)), None)),
+            !(host(Source, Some(("::1", 128)), None).or(port(Destination, Ge, f.v6_listener)))
+                .and(port(Source, Le, f.mapped_listener).or(KernelExpr::False)),
+            !(!port(Source, Ne, f.v6_listener)).or(!KernelExpr::True),
+            port(Source, Gt, 0)
+                .and(port(Destination, Lt, u16::MAX))
+                .and(!(port(Source, Eq, f.v4_listener).and(port(Destination, Eq, 0)))),
+        ]);
+        all
+    }
+
+    #[test]
+    fn the_kernel_keeps_what_the_expression_keeps() {
+        let fixture = fixture();
+        let listening = (1 << 10) | (1 << 7);
+        for states in [ALL_STATES, 1 << 1, 1 << 6, listening] {
+            for expr in expressions(&fixture) {
+                let filter = KernelFilter { states, expr };
+                let pushdown = filter.pushdown().unwrap();
+                let (kernel, here) = agree(|| {
+                    let everything = unfiltered(&fixture);
+                    let kernel = ours(&fixture, dump_all(Some(&pushdown)).unwrap());
+                    (
+                        rows(&kernel),
+                        rows(everything.iter().filter(|s| filter.keeps(s))),
+                    )
+                });
+                assert_eq!(
+                    kernel, here,
+                    "states {states:#x}, {:?}, program {:?}",
+                    filter.expr, pushdown.bytecode
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_kernel_keeps_what_generated_expressions_keep() {
+        let fixture = fixture();
+        let mut ports: Vec<u16> = fixture.ports.iter().map(|&(_, port)| port).collect();
+        let listeners = [
+            fixture.v4_listener,
+            fixture.v6_listener,
+            fixture.mapped_listener,
+        ];
+        ports.extend(
+            listeners
+                .iter()
+                .flat_map(|p| [p.saturating_sub(1), p.saturating_add(1)]),
+        );
+        ports.extend([0, 1, u16::MAX]);
+        let mut generate = Generator::new(
+            0x2545_f491_4f6c_dd1d,
+            &ports,
+            &["127.0.0.1", "127.0.0.2", "10.0.0.1", "0.0.0.0"],
+            &[
+                "::1",
+                "::",
+                "::ffff:127.0.0.1",
+                "::ffff:10.0.0.1",
+                "fe80::1",
+            ],
+        );
+        let masks = [
+            ALL_STATES,
+            1 << 1,
+            1 << 6,
+            (1 << 10) | (1 << 7),
+            (1 << 1) | (1 << 6),
+        ];
+        let total = rows(&unfiltered(&fixture)).len();
+        let mut selective = 0;
+        for round in 0..300 {
+            let filter = KernelFilter {
+                states: masks[round % masks.len()],
+                expr: generate.expr(3),
+            };
+            let pushdown = filter.pushdown().unwrap();
+            let (kernel, here) = agree(|| {
+                let everything = unfiltered(&fixture);
+                let kernel = ours(&fixture, dump_all(Some(&pushdown)).unwrap());
+                let here = everything.iter().filter(|s| filter.keeps(s));
+                (rows(&kernel), rows(here))
+            });
+            assert_eq!(kernel, here, "{filter:?}, program {:?}", pushdown.bytecode);
+            if !here.is_empty() && here.len() < total {
+                selective += 1;
+            }
+        }
+        assert!(
+            selective > 100,
+            "only {selective} of 300 kept some but not all"
+        );
+    }
+
+    #[test]
+    fn the_fixture_and_the_filters_select_what_they_say() {
+        use SocketState::{Established, Listen, TimeWait};
+        let fixture = fixture();
+        let keep = |expr: KernelExpr| {
+            let filter = KernelFilter {
+                states: ALL_STATES,
+                expr,
+            };
+            ours(
+                &fixture,
+                dump_all(Some(&filter.pushdown().unwrap())).unwrap(),
+            )
+        };
+        // The v4 listener, its two accepted sockets still open, and the TIME_WAIT of the pair
+        // the server closed first (the other pair's TIME_WAIT is on the client's port).
+        let (v4, expected) = agree(|| {
+            let v4 = keep(port(Side::Source, PortOp::Eq, fixture.v4_listener));
+            let states: BTreeSet<SocketState> = v4.iter().map(|s| s.state).collect();
+            (
+                (v4.len(), states),
+                (4, state_set(&[Listen, Established, TimeWait])),
+            )
+        });
+        assert_eq!(v4, expected);
+        // Only the IPv6 sockets of the mapped listener have v4-mapped local addresses.
+        let (mapped, expected) = agree(|| {
+            let mapped: Vec<Socket> = keep(host(Side::Source, Some(("127.0.0.0", 8)), None))
+                .into_iter()
+                .filter(|s| s.family() == Family::Ipv6)
+                .collect();
+            let ports: BTreeSet<u16> = mapped.iter().map(|s| s.local.port()).collect();
+            (
+                (mapped.len(), ports),
+                (4, BTreeSet::from([fixture.mapped_listener])),
+            )
+        });
+        assert_eq!(mapped, expected);
+        assert!(keep(KernelExpr::False).is_empty());
+        let (all, unfiltered) =
+            agree(|| (rows(&keep(KernelExpr::True)), rows(&unfiltered(&fixture))));
+        assert_eq!(all, unfiltered);
+    }
+
+    fn state_set(states: &[SocketState]) -> BTreeSet<SocketState> {
+        states.iter().copied().collect()
+    }
+
+    #[test]
+    fn the_kernel_runs_always_true_and_always_false_programs() {
+        let fixture = fixture();
+        for (expr, keeps_all) in [(KernelExpr::True, true), (KernelExpr::False, false)] {
+            let pushdown = Pushdown {
+                states: ALL_STATES,
+                bytecode: Some(expr.compile().unwrap()),
+            };
+            let (kept, expected) = agree(|| {
+                let expected = if keeps_all {
+                    unfiltered(&fixture)
+                } else {
+                    Vec::new()
+                };
+                let kept = ours(&fixture, dump_all(Some(&pushdown)).unwrap());
+                (rows(&kept), rows(&expected))
+            });
+            assert_eq!(kept, expected, "{expr:?}");
+        }
+    }
+
+    #[test]
+    fn a_program_the_kernel_refuses_is_an_error_not_an_empty_table() {
+        // Op code 99 does not exist; a jump into the middle of an op; a yes past the end.
+        for program in [
+            vec![99, 4, 8, 0],
+            vec![11, 8, 6, 0, 0, 0, 80, 0],
+            vec![0, 8, 0, 0],
+        ] {
+            let pushdown = Pushdown {
+                states: ALL_STATES,
+                bytecode: Some(program.clone()),
+            };
+            let error = dump_all(Some(&pushdown)).unwrap_err();
+            assert_eq!(
+                error.source.raw_os_error(),
+                Some(libc::EINVAL),
+                "{program:?}: {error}"
+            );
+        }
+    }
+
+    /// The TCP sockets `ss -tanH FILTER` lists, as (local, peer); a peer `*:*` is `None`.
+    fn ss_rows(fixture: &Fixture, filter: &str) -> BTreeSet<(SocketAddr, Option<SocketAddr>)> {
+        let output = std::process::Command::new("ss")
+            .args(["-tanH", filter])
+            .output()
+            .expect("ss (iproute2) is the oracle here");
+        assert!(output.status.success(), "ss -tanH {filter:?}: {output:?}");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let local: SocketAddr = fields.get(3)?.parse().ok()?;
+                Some((local, fields.get(4)?.parse::<SocketAddr>().ok()))
+            })
+            .filter(|(local, peer)| {
+                let ours = |port: u16| fixture.ports.contains(&(Proto::Tcp, port));
+                ours(local.port()) || peer.is_some_and(|p| ours(p.port()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ss_with_the_same_filter_keeps_the_same_sockets() {
+        use PortOp::*;
+        use Side::*;
+        let fixture = fixture();
+        let (p4, p6, pm) = (
+            fixture.v4_listener,
+            fixture.v6_listener,
+            fixture.mapped_listener,
+        );
+        let cases = [
+            (format!("sport = :{p4}"), port(Source, Eq, p4)),
+            (format!("sport != :{p4}"), port(Source, Ne, p4)),
+            (format!("dport < :{p6}"), port(Destination, Lt, p6)),
+            (format!("dport le :{p6}"), port(Destination, Le, p6)),
+            (format!("sport >= :{pm}"), port(Source, Ge, pm)),
+            (format!("sport gt :{pm}"), port(Source, Gt, pm)),
+            (
+                "src 127.0.0.1".to_string(),
+                host(Source, Some(("127.0.0.1", 32)), None),
+            ),
+            (
+                "dst 127.0.0.0/8".to_string(),
+                host(Destination, Some(("127.0.0.0", 8)), None),
+            ),
+            (
+                "src [::1]".to_string(),
+                host(Source, Some(("::1", 128)), None),
+            ),
+            (
+                "src [::ffff:127.0.0.1]".to_string(),
+                host(Source, Some(("::ffff:127.0.0.1", 128)), None),
+            ),
+            (
+                format!("dst 127.0.0.1:{pm}"),
+                host(Destination, Some(("127.0.0.1", 32)), Some(pm)),
+            ),
+            (
+                format!("( sport = :{p4} or dport = :{p4} ) and not src [::1]"),
+                port(Source, Eq, p4)
+                    .or(port(Destination, Eq, p4))
+                    .and(!host(Source, Some(("::1", 128)), None)),
+            ),
+        ];
+        for (text, expr) in cases {
+            let filter = KernelFilter {
+                states: ALL_STATES,
+                expr,
+            };
+            let pushdown = filter.pushdown().unwrap();
+            let (ours, ss) = agree(|| {
+                let mut kernel = Vec::new();
+                let mut dumper = Dumper::open().unwrap();
+                for family in [Family::Ipv4, Family::Ipv6] {
+                    let query = Query::default();
+                    dumper
+                        .dump(Proto::Tcp, family, &query, Some(&pushdown), &mut kernel)
+                        .unwrap();
+                }
+                let ours: BTreeSet<_> = ours(&fixture, kernel)
+                    .into_iter()
+                    .map(|s| (s.local, s.remote))
+                    .collect();
+                (ours, ss_rows(&fixture, &text))
+            });
+            assert!(!ours.is_empty(), "{text}: the fixture has sockets it keeps");
+            assert_eq!(ours, ss, "{text}");
+        }
     }
 }
