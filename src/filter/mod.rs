@@ -5,6 +5,7 @@ pub mod ast;
 pub mod eval;
 pub mod kernel;
 pub mod parse;
+pub mod pushdown;
 pub mod sort;
 
 pub use ast::Filter;

@@ -81,7 +81,10 @@ fn snapshot_with_full_scan(query: &Query) -> Result<(Vec<Socket>, OwnerCoverage)
 
 fn dump_sockets(query: &Query) -> Result<Vec<Socket>, CollectError> {
     let force_proc = std::env::var_os(COLLECTOR_ENV).is_some_and(|v| v == "procfs");
-    dump_tables(query, None, force_proc)
+    // What the kernel can decide of the user's filter never leaves it; the rest is decided on
+    // what comes back (platform::Collector evaluates the whole filter).
+    let kernel_filter = query.filter.as_ref().map(KernelFilter::of);
+    dump_tables(query, kernel_filter.as_ref(), force_proc)
 }
 
 /// The wanted tables, narrowed by `filter`: sent to the kernel with each sock_diag request, and

@@ -1,0 +1,346 @@
+//! A [`Filter`] as far as the kernel can decide it: the [`KernelFilter`] that a sock_diag request
+//! carries. Conditions only userspace can decide (process, pid, user, proto) become `True` where
+//! they count for a socket (under an even number of `not`s) and `False` where they count against
+//! it, so the kernel keeps every socket the whole filter could keep; the whole filter is then
+//! evaluated on what came back. Pure.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::ast::{self, Expr, Filter, PortSide};
+use super::kernel::{HostCond, KernelExpr, KernelFilter, PortOp, Prefix, Side};
+use crate::model::Family;
+
+/// Every real kernel state, TCP_ESTABLISHED (1) to TCP_NEW_SYN_RECV (12).
+const ALL_STATES: u32 = 0x1ffe;
+const SYN_RECV: u32 = 1 << 3;
+const NEW_SYN_RECV: u32 = 1 << 12;
+
+impl KernelFilter {
+    /// What the kernel can filter of `filter`: a superset of what `filter` keeps.
+    pub fn of(filter: &Filter) -> KernelFilter {
+        // The model shows request sockets (TCP_NEW_SYN_RECV) as SYN_RECV, as ss does: they go
+        // with bit 3, whatever bit 12 says.
+        let mut states = filter
+            .states
+            .map_or(ALL_STATES, |states| states.0 & ALL_STATES & !NEW_SYN_RECV);
+        if states & SYN_RECV != 0 {
+            states |= NEW_SYN_RECV;
+        }
+        let expr = filter
+            .expr
+            .as_ref()
+            .map_or(KernelExpr::True, |expr| lower(expr, true))
+            .simplify();
+        KernelFilter { states, expr }
+    }
+}
+
+/// `expr` for the kernel; `counts_for` is whether it sits under an even number of `not`s.
+fn lower(expr: &Expr, counts_for: bool) -> KernelExpr {
+    let userspace_only = || {
+        if counts_for {
+            KernelExpr::True
+        } else {
+            KernelExpr::False
+        }
+    };
+    match expr {
+        Expr::And(a, b) => lower(a, counts_for).and(lower(b, counts_for)),
+        Expr::Or(a, b) => lower(a, counts_for).or(lower(b, counts_for)),
+        Expr::Not(inner) => !lower(inner, !counts_for),
+        Expr::Port { side, op, port } => {
+            let test = |side| KernelExpr::Port {
+                side,
+                op: port_op(*op),
+                port: *port,
+            };
+            match side {
+                PortSide::Local => test(Side::Source),
+                PortSide::Remote => test(Side::Destination),
+                PortSide::Either => test(Side::Source).or(test(Side::Destination)),
+            }
+        }
+        Expr::Host(cond) => match host(cond) {
+            Some(host) => host,
+            None => userspace_only(),
+        },
+        // The kernel dumps one protocol per request: `proto` is decided by which tables are read.
+        Expr::Proto(_) | Expr::Process(_) | Expr::Pid(_) | Expr::User(_) => userspace_only(),
+    }
+}
+
+fn port_op(op: ast::PortOp) -> PortOp {
+    match op {
+        ast::PortOp::Eq => PortOp::Eq,
+        ast::PortOp::Ne => PortOp::Ne,
+        ast::PortOp::Lt => PortOp::Lt,
+        ast::PortOp::Le => PortOp::Le,
+        ast::PortOp::Gt => PortOp::Gt,
+        ast::PortOp::Ge => PortOp::Ge,
+    }
+}
+
+/// `src`/`dst` as the kernel's hostcond: a family alone is its /0 prefix. `None` for a prefix the
+/// kernel cannot take (longer than its address), left to userspace.
+fn host(cond: &ast::HostCond) -> Option<KernelExpr> {
+    let side = match cond.side {
+        ast::Side::Local => Side::Source,
+        ast::Side::Remote => Side::Destination,
+    };
+    let prefix = match (cond.network, cond.family) {
+        (Some((address, length)), _) => Some(Prefix::new(address, length)?),
+        (None, Some(Family::Ipv4)) => Prefix::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+        (None, Some(Family::Ipv6)) => Prefix::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+        (None, None) => None,
+    };
+    Some(KernelExpr::Host {
+        side,
+        cond: HostCond {
+            prefix,
+            port: cond.port,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::net::SocketAddr;
+
+    use super::*;
+    use crate::filter::ast::{HostCond as Cond, ProcessMatch, States, UserMatch};
+    use crate::filter::eval::Owners;
+    use crate::model::{Process, Proto, Socket, SocketState};
+
+    /// xorshift: the same cases every run.
+    struct Generator(u64);
+
+    impl Generator {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+
+        fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+            items[self.below(items.len())]
+        }
+
+        fn port(&mut self) -> u16 {
+            self.pick(&[0, 1, 22, 80, 443, 8080, 50000, 65535])
+        }
+
+        fn address(&mut self, v6: bool) -> IpAddr {
+            let text = if v6 {
+                self.pick(&[
+                    "::",
+                    "::1",
+                    "::ffff:127.0.0.1",
+                    "::ffff:10.1.2.3",
+                    "fe80::1",
+                ])
+            } else {
+                self.pick(&["0.0.0.0", "127.0.0.1", "10.1.2.3", "192.168.1.9"])
+            };
+            text.parse().expect("an address")
+        }
+
+        fn socket(&mut self) -> Socket {
+            let v6 = self.below(2) == 0;
+            let proto = self.pick(&[Proto::Tcp, Proto::Udp]);
+            let state = match proto {
+                Proto::Tcp => self.pick(&SocketState::ALL[..11]),
+                Proto::Udp => self.pick(&[SocketState::Unconn, SocketState::Established]),
+            };
+            let remote = (!state.is_listening() || self.below(4) == 0)
+                .then(|| SocketAddr::new(self.address(v6), self.port()));
+            Socket {
+                proto,
+                state,
+                local: SocketAddr::new(self.address(v6), self.port()),
+                remote,
+                recv_q: Some(0),
+                send_q: Some(0),
+                uid: self.pick(&[None, Some(0), Some(1000)]),
+                inode: Some(1),
+                pids: match self.below(3) {
+                    0 => vec![],
+                    1 => vec![100],
+                    _ => vec![100, 200],
+                },
+            }
+        }
+
+        fn host(&mut self) -> Cond {
+            let side = self.pick(&[ast::Side::Local, ast::Side::Remote]);
+            let (family, network) = match self.below(4) {
+                0 => (None, None),
+                1 => (Some(self.pick(&[Family::Ipv4, Family::Ipv6])), None),
+                _ => {
+                    let v6 = self.below(2) == 0;
+                    let address = self.address(v6);
+                    let bits = if address.is_ipv6() { 129 } else { 33 };
+                    (
+                        Some(Family::of(address)),
+                        Some((address, self.below(bits) as u8)),
+                    )
+                }
+            };
+            let port = (self.below(3) == 0).then(|| self.port());
+            Cond {
+                side,
+                family,
+                network,
+                port,
+            }
+        }
+
+        fn expr(&mut self, depth: u32, userspace: bool) -> Expr {
+            let kinds = if depth == 0 { 3 } else { 6 };
+            match self.below(kinds) {
+                0 => Expr::Port {
+                    side: self.pick(&[PortSide::Local, PortSide::Remote, PortSide::Either]),
+                    op: self.pick(&[
+                        ast::PortOp::Eq,
+                        ast::PortOp::Ne,
+                        ast::PortOp::Lt,
+                        ast::PortOp::Le,
+                        ast::PortOp::Gt,
+                        ast::PortOp::Ge,
+                    ]),
+                    port: self.port(),
+                },
+                1 => Expr::Host(self.host()),
+                2 if userspace => match self.below(5) {
+                    0 => Expr::Proto(self.pick(&[Proto::Tcp, Proto::Udp])),
+                    1 => Expr::Process(ProcessMatch::Name("nginx".to_string())),
+                    2 => Expr::Pid(self.pick(&[100, 200, 300])),
+                    3 => Expr::User(UserMatch::Uid(1000)),
+                    _ => Expr::User(UserMatch::Name("alice".to_string())),
+                },
+                2 => Expr::Host(self.host()),
+                3 => Expr::not(self.expr(depth - 1, userspace)),
+                4 => Expr::and(
+                    self.expr(depth - 1, userspace),
+                    self.expr(depth - 1, userspace),
+                ),
+                _ => Expr::or(
+                    self.expr(depth - 1, userspace),
+                    self.expr(depth - 1, userspace),
+                ),
+            }
+        }
+
+        fn filter(&mut self, userspace: bool) -> Filter {
+            Filter {
+                states: (self.below(2) == 0).then(|| States(self.below(1 << 13) as u32)),
+                family: None,
+                expr: (self.below(8) != 0).then(|| self.expr(3, userspace)),
+            }
+        }
+    }
+
+    fn owners() -> (HashMap<u32, Process>, HashMap<u32, String>) {
+        let process = |pid, name: &str| Process {
+            pid,
+            name: name.to_string(),
+            user: None,
+            cmdline: None,
+            argv: None,
+        };
+        (
+            HashMap::from([(100, process(100, "nginx")), (200, process(200, "python3"))]),
+            HashMap::from([(1000, "alice".to_string())]),
+        )
+    }
+
+    #[test]
+    fn kernel_then_userspace_keeps_exactly_what_userspace_alone_keeps() {
+        let (processes, user_names) = owners();
+        let owners = Owners {
+            processes: &processes,
+            user_names: &user_names,
+        };
+        let mut generate = Generator(0x2545_f491_4f6c_dd1d);
+        let sockets: Vec<Socket> = (0..200).map(|_| generate.socket()).collect();
+        let (mut kept, mut dropped_by_kernel) = (0, 0);
+        for _ in 0..2000 {
+            let filter = generate.filter(true);
+            let kernel = KernelFilter::of(&filter);
+            for socket in &sockets {
+                let alone = filter.matches(socket, owners);
+                let in_kernel = kernel.keeps(socket);
+                assert_eq!(
+                    in_kernel && filter.matches(socket, owners),
+                    alone,
+                    "{filter:?}\n{kernel:?}\n{socket:?}"
+                );
+                kept += usize::from(alone);
+                dropped_by_kernel += usize::from(!in_kernel);
+            }
+        }
+        // The cases are not all trivial: the kernel drops much, and much is kept.
+        assert!(
+            kept > 20_000 && dropped_by_kernel > 100_000,
+            "{kept} {dropped_by_kernel}"
+        );
+    }
+
+    #[test]
+    fn without_userspace_conditions_the_kernel_decides_exactly() {
+        let (processes, user_names) = owners();
+        let owners = Owners {
+            processes: &processes,
+            user_names: &user_names,
+        };
+        let mut generate = Generator(0x9e37_79b9_7f4a_7c15);
+        let sockets: Vec<Socket> = (0..200).map(|_| generate.socket()).collect();
+        for _ in 0..2000 {
+            let filter = generate.filter(false);
+            let kernel = KernelFilter::of(&filter);
+            for socket in &sockets {
+                assert_eq!(
+                    kernel.keeps(socket),
+                    filter.matches(socket, owners),
+                    "{filter:?}\n{kernel:?}\n{socket:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn userspace_conditions_count_by_the_nots_above_them() {
+        let pid = Expr::Pid(100);
+        let port = Expr::Port {
+            side: PortSide::Local,
+            op: ast::PortOp::Eq,
+            port: 22,
+        };
+        let filter = |expr| Filter {
+            expr: Some(expr),
+            ..Filter::default()
+        };
+        // `pid 100 and sport = :22`: the kernel can still insist on the port.
+        let kernel = KernelFilter::of(&filter(Expr::and(pid.clone(), port.clone())));
+        assert!(matches!(kernel.expr, KernelExpr::Port { port: 22, .. }));
+        // `not pid 100`: nothing for the kernel to decide.
+        assert_eq!(
+            KernelFilter::of(&filter(Expr::not(pid.clone()))).expr,
+            KernelExpr::True
+        );
+        // `not (pid 100 or sport = :22)`: the port still counts against, in the kernel.
+        let kernel = KernelFilter::of(&filter(Expr::not(Expr::or(pid, port))));
+        assert!(matches!(kernel.expr, KernelExpr::Not(_)), "{kernel:?}");
+    }
+
+    #[test]
+    fn syn_recv_also_asks_for_request_sockets() {
+        let filter = Filter {
+            states: Some(States::of_kernel(States::SYN_RECV)),
+            ..Filter::default()
+        };
+        assert_eq!(KernelFilter::of(&filter).states, (1 << 3) | (1 << 12));
+        assert_eq!(KernelFilter::of(&Filter::default()).states, ALL_STATES);
+    }
+}
