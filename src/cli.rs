@@ -45,6 +45,9 @@ pub struct Args {
     /// Extended: show the User and Inode columns
     #[arg(short = 'e', long = "extend")]
     pub extend: bool,
+    /// Timers: the kernel's timer per socket, as netstat -o (kind, seconds left/retransmits/probes)
+    #[arg(short = 'o', long = "timers")]
+    pub timers: bool,
     /// Wide: never truncate addresses or program names
     #[arg(short = 'W', long = "wide")]
     pub wide: bool,
@@ -106,6 +109,8 @@ pub struct TableOptions {
     pub programs: bool,
     pub extended: bool,
     pub wide: bool,
+    /// The Timer column (-o).
+    pub timers: bool,
     pub color: bool,
     /// The column titles line (off with -H).
     pub header: bool,
@@ -174,6 +179,7 @@ impl Args {
                 programs: self.programs,
                 extended: self.extend,
                 wide: self.wide,
+                timers: self.timers,
                 color: stdout_is_terminal && !no_color,
                 header: !self.no_header,
             })
