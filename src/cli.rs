@@ -17,6 +17,7 @@ use crate::services::Services;
 /// Which program is talking to whom, on which port, right now.
 #[derive(Debug, Parser)]
 #[command(name = "rnetstat", version, about, long_about = None)]
+#[command(group = clap::ArgGroup::new("refreshing").args(["live", "continuous"]).multiple(true))]
 pub struct Args {
     /// Show listening and non-listening sockets
     #[arg(short = 'a', long = "all")]
@@ -45,6 +46,9 @@ pub struct Args {
     /// Extended: show the User and Inode columns
     #[arg(short = 'e', long = "extend")]
     pub extend: bool,
+    /// Timers: the kernel's timer per socket, as netstat -o (kind, seconds left/retransmits/probes)
+    #[arg(short = 'o', long = "timers")]
+    pub timers: bool,
     /// Wide: never truncate addresses or program names
     #[arg(short = 'W', long = "wide")]
     pub wide: bool,
@@ -54,8 +58,12 @@ pub struct Args {
     /// Full-screen live dashboard, refreshed every --interval seconds (keys: press ? inside)
     #[arg(long = "live", conflicts_with = "json")]
     pub live: bool,
-    /// Seconds between refreshes of --live (fractions allowed, e.g. 0.5; from 0.1 to 3600)
-    #[arg(long = "interval", value_name = "SECONDS", requires = "live", value_parser = parse_interval)]
+    /// Continuous: print the table again every --interval seconds until interrupted, each
+    /// after a time stamp line (as netstat -c)
+    #[arg(short = 'c', long = "continuous", conflicts_with_all = ["json", "live"])]
+    pub continuous: bool,
+    /// Seconds between refreshes of --live or -c (fractions allowed, e.g. 0.5; from 0.1 to 3600)
+    #[arg(long = "interval", value_name = "SECONDS", requires = "refreshing", value_parser = parse_interval)]
     pub interval: Option<Duration>,
     /// Sort by KEY[,KEY...]: local, remote, state, proto, recv-q, send-q, pid, program, user
     /// (-KEY reverses); table and JSON
@@ -80,7 +88,7 @@ pub struct Args {
     pub filter: Vec<String>,
 }
 
-/// The refresh interval of `--live` when `--interval` is not given.
+/// The refresh interval of `--live` and `-c` when `--interval` is not given.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The shortest `--interval`: shorter would spend a core on rescans nobody can read.
@@ -106,6 +114,8 @@ pub struct TableOptions {
     pub programs: bool,
     pub extended: bool,
     pub wide: bool,
+    /// The Timer column (-o).
+    pub timers: bool,
     pub color: bool,
     /// The column titles line (off with -H).
     pub header: bool,
@@ -134,6 +144,8 @@ pub struct Config {
     pub output: Output,
     /// `--sort` keys, first key first; empty keeps the collector's order.
     pub sort: Vec<SortKey>,
+    /// `-c`: the table again after each such pause, until interrupted.
+    pub continuous: Option<Duration>,
 }
 
 impl Args {
@@ -174,16 +186,21 @@ impl Args {
                 programs: self.programs,
                 extended: self.extend,
                 wide: self.wide,
+                timers: self.timers,
                 color: stdout_is_terminal && !no_color,
                 header: !self.no_header,
             })
         };
         let mut query = query;
         query.owners |= self.sort.iter().any(|key| key.field.needs_owners());
+        let continuous = self
+            .continuous
+            .then(|| self.interval.unwrap_or(DEFAULT_INTERVAL));
         Config {
             query,
             output,
             sort: self.sort,
+            continuous,
         }
     }
 
@@ -245,7 +262,6 @@ fn pointed_message(flag: &str) -> Option<&'static str> {
         "-M" | "--masquerade" => "rnetstat does not list NAT entries: see `conntrack -L`",
         "-x" | "--unix" => "rnetstat lists TCP and UDP sockets only: Unix sockets are in `ss -x`",
         "-w" | "--raw" => "rnetstat lists TCP and UDP sockets only: raw sockets are in `ss -w`",
-        "-c" | "--continuous" => "for a continuously updated view use --live",
         "--inet" | "-A" | "--protocol" | "-f" | "--family" => {
             "rnetstat lists internet sockets only: use -4 for IPv4 sockets, -6 for IPv6, \
              -t/-u for TCP/UDP"
@@ -409,6 +425,26 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         let err = Args::try_parse_from(["rnetstat", "--interval", "2"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn continuous_repeats_the_table_every_interval() {
+        assert_eq!(config(&["-tln"]).continuous, None);
+        let c = config(&["-c", "-tln"]);
+        assert_eq!(c.continuous, Some(DEFAULT_INTERVAL));
+        assert!(matches!(c.output, Output::Table(_)));
+        let c = config(&["--continuous", "--interval", "0.5"]);
+        assert_eq!(c.continuous, Some(Duration::from_millis(500)));
+        assert_eq!(config(&["--live", "--interval", "2"]).continuous, None);
+        for bad in [
+            &["-c", "--json"][..],
+            &["-c", "--live"],
+            &["-c", "--interval", "0"],
+        ] {
+            let err = Args::try_parse_from(std::iter::once("rnetstat").chain(bad.iter().copied()))
+                .expect_err("a usage error");
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
     }
 
     fn resolved(args: &[&str]) -> Result<Config, String> {

@@ -81,18 +81,48 @@ pub fn run(config: &Config) -> Result<(), Error> {
         Output::Table(options) => Some(options),
         Output::Json => None,
     };
-    let mut snapshot = platform::snapshot(&config.query).map_err(Error::Collect)?;
-    filter::sort::sort_sockets(&mut snapshot, &config.sort);
-    if let OwnerCoverage::Incomplete(gaps) = snapshot.owners {
-        eprintln!("rnetstat: owners incomplete: {}", gaps.describe());
-    }
     let services = Services::load();
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout);
-    match table_options {
-        Some(options) => output::table::write_table(&mut out, &snapshot, &services, options),
-        None => output::json::write_json(&mut out, &snapshot, &services),
+    let mut next = std::time::Instant::now();
+    let mut warned = false;
+    loop {
+        let mut snapshot = platform::snapshot(&config.query).map_err(Error::Collect)?;
+        filter::sort::sort_sockets(&mut snapshot, &config.sort);
+        if let OwnerCoverage::Incomplete(gaps) = snapshot.owners {
+            // Once is enough: -c would repeat the same gaps every interval.
+            if !warned {
+                eprintln!("rnetstat: owners incomplete: {}", gaps.describe());
+            }
+            warned = true;
+        }
+        match table_options {
+            Some(options) => {
+                if config.continuous.is_some() {
+                    write_time_stamp(&mut out, &snapshot).map_err(Error::Write)?;
+                }
+                output::table::write_table(&mut out, &snapshot, &services, options)
+            }
+            None => output::json::write_json(&mut out, &snapshot, &services),
+        }
+        .and_then(|()| out.flush())
+        .map_err(Error::Write)?;
+        let Some(interval) = config.continuous else {
+            return Ok(());
+        };
+        // Keep the cadence: a slow collection shortens the pause, never shifts the tables.
+        next += interval;
+        let now = std::time::Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else {
+            next = now;
+        }
     }
-    .and_then(|()| out.flush())
-    .map_err(Error::Write)
+}
+
+/// The line before each table of `-c`: when its snapshot was taken, as JSON's `taken_at`.
+fn write_time_stamp<W: Write>(out: &mut W, snapshot: &model::Snapshot) -> io::Result<()> {
+    let taken_at = snapshot.taken_at.unwrap_or_else(std::time::SystemTime::now);
+    writeln!(out, "--- {}", output::json::rfc3339(taken_at))
 }

@@ -156,6 +156,7 @@ mod tests {
 
     fn socket(proto: Proto, state: SocketState, local: &str, remote: Option<&str>) -> Socket {
         Socket {
+            timer: None,
             proto,
             state,
             local: local.parse().unwrap(),

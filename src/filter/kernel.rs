@@ -836,6 +836,7 @@ pub(crate) mod tests {
         assert_eq!(pushdown.states, 1 << 10);
         assert!(pushdown.bytecode.is_some());
         let socket = |state, local: &str, remote: Option<&str>| Socket {
+            timer: None,
             proto: Proto::Tcp,
             state,
             local: local.parse().unwrap(),
@@ -872,6 +873,7 @@ pub(crate) mod tests {
     #[test]
     fn a_missing_peer_is_the_unspecified_address_and_port_0() {
         let listener = |local: &str| Socket {
+            timer: None,
             proto: Proto::Tcp,
             state: SocketState::Listen,
             local: local.parse().unwrap(),

@@ -99,6 +99,7 @@ mod tests {
 
     fn socket(proto: Proto, state: SocketState, local: &str) -> Socket {
         Socket {
+            timer: None,
             proto,
             state,
             local: local.parse::<SocketAddr>().unwrap(),

@@ -156,6 +156,7 @@ mod tests {
             let remote = (!state.is_listening() || self.below(4) == 0)
                 .then(|| SocketAddr::new(self.address(v6), self.port()));
             Socket {
+                timer: None,
                 proto,
                 state,
                 local: SocketAddr::new(self.address(v6), self.port()),

@@ -147,6 +147,7 @@ mod tests {
 
     fn socket(local: &str, recv_q: Option<u32>, pids: Vec<u32>, uid: Option<u32>) -> Socket {
         Socket {
+            timer: None,
             proto: Proto::Tcp,
             state: SocketState::Established,
             local: local.parse().unwrap(),

@@ -130,10 +130,138 @@ pub struct Socket {
     pub inode: Option<u64>,
     /// Pids of every process holding this socket, ascending; empty when unknown or not asked for.
     pub pids: Vec<u32>,
+    /// The kernel's pending timer (Linux); `None` where the OS does not say.
+    pub timer: Option<Timer>,
 }
 
 impl Socket {
     pub fn family(&self) -> Family {
         Family::of(self.local.ip())
+    }
+}
+
+/// Which timer the kernel has pending on a socket: the numbers of `/proc/net/tcp`'s `tr` column
+/// and of inet_diag_msg's `idiag_timer`, named as `netstat -o` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimerKind {
+    Off,
+    /// Retransmission (also the loss probe and reordering timeouts).
+    On,
+    Keepalive,
+    TimeWait,
+    /// The zero window probe (ss calls it `persist`).
+    Probe,
+    Unknown(u8),
+}
+
+impl TimerKind {
+    pub fn from_kernel(code: u8) -> TimerKind {
+        match code {
+            0 => TimerKind::Off,
+            1 => TimerKind::On,
+            2 => TimerKind::Keepalive,
+            3 => TimerKind::TimeWait,
+            4 => TimerKind::Probe,
+            other => TimerKind::Unknown(other),
+        }
+    }
+
+    pub fn name(self) -> std::borrow::Cow<'static, str> {
+        match self {
+            TimerKind::Off => "off".into(),
+            TimerKind::On => "on".into(),
+            TimerKind::Keepalive => "keepalive".into(),
+            TimerKind::TimeWait => "timewait".into(),
+            TimerKind::Probe => "probe".into(),
+            TimerKind::Unknown(code) => format!("unkn-{code}").into(),
+        }
+    }
+}
+
+/// A socket's timer: when it fires and how often it fired unanswered. sock_diag gives one count
+/// per timer (retransmits for `on`, unanswered probes for `keepalive`/`probe`), so the other is
+/// `None` there; /proc/net/tcp gives both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timer {
+    pub kind: TimerKind,
+    /// Milliseconds until it fires.
+    pub expires_ms: u64,
+    pub retransmits: Option<u32>,
+    pub probes: Option<u32>,
+}
+
+impl Timer {
+    /// The timer as sock_diag reports it (linux/inet_diag.h: idiag_timer, idiag_expires,
+    /// idiag_retrans); `off` and `timewait` carry no counts, which the kernel reports as 0.
+    pub fn from_sock_diag(code: u8, expires_ms: u32, count: u8) -> Timer {
+        let kind = TimerKind::from_kernel(code);
+        let count = u32::from(count);
+        let (retransmits, probes) = match kind {
+            TimerKind::On => (Some(count), None),
+            TimerKind::Keepalive | TimerKind::Probe => (None, Some(count)),
+            TimerKind::Off | TimerKind::TimeWait => (Some(0), Some(0)),
+            TimerKind::Unknown(_) => (None, None),
+        };
+        Timer {
+            kind,
+            expires_ms: u64::from(expires_ms),
+            retransmits,
+            probes,
+        }
+    }
+}
+
+impl std::fmt::Display for Timer {
+    /// netstat -o's column: `keepalive (7192.84/0/0)`, expiry in seconds / retransmits / probes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = |n: Option<u32>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
+        let expires = if self.kind == TimerKind::Off {
+            0
+        } else {
+            self.expires_ms
+        };
+        write!(
+            f,
+            "{} ({}.{:02}/{}/{})",
+            self.kind.name(),
+            expires / 1000,
+            expires % 1000 / 10,
+            count(self.retransmits),
+            count(self.probes)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_print_as_netstat_o() {
+        let keepalive = Timer::from_sock_diag(2, 7_192_845, 0);
+        assert_eq!(keepalive.to_string(), "keepalive (7192.84/-/0)");
+        let off = Timer::from_sock_diag(0, 0, 0);
+        assert_eq!(off.to_string(), "off (0.00/0/0)");
+        let on = Timer::from_sock_diag(1, 204, 3);
+        assert_eq!(on.to_string(), "on (0.20/3/-)");
+        assert_eq!(
+            Timer::from_sock_diag(3, 59_790, 0).to_string(),
+            "timewait (59.79/0/0)"
+        );
+        assert_eq!(
+            Timer::from_sock_diag(4, 5, 2).to_string(),
+            "probe (0.00/-/2)"
+        );
+        assert_eq!(
+            Timer::from_sock_diag(9, 1_000, 1).to_string(),
+            "unkn-9 (1.00/-/-)"
+        );
+        let both = Timer {
+            kind: TimerKind::Keepalive,
+            expires_ms: 12_345_670,
+            retransmits: Some(1),
+            probes: Some(2),
+        };
+        assert_eq!(both.to_string(), "keepalive (12345.67/1/2)");
     }
 }

@@ -70,7 +70,16 @@ struct SocketView<'a> {
     send_q: Option<u32>,
     uid: Option<u32>,
     inode: Option<u64>,
+    timer: Option<TimerView>,
     processes: Owners<'a>,
+}
+
+#[derive(Serialize)]
+struct TimerView {
+    kind: String,
+    expires_ms: u64,
+    retransmits: Option<u32>,
+    probes: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -127,6 +136,12 @@ fn socket_view<'a>(
         send_q: socket.send_q,
         uid: socket.uid,
         inode: socket.inode,
+        timer: socket.timer.map(|timer| TimerView {
+            kind: timer.kind.name().into_owned(),
+            expires_ms: timer.expires_ms,
+            retransmits: timer.retransmits,
+            probes: timer.probes,
+        }),
         processes: Owners { snapshot, socket },
     }
 }

@@ -139,6 +139,13 @@ pub fn write_table<W: Write>(
             limit: program_limit,
         });
     }
+    if options.timers {
+        columns.push(Column {
+            title: "Timer",
+            align: Align::Left,
+            limit: None,
+        });
+    }
     const STATE_COLUMN: usize = 5;
 
     let mut cells = Cells {
@@ -269,6 +276,15 @@ fn push_row(
         }
         cells.finish_cell(None);
     }
+    if options.timers {
+        match socket.timer {
+            Some(timer) => {
+                let _ = write!(cells.text, "{timer}");
+            }
+            None => cells.text.push('-'),
+        }
+        cells.finish_cell(None);
+    }
 }
 
 /// Append `pid/name,pid/name…` in at most `limit` characters where it can: names are shortened
@@ -366,10 +382,11 @@ fn state_colour(state: SocketState) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Process, Proto};
+    use crate::model::{Process, Proto, Timer};
 
     fn socket(proto: Proto, state: SocketState, local: &str, remote: Option<&str>) -> Socket {
         Socket {
+            timer: None,
             proto,
             state,
             local: local.parse().unwrap(),
@@ -395,6 +412,7 @@ mod tests {
             programs: false,
             extended: false,
             wide: false,
+            timers: false,
             color: false,
         }
     }
@@ -469,6 +487,29 @@ mod tests {
             lines[1],
             "tcp        0    128 0.0.0.0:22    *:*             LISTEN      0     4242 7/sshd\\x1b[31m"
         );
+    }
+
+    #[test]
+    fn timers_column_is_last_in_netstat_form() {
+        let mut snapshot = sample();
+        snapshot.sockets[0].timer = Some(Timer::from_sock_diag(0, 0, 0));
+        snapshot.sockets[1].timer = Some(Timer::from_sock_diag(2, 7_192_845, 0));
+        let options = TableOptions {
+            numeric: true,
+            programs: true,
+            timers: true,
+            ..plain()
+        };
+        let table = render(&snapshot, options);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].ends_with(" PID/Program    Timer"), "{table}");
+        assert!(
+            lines[1].ends_with(" 7/sshd\\x1b[31m off (0.00/0/0)"),
+            "{table}"
+        );
+        assert!(lines[2].ends_with(" keepalive (7192.84/-/0)"), "{table}");
+        assert!(lines[3].ends_with(" -"), "{table}");
+        assert!(!render(&snapshot, plain()).contains("off ("));
     }
 
     #[test]

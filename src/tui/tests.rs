@@ -47,6 +47,7 @@ fn socket(
     pids: &[u32],
 ) -> Socket {
     Socket {
+        timer: None,
         proto,
         state,
         local: local.parse().expect("local address"),

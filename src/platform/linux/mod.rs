@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use super::CollectError;
 use crate::filter::Query;
 use crate::filter::kernel::{KernelFilter, Pushdown};
-use crate::model::{Family, OwnerCoverage, Proto, Snapshot, Socket, SocketState};
+use crate::model::{Family, OwnerCoverage, Proto, Snapshot, Socket, SocketState, Timer};
 
 /// The four kernel tables, in the order netstat prints them.
 const TABLES: [(Proto, Family); 4] = [
@@ -145,6 +145,7 @@ struct KernelSocket {
     send_q: Option<u32>,
     uid: u32,
     inode: u64,
+    timer: Timer,
 }
 
 impl KernelSocket {
@@ -168,6 +169,7 @@ impl KernelSocket {
             uid: (!placeholder_uid).then_some(self.uid),
             inode: (self.inode != 0).then_some(self.inode),
             pids: Vec::new(),
+            timer: Some(self.timer),
         })
     }
 }
@@ -186,6 +188,7 @@ mod tests {
             send_q: Some(0),
             uid,
             inode,
+            timer: Timer::from_sock_diag(0, 0, 0),
         }
     }
 

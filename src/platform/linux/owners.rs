@@ -786,6 +786,7 @@ mod tests {
 
     fn socket_with_inode(inode: u64) -> Socket {
         Socket {
+            timer: None,
             proto: crate::model::Proto::Tcp,
             state: crate::model::SocketState::Listen,
             local: "127.0.0.1:1".parse().unwrap(),

@@ -26,7 +26,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::KernelSocket;
-use crate::model::{Family, Proto, Socket};
+use crate::model::{Family, Proto, Socket, Timer, TimerKind};
 use crate::platform::CollectError;
 
 /// Read one kernel table (/proc/net/tcp for (Tcp, Ipv4), tcp6, udp, udp6) and append its
@@ -195,11 +195,20 @@ fn parse_line(line: &str, proto: Proto) -> Result<KernelSocket, Problem> {
         .split_once(':')
         .and_then(|(tx, rx)| Some((hex(tx.as_bytes(), 8)?, hex(rx.as_bytes(), 8)?)))
         .ok_or_else(|| bad("tx_queue:rx_queue", text))?;
-    next("tr:tm->when")?;
-    next("retrnsmt")?;
+    let text = next("tr:tm->when")?;
+    let (timer_code, ticks) = text
+        .split_once(':')
+        .and_then(|(code, when)| {
+            let code = u8::try_from(hex(code.as_bytes(), 2)?).ok()?;
+            Some((code, u64::from_str_radix(when, 16).ok()?))
+        })
+        .ok_or_else(|| bad("tr:tm->when", text))?;
+    let text = next("retrnsmt")?;
+    let retransmits = hex(text.as_bytes(), 8).ok_or_else(|| bad("retrnsmt", text))?;
     let text = next("uid")?;
     let uid = decimal(text).ok_or_else(|| bad("uid", text))?;
-    next("timeout")?;
+    let text = next("timeout")?;
+    let probes = decimal(text).ok_or_else(|| bad("timeout", text))?;
     let text = next("inode")?;
     let inode = decimal(text).ok_or_else(|| bad("inode", text))?;
 
@@ -214,7 +223,20 @@ fn parse_line(line: &str, proto: Proto) -> Result<KernelSocket, Problem> {
         send_q: (!listener).then_some(send_q),
         uid,
         inode,
+        timer: Timer {
+            kind: TimerKind::from_kernel(timer_code),
+            expires_ms: ticks.saturating_mul(1000) / clock_ticks_per_second(),
+            retransmits: Some(retransmits),
+            probes: Some(probes),
+        },
     })
+}
+
+/// The unit of tm->when (USER_HZ), as netstat divides by it.
+fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf reads a constant of the running system and has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(ticks).ok().filter(|&t| t > 0).unwrap_or(100)
 }
 
 /// The kernel's TCP_LISTEN state number.
@@ -440,6 +462,21 @@ mod tests {
     }
 
     #[test]
+    fn timer_columns_become_the_timer_in_milliseconds() {
+        let line = tcp_line(7, "127.0.0.1:38930", "127.0.0.1:50419", 0x01, 0, 0, 0, 5)
+            .replace(" 00:00000000 00000000 ", " 02:000AFC7C 00000003 ")
+            .replace(" 0 5 1 ", " 2 5 1 ");
+        let timer = parse_one(Proto::Tcp, TCP_HEADER, &line).timer.unwrap();
+        let ticks = clock_ticks_per_second();
+        assert_eq!(timer.kind, TimerKind::Keepalive);
+        assert_eq!(timer.expires_ms, 0xAFC7C * 1000 / ticks);
+        assert_eq!((timer.retransmits, timer.probes), (Some(3), Some(2)));
+        if ticks == 100 {
+            assert_eq!(timer.to_string(), "keepalive (7199.96/3/2)");
+        }
+    }
+
+    #[test]
     fn tcp_established_with_queues() {
         let line = tcp_line(
             1,
@@ -636,6 +673,9 @@ mod tests {
             ),
             ("state", with(3, "A"), "st"),
             ("queues", with(4, "00000000"), "tx_queue:rx_queue"),
+            ("timer", with(5, "02"), "tr:tm->when"),
+            ("retransmits", with(6, "0"), "retrnsmt"),
+            ("probes", with(8, "x"), "timeout"),
             ("signed uid", with(7, "+0"), "uid"),
             ("negative inode", with(9, "-1"), "inode"),
             ("non-ascii", with(1, "0100007\u{e9}:0016"), "local_address"),

@@ -17,7 +17,7 @@ use netlink_sys::{Socket as NetlinkSocket, SocketAddr as NetlinkAddr};
 use super::KernelSocket;
 use crate::filter::kernel::Pushdown;
 use crate::filter::{Listening, Query};
-use crate::model::{Family, Proto, Socket};
+use crate::model::{Family, Proto, Socket, Timer};
 use crate::platform::CollectError;
 
 /// Room for many sockets per recv: each costs ~100 bytes on the wire, so fewer syscalls.
@@ -198,6 +198,7 @@ fn parse_batch(mut rest: &[u8], proto: Proto, out: &mut Vec<Socket>) -> io::Resu
                     send_q: Some(header.send_queue),
                     uid: header.uid,
                     inode: u64::from(header.inode),
+                    timer: diag_timer(payload),
                 };
                 out.extend(raw.into_socket());
             }
@@ -215,6 +216,18 @@ fn parse_batch(mut rest: &[u8], proto: Proto, out: &mut Vec<Socket>) -> io::Resu
         rest = rest.get(aligned..).unwrap_or_default();
     }
     Ok(Batch::More)
+}
+
+/// inet_diag_msg's timer fields, read from the payload: the crate's parsed header drops the
+/// count for keepalive and probe timers. Layout: family, state, timer, retrans (one byte each),
+/// the 48-byte inet_diag_sockid, then expires (u32, ms).
+fn diag_timer(payload: &[u8]) -> Timer {
+    let code = payload.get(2).copied().unwrap_or(0);
+    let count = payload.get(3).copied().unwrap_or(0);
+    let expires = payload
+        .get(52..56)
+        .map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+    Timer::from_sock_diag(code, expires, count)
 }
 
 /// The local address with, for IPv6, the interface the socket is bound to as its scope id: for a
@@ -319,6 +332,28 @@ mod tests {
 
     fn done(code: i32) -> Vec<u8> {
         control(NLMSG_DONE, code)
+    }
+
+    #[test]
+    fn the_timer_comes_from_the_header_bytes() {
+        use netlink_packet_sock_diag::inet::Timer as CrateTimer;
+        let mut batch = response(1, "127.0.0.1:40000", "127.0.0.1:22", 77);
+        // The payload starts after the 16-byte nlmsghdr: timer code, count, and expires.
+        batch[16 + 2] = 2;
+        batch[16 + 3] = 4;
+        batch[16 + 52..16 + 56].copy_from_slice(&7_192_845u32.to_ne_bytes());
+        let mut out = Vec::new();
+        parse_batch(&batch, Proto::Tcp, &mut out).unwrap();
+        let timer = out[0].timer.unwrap();
+        assert_eq!(timer.to_string(), "keepalive (7192.84/-/4)");
+        // The crate's own encoding agrees on where the fields are.
+        let header = InetResponseHeader::parse(&batch[16..]).unwrap();
+        assert_eq!(
+            header.timer,
+            Some(CrateTimer::KeepAlive(std::time::Duration::from_millis(
+                7_192_845
+            )))
+        );
     }
 
     #[test]
