@@ -30,6 +30,9 @@ pub struct Args {
     /// UDP sockets
     #[arg(short = 'u', long = "udp")]
     pub udp: bool,
+    /// Unix domain sockets (Linux; not in --live); with -t/-u: those too
+    #[arg(short = 'x', long = "unix", conflicts_with = "live")]
+    pub unix: bool,
     /// IPv4 only
     #[arg(short = '4', long = "ipv4")]
     pub ipv4: bool,
@@ -140,7 +143,8 @@ impl Args {
     /// Resolve the flags into what to collect and how to print it. `stdout_is_terminal` and
     /// `no_color` decide colour, so tests can pass them instead of reading the environment.
     pub fn into_config(self, stdout_is_terminal: bool, no_color: bool) -> Config {
-        let both_protos = self.tcp == self.udp;
+        // No protocol flag at all: TCP and UDP, as netstat; Unix sockets only when asked for.
+        let both_protos = !self.tcp && !self.udp && !self.unix;
         let both_families = self.ipv4 == self.ipv6;
         // As netstat: -a wins over -l, and with neither only non-listening sockets show.
         let listening = if self.all {
@@ -153,6 +157,7 @@ impl Args {
         let query = Query {
             tcp: both_protos || self.tcp,
             udp: both_protos || self.udp,
+            unix: self.unix,
             ipv4: both_families || self.ipv4,
             ipv6: both_families || self.ipv6,
             listening,
@@ -205,6 +210,9 @@ impl Args {
                     .map(str::to_string),
             );
         }
+        if self.unix && !cfg!(target_os = "linux") {
+            return Err("-x: Unix sockets are not supported on this OS".to_string());
+        }
         let words = split_words(&words);
         let protos: Vec<Proto> = match (self.tcp, self.udp) {
             (true, false) => vec![Proto::Tcp],
@@ -243,7 +251,6 @@ fn pointed_message(flag: &str) -> Option<&'static str> {
         }
         "-g" | "--groups" => "rnetstat does not list multicast groups: see `ip maddr`",
         "-M" | "--masquerade" => "rnetstat does not list NAT entries: see `conntrack -L`",
-        "-x" | "--unix" => "rnetstat lists TCP and UDP sockets only: Unix sockets are in `ss -x`",
         "-w" | "--raw" => "rnetstat lists TCP and UDP sockets only: raw sockets are in `ss -w`",
         "-c" | "--continuous" => "for a continuously updated view use --live",
         "--inet" | "-A" | "--protocol" | "-f" | "--family" => {
@@ -325,6 +332,17 @@ mod tests {
         assert_eq!(c.query.listening, Listening::Exclude);
         assert!(c.query.tcp && c.query.udp && c.query.ipv4 && c.query.ipv6);
         assert!(!c.query.owners);
+    }
+
+    #[test]
+    fn unix_sockets_only_with_x_and_combinable() {
+        let c = config(&["-x"]);
+        assert!(c.query.unix && !c.query.tcp && !c.query.udp);
+        let c = config(&["-tux"]);
+        assert!(c.query.unix && c.query.tcp && c.query.udp);
+        let c = config(&["-ta"]);
+        assert!(!c.query.unix && c.query.tcp && !c.query.udp);
+        assert!(Args::try_parse_from(["rnetstat", "-x", "--live"]).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use crate::cli::TableOptions;
 use crate::format::{NO_PEER, escaped_name, push_escaped, push_escaped_name, write_endpoint};
-use crate::model::{Family, Snapshot, Socket, SocketState};
+use crate::model::{Family, Snapshot, Socket, SocketState, UnixSocket};
 use crate::services::Services;
 
 /// Without -W, cells longer than these are shortened in the middle (the port stays visible).
@@ -155,6 +155,9 @@ pub fn write_table<W: Write>(
     for socket in &snapshot.sockets {
         push_row(&mut cells, &columns, snapshot, socket, services, options);
     }
+    for socket in &snapshot.unix_sockets {
+        push_unix_row(&mut cells, &columns, snapshot, socket, options);
+    }
 
     let mut widths: Vec<usize> = vec![0; columns.len()];
     for index in 0..cells.ends.len() {
@@ -179,7 +182,11 @@ pub fn write_table<W: Write>(
                 if row == 0 {
                     Some("\x1b[1m")
                 } else if column_index == STATE_COLUMN {
-                    Some(state_colour(snapshot.sockets[row - 1].state))
+                    let state = match snapshot.sockets.get(row - 1) {
+                        Some(socket) => socket.state,
+                        None => snapshot.unix_sockets[row - 1 - snapshot.sockets.len()].state,
+                    };
+                    Some(state_colour(state))
                 } else {
                     None
                 }
@@ -231,43 +238,92 @@ fn push_row(
     cells.text.push_str(socket.state.as_str());
     cells.finish_cell(None);
     if options.extended {
-        match socket.uid {
-            Some(uid) => match snapshot.user_names.get(&uid) {
-                Some(name) if !options.numeric => push_escaped(&mut cells.text, name),
-                _ => {
-                    let _ = write!(cells.text, "{uid}");
-                }
-            },
-            None => cells.text.push('-'),
-        }
-        cells.finish_cell(None);
+        push_user(cells, snapshot, socket.uid, options);
         push_optional_number(cells, socket.inode);
     }
     if options.programs {
-        let start = cells.start();
-        let mut any = false;
-        for process in snapshot.owners_of(socket) {
-            if any {
-                cells.text.push(',');
+        push_owners(cells, columns, snapshot, &socket.pids);
+    }
+}
+
+fn push_user(cells: &mut Cells, snapshot: &Snapshot, uid: Option<u32>, options: &TableOptions) {
+    match uid {
+        Some(uid) => match snapshot.user_names.get(&uid) {
+            Some(name) if !options.numeric => push_escaped(&mut cells.text, name),
+            _ => {
+                let _ = write!(cells.text, "{uid}");
             }
-            any = true;
-            let _ = write!(cells.text, "{}/", process.pid);
-            push_escaped_name(&mut cells.text, &process.name);
+        },
+        None => cells.text.push('-'),
+    }
+    cells.finish_cell(None);
+}
+
+/// The PID/Program cell of a socket held by `pids`.
+fn push_owners(cells: &mut Cells, columns: &[Column], snapshot: &Snapshot, pids: &[u32]) {
+    let start = cells.start();
+    let mut any = false;
+    for process in pids.iter().filter_map(|pid| snapshot.processes.get(pid)) {
+        if any {
+            cells.text.push(',');
         }
-        if !any {
-            cells.text.push('-');
+        any = true;
+        let _ = write!(cells.text, "{}/", process.pid);
+        push_escaped_name(&mut cells.text, &process.name);
+    }
+    if !any {
+        cells.text.push('-');
+    }
+    if let Some(limit) = columns.last().and_then(|c| c.limit) {
+        if cells.text[start..].chars().count() > limit {
+            let owners: Vec<(u32, String)> = pids
+                .iter()
+                .filter_map(|pid| snapshot.processes.get(pid))
+                .map(|p| (p.pid, escaped_name(&p.name)))
+                .collect();
+            cells.text.truncate(start);
+            push_short_owners(&mut cells.text, &owners, limit);
         }
-        if let Some(limit) = columns.last().and_then(|c| c.limit) {
-            if cells.text[start..].chars().count() > limit {
-                let owners: Vec<(u32, String)> = snapshot
-                    .owners_of(socket)
-                    .map(|p| (p.pid, escaped_name(&p.name)))
-                    .collect();
-                cells.text.truncate(start);
-                push_short_owners(&mut cells.text, &owners, limit);
-            }
+    }
+    cells.finish_cell(None);
+}
+
+/// A Unix socket in the same columns, as ss -x lays it out: Netid in Proto, `path inode` as
+/// the local address, `peer-path peer-inode` (`*` where unnamed) or `*` without a peer.
+fn push_unix_row(
+    cells: &mut Cells,
+    columns: &[Column],
+    snapshot: &Snapshot,
+    socket: &UnixSocket,
+    options: &TableOptions,
+) {
+    cells.text.push_str(socket.kind.netid());
+    cells.finish_cell(None);
+    push_optional_number(cells, socket.recv_q.map(u64::from));
+    push_optional_number(cells, socket.send_q.map(u64::from));
+    push_escaped(&mut cells.text, &socket.path.display());
+    let _ = write!(cells.text, " {}", socket.inode);
+    cells.finish_cell(columns[3].limit);
+    match socket.peer_inode {
+        Some(peer) => {
+            let path = socket
+                .peer_path
+                .as_ref()
+                .map_or("*".into(), |p| p.display());
+            push_escaped(&mut cells.text, &path);
+            let _ = write!(cells.text, " {peer}");
         }
-        cells.finish_cell(None);
+        None => cells.text.push('*'),
+    }
+    cells.finish_cell(columns[4].limit);
+    cells.text.push_str(socket.state.as_str());
+    cells.finish_cell(None);
+    if options.extended {
+        push_user(cells, snapshot, socket.uid, options);
+        push_optional_number(cells, Some(socket.inode));
+    }
+    if options.programs {
+        push_owners(cells, columns, snapshot, &socket.pids);
     }
 }
 
