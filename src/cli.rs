@@ -224,11 +224,21 @@ impl Args {
         } else {
             Some(parse(&words, &Services::load(), &protos).map_err(|e| e.to_string())?)
         };
+        let unix = self.unix;
         let mut config = self.into_config(stdout_is_terminal, no_color);
         if let Output::Live(live) = &mut config.output {
             live.filter = words.join(" ");
         }
         if let Some(filter) = filter {
+            // Conditions name addresses, ports and owners of TCP/UDP sockets; none of them
+            // means anything for a Unix socket, and a silently unfiltered list would mislead.
+            if unix && (filter.expr.is_some() || filter.family.is_some()) {
+                return Err(
+                    "-x: with Unix sockets the filter may only have state words \
+                            (state listening, exclude connected, ...)"
+                        .to_string(),
+                );
+            }
             if filter.states.is_some() {
                 config.query.listening = Listening::All;
             }
@@ -343,6 +353,15 @@ mod tests {
         let c = config(&["-ta"]);
         assert!(!c.query.unix && c.query.tcp && !c.query.udp);
         assert!(Args::try_parse_from(["rnetstat", "-x", "--live"]).is_err());
+        let resolve = |args: &[&str]| {
+            Args::try_parse_from(std::iter::once("rnetstat").chain(args.iter().copied()))
+                .unwrap()
+                .resolve(false, false)
+        };
+        assert!(resolve(&["-x", "state", "listening"]).is_ok());
+        let error = resolve(&["-tx", "dport", "=", ":22"]).unwrap_err();
+        assert!(error.starts_with("-x: "), "{error}");
+        assert!(resolve(&["-x", "process", "python3"]).is_err());
     }
 
     #[test]
