@@ -89,8 +89,10 @@ pub struct UnixSocket {
     pub state: SocketState,
     pub path: UnixPath,
     pub inode: u64,
-    /// The peer's inode, `None` with no peer or when the source cannot say (/proc/net/unix).
+    /// The peer's inode, `None` with no peer or when the source cannot say (see `peer_known`).
     pub peer_inode: Option<u64>,
+    /// Whether the source reports peers at all (/proc/net/unix does not).
+    pub peer_known: bool,
     /// The peer's path where the peer is in the same dump; `None` when unknown.
     pub peer_path: Option<UnixPath>,
     /// Unread bytes; for a listener, connections waiting for accept().
@@ -127,6 +129,38 @@ pub fn resolve_peers(sockets: &mut [UnixSocket]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn socket(inode: u64, path: UnixPath, peer_inode: Option<u64>) -> UnixSocket {
+        UnixSocket {
+            kind: UnixType::Stream,
+            state: SocketState::Established,
+            path,
+            inode,
+            peer_inode,
+            peer_known: true,
+            peer_path: None,
+            recv_q: Some(0),
+            send_q: Some(0),
+            uid: None,
+            pids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn peers_paths_come_from_the_peers_own_entry() {
+        let mut sockets = vec![
+            socket(1, UnixPath::Unnamed, Some(2)),
+            socket(2, UnixPath::File(b"/run/s".to_vec()), Some(1)),
+            socket(3, UnixPath::Unnamed, Some(99)),
+        ];
+        resolve_peers(&mut sockets);
+        assert_eq!(
+            sockets[0].peer_path,
+            Some(UnixPath::File(b"/run/s".to_vec()))
+        );
+        assert_eq!(sockets[1].peer_path, Some(UnixPath::Unnamed));
+        assert_eq!(sockets[2].peer_path, None);
+    }
 
     #[test]
     fn kernel_names_become_paths() {

@@ -289,7 +289,8 @@ fn push_owners(cells: &mut Cells, columns: &[Column], snapshot: &Snapshot, pids:
 }
 
 /// A Unix socket in the same columns, as ss -x lays it out: Netid in Proto, `path inode` as
-/// the local address, `peer-path peer-inode` (`*` where unnamed) or `*` without a peer.
+/// the local address, `peer-path peer-inode` (`*` where unnamed), `*` without a peer, `-` when
+/// the source cannot say.
 fn push_unix_row(
     cells: &mut Cells,
     columns: &[Column],
@@ -313,7 +314,8 @@ fn push_unix_row(
             push_escaped(&mut cells.text, &path);
             let _ = write!(cells.text, " {peer}");
         }
-        None => cells.text.push('*'),
+        None if socket.peer_known => cells.text.push('*'),
+        None => cells.text.push('-'),
     }
     cells.finish_cell(columns[4].limit);
     cells.text.push_str(socket.state.as_str());
@@ -623,6 +625,85 @@ mod tests {
         assert!(cell.chars().count() <= 40);
         // One owner whose pid alone is too long still shows the whole pid.
         assert_eq!(owners_cell(&[(4_194_303, "x-y-z")], 5), "4194303/x-y…");
+    }
+
+    #[test]
+    fn unix_rows_sit_in_the_same_columns_as_ss_lays_them_out() {
+        use crate::model::{UnixPath, UnixType};
+        let unix = |kind, state, path, inode, peer: Option<(u64, UnixPath)>| UnixSocket {
+            kind,
+            state,
+            path,
+            inode,
+            peer_inode: peer.as_ref().map(|p| p.0),
+            peer_known: true,
+            peer_path: peer.map(|p| p.1),
+            recv_q: Some(3),
+            send_q: Some(128),
+            uid: Some(0),
+            pids: vec![7],
+        };
+        let mut snapshot = sample();
+        snapshot.sockets.truncate(1);
+        snapshot.unix_sockets = vec![
+            unix(
+                UnixType::Stream,
+                SocketState::Listen,
+                UnixPath::File(b"/run/a\x1b.sock".to_vec()),
+                10,
+                None,
+            ),
+            unix(
+                UnixType::Seqpacket,
+                SocketState::Established,
+                UnixPath::Unnamed,
+                11,
+                Some((12, UnixPath::Abstract(b"name".to_vec()))),
+            ),
+            UnixSocket {
+                peer_known: false,
+                recv_q: None,
+                send_q: None,
+                uid: None,
+                ..unix(
+                    UnixType::Dgram,
+                    SocketState::Unconn,
+                    UnixPath::Unnamed,
+                    13,
+                    None,
+                )
+            },
+        ];
+        let options = TableOptions {
+            header: true,
+            numeric: true,
+            programs: true,
+            extended: true,
+            ..plain()
+        };
+        let table = render(&snapshot, options);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[2],
+            "u_str      3    128 /run/a\\x1b.sock 10 *               LISTEN      0       10 7/sshd\\x1b[31m"
+        );
+        assert_eq!(
+            lines[3],
+            "u_seq      3    128 * 11               @name 12        ESTABLISHED 0       11 7/sshd\\x1b[31m"
+        );
+        assert_eq!(
+            lines[4],
+            "u_dgr      -      - * 13               -               UNCONN      -       13 7/sshd\\x1b[31m"
+        );
+        let coloured = render(
+            &snapshot,
+            TableOptions {
+                header: true,
+                color: true,
+                ..plain()
+            },
+        );
+        assert!(coloured.contains("\x1b[36mESTABLISHED\x1b[0m"));
     }
 
     #[test]
