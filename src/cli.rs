@@ -31,6 +31,9 @@ pub struct Args {
     /// UDP sockets
     #[arg(short = 'u', long = "udp")]
     pub udp: bool,
+    /// Unix domain sockets (Linux; not in --live); with -t/-u: those too
+    #[arg(short = 'x', long = "unix", conflicts_with = "live")]
+    pub unix: bool,
     /// IPv4 only
     #[arg(short = '4', long = "ipv4")]
     pub ipv4: bool,
@@ -152,7 +155,8 @@ impl Args {
     /// Resolve the flags into what to collect and how to print it. `stdout_is_terminal` and
     /// `no_color` decide colour, so tests can pass them instead of reading the environment.
     pub fn into_config(self, stdout_is_terminal: bool, no_color: bool) -> Config {
-        let both_protos = self.tcp == self.udp;
+        // No protocol flag at all: TCP and UDP, as netstat; Unix sockets only when asked for.
+        let both_protos = !self.tcp && !self.udp && !self.unix;
         let both_families = self.ipv4 == self.ipv6;
         // As netstat: -a wins over -l, and with neither only non-listening sockets show.
         let listening = if self.all {
@@ -165,6 +169,7 @@ impl Args {
         let query = Query {
             tcp: both_protos || self.tcp,
             udp: both_protos || self.udp,
+            unix: self.unix,
             ipv4: both_families || self.ipv4,
             ipv6: both_families || self.ipv6,
             listening,
@@ -222,6 +227,9 @@ impl Args {
                     .map(str::to_string),
             );
         }
+        if self.unix && !cfg!(target_os = "linux") {
+            return Err("-x: Unix sockets are not supported on this OS".to_string());
+        }
         let words = split_words(&words);
         let protos: Vec<Proto> = match (self.tcp, self.udp) {
             (true, false) => vec![Proto::Tcp],
@@ -233,11 +241,21 @@ impl Args {
         } else {
             Some(parse(&words, &Services::load(), &protos).map_err(|e| e.to_string())?)
         };
+        let unix = self.unix;
         let mut config = self.into_config(stdout_is_terminal, no_color);
         if let Output::Live(live) = &mut config.output {
             live.filter = words.join(" ");
         }
         if let Some(filter) = filter {
+            // Conditions name addresses, ports and owners of TCP/UDP sockets; none of them
+            // means anything for a Unix socket, and a silently unfiltered list would mislead.
+            if unix && (filter.expr.is_some() || filter.family.is_some()) {
+                return Err(
+                    "-x: with Unix sockets the filter may only have state words \
+                            (state listening, exclude connected, ...)"
+                        .to_string(),
+                );
+            }
             if filter.states.is_some() {
                 config.query.listening = Listening::All;
             }
@@ -260,7 +278,6 @@ fn pointed_message(flag: &str) -> Option<&'static str> {
         }
         "-g" | "--groups" => "rnetstat does not list multicast groups: see `ip maddr`",
         "-M" | "--masquerade" => "rnetstat does not list NAT entries: see `conntrack -L`",
-        "-x" | "--unix" => "rnetstat lists TCP and UDP sockets only: Unix sockets are in `ss -x`",
         "-w" | "--raw" => "rnetstat lists TCP and UDP sockets only: raw sockets are in `ss -w`",
         "--inet" | "-A" | "--protocol" | "-f" | "--family" => {
             "rnetstat lists internet sockets only: use -4 for IPv4 sockets, -6 for IPv6, \
@@ -341,6 +358,26 @@ mod tests {
         assert_eq!(c.query.listening, Listening::Exclude);
         assert!(c.query.tcp && c.query.udp && c.query.ipv4 && c.query.ipv6);
         assert!(!c.query.owners);
+    }
+
+    #[test]
+    fn unix_sockets_only_with_x_and_combinable() {
+        let c = config(&["-x"]);
+        assert!(c.query.unix && !c.query.tcp && !c.query.udp);
+        let c = config(&["-tux"]);
+        assert!(c.query.unix && c.query.tcp && c.query.udp);
+        let c = config(&["-ta"]);
+        assert!(!c.query.unix && c.query.tcp && !c.query.udp);
+        assert!(Args::try_parse_from(["rnetstat", "-x", "--live"]).is_err());
+        let resolve = |args: &[&str]| {
+            Args::try_parse_from(std::iter::once("rnetstat").chain(args.iter().copied()))
+                .unwrap()
+                .resolve(false, false)
+        };
+        assert!(resolve(&["-x", "state", "listening"]).is_ok());
+        let error = resolve(&["-tx", "dport", "=", ":22"]).unwrap_err();
+        assert!(error.starts_with("-x: "), "{error}");
+        assert!(resolve(&["-x", "process", "python3"]).is_err());
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub enum Listening {
 pub struct Query {
     pub tcp: bool,
     pub udp: bool,
+    /// Unix domain sockets (`-x`).
+    pub unix: bool,
     pub ipv4: bool,
     pub ipv6: bool,
     pub listening: Listening,
@@ -44,6 +46,7 @@ impl Default for Query {
         Query {
             tcp: true,
             udp: true,
+            unix: false,
             ipv4: true,
             ipv6: true,
             listening: Listening::All,

@@ -3,7 +3,9 @@
 mod process;
 mod snapshot;
 mod socket;
+mod unix;
 
 pub use process::Process;
 pub use snapshot::{OwnerCoverage, OwnerGaps, Snapshot};
 pub use socket::{Family, Proto, Socket, SocketState, Timer, TimerKind};
+pub use unix::{UnixPath, UnixSocket, UnixType, resolve_peers};

@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use super::{Process, Socket};
+use super::{Process, Socket, UnixSocket};
 
 /// Whether the owner columns can be trusted to be complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -158,6 +158,8 @@ pub struct Snapshot {
     pub hostname: Option<String>,
     pub taken_at: Option<SystemTime>,
     pub sockets: Vec<Socket>,
+    /// Unix domain sockets, only when asked for (`-x`); kept apart so TCP/UDP code is unchanged.
+    pub unix_sockets: Vec<UnixSocket>,
     pub processes: HashMap<u32, Process>,
     /// Account names by uid, for the uids of `sockets`.
     pub user_names: HashMap<u32, String>,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
 use crate::format::interface_name;
-use crate::model::{OwnerCoverage, Proto, Snapshot, Socket};
+use crate::model::{OwnerCoverage, Proto, Snapshot, Socket, UnixPath, UnixSocket};
 use crate::services::{PortClass, Services};
 
 /// Bumped on any change that could break a reader; adding a field is not such a change.
@@ -51,9 +51,13 @@ struct Sockets<'a> {
 
 impl Serialize for Sockets<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.snapshot.sockets.len()))?;
+        let count = self.snapshot.sockets.len() + self.snapshot.unix_sockets.len();
+        let mut seq = serializer.serialize_seq(Some(count))?;
         for socket in &self.snapshot.sockets {
             seq.serialize_element(&socket_view(self.snapshot, self.services, socket))?;
+        }
+        for socket in &self.snapshot.unix_sockets {
+            seq.serialize_element(&unix_view(self.snapshot, socket))?;
         }
         seq.end()
     }
@@ -72,6 +76,53 @@ struct SocketView<'a> {
     inode: Option<u64>,
     timer: Option<TimerView>,
     processes: Owners<'a>,
+}
+
+/// A Unix socket: `"proto": "unix"`, its type, and paths where TCP/UDP have hosts and ports.
+#[derive(Serialize)]
+struct UnixView<'a> {
+    proto: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    state: &'static str,
+    local: UnixEndpointView,
+    remote: Option<UnixEndpointView>,
+    recv_q: Option<u32>,
+    send_q: Option<u32>,
+    uid: Option<u32>,
+    inode: u64,
+    processes: Pids<'a>,
+}
+
+#[derive(Serialize)]
+struct UnixEndpointView {
+    /// The path, `@name` for an abstract name, `null` when unnamed (or the peer is unknown).
+    path: Option<String>,
+    inode: u64,
+}
+
+fn unix_view<'a>(snapshot: &'a Snapshot, socket: &'a UnixSocket) -> UnixView<'a> {
+    UnixView {
+        proto: "unix",
+        kind: socket.kind.as_str(),
+        state: socket.state.as_str(),
+        local: UnixEndpointView {
+            path: socket.path.text(),
+            inode: socket.inode,
+        },
+        remote: socket.peer_inode.map(|inode| UnixEndpointView {
+            path: socket.peer_path.as_ref().and_then(UnixPath::text),
+            inode,
+        }),
+        recv_q: socket.recv_q,
+        send_q: socket.send_q,
+        uid: socket.uid,
+        inode: socket.inode,
+        processes: Pids {
+            snapshot,
+            pids: &socket.pids,
+        },
+    }
 }
 
 #[derive(Serialize)]
@@ -155,6 +206,28 @@ struct Owners<'a> {
 impl Serialize for Owners<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(self.snapshot.owners_of(self.socket).map(|p| ProcessView {
+            pid: p.pid,
+            name: &p.name,
+            user: p.user.as_deref(),
+            cmdline: p.cmdline.as_deref(),
+            argv: p.argv.as_deref(),
+        }))
+    }
+}
+
+/// The owners of a socket held by `pids`.
+struct Pids<'a> {
+    snapshot: &'a Snapshot,
+    pids: &'a [u32],
+}
+
+impl Serialize for Pids<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let processes = self
+            .pids
+            .iter()
+            .filter_map(|pid| self.snapshot.processes.get(pid));
+        serializer.collect_seq(processes.map(|p| ProcessView {
             pid: p.pid,
             name: &p.name,
             user: p.user.as_deref(),

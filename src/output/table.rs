@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use crate::cli::TableOptions;
 use crate::format::{NO_PEER, escaped_name, push_escaped, push_escaped_name, write_endpoint};
-use crate::model::{Family, Snapshot, Socket, SocketState};
+use crate::model::{Family, Snapshot, Socket, SocketState, UnixSocket};
 use crate::services::Services;
 
 /// Without -W, cells longer than these are shortened in the middle (the port stays visible).
@@ -162,6 +162,9 @@ pub fn write_table<W: Write>(
     for socket in &snapshot.sockets {
         push_row(&mut cells, &columns, snapshot, socket, services, options);
     }
+    for socket in &snapshot.unix_sockets {
+        push_unix_row(&mut cells, &columns, snapshot, socket, options);
+    }
 
     let mut widths: Vec<usize> = vec![0; columns.len()];
     for index in 0..cells.ends.len() {
@@ -186,7 +189,11 @@ pub fn write_table<W: Write>(
                 if row == 0 {
                     Some("\x1b[1m")
                 } else if column_index == STATE_COLUMN {
-                    Some(state_colour(snapshot.sockets[row - 1].state))
+                    let state = match snapshot.sockets.get(row - 1) {
+                        Some(socket) => socket.state,
+                        None => snapshot.unix_sockets[row - 1 - snapshot.sockets.len()].state,
+                    };
+                    Some(state_colour(state))
                 } else {
                     None
                 }
@@ -238,43 +245,11 @@ fn push_row(
     cells.text.push_str(socket.state.as_str());
     cells.finish_cell(None);
     if options.extended {
-        match socket.uid {
-            Some(uid) => match snapshot.user_names.get(&uid) {
-                Some(name) if !options.numeric => push_escaped(&mut cells.text, name),
-                _ => {
-                    let _ = write!(cells.text, "{uid}");
-                }
-            },
-            None => cells.text.push('-'),
-        }
-        cells.finish_cell(None);
+        push_user(cells, snapshot, socket.uid, options);
         push_optional_number(cells, socket.inode);
     }
     if options.programs {
-        let start = cells.start();
-        let mut any = false;
-        for process in snapshot.owners_of(socket) {
-            if any {
-                cells.text.push(',');
-            }
-            any = true;
-            let _ = write!(cells.text, "{}/", process.pid);
-            push_escaped_name(&mut cells.text, &process.name);
-        }
-        if !any {
-            cells.text.push('-');
-        }
-        if let Some(limit) = columns.last().and_then(|c| c.limit) {
-            if cells.text[start..].chars().count() > limit {
-                let owners: Vec<(u32, String)> = snapshot
-                    .owners_of(socket)
-                    .map(|p| (p.pid, escaped_name(&p.name)))
-                    .collect();
-                cells.text.truncate(start);
-                push_short_owners(&mut cells.text, &owners, limit);
-            }
-        }
-        cells.finish_cell(None);
+        push_owners(cells, columns, snapshot, &socket.pids);
     }
     if options.timers {
         match socket.timer {
@@ -283,6 +258,94 @@ fn push_row(
             }
             None => cells.text.push('-'),
         }
+        cells.finish_cell(None);
+    }
+}
+
+fn push_user(cells: &mut Cells, snapshot: &Snapshot, uid: Option<u32>, options: &TableOptions) {
+    match uid {
+        Some(uid) => match snapshot.user_names.get(&uid) {
+            Some(name) if !options.numeric => push_escaped(&mut cells.text, name),
+            _ => {
+                let _ = write!(cells.text, "{uid}");
+            }
+        },
+        None => cells.text.push('-'),
+    }
+    cells.finish_cell(None);
+}
+
+/// The PID/Program cell of a socket held by `pids`.
+fn push_owners(cells: &mut Cells, columns: &[Column], snapshot: &Snapshot, pids: &[u32]) {
+    let start = cells.start();
+    let mut any = false;
+    for process in pids.iter().filter_map(|pid| snapshot.processes.get(pid)) {
+        if any {
+            cells.text.push(',');
+        }
+        any = true;
+        let _ = write!(cells.text, "{}/", process.pid);
+        push_escaped_name(&mut cells.text, &process.name);
+    }
+    if !any {
+        cells.text.push('-');
+    }
+    if let Some(limit) = columns.last().and_then(|c| c.limit) {
+        if cells.text[start..].chars().count() > limit {
+            let owners: Vec<(u32, String)> = pids
+                .iter()
+                .filter_map(|pid| snapshot.processes.get(pid))
+                .map(|p| (p.pid, escaped_name(&p.name)))
+                .collect();
+            cells.text.truncate(start);
+            push_short_owners(&mut cells.text, &owners, limit);
+        }
+    }
+    cells.finish_cell(None);
+}
+
+/// A Unix socket in the same columns, as ss -x lays it out: Netid in Proto, `path inode` as
+/// the local address, `peer-path peer-inode` (`*` where unnamed), `*` without a peer, `-` when
+/// the source cannot say.
+fn push_unix_row(
+    cells: &mut Cells,
+    columns: &[Column],
+    snapshot: &Snapshot,
+    socket: &UnixSocket,
+    options: &TableOptions,
+) {
+    cells.text.push_str(socket.kind.netid());
+    cells.finish_cell(None);
+    push_optional_number(cells, socket.recv_q.map(u64::from));
+    push_optional_number(cells, socket.send_q.map(u64::from));
+    push_escaped(&mut cells.text, &socket.path.display());
+    let _ = write!(cells.text, " {}", socket.inode);
+    cells.finish_cell(columns[3].limit);
+    match socket.peer_inode {
+        Some(peer) => {
+            let path = socket
+                .peer_path
+                .as_ref()
+                .map_or("*".into(), |p| p.display());
+            push_escaped(&mut cells.text, &path);
+            let _ = write!(cells.text, " {peer}");
+        }
+        None if socket.peer_known => cells.text.push('*'),
+        None => cells.text.push('-'),
+    }
+    cells.finish_cell(columns[4].limit);
+    cells.text.push_str(socket.state.as_str());
+    cells.finish_cell(None);
+    if options.extended {
+        push_user(cells, snapshot, socket.uid, options);
+        push_optional_number(cells, Some(socket.inode));
+    }
+    if options.programs {
+        push_owners(cells, columns, snapshot, &socket.pids);
+    }
+    // Unix sockets have no TCP timer.
+    if options.timers {
+        cells.text.push('-');
         cells.finish_cell(None);
     }
 }
@@ -608,6 +671,85 @@ mod tests {
         assert!(cell.chars().count() <= 40);
         // One owner whose pid alone is too long still shows the whole pid.
         assert_eq!(owners_cell(&[(4_194_303, "x-y-z")], 5), "4194303/x-y…");
+    }
+
+    #[test]
+    fn unix_rows_sit_in_the_same_columns_as_ss_lays_them_out() {
+        use crate::model::{UnixPath, UnixType};
+        let unix = |kind, state, path, inode, peer: Option<(u64, UnixPath)>| UnixSocket {
+            kind,
+            state,
+            path,
+            inode,
+            peer_inode: peer.as_ref().map(|p| p.0),
+            peer_known: true,
+            peer_path: peer.map(|p| p.1),
+            recv_q: Some(3),
+            send_q: Some(128),
+            uid: Some(0),
+            pids: vec![7],
+        };
+        let mut snapshot = sample();
+        snapshot.sockets.truncate(1);
+        snapshot.unix_sockets = vec![
+            unix(
+                UnixType::Stream,
+                SocketState::Listen,
+                UnixPath::File(b"/run/a\x1b.sock".to_vec()),
+                10,
+                None,
+            ),
+            unix(
+                UnixType::Seqpacket,
+                SocketState::Established,
+                UnixPath::Unnamed,
+                11,
+                Some((12, UnixPath::Abstract(b"name".to_vec()))),
+            ),
+            UnixSocket {
+                peer_known: false,
+                recv_q: None,
+                send_q: None,
+                uid: None,
+                ..unix(
+                    UnixType::Dgram,
+                    SocketState::Unconn,
+                    UnixPath::Unnamed,
+                    13,
+                    None,
+                )
+            },
+        ];
+        let options = TableOptions {
+            header: true,
+            numeric: true,
+            programs: true,
+            extended: true,
+            ..plain()
+        };
+        let table = render(&snapshot, options);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[2],
+            "u_str      3    128 /run/a\\x1b.sock 10 *               LISTEN      0       10 7/sshd\\x1b[31m"
+        );
+        assert_eq!(
+            lines[3],
+            "u_seq      3    128 * 11               @name 12        ESTABLISHED 0       11 7/sshd\\x1b[31m"
+        );
+        assert_eq!(
+            lines[4],
+            "u_dgr      -      - * 13               -               UNCONN      -       13 7/sshd\\x1b[31m"
+        );
+        let coloured = render(
+            &snapshot,
+            TableOptions {
+                header: true,
+                color: true,
+                ..plain()
+            },
+        );
+        assert!(coloured.contains("\x1b[36mESTABLISHED\x1b[0m"));
     }
 
     #[test]

@@ -68,6 +68,13 @@ impl Collector {
         snapshot.hostname = processes::hostname();
         let users = processes::users();
         snapshot.user_names = processes::user_names(&snapshot.sockets, users.as_ref());
+        let unix_uids: std::collections::BTreeSet<u32> =
+            snapshot.unix_sockets.iter().filter_map(|s| s.uid).collect();
+        for uid in unix_uids {
+            if let Some(name) = processes::user_name(uid, users.as_ref()) {
+                snapshot.user_names.entry(uid).or_insert(name);
+            }
+        }
         let filter = self.query.filter.as_ref();
         // A filter that needs no process details runs first, so only kept sockets' owners
         // are described.
@@ -75,7 +82,10 @@ impl Collector {
             crate::filter::eval::retain_matching(&mut snapshot, filter);
         }
         if self.query.owners {
-            snapshot.processes = processes::describe(&snapshot.sockets, users.as_ref());
+            let unix_pids = snapshot.unix_sockets.iter().flat_map(|s| s.pids.iter());
+            let pids = snapshot.sockets.iter().flat_map(|s| s.pids.iter());
+            snapshot.processes =
+                processes::describe_pids(pids.chain(unix_pids).copied(), users.as_ref());
         }
         if let Some(filter) = filter.filter(|f| f.needs_owners()) {
             crate::filter::eval::retain_matching(&mut snapshot, filter);

@@ -32,16 +32,24 @@ pub fn user_names(sockets: &[Socket], users: Option<&Users>) -> HashMap<u32, Str
     names
 }
 
+/// The account name of one uid, where known.
+pub fn user_name(uid: u32, users: Option<&Users>) -> Option<String> {
+    users?
+        .iter()
+        .find(|u| uid_number(u.id()) == Some(uid))
+        .map(|u| u.name().to_string())
+}
+
 fn uid_number(uid: &sysinfo::Uid) -> Option<u32> {
     uid.to_string().parse().ok()
 }
 
-/// Describe every distinct owner pid of `sockets`. Pids that exited since the fd scan are left out.
-pub fn describe(sockets: &[Socket], users: Option<&Users>) -> HashMap<u32, Process> {
-    let mut pids: Vec<Pid> = sockets
-        .iter()
-        .flat_map(|s| s.pids.iter().map(|&pid| Pid::from_u32(pid)))
-        .collect();
+/// Describe each of `pids` (repeats allowed). Pids that exited since the fd scan are left out.
+pub fn describe_pids(
+    pids: impl Iterator<Item = u32>,
+    users: Option<&Users>,
+) -> HashMap<u32, Process> {
+    let mut pids: Vec<Pid> = pids.map(Pid::from_u32).collect();
     if pids.is_empty() {
         return HashMap::new();
     }

@@ -1011,6 +1011,8 @@ impl App {
             user_names,
             owners,
             owners_as_of,
+            // The dashboard does not show Unix sockets (and -x conflicts with --live).
+            unix_sockets: _,
         } = snapshot;
         self.hostname = hostname;
         self.taken_at = taken_at;

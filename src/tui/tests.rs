@@ -104,6 +104,7 @@ fn snapshot(sockets: Vec<Socket>) -> Snapshot {
         user_names: HashMap::from([(1000, "alice".to_string())]),
         owners: OwnerCoverage::Complete,
         owners_as_of: None,
+        ..Snapshot::default()
     }
 }
 

@@ -4,13 +4,16 @@
 mod owners;
 mod proc_net;
 mod sock_diag;
+mod unix_diag;
 
 use std::net::SocketAddr;
 
 use super::CollectError;
 use crate::filter::Query;
 use crate::filter::kernel::{KernelFilter, Pushdown};
-use crate::model::{Family, OwnerCoverage, Proto, Snapshot, Socket, SocketState, Timer};
+use crate::model::{
+    Family, OwnerCoverage, Proto, Snapshot, Socket, SocketState, Timer, UnixSocket,
+};
 
 /// The four kernel tables, in the order netstat prints them.
 const TABLES: [(Proto, Family); 4] = [
@@ -31,15 +34,21 @@ pub struct Memory {
 
 pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectError> {
     let mut owners_as_of = None;
+    let mut unix_sockets = if query.unix {
+        dump_unix(query)?
+    } else {
+        Vec::new()
+    };
     let (sockets, owners) = match memory.owners.as_mut() {
-        Some(known) if query.owners && !known.due_for_full_scan() => {
+        // Unix sockets are not in the live view, so a refresh has none to find owners for.
+        Some(known) if query.owners && !query.unix && !known.due_for_full_scan() => {
             let mut sockets = dump_sockets(query)?;
             let owners = known.refresh(&mut sockets);
             owners_as_of = Some(known.full_scan_at());
             (sockets, owners)
         }
         _ => {
-            let (sockets, owners) = snapshot_with_full_scan(query)?;
+            let (sockets, owners) = snapshot_with_full_scan(query, &mut unix_sockets)?;
             if query.owners {
                 memory.owners = Some(owners::KnownOwners::after_full_scan(&sockets, owners));
             }
@@ -48,13 +57,17 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
     };
     Ok(Snapshot {
         sockets,
+        unix_sockets,
         owners,
         owners_as_of,
         ..Snapshot::default()
     })
 }
 
-fn snapshot_with_full_scan(query: &Query) -> Result<(Vec<Socket>, OwnerCoverage), CollectError> {
+fn snapshot_with_full_scan(
+    query: &Query,
+    unix_sockets: &mut [UnixSocket],
+) -> Result<(Vec<Socket>, OwnerCoverage), CollectError> {
     // The fd scan does not need the dump's result until the end: run both at once.
     std::thread::scope(|scope| {
         let scan = query.owners.then(|| {
@@ -74,9 +87,30 @@ fn snapshot_with_full_scan(query: &Query) -> Result<(Vec<Socket>, OwnerCoverage)
             // No thread to spare (RLIMIT_NPROC): scan after the dump instead of beside it.
             Some(Err(_)) => owners::scan_all()?,
         };
+        // The one fd scan sees socket inodes of every kind: Unix sockets' owners come with it.
+        owners::attach_unix(unix_sockets, &scan);
         let owners = owners::attach(&mut sockets, scan);
         Ok((sockets, owners))
     })
+}
+
+/// Unix sockets in the query's states; from /proc/net/unix when UNIX_DIAG is missing.
+fn dump_unix(query: &Query) -> Result<Vec<UnixSocket>, CollectError> {
+    let force_proc = std::env::var_os(COLLECTOR_ENV).is_some_and(|v| v == "procfs");
+    let mut sockets = if force_proc {
+        unix_diag::read_proc_net_unix()?
+    } else {
+        unix_diag::dump().or_else(|diag_error| {
+            unix_diag::read_proc_net_unix().map_err(|proc_error| {
+                CollectError::new(
+                    format!("{diag_error}; then {}", proc_error.context),
+                    proc_error.source,
+                )
+            })
+        })?
+    };
+    sockets.retain(|s| query.wants_state(s.state));
+    Ok(sockets)
 }
 
 fn dump_sockets(query: &Query) -> Result<Vec<Socket>, CollectError> {

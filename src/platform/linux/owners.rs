@@ -8,7 +8,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::model::{OwnerCoverage, OwnerGaps, Socket};
+use crate::model::{OwnerCoverage, OwnerGaps, Socket, UnixSocket};
 use crate::platform::CollectError;
 
 /// Inodes are small unique integers: one multiply spreads them well enough and costs far less
@@ -467,6 +467,24 @@ pub fn attach(sockets: &mut [Socket], scan: OwnerScan) -> OwnerCoverage {
         socket.pids.dedup();
     }
     OwnerCoverage::from_gaps(explain(scan.obstacles))
+}
+
+/// Fill `pids` of every Unix socket found by `scan` (the coverage is the one [`attach`] gives).
+pub fn attach_unix(sockets: &mut [UnixSocket], scan: &OwnerScan) {
+    let index_by_inode: InodeMap = sockets
+        .iter()
+        .enumerate()
+        .map(|(index, socket)| (socket.inode, index))
+        .collect();
+    for &(inode, pid) in &scan.owners {
+        if let Some(&index) = index_by_inode.get(&inode) {
+            sockets[index].pids.push(pid);
+        }
+    }
+    for socket in sockets.iter_mut().filter(|s| s.pids.len() > 1) {
+        socket.pids.sort_unstable();
+        socket.pids.dedup();
+    }
 }
 
 /// readlink is the cost, and the kernel serves /proc in parallel: one thread per core, even
