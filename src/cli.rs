@@ -158,6 +158,7 @@ impl Args {
             listening,
             // The dashboard always shows owners; that is what it is for.
             owners: self.programs || self.json || self.live,
+            tcp_info: false,
             filter: None,
         };
         let output = if self.json {

@@ -156,6 +156,7 @@ mod tests {
             uid,
             inode: None,
             pids,
+            tcp_info: None,
         }
     }
 

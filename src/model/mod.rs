@@ -6,4 +6,4 @@ mod socket;
 
 pub use process::Process;
 pub use snapshot::{OwnerCoverage, OwnerGaps, Snapshot};
-pub use socket::{Family, Proto, Socket, SocketState};
+pub use socket::{Family, Proto, Socket, SocketState, TcpInfo};

@@ -379,6 +379,7 @@ mod tests {
             uid: Some(0),
             inode: Some(4242),
             pids: vec![7],
+            tcp_info: None,
         }
     }
 

@@ -60,6 +60,7 @@ pub fn snapshot(query: &Query, _memory: &mut Memory) -> Result<Snapshot, Collect
                 uid: None,
                 inode: None,
                 pids,
+                tcp_info: None,
             })
         })
         .collect();

@@ -4,6 +4,7 @@
 mod owners;
 mod proc_net;
 mod sock_diag;
+mod tcp_info;
 
 use std::net::SocketAddr;
 
@@ -168,6 +169,7 @@ impl KernelSocket {
             uid: (!placeholder_uid).then_some(self.uid),
             inode: (self.inode != 0).then_some(self.inode),
             pids: Vec::new(),
+            tcp_info: None,
         })
     }
 }
