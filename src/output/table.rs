@@ -4,7 +4,9 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::cli::TableOptions;
-use crate::format::{NO_PEER, escaped_name, push_escaped, push_escaped_name, write_endpoint};
+use crate::format::{
+    NO_PEER, escaped_name, push_escaped, push_escaped_name, push_tcp_info, write_endpoint,
+};
 use crate::model::{Family, Snapshot, Socket, SocketState};
 use crate::services::Services;
 
@@ -164,6 +166,7 @@ pub fn write_table<W: Write>(
 
     let rows = cells.ends.len() / columns.len();
     let first_row = if options.header { 0 } else { 1 };
+    let mut info_line = String::new();
     for row in first_row..rows {
         for (column_index, column) in columns.iter().enumerate() {
             let text = cells.get(row * columns.len() + column_index);
@@ -195,6 +198,17 @@ pub fn write_table<W: Write>(
             }
         }
         out.write_all(b"\n")?;
+        // As ss -i: the kernel's view of a TCP connection on an indented line under its row.
+        if let Some(info) = row
+            .checked_sub(1)
+            .and_then(|i| snapshot.sockets[i].tcp_info.as_deref())
+        {
+            info_line.clear();
+            info_line.push('\t');
+            push_tcp_info(&mut info_line, info);
+            info_line.push('\n');
+            out.write_all(info_line.as_bytes())?;
+        }
     }
     Ok(())
 }
