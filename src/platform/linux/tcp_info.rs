@@ -213,7 +213,8 @@ mod tests {
 
     #[test]
     fn each_kernel_length_gives_the_fields_it_covers() {
-        // Linux 4.2 (segs_in), 4.10 (delivery_rate), 4.19 (bytes_retrans), 6.x (232 and more).
+        // Structs ending after segs_in (4.2), delivery_rate (4.9), sndbuf_limited (4.10),
+        // bytes_retrans (4.19), and later kernels' longer ones.
         let at = |offset: usize| (1u64 << 40) + offset as u64;
         let info = from_attributes(&with_cong(144)).unwrap();
         assert_eq!(info.pacing_rate, Some(at(offset::PACING_RATE)));
