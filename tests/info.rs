@@ -25,7 +25,11 @@ const UPLOAD: usize = 70_001;
 const DOWNLOAD: usize = 123_457;
 
 fn connection() -> Connection {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    connection_on("127.0.0.1:0")
+}
+
+fn connection_on(address: &str) -> Connection {
+    let listener = TcpListener::bind(address).unwrap();
     let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (mut server, _) = listener.accept().unwrap();
     let writer = std::thread::spawn({
@@ -86,7 +90,13 @@ fn settled(connection: &Connection) -> (Value, Value) {
 
 #[test]
 fn byte_counters_equal_the_bytes_the_test_moved() {
-    let connection = connection();
+    for address in ["127.0.0.1:0", "[::1]:0"] {
+        byte_counters_equal_the_bytes_moved_on(address);
+    }
+}
+
+fn byte_counters_equal_the_bytes_moved_on(address: &str) {
+    let connection = connection_on(address);
     let (client, server) = settled(&connection);
     assert_eq!(server["bytes_received"], UPLOAD as u64, "{server}");
     assert_eq!(client["bytes_received"], DOWNLOAD as u64, "{client}");
@@ -108,11 +118,7 @@ fn byte_counters_equal_the_bytes_the_test_moved() {
 
 /// `ss -tinH` for one connection: (rtt ms, rttvar ms, cwnd, congestion algorithm).
 fn ss_info(local: SocketAddr, remote: SocketAddr) -> (f64, f64, u64, String) {
-    let filter = format!(
-        "src {local} and dst {remote}",
-        local = local,
-        remote = remote
-    );
+    let filter = format!("src {local} and dst {remote}");
     let output = Command::new("ss")
         .args(["-tinH", &filter])
         .output()
@@ -168,11 +174,21 @@ fn rtt_and_cwnd_agree_with_ss_on_the_same_socket() {
     }
 }
 
+/// The filter for the listener on `server` and its connection: a TIME_WAIT left on the same
+/// port by an earlier run, or another test's IPv6 listener that got the same port, is not ours.
+fn only_this_connection(server: SocketAddr) -> String {
+    let port = server.port();
+    format!(
+        "exclude time-wait src {} and ( sport = :{port} or dport = :{port} )",
+        server.ip()
+    )
+}
+
 #[test]
 fn the_table_prints_one_indented_info_line_under_each_tcp_socket() {
     let connection = connection();
     let (client, server) = connection.ends();
-    let filter = format!("sport = :{} or dport = :{}", server.port(), server.port());
+    let filter = only_this_connection(server);
     let table = stdout_of(&["-tan", "-i", "-H", &filter]);
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(
@@ -219,7 +235,7 @@ fn without_i_the_json_has_a_null_tcp_info_and_the_table_no_info_line() {
         socket.as_object().unwrap().contains_key("tcp_info") && socket["tcp_info"].is_null(),
         "{socket}"
     );
-    let table = stdout_of(&["-tan", "-H", &filter]);
+    let table = stdout_of(&["-tan", "-H", &only_this_connection(server)]);
     assert_eq!(table.lines().count(), 3, "{table}");
     assert!(!table.contains('\t'), "{table}");
 }
