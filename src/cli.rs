@@ -52,6 +52,10 @@ pub struct Args {
     /// Timers: the kernel's timer per socket, as netstat -o (kind, seconds left/retransmits/probes)
     #[arg(short = 'o', long = "timers")]
     pub timers: bool,
+    /// TCP internals, as ss -i: congestion algorithm, rtt, cwnd, retransmits, bytes (a line under
+    /// each TCP socket; "tcp_info" in --json)
+    #[arg(short = 'i', long = "info", conflicts_with = "live")]
+    pub info: bool,
     /// Wide: never truncate addresses or program names
     #[arg(short = 'W', long = "wide")]
     pub wide: bool,
@@ -175,6 +179,7 @@ impl Args {
             listening,
             // The dashboard always shows owners; that is what it is for.
             owners: self.programs || self.json || self.live,
+            tcp_info: self.info,
             filter: None,
         };
         let output = if self.json {
@@ -270,9 +275,7 @@ impl Args {
 fn pointed_message(flag: &str) -> Option<&'static str> {
     Some(match flag {
         "-r" | "--route" => "rnetstat does not list routes: routes are shown by `ip route`",
-        "-i" | "--interfaces" => {
-            "rnetstat does not list interfaces: interfaces are shown by `ip -s link`"
-        }
+        "--interfaces" => "rnetstat does not list interfaces: interfaces are shown by `ip -s link`",
         "-s" | "--statistics" | "--summary" => {
             "rnetstat has no protocol statistics: see `nstat -a` or `ss -s`"
         }
@@ -540,7 +543,7 @@ mod tests {
             (&["rnetstat", "-r"][..], "-r"),
             (&["rnetstat", "-tulr"][..], "-r"),
             (&["rnetstat", "--inet"][..], "--inet"),
-            (&["rnetstat", "-i"][..], "-i"),
+            (&["rnetstat", "--interfaces"][..], "--interfaces"),
         ] {
             let err = Args::try_parse_from(args).unwrap_err();
             let found = unknown_flag(&err);
@@ -548,6 +551,15 @@ mod tests {
             assert!(pointed_message(flag).is_some());
         }
         assert!(pointed_message("--bogus").is_none());
+    }
+
+    #[test]
+    fn info_asks_for_tcp_info_and_is_not_a_dashboard_flag_yet() {
+        assert!(!config(&["-tan"]).query.tcp_info);
+        assert!(config(&["-tani"]).query.tcp_info);
+        assert!(config(&["--info", "--json"]).query.tcp_info);
+        let err = Args::try_parse_from(["rnetstat", "--live", "-i"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
     }
 
     #[test]

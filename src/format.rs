@@ -3,6 +3,8 @@
 use std::fmt::Write;
 use std::net::SocketAddr;
 
+use crate::model::TcpInfo;
+
 /// Append `addr` as `host:port` (`[host]:port` for IPv6, `[host%interface]:port` with a scope),
 /// with `(service)` right after the port when given: no space inside, so `awk '{print $4}'`
 /// gets the whole endpoint. Port 0 (not bound yet) prints as `*`, as ss does.
@@ -155,6 +157,95 @@ fn is_format_or_separator(c: char) -> bool {
     )
 }
 
+/// One socket's tcp_info as ss -i prints it: `key:value` tokens, times in milliseconds, rates
+/// in bits per second; fields this kernel does not give are left out.
+pub fn push_tcp_info(out: &mut String, info: &TcpInfo) {
+    if let Some(congestion) = &info.congestion {
+        push_escaped(out, congestion);
+        out.push(' ');
+    }
+    out.push_str("rto:");
+    push_millis(out, u64::from(info.rto_us));
+    out.push_str(" rtt:");
+    push_millis(out, u64::from(info.rtt_us));
+    out.push('/');
+    push_millis(out, u64::from(info.rttvar_us));
+    if let Some(min_rtt) = info.min_rtt_us {
+        out.push_str(" minrtt:");
+        push_millis(out, u64::from(min_rtt));
+    }
+    let _ = write!(out, " mss:{} cwnd:{}", info.mss, info.cwnd);
+    if let Some(ssthresh) = info.ssthresh {
+        let _ = write!(out, " ssthresh:{ssthresh}");
+    }
+    let counters = [
+        ("bytes_sent", info.bytes_sent),
+        ("bytes_retrans", info.bytes_retrans),
+        ("bytes_acked", info.bytes_acked),
+        ("bytes_received", info.bytes_received),
+        ("segs_out", info.segs_out.map(u64::from)),
+        ("segs_in", info.segs_in.map(u64::from)),
+    ];
+    for (key, value) in counters {
+        if let Some(value) = value {
+            let _ = write!(out, " {key}:{value}");
+        }
+    }
+    let _ = write!(
+        out,
+        " lastsnd:{} lastrcv:{} lastack:{}",
+        info.last_send_ms, info.last_recv_ms, info.last_ack_ms
+    );
+    for (key, rate) in [
+        ("pacing_rate", info.pacing_rate),
+        ("delivery_rate", info.delivery_rate),
+    ] {
+        if let Some(rate) = rate {
+            let _ = write!(out, " {key}:");
+            push_bits_per_second(out, rate);
+        }
+    }
+    for (key, micros) in [
+        ("busy", info.busy_us),
+        ("rwnd_limited", info.rwnd_limited_us),
+        ("sndbuf_limited", info.sndbuf_limited_us),
+    ] {
+        if let Some(micros) = micros {
+            let _ = write!(out, " {key}:{}ms", micros / 1000);
+        }
+    }
+    let _ = write!(
+        out,
+        " retrans:{}/{} lost:{} unacked:{}",
+        info.retransmits, info.total_retrans, info.lost, info.unacked
+    );
+    if let Some(notsent) = info.notsent {
+        let _ = write!(out, " notsent:{notsent}");
+    }
+}
+
+/// Microseconds as milliseconds without trailing zeros: `204`, `0.029`, `12.5`.
+fn push_millis(out: &mut String, micros: u64) {
+    let _ = write!(out, "{}", micros / 1000);
+    let fraction = micros % 1000;
+    if fraction != 0 {
+        let digits = format!("{fraction:03}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
+    }
+}
+
+/// Bytes per second as bits per second with ss's decimal units: `800bps`, `1.2Mbps`.
+fn push_bits_per_second(out: &mut String, bytes_per_second: u64) {
+    let bits = bytes_per_second as f64 * 8.0;
+    let _ = match bits {
+        b if b >= 1e9 => write!(out, "{:.1}Gbps", b / 1e9),
+        b if b >= 1e6 => write!(out, "{:.1}Mbps", b / 1e6),
+        b if b >= 1e3 => write!(out, "{:.1}Kbps", b / 1e3),
+        b => write!(out, "{b}bps"),
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,5 +390,44 @@ mod tests {
         assert_eq!(escaped_name("a\u{3000}b\u{a0}c"), "a\\u{3000}b\\u{a0}c");
         assert_eq!(escaped_name("(sd-pam)"), "(sd-pam)");
         assert_eq!(escaped_name("ev\x1b[2Jil"), "ev\\x1b[2Jil");
+    }
+
+    #[test]
+    fn tcp_info_tokens_in_ss_units_and_only_known_fields() {
+        let mut info = TcpInfo {
+            congestion: Some("cubic".to_string()),
+            rto_us: 204_000,
+            rtt_us: 29,
+            rttvar_us: 12_500,
+            mss: 32768,
+            cwnd: 10,
+            retransmits: 1,
+            total_retrans: 4,
+            last_send_ms: 7,
+            ..TcpInfo::default()
+        };
+        let mut line = String::new();
+        push_tcp_info(&mut line, &info);
+        assert_eq!(
+            line,
+            "cubic rto:204 rtt:0.029/12.5 mss:32768 cwnd:10 lastsnd:7 lastrcv:0 lastack:0 \
+             retrans:1/4 lost:0 unacked:0"
+        );
+        info.congestion = None;
+        info.ssthresh = Some(7);
+        info.bytes_acked = Some(1001);
+        info.bytes_received = Some(0);
+        info.pacing_rate = Some(150_000_000);
+        info.delivery_rate = Some(100);
+        info.busy_us = Some(2_999);
+        info.notsent = Some(5);
+        line.clear();
+        push_tcp_info(&mut line, &info);
+        assert_eq!(
+            line,
+            "rto:204 rtt:0.029/12.5 mss:32768 cwnd:10 ssthresh:7 bytes_acked:1001 \
+             bytes_received:0 lastsnd:7 lastrcv:0 lastack:0 pacing_rate:1.2Gbps \
+             delivery_rate:800bps busy:2ms retrans:1/4 lost:0 unacked:0 notsent:5"
+        );
     }
 }

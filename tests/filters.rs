@@ -482,7 +482,7 @@ fn regex_escape(text: &str) -> String {
 fn netstat_flags_rnetstat_lacks_get_a_pointed_message() {
     for (flag, expected) in [
         ("-r", "routes are shown by `ip route`"),
-        ("-i", "interfaces are shown by `ip -s link`"),
+        ("--interfaces", "interfaces are shown by `ip -s link`"),
         ("-tulr", "routes are shown by `ip route`"),
         ("--inet", "use -4 for IPv4 sockets"),
         ("--inet6", "use -6 for IPv6 sockets"),

@@ -166,6 +166,7 @@ mod tests {
             uid: Some(1000),
             inode: None,
             pids: vec![42],
+            tcp_info: None,
         }
     }
 

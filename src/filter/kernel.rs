@@ -846,6 +846,7 @@ pub(crate) mod tests {
             uid: None,
             inode: None,
             pids: Vec::new(),
+            tcp_info: None,
         };
         assert!(some.keeps(&socket(SocketState::Listen, "0.0.0.0:22", None)));
         assert!(!some.keeps(&socket(SocketState::Listen, "0.0.0.0:23", None)));
@@ -883,6 +884,7 @@ pub(crate) mod tests {
             uid: None,
             inode: None,
             pids: Vec::new(),
+            tcp_info: None,
         };
         let v4 = KernelEndpoints::of(&listener("127.0.0.1:80"));
         assert_eq!(v4.remote, "0.0.0.0:0".parse().unwrap());

@@ -36,6 +36,8 @@ pub struct Query {
     pub listening: Listening,
     /// Find the owning processes of each socket (costly: a scan of every process's fds).
     pub owners: bool,
+    /// Ask the kernel for each TCP socket's tcp_info and congestion algorithm (`-i`).
+    pub tcp_info: bool,
     /// The user's filter words: its states replace `listening`, its expression is applied
     /// after collection (it may ask about owners).
     pub filter: Option<Filter>,
@@ -51,6 +53,7 @@ impl Default for Query {
             ipv6: true,
             listening: Listening::All,
             owners: false,
+            tcp_info: false,
             filter: None,
         }
     }
@@ -112,6 +115,7 @@ mod tests {
             uid: None,
             inode: None,
             pids: Vec::new(),
+            tcp_info: None,
         }
     }
 

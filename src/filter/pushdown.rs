@@ -170,6 +170,7 @@ mod tests {
                     1 => vec![100],
                     _ => vec![100, 200],
                 },
+                tcp_info: None,
             }
         }
 

@@ -157,6 +157,7 @@ mod tests {
             uid,
             inode: None,
             pids,
+            tcp_info: None,
         }
     }
 

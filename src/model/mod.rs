@@ -7,5 +7,5 @@ mod unix;
 
 pub use process::Process;
 pub use snapshot::{OwnerCoverage, OwnerGaps, Snapshot};
-pub use socket::{Family, Proto, Socket, SocketState, Timer, TimerKind};
+pub use socket::{Family, Proto, Socket, SocketState, TcpInfo, Timer, TimerKind};
 pub use unix::{UnixPath, UnixSocket, UnixType, resolve_peers};

@@ -132,6 +132,8 @@ pub struct Socket {
     pub pids: Vec<u32>,
     /// The kernel's pending timer (Linux); `None` where the OS does not say.
     pub timer: Option<Timer>,
+    /// The kernel's view of a TCP connection (`-i`); `None` when not asked for or not given.
+    pub tcp_info: Option<Box<TcpInfo>>,
 }
 
 impl Socket {
@@ -230,6 +232,49 @@ impl std::fmt::Display for Timer {
             count(self.probes)
         )
     }
+}
+
+/// What the kernel says about one TCP connection (Linux `struct tcp_info` and its congestion
+/// control). Fields newer kernels added are `None` when this kernel's struct ends before them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TcpInfo {
+    /// The congestion control algorithm (`cubic`, `bbr`); `None` when the kernel did not say.
+    pub congestion: Option<String>,
+    pub rto_us: u32,
+    pub rtt_us: u32,
+    pub rttvar_us: u32,
+    /// The sender's maximum segment size, bytes.
+    pub mss: u32,
+    /// Congestion window, segments.
+    pub cwnd: u32,
+    /// Slow start threshold, segments; `None` while it is still the kernel's "infinite".
+    pub ssthresh: Option<u32>,
+    /// Retransmissions of the segment at the head of the queue right now.
+    pub retransmits: u8,
+    /// Retransmitted segments over the connection's life.
+    pub total_retrans: u32,
+    /// Segments the kernel thinks are lost, and sent but not acknowledged.
+    pub lost: u32,
+    pub unacked: u32,
+    /// Milliseconds since data was last sent, received, and since the last ACK came in.
+    pub last_send_ms: u32,
+    pub last_recv_ms: u32,
+    pub last_ack_ms: u32,
+    /// Bytes per second; `None` also when unlimited.
+    pub pacing_rate: Option<u64>,
+    pub bytes_acked: Option<u64>,
+    pub bytes_received: Option<u64>,
+    pub segs_out: Option<u32>,
+    pub segs_in: Option<u32>,
+    pub notsent: Option<u32>,
+    pub min_rtt_us: Option<u32>,
+    /// Bytes per second, of the most recent delivery.
+    pub delivery_rate: Option<u64>,
+    pub busy_us: Option<u64>,
+    pub rwnd_limited_us: Option<u64>,
+    pub sndbuf_limited_us: Option<u64>,
+    pub bytes_sent: Option<u64>,
+    pub bytes_retrans: Option<u64>,
 }
 
 #[cfg(test)]

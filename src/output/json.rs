@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
 use crate::format::interface_name;
-use crate::model::{OwnerCoverage, Proto, Snapshot, Socket, UnixPath, UnixSocket};
+use crate::model::{OwnerCoverage, Proto, Snapshot, Socket, TcpInfo, UnixPath, UnixSocket};
 use crate::services::{PortClass, Services};
 
 /// Bumped on any change that could break a reader; adding a field is not such a change.
@@ -76,6 +76,71 @@ struct SocketView<'a> {
     inode: Option<u64>,
     timer: Option<TimerView>,
     processes: Owners<'a>,
+    tcp_info: Option<TcpInfoView<'a>>,
+}
+
+/// `tcp_info` with its units in the names where they are not counts (docs/json.md).
+#[derive(Serialize)]
+struct TcpInfoView<'a> {
+    congestion: Option<&'a str>,
+    rto_us: u32,
+    rtt_us: u32,
+    rttvar_us: u32,
+    min_rtt_us: Option<u32>,
+    mss: u32,
+    cwnd: u32,
+    ssthresh: Option<u32>,
+    retrans: u8,
+    total_retrans: u32,
+    lost: u32,
+    unacked: u32,
+    notsent: Option<u32>,
+    bytes_sent: Option<u64>,
+    bytes_retrans: Option<u64>,
+    bytes_acked: Option<u64>,
+    bytes_received: Option<u64>,
+    segs_out: Option<u32>,
+    segs_in: Option<u32>,
+    delivery_rate_bytes_per_s: Option<u64>,
+    pacing_rate_bytes_per_s: Option<u64>,
+    lastsnd_ms: u32,
+    lastrcv_ms: u32,
+    lastack_ms: u32,
+    busy_us: Option<u64>,
+    rwnd_limited_us: Option<u64>,
+    sndbuf_limited_us: Option<u64>,
+}
+
+fn tcp_info_view(info: &TcpInfo) -> TcpInfoView<'_> {
+    TcpInfoView {
+        congestion: info.congestion.as_deref(),
+        rto_us: info.rto_us,
+        rtt_us: info.rtt_us,
+        rttvar_us: info.rttvar_us,
+        min_rtt_us: info.min_rtt_us,
+        mss: info.mss,
+        cwnd: info.cwnd,
+        ssthresh: info.ssthresh,
+        retrans: info.retransmits,
+        total_retrans: info.total_retrans,
+        lost: info.lost,
+        unacked: info.unacked,
+        notsent: info.notsent,
+        bytes_sent: info.bytes_sent,
+        bytes_retrans: info.bytes_retrans,
+        bytes_acked: info.bytes_acked,
+        bytes_received: info.bytes_received,
+        segs_out: info.segs_out,
+        segs_in: info.segs_in,
+        delivery_rate_bytes_per_s: info.delivery_rate,
+        pacing_rate_bytes_per_s: info.pacing_rate,
+        lastsnd_ms: info.last_send_ms,
+        lastrcv_ms: info.last_recv_ms,
+        lastack_ms: info.last_ack_ms,
+        busy_us: info.busy_us,
+        rwnd_limited_us: info.rwnd_limited_us,
+        sndbuf_limited_us: info.sndbuf_limited_us,
+    }
 }
 
 /// A Unix socket: `"proto": "unix"`, its type, and paths where TCP/UDP have hosts and ports.
@@ -194,6 +259,7 @@ fn socket_view<'a>(
             probes: timer.probes,
         }),
         processes: Owners { snapshot, socket },
+        tcp_info: socket.tcp_info.as_deref().map(tcp_info_view),
     }
 }
 

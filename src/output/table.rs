@@ -4,7 +4,9 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::cli::TableOptions;
-use crate::format::{NO_PEER, escaped_name, push_escaped, push_escaped_name, write_endpoint};
+use crate::format::{
+    NO_PEER, escaped_name, push_escaped, push_escaped_name, push_tcp_info, write_endpoint,
+};
 use crate::model::{Family, Snapshot, Socket, SocketState, UnixSocket};
 use crate::services::Services;
 
@@ -174,6 +176,7 @@ pub fn write_table<W: Write>(
 
     let rows = cells.ends.len() / columns.len();
     let first_row = if options.header { 0 } else { 1 };
+    let mut info_line = String::new();
     for row in first_row..rows {
         for (column_index, column) in columns.iter().enumerate() {
             let text = cells.get(row * columns.len() + column_index);
@@ -209,6 +212,19 @@ pub fn write_table<W: Write>(
             }
         }
         out.write_all(b"\n")?;
+        // As ss -i: the kernel's view of a TCP connection on an indented line under its row.
+        // Rows past the TCP/UDP sockets are Unix sockets (-x), which have none.
+        if let Some(info) = row
+            .checked_sub(1)
+            .and_then(|i| snapshot.sockets.get(i))
+            .and_then(|socket| socket.tcp_info.as_deref())
+        {
+            info_line.clear();
+            info_line.push('\t');
+            push_tcp_info(&mut info_line, info);
+            info_line.push('\n');
+            out.write_all(info_line.as_bytes())?;
+        }
     }
     Ok(())
 }
@@ -459,6 +475,7 @@ mod tests {
             uid: Some(0),
             inode: Some(4242),
             pids: vec![7],
+            tcp_info: None,
         }
     }
 

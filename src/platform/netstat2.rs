@@ -61,6 +61,7 @@ pub fn snapshot(query: &Query, _memory: &mut Memory) -> Result<Snapshot, Collect
                 inode: None,
                 pids,
                 timer: None,
+                tcp_info: None,
             })
         })
         .collect();

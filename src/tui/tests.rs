@@ -57,6 +57,7 @@ fn socket(
         uid: Some(1000),
         inode,
         pids: pids.to_vec(),
+        tcp_info: None,
     }
 }
 

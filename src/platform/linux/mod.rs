@@ -4,6 +4,7 @@
 mod owners;
 mod proc_net;
 mod sock_diag;
+mod tcp_info;
 mod unix_diag;
 
 use std::net::SocketAddr;
@@ -204,6 +205,7 @@ impl KernelSocket {
             inode: (self.inode != 0).then_some(self.inode),
             pids: Vec::new(),
             timer: Some(self.timer),
+            tcp_info: None,
         })
     }
 }

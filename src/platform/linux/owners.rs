@@ -814,6 +814,7 @@ mod tests {
             uid: None,
             inode: Some(inode),
             pids: Vec::new(),
+            tcp_info: None,
         }
     }
 

@@ -14,7 +14,7 @@ use netlink_packet_sock_diag::inet::{InetResponseHeader, SocketId};
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netlink_sys::{Socket as NetlinkSocket, SocketAddr as NetlinkAddr};
 
-use super::KernelSocket;
+use super::{KernelSocket, tcp_info};
 use crate::filter::kernel::Pushdown;
 use crate::filter::{Listening, Query};
 use crate::model::{Family, Proto, Socket, Timer};
@@ -38,6 +38,10 @@ const NETLINK_HEADER_BYTES: usize = 16;
 const INET_DIAG_REQ_V2_BYTES: usize = 56;
 /// `struct rtattr`: length, type.
 const ATTRIBUTE_HEADER_BYTES: usize = 4;
+/// Where `idiag_ext` (which attributes to send back) sits in a request.
+const REQUEST_EXTENSIONS_BYTE: usize = NETLINK_HEADER_BYTES + 2;
+/// `struct inet_diag_msg`, the fixed part of each reply; its attributes follow.
+const INET_DIAG_MSG_BYTES: usize = 72;
 /// The request attribute that carries a filter program (linux/inet_diag.h).
 const INET_DIAG_REQ_BYTECODE: u16 = 1;
 
@@ -80,9 +84,11 @@ impl Dumper {
             states &= filter.states;
         }
         let bytecode = filter.and_then(|f| f.bytecode.as_deref());
+        // UDP has no tcp_info; asking only when -i wants it keeps the plain dump lean.
+        let info = query.tcp_info && proto == Proto::Tcp;
         let result = self
-            .request(proto, family, states, bytecode)
-            .and_then(|()| self.receive(proto, out));
+            .request(proto, family, states, bytecode, info)
+            .and_then(|()| self.receive(proto, info, out));
         result.map_err(|source| {
             out.truncate(before);
             CollectError::new(
@@ -102,6 +108,7 @@ impl Dumper {
         family: Family,
         states: u32,
         bytecode: Option<&[u8]>,
+        info: bool,
     ) -> io::Result<()> {
         let family_code = match family {
             Family::Ipv4 => AF_INET,
@@ -111,16 +118,19 @@ impl Dumper {
             Proto::Tcp => IPPROTO_TCP,
             Proto::Udp => IPPROTO_UDP,
         };
-        let bytes = dump_request(family_code, protocol, states, bytecode)?;
+        let mut bytes = dump_request(family_code, protocol, states, bytecode)?;
+        if info {
+            bytes[REQUEST_EXTENSIONS_BYTE] = tcp_info::EXTENSIONS;
+        }
         self.socket.send(&bytes, 0)?;
         Ok(())
     }
 
-    fn receive(&mut self, proto: Proto, out: &mut Vec<Socket>) -> io::Result<()> {
+    fn receive(&mut self, proto: Proto, info: bool, out: &mut Vec<Socket>) -> io::Result<()> {
         loop {
             let received = self.socket.recv(&mut &mut self.buffer[..], 0)?;
             let batch = &self.buffer[..received.min(self.buffer.len())];
-            if parse_batch(batch, proto, out)? == Batch::Done {
+            if parse_batch(batch, proto, info, out)? == Batch::Done {
                 return Ok(());
             }
         }
@@ -173,7 +183,13 @@ enum Batch {
 
 /// Decode one datagram of dump replies into `out`. The error code of `NLMSG_DONE` and of
 /// `NLMSG_ERROR`, and a dump the kernel marks inconsistent, are errors: never a short list.
-fn parse_batch(mut rest: &[u8], proto: Proto, out: &mut Vec<Socket>) -> io::Result<Batch> {
+/// With `info`, each TCP socket's tcp_info and congestion algorithm are read from its attributes.
+fn parse_batch(
+    mut rest: &[u8],
+    proto: Proto,
+    info: bool,
+    out: &mut Vec<Socket>,
+) -> io::Result<Batch> {
     let invalid = |e: DecodeError| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
     while !rest.is_empty() {
         let message = NetlinkBuffer::new_checked(rest).map_err(invalid)?;
@@ -186,7 +202,8 @@ fn parse_batch(mut rest: &[u8], proto: Proto, out: &mut Vec<Socket>) -> io::Resu
         let payload = message.payload();
         match message.message_type() {
             SOCK_DIAG_BY_FAMILY => {
-                // The fixed header is all we show; skipping the attributes saves a parse per socket.
+                // Without -i the fixed header is all we show; skipping the attributes saves a
+                // parse per socket.
                 let header = InetResponseHeader::parse(payload).map_err(invalid)?;
                 let id = &header.socket_id;
                 let raw = KernelSocket {
@@ -200,7 +217,13 @@ fn parse_batch(mut rest: &[u8], proto: Proto, out: &mut Vec<Socket>) -> io::Resu
                     inode: u64::from(header.inode),
                     timer: diag_timer(payload),
                 };
-                out.extend(raw.into_socket());
+                if let Some(mut socket) = raw.into_socket() {
+                    if info {
+                        let attributes = payload.get(INET_DIAG_MSG_BYTES..).unwrap_or_default();
+                        socket.tcp_info = tcp_info::from_attributes(attributes);
+                    }
+                    out.push(socket);
+                }
             }
             NLMSG_DONE | NLMSG_ERROR => {
                 return match error_code(payload) {
@@ -343,7 +366,7 @@ mod tests {
         batch[16 + 3] = 4;
         batch[16 + 52..16 + 56].copy_from_slice(&7_192_845u32.to_ne_bytes());
         let mut out = Vec::new();
-        parse_batch(&batch, Proto::Tcp, &mut out).unwrap();
+        parse_batch(&batch, Proto::Tcp, false, &mut out).unwrap();
         let timer = out[0].timer.unwrap();
         assert_eq!(timer.to_string(), "keepalive (7192.84/-/4)");
         // The crate's own encoding agrees on where the fields are.
@@ -362,7 +385,7 @@ mod tests {
         batch.extend(response(1, "[::1]:5432", "[::1]:40000", 78));
         let mut out = Vec::new();
         assert_eq!(
-            parse_batch(&batch, Proto::Tcp, &mut out).unwrap(),
+            parse_batch(&batch, Proto::Tcp, false, &mut out).unwrap(),
             Batch::More
         );
         assert_eq!(out.len(), 2);
@@ -377,7 +400,7 @@ mod tests {
             "::1".parse::<IpAddr>().unwrap()
         );
         assert_eq!(
-            parse_batch(&done(0), Proto::Tcp, &mut out).unwrap(),
+            parse_batch(&done(0), Proto::Tcp, false, &mut out).unwrap(),
             Batch::Done
         );
     }
@@ -389,7 +412,7 @@ mod tests {
         batch.extend(scoped_response(1, "[fe80::1]:22", "[fe80::2]:5000", 9, 3));
         batch.extend(scoped_response(10, "0.0.0.0:80", "0.0.0.0:0", 10, 3));
         let mut out = Vec::new();
-        parse_batch(&batch, Proto::Tcp, &mut out).unwrap();
+        parse_batch(&batch, Proto::Tcp, false, &mut out).unwrap();
         let addresses: Vec<String> = out
             .iter()
             .map(|s| format!("{} {:?}", s.local, s.remote))
@@ -409,15 +432,20 @@ mod tests {
     #[test]
     fn error_in_done_message_is_an_error_not_an_empty_list() {
         let mut out = Vec::new();
-        let error = parse_batch(&done(-libc::ENOENT), Proto::Udp, &mut out).unwrap_err();
+        let error = parse_batch(&done(-libc::ENOENT), Proto::Udp, false, &mut out).unwrap_err();
         assert_eq!(error.raw_os_error(), Some(libc::ENOENT));
     }
 
     #[test]
     fn error_message_is_an_error() {
         let mut out = Vec::new();
-        let error =
-            parse_batch(&control(NLMSG_ERROR, -libc::EACCES), Proto::Tcp, &mut out).unwrap_err();
+        let error = parse_batch(
+            &control(NLMSG_ERROR, -libc::EACCES),
+            Proto::Tcp,
+            false,
+            &mut out,
+        )
+        .unwrap_err();
         assert_eq!(error.raw_os_error(), Some(libc::EACCES));
     }
 
@@ -428,15 +456,20 @@ mod tests {
         // nlmsg_flags sits after the 4-byte length and 2-byte type.
         let flags = u16::from_ne_bytes([interrupted[6], interrupted[7]]) | NLM_F_DUMP_INTR;
         interrupted[6..8].copy_from_slice(&flags.to_ne_bytes());
-        let error = parse_batch(&interrupted, Proto::Tcp, &mut Vec::new()).unwrap_err();
+        let error = parse_batch(&interrupted, Proto::Tcp, false, &mut Vec::new()).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::Interrupted);
     }
 
     #[test]
     fn truncated_message_is_invalid_data() {
         let batch = response(1, "127.0.0.1:1", "127.0.0.1:2", 5);
-        let error =
-            parse_batch(&batch[..batch.len() - 10], Proto::Tcp, &mut Vec::new()).unwrap_err();
+        let error = parse_batch(
+            &batch[..batch.len() - 10],
+            Proto::Tcp,
+            false,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
     }
 
@@ -940,18 +973,23 @@ pub(super) mod kernel_filter_tests {
         use PortOp::*;
         use Side::*;
         let fixture = fixture();
-        let (p4, p6, pm) = (
-            fixture.v4_listener,
-            fixture.v6_listener,
-            fixture.mapped_listener,
-        );
+        let (p4, pm) = (fixture.v4_listener, fixture.mapped_listener);
+        // The order comparisons pivot on the middle of the fixture's own TCP ports, so that
+        // each keeps some of them whatever ports the kernel handed out.
+        let tcp_ports: Vec<u16> = fixture
+            .ports
+            .iter()
+            .filter(|(proto, _)| *proto == Proto::Tcp)
+            .map(|&(_, port)| port)
+            .collect();
+        let mid = tcp_ports[tcp_ports.len() / 2];
         let cases = [
             (format!("sport = :{p4}"), port(Source, Eq, p4)),
             (format!("sport != :{p4}"), port(Source, Ne, p4)),
-            (format!("dport < :{p6}"), port(Destination, Lt, p6)),
-            (format!("dport le :{p6}"), port(Destination, Le, p6)),
-            (format!("sport >= :{pm}"), port(Source, Ge, pm)),
-            (format!("sport gt :{pm}"), port(Source, Gt, pm)),
+            (format!("dport < :{mid}"), port(Destination, Lt, mid)),
+            (format!("dport le :{mid}"), port(Destination, Le, mid)),
+            (format!("sport >= :{mid}"), port(Source, Ge, mid)),
+            (format!("sport gt :{mid}"), port(Source, Gt, mid)),
             (
                 "src 127.0.0.1".to_string(),
                 host(Source, Some(("127.0.0.1", 32)), None),
