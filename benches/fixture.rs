@@ -1,10 +1,10 @@
 //! Connection fixture for the scale benchmark (`scripts/bench.sh`).
 //!
-//! `fixture --connections N --processes P [--udp U]` holds N established loopback TCP
+//! `fixture --connections N --processes P [--udp U] [--unix X]` holds N established loopback TCP
 //! connections (2N sockets: each client and its accepted peer) plus U bound UDP sockets,
 //! spread over P child processes, so that socket listers have a realistic amount of work:
 //! many sockets *and* many owning processes. Once everything is in place it prints exactly
-//! one line on stdout, `ready connections=N processes=P udp=U`, and then holds the sockets
+//! one line on stdout, `ready connections=N processes=P udp=U unix=X`, and then holds the sockets
 //! until its stdin reaches EOF or it receives SIGTERM/SIGINT.
 //!
 //! Linux only (prctl(PR_SET_PDEATHSIG), signalfd); elsewhere it exits with an error.
@@ -30,11 +30,12 @@ mod linux {
     use std::process::{self, Child, Command, ExitStatus, Stdio};
     use std::time::Instant;
 
-    const USAGE: &str = "usage: fixture --connections N --processes P [--udp U]\n\
+    const USAGE: &str = "usage: fixture --connections N --processes P [--udp U] [--unix X]\n\
         \n\
-        Holds N established loopback TCP connections (2N sockets) and U bound UDP sockets\n\
-        (default 100), spread over P child processes. Prints one line\n\
-        `ready connections=N processes=P udp=U` when they are all open, then holds them until\n\
+        Holds N established loopback TCP connections (2N sockets), U bound UDP sockets\n\
+        (default 100) and X connected Unix stream socket pairs (default 0), spread over P child\n\
+        processes. Prints one line\n\
+        `ready connections=N processes=P udp=U unix=X` when they are all open, then holds them until\n\
         stdin reaches EOF or SIGTERM/SIGINT arrives.";
     const DEFAULT_UDP: usize = 100;
     const MAX_PROCESSES: usize = 10_000;
@@ -55,6 +56,7 @@ mod linux {
         connections: usize,
         processes: usize,
         udp: usize,
+        unix: usize,
     }
 
     enum Mode {
@@ -65,6 +67,7 @@ mod linux {
             index: usize,
             connections: usize,
             udp: usize,
+            unix: usize,
         },
     }
 
@@ -86,7 +89,10 @@ mod linux {
                 index,
                 connections,
                 udp,
-            } => run_child(connections, udp).map_err(|e| format!("fixture child {index}: {e}")),
+                unix,
+            } => {
+                run_child(connections, udp, unix).map_err(|e| format!("fixture child {index}: {e}"))
+            }
         };
         if let Err(message) = outcome {
             eprintln!("{message}");
@@ -98,6 +104,7 @@ mod linux {
         let mut connections = None;
         let mut processes = None;
         let mut udp = None;
+        let mut unix = None;
         let mut child_index = None;
         let mut args = args.peekable();
         while let Some(arg) = args.next() {
@@ -113,6 +120,7 @@ mod linux {
                 "--connections" => &mut connections,
                 "--processes" => &mut processes,
                 "--udp" => &mut udp,
+                "--unix" => &mut unix,
                 "--child" => &mut child_index,
                 _ => return Err(format!("unknown argument '{arg}'")),
             };
@@ -128,11 +136,13 @@ mod linux {
 
         let connections = connections.ok_or("--connections is required")?;
         let udp = udp.unwrap_or(DEFAULT_UDP);
+        let unix = unix.unwrap_or(0);
         if let Some(index) = child_index {
             return Ok(Mode::Child {
                 index,
                 connections,
                 udp,
+                unix,
             });
         }
         let processes = processes.ok_or("--processes is required")?;
@@ -145,6 +155,7 @@ mod linux {
             connections,
             processes,
             udp,
+            unix,
         }))
     }
 
@@ -158,8 +169,8 @@ mod linux {
         connections.div_ceil(MAX_CONNECTIONS_PER_LISTENER)
     }
 
-    fn child_fds_needed(connections: usize, udp: usize) -> usize {
-        2 * connections + udp + listeners_needed(connections) + FD_HEADROOM
+    fn child_fds_needed(connections: usize, udp: usize, unix: usize) -> usize {
+        2 * connections + udp + 2 * unix + listeners_needed(connections) + FD_HEADROOM
     }
 
     fn os_error(what: &str) -> String {
@@ -211,6 +222,7 @@ mod linux {
         let largest_child = child_fds_needed(
             share(shape.connections, shape.processes, 0),
             share(shape.udp, shape.processes, 0),
+            share(shape.unix, shape.processes, 0),
         );
         raise_fd_limit(largest_child.max(2 * shape.processes + FD_HEADROOM))?;
 
@@ -227,6 +239,8 @@ mod linux {
                 .arg(share(shape.connections, shape.processes, index).to_string())
                 .arg("--udp")
                 .arg(share(shape.udp, shape.processes, index).to_string())
+                .arg("--unix")
+                .arg(share(shape.unix, shape.processes, index).to_string())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit());
@@ -247,17 +261,19 @@ mod linux {
 
         let stop = StopSignals::block()?;
         eprintln!(
-            "fixture: ready in {:.2} s: {} tcp connections, {} udp sockets, {} child processes",
+            "fixture: ready in {:.2} s: {} tcp connections, {} udp sockets, {} unix socket pairs, \
+             {} child processes",
             started.elapsed().as_secs_f64(),
             shape.connections,
             shape.udp,
+            shape.unix,
             shape.processes
         );
         let mut stdout = io::stdout().lock();
         writeln!(
             stdout,
-            "ready connections={} processes={} udp={}",
-            shape.connections, shape.processes, shape.udp
+            "ready connections={} processes={} udp={} unix={}",
+            shape.connections, shape.processes, shape.udp, shape.unix
         )
         .and_then(|()| stdout.flush())
         .map_err(|e| format!("writing ready line: {e}"))?;
@@ -462,8 +478,8 @@ mod linux {
         }
     }
 
-    fn run_child(connections: usize, udp: usize) -> Result<()> {
-        raise_fd_limit(child_fds_needed(connections, udp))?;
+    fn run_child(connections: usize, udp: usize, unix: usize) -> Result<()> {
+        raise_fd_limit(child_fds_needed(connections, udp, unix))?;
         let listener_count = listeners_needed(connections);
         let listeners = (0..listener_count)
             .map(|_| loopback_listener())
@@ -503,6 +519,10 @@ mod linux {
             .map(|_| UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)))
             .collect::<io::Result<Vec<_>>>()
             .map_err(|e| format!("binding udp socket on 127.0.0.1: {e}"))?;
+        let unix_pairs = (0..unix)
+            .map(|_| std::os::unix::net::UnixStream::pair())
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(|e| format!("creating a unix socket pair: {e}"))?;
 
         let mut stdout = io::stdout().lock();
         writeln!(stdout, "ready")
@@ -511,7 +531,7 @@ mod linux {
 
         // Hold everything until the parent closes our stdin (or dies, which closes it too).
         let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
-        drop((listeners, tcp_sockets, udp_sockets));
+        drop((listeners, tcp_sockets, udp_sockets, unix_pairs));
         Ok(())
     }
 

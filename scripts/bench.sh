@@ -8,6 +8,7 @@
 #   RUNS=5           timed runs per command (after one warmup run)
 #   BENCH_OUT=file   also write the tables to this file
 #   FIXTURE=path     use this fixture binary instead of building the `fixture` example
+#   UNIX_PAIRS=50000 Unix socket pairs for the -x part (0 skips it)
 #   BASELINE=path    also time this (older) rnetstat binary, as "baseline -a -n -p" and
 #                    "baseline -a -n", for before/after figures in the same run
 #
@@ -118,7 +119,7 @@ start_fixture() {
   local connections=$1 processes=$2
   rm -f "$work/fixture.in"
   mkfifo "$work/fixture.in"
-  "$fixture" --connections "$connections" --processes "$processes" \
+  "$fixture" --connections "$connections" --processes "$processes" "${@:3}" \
     <"$work/fixture.in" >"$work/fixture.out" 2>"$work/fixture.err" &
   fixture_pid=$!
   # Holding the fifo's write end open keeps the fixture running; closing it stops it.
@@ -193,6 +194,9 @@ names+=(
   "ss -tn 'sport = :P'"
   "rnetstat -tn state established 'dport = :P'"
   "ss -tn state established 'dport = :P'"
+  # TCP internals (-i): tcp_info for every socket.
+  "rnetstat -tan -i"
+  "ss -tani"
 )
 
 for size in "${sizes[@]}"; do
@@ -230,6 +234,8 @@ for size in "${sizes[@]}"; do
     "ss -tn 'sport = :$port'"
     "$rnetstat_word -tn state established 'dport = :$port'"
     "ss -tn state established 'dport = :$port'"
+    "$rnetstat_word -tan -i"
+    "ss -tani"
   )
 
   # One run per command under GNU time: peak RSS, line count, and a check that it exits 0.
@@ -287,7 +293,8 @@ print("Filters (P = " + sys.argv[3] + "): "
       + ratio("rnetstat -tn 'sport = :P'", "ss -tn 'sport = :P'") + "; "
       + ratio("rnetstat -tn state established 'dport = :P'", "ss -tn state established 'dport = :P'") + "; "
       + ratio("rnetstat -tn 'sport = :P'", "rnetstat -tan") + "; "
-      + ratio("rnetstat -tn state established 'dport = :P'", "rnetstat -tan"))
+      + ratio("rnetstat -tn state established 'dport = :P'", "rnetstat -tan") + "; "
+      + ratio("rnetstat -tan -i", "ss -tani"))
 PY
 )
 
@@ -302,3 +309,39 @@ PY
   stop_fixture
   wait_for_sockets_gone "$baseline"
 done
+
+# --- Unix sockets (-x) ---------------------------------------------------------------------
+# UNIX_PAIRS connected Unix stream pairs (default 50000; 0 skips this part) over 100 processes.
+unix_pairs=${UNIX_PAIRS:-50000}
+[[ $unix_pairs =~ ^[0-9]+$ ]] || die "UNIX_PAIRS must be a number, got '$unix_pairs'"
+if [ "$unix_pairs" -gt 0 ]; then
+  log "unix: starting fixture ($unix_pairs unix socket pairs over 100 processes)"
+  start_fixture 0 100 --udp 0 --unix "$unix_pairs"
+  unix_sockets=$(ss -xaH | wc -l)
+  unix_names=("rnetstat -xa" "ss -xa" "rnetstat -xap" "ss -xap")
+  unix_commands=("$rnetstat_word -xa" "ss -xa" "$rnetstat_word -xap" "ss -xap")
+  hyperfine_args=(-N --warmup 1 --runs "$runs" --output=null --export-json "$work/unix.json")
+  for i in "${!unix_commands[@]}"; do
+    hyperfine_args+=(--command-name "${unix_names[$i]}" "${unix_commands[$i]}")
+  done
+  hyperfine "${hyperfine_args[@]}" >&2
+  table=$(python3 - "$work/unix.json" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+median = {r["command"]: r["median"] for r in results}
+print("| command | median s | ratio to ss |")
+print("|---|---:|---:|")
+for r in results:
+    name = r["command"]
+    base = median["ss -xap" if name.endswith("p") else "ss -xa"]
+    print(f"| `{name}` | {r['median']:.3f} | {r['median'] / base:.2f} |")
+PY
+)
+  emit ""
+  emit "#### $unix_pairs Unix socket pairs over 100 processes"
+  emit ""
+  emit "During the run: $unix_sockets Unix sockets in all (ss)."
+  emit ""
+  emit "$table"
+  stop_fixture
+fi
