@@ -272,3 +272,126 @@ pub fn write_json<W: Write>(out: &mut W, summary: &Summary, snapshot: &Snapshot)
     serde_json::to_writer(&mut *out, &json_value(summary, snapshot)).map_err(io::Error::from)?;
     out.write_all(b"\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Process, Socket};
+
+    fn socket(proto: Proto, state: SocketState, local: &str, pids: &[u32]) -> Socket {
+        Socket {
+            proto,
+            state,
+            local: local.parse().unwrap(),
+            remote: None,
+            recv_q: None,
+            send_q: None,
+            uid: None,
+            inode: None,
+            pids: pids.to_vec(),
+            timer: None,
+            tcp_info: None,
+        }
+    }
+
+    fn snapshot() -> Snapshot {
+        let tcp = |state, local, pids: &[u32]| socket(Proto::Tcp, state, local, pids);
+        Snapshot {
+            sockets: vec![
+                tcp(SocketState::Listen, "0.0.0.0:80", &[7]),
+                tcp(SocketState::Established, "10.0.0.1:80", &[7]),
+                tcp(SocketState::Established, "10.0.0.1:80", &[7, 9]),
+                tcp(SocketState::TimeWait, "[::1]:80", &[]),
+                tcp(SocketState::Established, "10.0.0.1:40000", &[9]),
+                socket(Proto::Udp, SocketState::Unconn, "0.0.0.0:53", &[9]),
+                socket(Proto::Udp, SocketState::Unconn, "[::]:80", &[11]),
+            ],
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn totals_by_protocol_family_state_and_busiest_ports() {
+        let summary = summarize(&snapshot(), ProtocolCounters::default());
+        assert_eq!(summary.total, 7);
+        assert_eq!(summary.by_proto, BTreeMap::from([("tcp", 5), ("udp", 2)]));
+        assert_eq!(
+            summary.by_family,
+            BTreeMap::from([("ipv4", 5), ("ipv6", 2)])
+        );
+        let tcp: Vec<_> = summary.by_state["tcp"].iter().collect();
+        assert_eq!(
+            tcp,
+            [
+                (&SocketState::Established, &3),
+                (&SocketState::TimeWait, &1),
+                (&SocketState::Listen, &1)
+            ]
+        );
+        assert_eq!(summary.time_wait, 1);
+        let ports: Vec<_> = summary
+            .busiest_ports
+            .iter()
+            .map(|p| (p.proto, p.port, p.sockets))
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                (Proto::Tcp, 80, 4),
+                (Proto::Tcp, 40000, 1),
+                (Proto::Udp, 53, 1),
+                (Proto::Udp, 80, 1)
+            ]
+        );
+        assert_eq!(summary.busiest_programs, None, "owners were not collected");
+    }
+
+    #[test]
+    fn busiest_programs_count_shared_sockets_once_per_owner_and_skip_vanished_ones() {
+        let mut snapshot = snapshot();
+        snapshot.owners = OwnerCoverage::Complete;
+        for (pid, name) in [(7, "nginx"), (9, "worker\x1b[2J")] {
+            let process = Process {
+                pid,
+                name: name.to_string(),
+                user: None,
+                cmdline: None,
+                argv: None,
+            };
+            snapshot.processes.insert(pid, process);
+        }
+        let summary = summarize(&snapshot, ProtocolCounters::default());
+        let programs: Vec<_> = summary
+            .busiest_programs
+            .clone()
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.pid, p.sockets))
+            .collect();
+        assert_eq!(
+            programs,
+            [(7, 3), (9, 3)],
+            "pid 11 exited before it was described"
+        );
+        let mut text = Vec::new();
+        write_text(&mut text, &summary).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(!text.contains('\x1b'), "{text}");
+        assert!(text.contains("    3 9/worker"), "{text}");
+        assert!(
+            text.contains("    - segments retransmitted"),
+            "unknown is -: {text}"
+        );
+    }
+
+    #[test]
+    fn the_json_object_has_a_version_and_null_for_the_unknown() {
+        let summary = summarize(&snapshot(), ProtocolCounters::default());
+        let value = json_value(&summary, &snapshot());
+        assert_eq!(value["version"], SCHEMA_VERSION);
+        assert_eq!(value["summary"]["by_state"]["udp"]["UNCONN"], 2);
+        assert!(value["summary"]["busiest_programs"].is_null());
+        assert!(value["summary"]["orphans"].is_null());
+        assert!(value["summary"]["tcp_counters"]["resets_sent"].is_null());
+    }
+}
