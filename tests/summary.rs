@@ -212,3 +212,39 @@ fn counters_lie_between_the_proc_values_read_before_and_after() {
     }
     assert!(summary["summary"]["orphans"].is_u64());
 }
+
+#[test]
+fn with_x_unix_sockets_are_counted_by_state_and_owner() {
+    use std::os::unix::net::{UnixListener, UnixStream};
+    let dir = std::env::temp_dir().join(format!("rnetstat-summary-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.sock");
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).unwrap();
+    let mut ends = Vec::new();
+    // Enough to be among the 10 busiest even beside a desktop's systemd or dbus.
+    for _ in 0..100 {
+        ends.push(UnixStream::connect(&path).unwrap());
+        ends.push(listener.accept().unwrap().0);
+    }
+    let summary = json_of(&["-sxp", "--json"]);
+    let totals = &summary["summary"];
+    assert!(
+        totals["by_state"]["unix"]["LISTEN"].as_u64().unwrap() >= 1,
+        "{totals}"
+    );
+    assert!(
+        totals["by_proto"]["tcp"].is_null(),
+        "-x alone counts Unix sockets only"
+    );
+    let programs = totals["busiest_programs"].as_array().unwrap();
+    let own = programs
+        .iter()
+        .find(|p| p["pid"] == std::process::id())
+        .unwrap_or_else(|| panic!("the test's pid is not among {programs:?}"));
+    // The other tests here open TCP sockets only: the test process holds exactly these.
+    assert_eq!(own["sockets"], 201, "{totals}");
+    drop(ends);
+    drop(listener);
+    let _ = std::fs::remove_dir_all(&dir);
+}
