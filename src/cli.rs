@@ -58,7 +58,7 @@ pub struct Args {
     pub info: bool,
     /// Statistics: totals by protocol, family and state, TIME_WAIT, orphans, the busiest local
     /// ports (and programs, with -p), and the TCP counters of netstat -s
-    #[arg(short = 's', long = "statistics", visible_alias = "summary", conflicts_with_all = ["live", "continuous"])]
+    #[arg(short = 's', long = "statistics", visible_alias = "summary", conflicts_with_all = ["live", "continuous", "info"])]
     pub statistics: bool,
     /// Wide: never truncate addresses or program names
     #[arg(short = 'W', long = "wide")]
@@ -582,7 +582,7 @@ mod tests {
         assert!(!c.query.owners);
         assert!(config(&["-sp"]).query.owners);
         assert!(config(&["--summary"]).output == Output::Summary { json: false });
-        for bad in [&["-s", "--live"][..], &["-s", "-c"]] {
+        for bad in [&["-s", "--live"][..], &["-s", "-c"], &["-si"]] {
             let err = Args::try_parse_from(std::iter::once("rnetstat").chain(bad.iter().copied()))
                 .expect_err("a usage error");
             assert_eq!(err.exit_code(), 2, "{bad:?}");
