@@ -56,6 +56,10 @@ pub struct Args {
     /// each TCP socket; "tcp_info" in --json)
     #[arg(short = 'i', long = "info", conflicts_with = "live")]
     pub info: bool,
+    /// Statistics: totals by protocol, family and state, TIME_WAIT, orphans, the busiest local
+    /// ports (and programs, with -p), and the TCP counters of netstat -s
+    #[arg(short = 's', long = "statistics", visible_alias = "summary", conflicts_with_all = ["live", "continuous", "info"])]
+    pub statistics: bool,
     /// Wide: never truncate addresses or program names
     #[arg(short = 'W', long = "wide")]
     pub wide: bool,
@@ -141,6 +145,10 @@ pub struct LiveOptions {
 pub enum Output {
     Table(TableOptions),
     Json,
+    /// `-s`: totals and counters instead of rows; as JSON with `--json`.
+    Summary {
+        json: bool,
+    },
     /// The full-screen dashboard (`--live`).
     Live(LiveOptions),
 }
@@ -163,7 +171,7 @@ impl Args {
         let both_protos = !self.tcp && !self.udp && !self.unix;
         let both_families = self.ipv4 == self.ipv6;
         // As netstat: -a wins over -l, and with neither only non-listening sockets show.
-        let listening = if self.all {
+        let listening = if self.all || self.statistics {
             Listening::All
         } else if self.listening {
             Listening::Only
@@ -178,11 +186,14 @@ impl Args {
             ipv6: both_families || self.ipv6,
             listening,
             // The dashboard always shows owners; that is what it is for.
-            owners: self.programs || self.json || self.live,
+            // A summary names programs only when asked: owners cost a scan of every process.
+            owners: self.programs || (self.json && !self.statistics) || self.live,
             tcp_info: self.info,
             filter: None,
         };
-        let output = if self.json {
+        let output = if self.statistics {
+            Output::Summary { json: self.json }
+        } else if self.json {
             Output::Json
         } else if self.live {
             Output::Live(LiveOptions {
@@ -276,9 +287,6 @@ fn pointed_message(flag: &str) -> Option<&'static str> {
     Some(match flag {
         "-r" | "--route" => "rnetstat does not list routes: routes are shown by `ip route`",
         "--interfaces" => "rnetstat does not list interfaces: interfaces are shown by `ip -s link`",
-        "-s" | "--statistics" | "--summary" => {
-            "rnetstat has no protocol statistics: see `nstat -a` or `ss -s`"
-        }
         "-g" | "--groups" => "rnetstat does not list multicast groups: see `ip maddr`",
         "-M" | "--masquerade" => "rnetstat does not list NAT entries: see `conntrack -L`",
         "-w" | "--raw" => "rnetstat lists TCP and UDP sockets only: raw sockets are in `ss -w`",
@@ -560,6 +568,25 @@ mod tests {
         assert!(config(&["--info", "--json"]).query.tcp_info);
         let err = Args::try_parse_from(["rnetstat", "--live", "-i"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn statistics_walk_every_state_and_name_programs_only_with_p() {
+        let c = config(&["-s"]);
+        assert_eq!(c.output, Output::Summary { json: false });
+        assert_eq!(c.query.listening, Listening::All);
+        assert!(c.query.tcp && c.query.udp && !c.query.owners);
+        let c = config(&["-s", "--json", "-t", "-4"]);
+        assert_eq!(c.output, Output::Summary { json: true });
+        assert!(c.query.tcp && !c.query.udp && c.query.ipv4 && !c.query.ipv6);
+        assert!(!c.query.owners);
+        assert!(config(&["-sp"]).query.owners);
+        assert!(config(&["--summary"]).output == Output::Summary { json: false });
+        for bad in [&["-s", "--live"][..], &["-s", "-c"], &["-si"]] {
+            let err = Args::try_parse_from(std::iter::once("rnetstat").chain(bad.iter().copied()))
+                .expect_err("a usage error");
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
     }
 
     #[test]

@@ -80,6 +80,7 @@ pub fn run(config: &Config) -> Result<(), Error> {
         Output::Live(options) => return tui::run(&config.query, options),
         Output::Table(options) => Some(options),
         Output::Json => None,
+        Output::Summary { json } => return write_summary(&config.query, *json),
     };
     let services = Services::load();
     let stdout = io::stdout().lock();
@@ -119,6 +120,23 @@ pub fn run(config: &Config) -> Result<(), Error> {
             next = now;
         }
     }
+}
+
+/// `-s`: one socket walk, then the kernel's counters read right after it.
+fn write_summary(query: &filter::Query, json: bool) -> Result<(), Error> {
+    let snapshot = platform::snapshot(query).map_err(Error::Collect)?;
+    if let OwnerCoverage::Incomplete(gaps) = snapshot.owners {
+        eprintln!("rnetstat: owners incomplete: {}", gaps.describe());
+    }
+    let summary = output::summary::summarize(&snapshot, platform::protocol_counters());
+    let mut out = BufWriter::new(io::stdout().lock());
+    if json {
+        output::summary::write_json(&mut out, &summary, &snapshot)
+    } else {
+        output::summary::write_text(&mut out, &summary)
+    }
+    .and_then(|()| out.flush())
+    .map_err(Error::Write)
 }
 
 /// The line before each table of `-c`: when its snapshot was taken, as JSON's `taken_at`.

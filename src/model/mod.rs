@@ -1,10 +1,12 @@
 //! The data every front end works from: one [`Snapshot`] of sockets and their owning processes.
 
+mod counters;
 mod process;
 mod snapshot;
 mod socket;
 mod unix;
 
+pub use counters::ProtocolCounters;
 pub use process::Process;
 pub use snapshot::{OwnerCoverage, OwnerGaps, Snapshot};
 pub use socket::{Family, Proto, Socket, SocketState, TcpInfo, Timer, TimerKind};

@@ -94,6 +94,14 @@ impl Collector {
     }
 }
 
+/// The kernel's `netstat -s` counters; all unknown where the OS does not give them.
+pub fn protocol_counters() -> crate::model::ProtocolCounters {
+    #[cfg(target_os = "linux")]
+    return linux::protocol_counters();
+    #[cfg(not(target_os = "linux"))]
+    return crate::model::ProtocolCounters::default();
+}
+
 /// Take one snapshot of the sockets `query` asks for, with owners when `query.owners` is set.
 pub fn snapshot(query: &Query) -> Result<Snapshot, CollectError> {
     Collector::new(query.clone()).snapshot()

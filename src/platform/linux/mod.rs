@@ -3,6 +3,7 @@
 
 mod owners;
 mod proc_net;
+mod snmp;
 mod sock_diag;
 mod tcp_info;
 mod unix_diag;
@@ -26,6 +27,8 @@ const TABLES: [(Proto, Family); 4] = [
 
 /// Environment variable that forces the /proc/net collector (tests compare both collectors).
 pub const COLLECTOR_ENV: &str = "RNETSTAT_COLLECTOR";
+
+pub use snmp::read_counters as protocol_counters;
 
 /// What a live view's collector keeps between snapshots.
 #[derive(Default)]
