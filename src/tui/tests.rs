@@ -1958,3 +1958,27 @@ fn details_show_rates_tcp_info_and_timer() {
     assert!(text.contains("Timer    -"), "{text}");
     assert!(text.contains("bytes_received:2098152"), "{text}");
 }
+
+#[test]
+fn at_80_columns_services_survive_wide_rates_and_a_wide_screen_shows_them_whole() {
+    let mut app = new_app();
+    let mut before = traffic_before();
+    let mut after = traffic_after();
+    let service = |mut s: Socket| {
+        s.local = "127.0.0.1:8080".parse().expect("address");
+        s
+    };
+    before[0] = service(before[0].clone());
+    after[0] = service(after[0].clone());
+    feed_at(&mut app, 0.0, before);
+    feed_at(&mut app, 2.0, after);
+    let text = screen_at(&mut app, 80, 24).join("\n");
+    assert!(text.contains(":8080(http-alt)"), "{text}");
+    // A rate is shown whole or not at all: never a cut number.
+    assert!(!text.contains("MiB…") && !text.contains("1.0 M…"), "{text}");
+    let wide = screen_at(&mut app, 160, 24).join("\n");
+    assert!(
+        wide.contains("1.0 MiB/s") && wide.contains("768.0 B/s"),
+        "{wide}"
+    );
+}
