@@ -1116,6 +1116,11 @@ impl App {
         let mut kept = 0;
         for (old, row) in self.rows.iter_mut().enumerate() {
             if !matched[old] {
+                // A connection that is gone carries no traffic: no rate, in no sum.
+                let had_rate = row.rx_rate.is_some() || row.tx_rate.is_some();
+                reorder |= had_rate && matches!(column, Column::RxRate | Column::TxRate);
+                row.rx_rate = None;
+                row.tx_rate = None;
                 row.mark = match row.mark {
                     Mark::Gone(_) => row.mark.aged(),
                     _ => Mark::Gone(HIGHLIGHT_REFRESHES),

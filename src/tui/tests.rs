@@ -1982,3 +1982,30 @@ fn at_80_columns_services_survive_wide_rates_and_a_wide_screen_shows_them_whole(
         "{wide}"
     );
 }
+
+#[test]
+fn a_gone_connection_has_no_rate_and_leaves_the_sums() {
+    let mut app = new_app();
+    feed_at(&mut app, 0.0, traffic_before());
+    feed_at(&mut app, 2.0, traffic_after());
+    press(&mut app, Key::Char('0'));
+    let mut last = traffic_after();
+    last.remove(0); // 7001, the busy one, closes
+    feed_at(&mut app, 3.0, last);
+    assert_eq!(rate_cells(&app, ":7001"), ("-".into(), "-".into()));
+    assert!(
+        screen(&app)[1].contains("Rx 0.0 B/s Tx 0.0 B/s"),
+        "{}",
+        screen(&app)[1]
+    );
+    // Sorted by Rx/s, the gone row moved to the unknown end.
+    assert_eq!(locals(&app)[0], "127.0.0.1:7001");
+    press(&mut app, Key::Char('g'));
+    let lines = screen(&app);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "  ▸ python3  2 sockets  pid 200  Rx 0.0 B/s  Tx 0.0 B/s"),
+        "{lines:#?}"
+    );
+}
