@@ -54,7 +54,7 @@ pub struct Args {
     pub timers: bool,
     /// TCP internals, as ss -i: congestion algorithm, rtt, cwnd, retransmits, bytes (a line under
     /// each TCP socket; "tcp_info" in --json)
-    #[arg(short = 'i', long = "info", conflicts_with = "live")]
+    #[arg(short = 'i', long = "info")]
     pub info: bool,
     /// Statistics: totals by protocol, family and state, TIME_WAIT, orphans, the busiest local
     /// ports (and programs, with -p), and the TCP counters of netstat -s
@@ -562,12 +562,12 @@ mod tests {
     }
 
     #[test]
-    fn info_asks_for_tcp_info_and_is_not_a_dashboard_flag_yet() {
+    fn info_asks_for_tcp_info_and_is_accepted_with_live() {
         assert!(!config(&["-tan"]).query.tcp_info);
         assert!(config(&["-tani"]).query.tcp_info);
         assert!(config(&["--info", "--json"]).query.tcp_info);
-        let err = Args::try_parse_from(["rnetstat", "--live", "-i"]).unwrap_err();
-        assert_eq!(err.exit_code(), 2);
+        // The dashboard always collects tcp_info (its Rx/s and Tx/s columns): -i is harmless.
+        assert!(config(&["--live", "-i"]).query.tcp_info);
     }
 
     #[test]

@@ -157,6 +157,19 @@ fn is_format_or_separator(c: char) -> bool {
     )
 }
 
+/// A byte rate with one decimal in binary units: `B/s`, `KiB/s`, `MiB/s`, `GiB/s`.
+pub fn rate(bytes_per_second: f64) -> String {
+    const UNITS: [&str; 4] = ["B/s", "KiB/s", "MiB/s", "GiB/s"];
+    let mut value = bytes_per_second.max(0.0);
+    let mut unit = 0;
+    // Step up once the value would round to 1024.0 or more in this unit.
+    while unit + 1 < UNITS.len() && value >= 1023.95 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// One socket's tcp_info as ss -i prints it: `key:value` tokens, times in milliseconds, rates
 /// in bits per second; fields this kernel does not give are left out.
 pub fn push_tcp_info(out: &mut String, info: &TcpInfo) {
@@ -390,6 +403,18 @@ mod tests {
         assert_eq!(escaped_name("a\u{3000}b\u{a0}c"), "a\\u{3000}b\\u{a0}c");
         assert_eq!(escaped_name("(sd-pam)"), "(sd-pam)");
         assert_eq!(escaped_name("ev\x1b[2Jil"), "ev\\x1b[2Jil");
+    }
+
+    #[test]
+    fn rates_print_with_one_decimal_in_binary_units() {
+        assert_eq!(rate(0.0), "0.0 B/s");
+        assert_eq!(rate(512.0), "512.0 B/s");
+        assert_eq!(rate(1023.9), "1023.9 B/s");
+        assert_eq!(rate(1023.96), "1.0 KiB/s");
+        assert_eq!(rate(1536.0), "1.5 KiB/s");
+        assert_eq!(rate(2.0 * 1024.0 * 1024.0), "2.0 MiB/s");
+        assert_eq!(rate(3.25 * 1024.0 * 1024.0 * 1024.0), "3.2 GiB/s");
+        assert_eq!(rate(5000.0 * 1024.0 * 1024.0 * 1024.0), "5000.0 GiB/s");
     }
 
     #[test]

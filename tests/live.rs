@@ -920,3 +920,93 @@ fn the_command_line_filter_starts_the_dashboard_and_can_be_cleared() {
     assert!(screen.contains("EXITED:0"), "{screen}");
     drop((first, second));
 }
+
+/// The last two cells of a dashboard row, Rx/s and Tx/s, in bytes per second (`None`: `-`).
+fn rates_of(row: &str) -> (Option<f64>, Option<f64>) {
+    let mut words: Vec<&str> = row.split_whitespace().collect();
+    let mut take_cell = || {
+        let unit = words.pop().expect("a rate cell");
+        if unit == "-" {
+            return None;
+        }
+        let scale = match unit {
+            "B/s" => 1.0,
+            "KiB/s" => 1024.0,
+            "MiB/s" => 1024.0 * 1024.0,
+            "GiB/s" => 1024.0 * 1024.0 * 1024.0,
+            other => panic!("not a rate unit: {other:?} in {row:?}"),
+        };
+        let number: f64 = words
+            .pop()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no number before {unit} in {row:?}"));
+        Some(number * scale)
+    };
+    let tx = take_cell();
+    let rx = take_cell();
+    (rx, tx)
+}
+
+#[test]
+fn live_shows_a_paced_transfers_rate_within_a_quarter() {
+    use std::io::Read;
+    const RATE: f64 = 2.0 * 1024.0 * 1024.0;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback listener");
+    let port = port_of(&listener);
+    let reader = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept the sender");
+        let mut sink = vec![0; 1 << 16];
+        while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+    });
+    let Some(tmux) = Tmux::start(
+        "traffic",
+        &dashboard_command(&format!("-t --interval 1 sport = :{port}")),
+    ) else {
+        return;
+    };
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+
+    // Paced against an absolute schedule, so every second carries about RATE bytes.
+    let mut sender = Command::new("python3")
+        .args([
+            "-c",
+            &format!(
+                "import socket, time\n\
+                 s = socket.create_connection(('127.0.0.1', {port}))\n\
+                 chunk = b'x' * 16384\n\
+                 start = time.monotonic(); sent = 0\n\
+                 while time.monotonic() - start < 6:\n\
+                 \x20   if sent < (time.monotonic() - start) * {RATE}:\n\
+                 \x20       s.sendall(chunk); sent += len(chunk)\n\
+                 \x20   else:\n\
+                 \x20       time.sleep(0.002)\n\
+                 s.close()\n"
+            ),
+        ])
+        .spawn()
+        .expect("run python3");
+    let _reaper = Reaper(vec![sender.id()]);
+
+    let local = format!("127.0.0.1:{port}");
+    let received = |screen: &str| {
+        table_rows(screen)
+            .into_iter()
+            .find(|row| row.contains(&local) && row.contains("ESTABLISHED"))
+            .and_then(|row| rates_of(row).0)
+    };
+    let refreshed = |screen: &str| screen.lines().next().unwrap_or_default().to_string();
+    // The first rate may cover the connect; the one after it is a full interval of sending.
+    let first = tmux.wait_for("a receive rate", |screen| received(screen).is_some());
+    let second = tmux.wait_for("the next refresh", |screen| {
+        refreshed(screen) != refreshed(&first) && received(screen).is_some()
+    });
+    let rate = received(&second).expect("a rate");
+    assert!(
+        (rate - RATE).abs() <= RATE * 0.25,
+        "receiving at {rate:.0} B/s, sent at {RATE} B/s:\n{second}"
+    );
+    tmux.keys(&["q"]);
+    drop(tmux);
+    let _ = sender.wait();
+    let _ = reader.join();
+}

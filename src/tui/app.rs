@@ -151,10 +151,14 @@ pub enum Column {
     Pid,
     Program,
     User,
+    /// Bytes received per second (tcp_info bytes_received between two refreshes).
+    RxRate,
+    /// Bytes sent and acknowledged per second (tcp_info bytes_acked).
+    TxRate,
 }
 
 impl Column {
-    pub const ALL: [Column; 9] = [
+    pub const ALL: [Column; 11] = [
         Column::Proto,
         Column::Local,
         Column::Foreign,
@@ -164,6 +168,8 @@ impl Column {
         Column::Pid,
         Column::Program,
         Column::User,
+        Column::RxRate,
+        Column::TxRate,
     ];
 
     pub fn title(self) -> &'static str {
@@ -177,12 +183,21 @@ impl Column {
             Column::Pid => "PID",
             Column::Program => "Program",
             Column::User => "User",
+            Column::RxRate => "Rx/s",
+            Column::TxRate => "Tx/s",
         }
     }
 
-    fn from_digit(c: char) -> Option<Column> {
-        let index = c.to_digit(10)?.checked_sub(1)?;
-        Column::ALL.get(index as usize).copied()
+    /// The sort key of a column: `1`-`9` the first nine, `0` Rx/s and `)` (shift-0) Tx/s.
+    fn from_key(c: char) -> Option<Column> {
+        match c {
+            '0' => Some(Column::RxRate),
+            ')' => Some(Column::TxRate),
+            _ => {
+                let index = c.to_digit(10)?.checked_sub(1)?;
+                Column::ALL.get(index as usize).copied()
+            }
+        }
     }
 }
 
@@ -206,6 +221,10 @@ pub struct Row {
     pub program: String,
     /// The first owner's user (or the socket's uid), escaped; `-` when unknown.
     pub user: String,
+    /// Bytes per second received and sent (acked) since the previous refresh; `None` for UDP,
+    /// sockets without tcp_info, a connection first seen this refresh, or counters that went back.
+    pub rx_rate: Option<f64>,
+    pub tx_rate: Option<f64>,
     /// Lower-case local, remote, state, pids and owner names: what the filter matches.
     search: String,
 }
@@ -216,6 +235,8 @@ struct RowContext<'a> {
     numeric: bool,
     processes: &'a HashMap<u32, Process>,
     user_names: &'a HashMap<u32, String>,
+    /// Seconds between the previous snapshot and this one, when both have a time.
+    elapsed: Option<f64>,
 }
 
 impl Row {
@@ -228,6 +249,8 @@ impl Row {
             remote: String::new(),
             program: String::new(),
             user: String::new(),
+            rx_rate: None,
+            tx_rate: None,
             search: String::new(),
         };
         row.describe(context);
@@ -451,13 +474,16 @@ pub struct GroupKey {
 }
 
 /// One process in the by-process view (the first owner of each of its sockets).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Group {
     /// Escaped program name; empty when unknown.
     pub name: String,
     /// `None` for the group of sockets with no known owner.
     pub pid: Option<u32>,
     pub sockets: usize,
+    /// Sums of the group's known rates (`None` when none of its sockets has one).
+    pub rx_rate: Option<f64>,
+    pub tx_rate: Option<f64>,
     pub expanded: bool,
 }
 
@@ -478,12 +504,15 @@ pub enum Line {
 }
 
 /// Socket totals of the newest snapshot (gone rows not counted).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Counts {
     pub tcp: usize,
     pub udp: usize,
     /// By [`SocketState::ALL`] index, TCP sockets only.
     pub tcp_states: [usize; SocketState::ALL.len()],
+    /// Sums of the known per-connection rates (`None` when no connection has one yet).
+    pub rx_rate: Option<f64>,
+    pub tx_rate: Option<f64>,
 }
 
 /// The socket in the details pane, followed across refreshes by row.
@@ -757,8 +786,8 @@ impl App {
                 self.restore(anchor);
             }
             Key::Char('k') => self.ask_kill(),
-            Key::Char(c @ '1'..='9') => {
-                if let Some(column) = Column::from_digit(c) {
+            Key::Char(c @ ('0'..='9' | ')')) => {
+                if let Some(column) = Column::from_key(c) {
                     self.sort_by(column);
                 }
             }
@@ -1014,6 +1043,15 @@ impl App {
             // The dashboard does not show Unix sockets (and -x conflicts with --live).
             unix_sockets: _,
         } = snapshot;
+        // Rates need the real time between the two snapshots, never the nominal interval.
+        let elapsed = match (self.taken_at, taken_at) {
+            (Some(before), Some(now)) => now
+                .duration_since(before)
+                .ok()
+                .map(|d| d.as_secs_f64())
+                .filter(|&seconds| seconds > 0.0),
+            _ => None,
+        };
         self.hostname = hostname;
         self.taken_at = taken_at;
         self.coverage = owners;
@@ -1025,6 +1063,7 @@ impl App {
             numeric: self.numeric,
             processes: &self.processes,
             user_names: &self.user_names,
+            elapsed,
         };
 
         let column = self.sort.column;
@@ -1077,6 +1116,11 @@ impl App {
         let mut kept = 0;
         for (old, row) in self.rows.iter_mut().enumerate() {
             if !matched[old] {
+                // A connection that is gone carries no traffic: no rate, in no sum.
+                let had_rate = row.rx_rate.is_some() || row.tx_rate.is_some();
+                reorder |= had_rate && matches!(column, Column::RxRate | Column::TxRate);
+                row.rx_rate = None;
+                row.tx_rate = None;
                 row.mark = match row.mark {
                     Mark::Gone(_) => row.mark.aged(),
                     _ => Mark::Gone(HIGHLIGHT_REFRESHES),
@@ -1129,6 +1173,8 @@ impl App {
             if row.mark.is_gone() {
                 continue;
             }
+            add_rate(&mut self.counts.rx_rate, row.rx_rate);
+            add_rate(&mut self.counts.tx_rate, row.tx_rate);
             match row.socket.proto {
                 Proto::Tcp => {
                     self.counts.tcp += 1;
@@ -1190,6 +1236,8 @@ impl App {
                 let ranks = text_ranks(rows, |r| &r.user);
                 sorted_by(rows, reverse, |i, _| ranks[i])
             }
+            Column::RxRate => sorted_by(rows, reverse, |_, r| RateKey(r.rx_rate)),
+            Column::TxRate => sorted_by(rows, reverse, |_, r| RateKey(r.tx_rate)),
         };
     }
 
@@ -1261,11 +1309,15 @@ impl App {
                         name: key.name,
                         pid: key.pid,
                         sockets: 0,
+                        rx_rate: None,
+                        tx_rate: None,
                     });
                     members.push(Vec::new());
                     self.groups.len() - 1
                 });
             self.groups[group].sockets += 1;
+            add_rate(&mut self.groups[group].rx_rate, found.rx_rate);
+            add_rate(&mut self.groups[group].tx_rate, found.tx_rate);
             members[group].push(row);
         }
         for (index, group) in self.groups.iter().enumerate() {
@@ -1284,8 +1336,18 @@ fn refresh_row(row: &mut Row, socket: Socket, context: &RowContext, column: Colu
     let state_changed = row.socket.state != socket.state;
     let owners_changed = row.socket.pids != socket.pids;
     let key = SocketKey::of(&socket);
-    let moved = key != row.key
+    let same_connection = key == row.key;
+    let (rx_rate, tx_rate) = match (&row.socket.tcp_info, &socket.tcp_info) {
+        (Some(before), Some(now)) if same_connection => (
+            counter_rate(before.bytes_received, now.bytes_received, context.elapsed),
+            counter_rate(before.bytes_acked, now.bytes_acked, context.elapsed),
+        ),
+        _ => (None, None),
+    };
+    let moved = !same_connection
         || match column {
+            Column::RxRate => row.rx_rate != rx_rate,
+            Column::TxRate => row.tx_rate != tx_rate,
             Column::Proto | Column::Local | Column::Foreign => false,
             Column::State => state_changed,
             Column::RecvQ => row.socket.recv_q != socket.recv_q,
@@ -1301,6 +1363,8 @@ fn refresh_row(row: &mut Row, socket: Socket, context: &RowContext, column: Colu
     };
     row.key = key;
     row.socket = socket;
+    row.rx_rate = rx_rate;
+    row.tx_rate = tx_rate;
     if state_changed || owners_changed {
         row.describe(context);
     }
@@ -1368,5 +1432,42 @@ fn compare(a: &Row, b: &Row, column: Column) -> Ordering {
         Column::Pid => x.pids.first().cmp(&y.pids.first()),
         Column::Program => a.program.cmp(&b.program),
         Column::User => a.user.cmp(&b.user),
+        Column::RxRate => RateKey(a.rx_rate).cmp(&RateKey(b.rx_rate)),
+        Column::TxRate => RateKey(a.tx_rate).cmp(&RateKey(b.tx_rate)),
     }
+}
+
+/// A rate as a sort key: unknown first, then by value (rates are finite and not negative).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct RateKey(Option<f64>);
+
+impl Eq for RateKey {}
+
+impl PartialOrd for RateKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for RateKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self.0, other.0) {
+            (Some(a), Some(b)) => a.total_cmp(&b),
+            (a, b) => a.is_some().cmp(&b.is_some()),
+        }
+    }
+}
+
+/// Add a known rate to a sum that stays `None` until something is known.
+fn add_rate(sum: &mut Option<f64>, rate: Option<f64>) {
+    if let Some(rate) = rate {
+        *sum = Some(sum.unwrap_or(0.0) + rate);
+    }
+}
+
+/// Bytes per second between two readings of a counter `elapsed` seconds apart; `None` when
+/// either is unknown or the counter went back (another connection on the same 4-tuple).
+fn counter_rate(before: Option<u64>, now: Option<u64>, elapsed: Option<f64>) -> Option<f64> {
+    let delta = now?.checked_sub(before?)?;
+    Some(delta as f64 / elapsed?)
 }

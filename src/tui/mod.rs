@@ -67,6 +67,8 @@ pub fn run(query: &Query, options: &LiveOptions) -> Result<(), Error> {
     }
     let mut query = query.clone();
     query.owners = true;
+    // The Rx/s and Tx/s columns are deltas of tcp_info byte counters.
+    query.tcp_info = true;
     // The command line's filter is the dashboard's starting `/` text (`options.filter`), which
     // the user may edit or clear: the collector must not drop the rows it would hide.
     query.filter = None;

@@ -13,7 +13,9 @@ use super::app::{App, Effect, Key, Line, Mark, Msg};
 use super::view;
 use crate::cli::LiveOptions;
 use crate::filter::{Listening, Query};
-use crate::model::{OwnerCoverage, OwnerGaps, Process, Proto, Snapshot, Socket, SocketState};
+use crate::model::{
+    OwnerCoverage, OwnerGaps, Process, Proto, Snapshot, Socket, SocketState, TcpInfo,
+};
 use crate::services::Services;
 
 const WIDTH: u16 = 130;
@@ -1058,8 +1060,8 @@ fn grouping_keeps_unrelated_processes_of_one_name_apart() {
     press(&mut app, Key::Right);
     assert_eq!(app.lines.len(), 6);
     let lines = screen(&app);
-    assert_eq!(lines[5], "  ▾ python3  2 sockets  pid 200");
-    assert_eq!(lines[8], "  ▸ python3  1 socket  pid 201");
+    assert_eq!(lines[5], "  ▾ python3  2 sockets  pid 200  Rx -  Tx -");
+    assert_eq!(lines[8], "  ▸ python3  1 socket  pid 201  Rx -  Tx -");
 }
 
 // ---- render(): frame-exact
@@ -1070,12 +1072,12 @@ fn frame_layout_is_exact() {
     feed(&mut app, three_sockets());
     let expected = [
         "rnetstat --live │ host testhost │ refreshed 12:34:56 UTC │ every 1s",
-        "3 sockets │ tcp 3 │ udp 0 │ ESTABLISHED 1, LISTEN 2",
+        "3 sockets │ tcp 3 │ udp 0 │ Rx - Tx - │ ESTABLISHED 1, LISTEN 2",
         "owners: complete │ showing tcp+udp, all states │ sort: Local Address ▲",
-        "  Proto Local Address▲           Foreign Address State       Recv-Q Send-Q PID Program  User",
-        "  tcp   0.0.0.0:80(http)         *:*             LISTEN           0    128 100 nginx +1 www-data",
-        "  tcp   127.0.0.1:8080(http-alt) *:*             LISTEN           0    128 200 python3  alice",
-        "  tcp   127.0.0.1:8080(http-alt) 127.0.0.1:50000 ESTABLISHED      0      0 200 python3  alice",
+        "  Proto Local Address▲           Foreign Address State       Recv-Q Send-Q PID Program  User     Rx/s Tx/s",
+        "  tcp   0.0.0.0:80(http)         *:*             LISTEN           0    128 100 nginx +1 www-data    -    -",
+        "  tcp   127.0.0.1:8080(http-alt) *:*             LISTEN           0    128 200 python3  alice       -    -",
+        "  tcp   127.0.0.1:8080(http-alt) 127.0.0.1:50000 ESTABLISHED      0      0 200 python3  alice       -    -",
         "",
         "",
         "",
@@ -1148,7 +1150,7 @@ fn filter_shows_matching_rows_and_the_prompt() {
     let lines = screen(&app);
     assert_eq!(
         lines[4],
-        "  tcp   127.0.0.1:8080(http-alt) 127.0.0.1:50000 ESTABLISHED      0      0 200 python3 alice"
+        "  tcp   127.0.0.1:8080(http-alt) 127.0.0.1:50000 ESTABLISHED      0      0 200 python3 alice    -    -"
     );
     assert_eq!(lines[5], "");
     // The filter leads its header line: a narrow terminal cuts the line's end, never the filter.
@@ -1174,8 +1176,8 @@ fn grouped_view_on_screen() {
     press(&mut app, Key::Right);
     let buffer = draw(&app, WIDTH, HEIGHT);
     let lines = screen_lines(&buffer);
-    assert_eq!(lines[4], "  ▸ nginx  1 socket  pid 100");
-    assert_eq!(lines[5], "  ▾ python3  2 sockets  pid 200");
+    assert_eq!(lines[4], "  ▸ nginx  1 socket  pid 100  Rx -  Tx -");
+    assert_eq!(lines[5], "  ▾ python3  2 sockets  pid 200  Rx -  Tx -");
     assert!(lines[6].contains("127.0.0.1:8080(http-alt) *:*"));
     assert!(lines[7].contains("127.0.0.1:50000"));
     assert!(lines[2].ends_with("│ by process"));
@@ -1768,4 +1770,242 @@ fn every_column_sorts_both_ways_as_the_row_comparison_orders() {
             press(&mut app, Key::Char(digit));
         }
     }
+}
+
+// ---- live traffic: Rx/s and Tx/s from tcp_info byte counters
+
+/// A connection on `local_port` whose tcp_info says it received `received` bytes and had
+/// `acked` bytes acknowledged.
+fn counting(local_port: u16, inode: u64, pid: u32, received: u64, acked: u64) -> Socket {
+    let mut socket = socket(
+        Proto::Tcp,
+        &format!("127.0.0.1:{local_port}"),
+        Some("127.0.0.1:40000"),
+        SocketState::Established,
+        Some(inode),
+        &[pid],
+    );
+    socket.tcp_info = Some(Box::new(TcpInfo {
+        bytes_received: Some(received),
+        bytes_acked: Some(acked),
+        ..TcpInfo::default()
+    }));
+    socket
+}
+
+/// Feed `sockets` as a snapshot taken `seconds` after 12:34:56.
+fn feed_at(app: &mut App, seconds: f64, sockets: Vec<Socket>) {
+    let mut shot = snapshot(sockets);
+    shot.taken_at = shot
+        .taken_at
+        .map(|at| at + Duration::from_secs_f64(seconds));
+    assert_eq!(app.update(Msg::Snapshot(Box::new(shot))), None);
+}
+
+fn traffic_before() -> Vec<Socket> {
+    let udp = socket(
+        Proto::Udp,
+        "0.0.0.0:53",
+        None,
+        SocketState::Unconn,
+        Some(30),
+        &[100],
+    );
+    vec![
+        counting(7001, 21, 200, 1_000, 5_000),
+        counting(7002, 22, 200, 0, 0),
+        counting(7003, 23, 100, 10_000, 10_000),
+        udp,
+    ]
+}
+
+fn traffic_after() -> Vec<Socket> {
+    let mut sockets = traffic_before();
+    // 7001: +2 MiB received, +1536 B acked in 2 s; 7002: +512 B received.
+    sockets[0] = counting(7001, 21, 200, 1_000 + 2 * 1024 * 1024, 5_000 + 1536);
+    sockets[1] = counting(7002, 22, 200, 512, 0);
+    // 7003: the counters went back: another connection on the same 4-tuple and inode.
+    sockets[2] = counting(7003, 23, 100, 10, 10);
+    // 7004 appears now: no rate yet, whatever its counters say.
+    sockets.push(counting(7004, 24, 100, 99_999, 99_999));
+    sockets
+}
+
+fn rate_cells(app: &App, port: &str) -> (String, String) {
+    let line = screen(app)
+        .into_iter()
+        .find(|line| line.contains(port))
+        .unwrap_or_else(|| panic!("{port} not on screen"));
+    let mut words: Vec<&str> = line.split_whitespace().collect();
+    // The rates are the last two cells, each `-` or a number and a unit.
+    let mut take_cell = || match words.pop() {
+        Some("-") => "-".to_string(),
+        Some(unit) if unit.ends_with("/s") => {
+            let number = words.pop().unwrap_or_default();
+            format!("{number} {unit}")
+        }
+        _ => panic!("no rates at the end of {line:?}"),
+    };
+    let tx = take_cell();
+    let rx = take_cell();
+    (rx, tx)
+}
+
+#[test]
+fn first_refresh_shows_no_rate() {
+    let mut app = new_app();
+    feed_at(&mut app, 0.0, traffic_before());
+    for port in [":7001", ":7002", ":7003", ":53"] {
+        assert_eq!(rate_cells(&app, port), ("-".into(), "-".into()), "{port}");
+    }
+    assert!(screen(&app)[1].contains("Rx - Tx -"), "{}", screen(&app)[1]);
+}
+
+#[test]
+fn rates_are_counter_deltas_over_the_real_elapsed_time() {
+    let mut app = new_app();
+    feed_at(&mut app, 0.0, traffic_before());
+    // Two seconds apart, whatever the nominal interval (1 s) says.
+    feed_at(&mut app, 2.0, traffic_after());
+    assert_eq!(
+        rate_cells(&app, ":7001"),
+        ("1.0 MiB/s".into(), "768.0 B/s".into())
+    );
+    assert_eq!(
+        rate_cells(&app, ":7002"),
+        ("256.0 B/s".into(), "0.0 B/s".into())
+    );
+    assert_eq!(rate_cells(&app, ":7003"), ("-".into(), "-".into()));
+    assert_eq!(rate_cells(&app, ":7004"), ("-".into(), "-".into()));
+    assert_eq!(rate_cells(&app, ":53"), ("-".into(), "-".into()));
+    let header = &screen(&app)[1];
+    // 1 MiB/s + 256 B/s received, 768 B/s acked.
+    assert!(header.contains("Rx 1.0 MiB/s Tx 768.0 B/s"), "{header}");
+    // One more refresh a second later: 7004 now has a rate, from its own first counters.
+    let mut later = traffic_after();
+    later[4] = counting(7004, 24, 100, 99_999 + 2048, 99_999);
+    feed_at(&mut app, 3.0, later);
+    assert_eq!(
+        rate_cells(&app, ":7004"),
+        ("2.0 KiB/s".into(), "0.0 B/s".into())
+    );
+    assert_eq!(
+        rate_cells(&app, ":7001"),
+        ("0.0 B/s".into(), "0.0 B/s".into())
+    );
+}
+
+#[test]
+fn rate_columns_sort_with_keys_0_and_shift_0() {
+    let mut app = new_app();
+    feed_at(&mut app, 0.0, traffic_before());
+    feed_at(&mut app, 1.0, traffic_after());
+    press(&mut app, Key::Char('0'));
+    // Unknown rates first, then by value; 7001 (2 MiB/s) last.
+    let order = locals(&app);
+    assert_eq!(order.last().map(String::as_str), Some("127.0.0.1:7001"));
+    assert!(
+        order.iter().position(|l| l == "127.0.0.1:7002")
+            > order.iter().position(|l| l == "127.0.0.1:7003")
+    );
+    assert!(screen(&app)[3].contains("Rx/s▲"), "{}", screen(&app)[3]);
+    press(&mut app, Key::Char('0'));
+    assert_eq!(locals(&app)[0], "127.0.0.1:7001");
+    press(&mut app, Key::Char(')'));
+    assert!(screen(&app)[3].contains("Tx/s▲"), "{}", screen(&app)[3]);
+    assert_eq!(
+        locals(&app).last().map(String::as_str),
+        Some("127.0.0.1:7001")
+    );
+    // 1-9 still sort the first nine columns.
+    press(&mut app, Key::Char('9'));
+    assert!(screen(&app)[3].contains("User▲"), "{}", screen(&app)[3]);
+}
+
+#[test]
+fn groups_sum_their_rates() {
+    let mut app = new_app();
+    feed_at(&mut app, 0.0, traffic_before());
+    feed_at(&mut app, 2.0, traffic_after());
+    press(&mut app, Key::Char('g'));
+    let lines = screen(&app);
+    // python3 (pid 200): 7001 and 7002; nginx (pid 100): only unknown rates.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "  ▸ python3  2 sockets  pid 200  Rx 1.0 MiB/s  Tx 768.0 B/s"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "  ▸ nginx  3 sockets  pid 100  Rx -  Tx -"),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn details_show_rates_tcp_info_and_timer() {
+    let mut app = new_app();
+    feed_at(&mut app, 0.0, traffic_before());
+    feed_at(&mut app, 2.0, traffic_after());
+    press(&mut app, Key::Char('0'));
+    press(&mut app, Key::End);
+    press(&mut app, Key::Enter);
+    let text = screen_lines(&draw(&app, WIDTH, 30)).join("\n");
+    assert!(text.contains("Rx/s     1.0 MiB/s"), "{text}");
+    assert!(text.contains("Tx/s     768.0 B/s"), "{text}");
+    assert!(text.contains("Timer    -"), "{text}");
+    assert!(text.contains("bytes_received:2098152"), "{text}");
+}
+
+#[test]
+fn at_80_columns_services_survive_wide_rates_and_a_wide_screen_shows_them_whole() {
+    let mut app = new_app();
+    let mut before = traffic_before();
+    let mut after = traffic_after();
+    let service = |mut s: Socket| {
+        s.local = "127.0.0.1:8080".parse().expect("address");
+        s
+    };
+    before[0] = service(before[0].clone());
+    after[0] = service(after[0].clone());
+    feed_at(&mut app, 0.0, before);
+    feed_at(&mut app, 2.0, after);
+    let text = screen_at(&mut app, 80, 24).join("\n");
+    assert!(text.contains(":8080(http-alt)"), "{text}");
+    // A rate is shown whole or not at all: never a cut number.
+    assert!(!text.contains("MiB…") && !text.contains("1.0 M…"), "{text}");
+    let wide = screen_at(&mut app, 160, 24).join("\n");
+    assert!(
+        wide.contains("1.0 MiB/s") && wide.contains("768.0 B/s"),
+        "{wide}"
+    );
+}
+
+#[test]
+fn a_gone_connection_has_no_rate_and_leaves_the_sums() {
+    let mut app = new_app();
+    feed_at(&mut app, 0.0, traffic_before());
+    feed_at(&mut app, 2.0, traffic_after());
+    press(&mut app, Key::Char('0'));
+    let mut last = traffic_after();
+    last.remove(0); // 7001, the busy one, closes
+    feed_at(&mut app, 3.0, last);
+    assert_eq!(rate_cells(&app, ":7001"), ("-".into(), "-".into()));
+    assert!(
+        screen(&app)[1].contains("Rx 0.0 B/s Tx 0.0 B/s"),
+        "{}",
+        screen(&app)[1]
+    );
+    // Sorted by Rx/s, the gone row moved to the unknown end.
+    assert_eq!(locals(&app)[0], "127.0.0.1:7001");
+    press(&mut app, Key::Char('g'));
+    let lines = screen(&app);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "  ▸ python3  2 sockets  pid 200  Rx 0.0 B/s  Tx 0.0 B/s"),
+        "{lines:#?}"
+    );
 }

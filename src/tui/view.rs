@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use super::app::{App, Column, Details, Group, KillTarget, Line as TableLine, Mark, Row};
 use super::kill;
 use crate::filter::Listening;
-use crate::format::{endpoint_tail_start, escaped, escaped_name};
+use crate::format::{endpoint_tail_start, escaped, escaped_name, push_tcp_info, rate};
 use crate::model::{OwnerCoverage, SocketState};
 
 const HEADER_HEIGHT: u16 = 3;
@@ -106,10 +106,12 @@ fn header_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let counts = &app.counts;
     let total = counts.tcp + counts.udp;
     let mut totals = format!(
-        "{total} socket{} │ tcp {} │ udp {}",
+        "{total} socket{} │ tcp {} │ udp {} │ Rx {} Tx {}",
         if total == 1 { "" } else { "s" },
         counts.tcp,
-        counts.udp
+        counts.udp,
+        optional_rate(counts.rx_rate),
+        optional_rate(counts.tx_rate),
     );
     let mut first = true;
     for (state, &count) in SocketState::ALL.iter().zip(&counts.tcp_states) {
@@ -232,10 +234,12 @@ impl Shorten {
     }
 }
 
+const COLUMNS: usize = Column::ALL.len();
+
 /// One socket row as text, cell by cell in `Column::ALL` order.
 struct RowCells<'a> {
-    texts: [Cow<'a, str>; 9],
-    shorten: [Shorten; 9],
+    texts: [Cow<'a, str>; COLUMNS],
+    shorten: [Shorten; COLUMNS],
 }
 
 fn row_cells(row: &Row) -> RowCells<'_> {
@@ -261,6 +265,8 @@ fn row_cells(row: &Row) -> RowCells<'_> {
             Shorten::End,
             Shorten::Tail(program_tail),
             Shorten::End,
+            Shorten::End,
+            Shorten::End,
         ],
         texts: [
             row.proto_text().into(),
@@ -272,11 +278,13 @@ fn row_cells(row: &Row) -> RowCells<'_> {
             optional(socket.pids.first().copied()),
             program,
             row.user.as_str().into(),
+            optional_rate(row.rx_rate),
+            optional_rate(row.tx_rate),
         ],
     }
 }
 
-const ALIGN: [Align; 9] = [
+const ALIGN: [Align; COLUMNS] = [
     Align::Left,
     Align::Left,
     Align::Left,
@@ -286,24 +294,37 @@ const ALIGN: [Align; 9] = [
     Align::Right,
     Align::Left,
     Align::Left,
+    Align::Right,
+    Align::Right,
 ];
 
 const LOCAL: usize = 1;
 const FOREIGN: usize = 2;
 const PROGRAM: usize = 7;
 const USER: usize = 8;
+const RX_RATE: usize = 9;
+const TX_RATE: usize = 10;
+
+fn optional_rate(value: Option<f64>) -> Cow<'static, str> {
+    value.map_or(Cow::Borrowed("-"), |v| rate(v).into())
+}
 
 /// Width and alignment of each column of `Column::ALL` for a terminal `width` wide, from the
 /// column titles and the rows in view. Every column is as wide as its widest cell. When that
-/// does not fit, columns shrink by priority, in rounds: user and program first, then the two
+/// does not fit, columns shrink by priority, in rounds: user, the rates (round two hides them
+/// whole, before the addresses lose their services) and program first, then the two
 /// addresses (the wider one first). Round one hides the user, keeps six characters of the
 /// program (`py… +1`) and every address's whole `:port(service)` after one character of its
 /// host: at 80 columns `127.0.0.1:8080(http-alt)` on both sides still shows its service; round
 /// two keeps the ports (services as far as they fit); round three leaves one character.
-fn column_widths(width: u16, titles: &[String; 9], rows: &[&RowCells]) -> [(usize, Align); 9] {
-    let mut widths: [usize; 9] = std::array::from_fn(|i| titles[i].chars().count());
-    let mut keep_service = [0usize; 9];
-    let mut keep_port = [0usize; 9];
+fn column_widths(
+    width: u16,
+    titles: &[String; COLUMNS],
+    rows: &[&RowCells],
+) -> [(usize, Align); COLUMNS] {
+    let mut widths: [usize; COLUMNS] = std::array::from_fn(|i| titles[i].chars().count());
+    let mut keep_service = [0usize; COLUMNS];
+    let mut keep_port = [0usize; COLUMNS];
     keep_service[USER] = 0;
     keep_service[PROGRAM] = 6;
     keep_port[USER] = 0;
@@ -324,28 +345,34 @@ fn column_widths(width: u16, titles: &[String; 9], rows: &[&RowCells]) -> [(usiz
             keep_port[index] = keep_port[index].max(port.min(count));
         }
     }
+    // The rates keep their width while services are kept, and go before ports would.
+    for index in [RX_RATE, TX_RATE] {
+        keep_service[index] = widths[index];
+    }
     let available = usize::from(width);
-    for floor in [keep_service, keep_port, [0, 1, 1, 1, 1, 1, 1, 1, 0]] {
+    for floor in [keep_service, keep_port, [0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]] {
         shrink(&mut widths, &floor, available);
     }
     std::array::from_fn(|i| (widths[i], ALIGN[i]))
 }
 
 /// The characters a row takes: marker, cells, and a space between shown (non-empty) columns.
-fn row_width(widths: &[usize; 9]) -> usize {
+fn row_width(widths: &[usize; COLUMNS]) -> usize {
     let shown = widths.iter().filter(|&&w| w > 0).count();
     2 + widths.iter().sum::<usize>() + shown.saturating_sub(1)
 }
 
 /// Narrow user, program, then the addresses (the wider first) towards `floor` until the row
 /// fits in `available`; a column narrowed to 0 is hidden.
-fn shrink(widths: &mut [usize; 9], floor: &[usize; 9], available: usize) {
-    let over = |widths: &[usize; 9]| row_width(widths).saturating_sub(available);
-    for index in [USER, PROGRAM] {
+fn shrink(widths: &mut [usize; COLUMNS], floor: &[usize; COLUMNS], available: usize) {
+    let over = |widths: &[usize; COLUMNS]| row_width(widths).saturating_sub(available);
+    for index in [USER, TX_RATE, RX_RATE, PROGRAM] {
         let slack = widths[index].saturating_sub(floor[index]);
         let over = over(widths);
+        // A cut rate would mislead: it is whole or hidden.
+        let all_or_nothing = matches!(index, RX_RATE | TX_RATE) && over > 0;
         // Hiding a column also frees the space before it.
-        widths[index] -= if floor[index] == 0 && over >= widths[index] {
+        widths[index] -= if floor[index] == 0 && (over >= widths[index] || all_or_nothing) {
             widths[index]
         } else {
             over.min(slack)
@@ -427,7 +454,7 @@ fn push_cell(out: &mut String, text: &str, width: usize, align: Align, shorten: 
     }
 }
 
-fn titles(app: &App) -> [String; 9] {
+fn titles(app: &App) -> [String; COLUMNS] {
     Column::ALL.map(|column| {
         if column == app.sort.column {
             format!("{}{}", column.title(), arrow(app.sort.reverse))
@@ -437,7 +464,7 @@ fn titles(app: &App) -> [String; 9] {
     })
 }
 
-fn titles_line(titles: &[String; 9], widths: &[(usize, Align); 9]) -> String {
+fn titles_line(titles: &[String; COLUMNS], widths: &[(usize, Align); COLUMNS]) -> String {
     let mut text = String::from("  ");
     for (index, (title, &(width, align))) in titles.iter().zip(widths).enumerate() {
         if width == 0 {
@@ -451,7 +478,7 @@ fn titles_line(titles: &[String; 9], widths: &[(usize, Align); 9]) -> String {
     text
 }
 
-fn row_text(mark: Mark, cells: &RowCells, widths: &[(usize, Align); 9]) -> String {
+fn row_text(mark: Mark, cells: &RowCells, widths: &[(usize, Align); COLUMNS]) -> String {
     let mut text = String::with_capacity(160);
     text.push(mark.symbol());
     text.push(' ');
@@ -482,6 +509,11 @@ fn group_text(group: &Group) -> String {
     if let Some(pid) = group.pid {
         text.push_str(&format!("  pid {pid}"));
     }
+    text.push_str(&format!(
+        "  Rx {}  Tx {}",
+        optional_rate(group.rx_rate),
+        optional_rate(group.tx_rate)
+    ));
     text
 }
 
@@ -690,6 +722,19 @@ fn details_lines(details: &Details, coverage: OwnerCoverage, width: usize) -> Ve
         },
     ));
     lines.push(field("Inode", optional(socket.inode)));
+    lines.push(field("Rx/s", optional_rate(row.rx_rate).into_owned()));
+    lines.push(field("Tx/s", optional_rate(row.tx_rate).into_owned()));
+    lines.push(field(
+        "Timer",
+        socket
+            .timer
+            .map_or_else(|| "-".to_string(), |timer| timer.to_string()),
+    ));
+    if let Some(info) = &socket.tcp_info {
+        let mut text = String::new();
+        push_tcp_info(&mut text, info);
+        lines.push(field("TCP info", text));
+    }
     lines.push(field(
         "Owners",
         match details.owners_as_of {
@@ -841,6 +886,7 @@ pub const HELP: &[(&str, &str)] = &[
         "move by a page, to the top or bottom",
     ),
     ("1-9", "sort by column 1-9 (Proto … User); again: reverse"),
+    ("0, )", "sort by Rx/s, by Tx/s (bytes per second, tcp_info)"),
     ("/", "filter expression or search; Enter keeps, Esc clears"),
     ("g", "group by process; Enter/Right expands, Left collapses"),
     ("Enter", "details of the socket (arrows scroll, Esc closes)"),
