@@ -156,17 +156,10 @@ mod tests {
 
     fn socket(proto: Proto, state: SocketState, local: &str, remote: Option<&str>) -> Socket {
         Socket {
-            timer: None,
-            proto,
-            state,
-            local: local.parse().unwrap(),
             remote: remote.map(|r| r.parse().unwrap()),
-            recv_q: None,
-            send_q: None,
             uid: Some(1000),
-            inode: None,
             pids: vec![42],
-            tcp_info: None,
+            ..Socket::new(proto, state, local.parse().unwrap())
         }
     }
 

@@ -836,17 +836,8 @@ pub(crate) mod tests {
         assert_eq!(pushdown.states, 1 << 10);
         assert!(pushdown.bytecode.is_some());
         let socket = |state, local: &str, remote: Option<&str>| Socket {
-            timer: None,
-            proto: Proto::Tcp,
-            state,
-            local: local.parse().unwrap(),
             remote: remote.map(|r| r.parse().unwrap()),
-            recv_q: None,
-            send_q: None,
-            uid: None,
-            inode: None,
-            pids: Vec::new(),
-            tcp_info: None,
+            ..Socket::new(Proto::Tcp, state, local.parse().unwrap())
         };
         assert!(some.keeps(&socket(SocketState::Listen, "0.0.0.0:22", None)));
         assert!(!some.keeps(&socket(SocketState::Listen, "0.0.0.0:23", None)));
@@ -874,17 +865,7 @@ pub(crate) mod tests {
     #[test]
     fn a_missing_peer_is_the_unspecified_address_and_port_0() {
         let listener = |local: &str| Socket {
-            timer: None,
-            proto: Proto::Tcp,
-            state: SocketState::Listen,
-            local: local.parse().unwrap(),
-            remote: None,
-            recv_q: None,
-            send_q: None,
-            uid: None,
-            inode: None,
-            pids: Vec::new(),
-            tcp_info: None,
+            ..Socket::new(Proto::Tcp, SocketState::Listen, local.parse().unwrap())
         };
         let v4 = KernelEndpoints::of(&listener("127.0.0.1:80"));
         assert_eq!(v4.remote, "0.0.0.0:0".parse().unwrap());

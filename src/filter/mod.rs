@@ -105,17 +105,7 @@ mod tests {
 
     fn socket(proto: Proto, state: SocketState, local: &str) -> Socket {
         Socket {
-            timer: None,
-            proto,
-            state,
-            local: local.parse::<SocketAddr>().unwrap(),
-            remote: None,
-            recv_q: None,
-            send_q: None,
-            uid: None,
-            inode: None,
-            pids: Vec::new(),
-            tcp_info: None,
+            ..Socket::new(proto, state, local.parse::<SocketAddr>().unwrap())
         }
     }
 

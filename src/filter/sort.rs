@@ -147,17 +147,10 @@ mod tests {
 
     fn socket(local: &str, recv_q: Option<u32>, pids: Vec<u32>, uid: Option<u32>) -> Socket {
         Socket {
-            timer: None,
-            proto: Proto::Tcp,
-            state: SocketState::Established,
-            local: local.parse().unwrap(),
-            remote: None,
             recv_q,
-            send_q: None,
             uid,
-            inode: None,
             pids,
-            tcp_info: None,
+            ..Socket::new(Proto::Tcp, SocketState::Established, local.parse().unwrap())
         }
     }
 

@@ -137,6 +137,24 @@ pub struct Socket {
 }
 
 impl Socket {
+    /// A socket of which only the protocol, state and local end are known: everything else is
+    /// `None` (the OS did not say) until a collector fills it in.
+    pub fn new(proto: Proto, state: SocketState, local: SocketAddr) -> Socket {
+        Socket {
+            proto,
+            state,
+            local,
+            remote: None,
+            recv_q: None,
+            send_q: None,
+            uid: None,
+            inode: None,
+            pids: Vec::new(),
+            timer: None,
+            tcp_info: None,
+        }
+    }
+
     pub fn family(&self) -> Family {
         Family::of(self.local.ip())
     }

@@ -280,17 +280,8 @@ mod tests {
 
     fn socket(proto: Proto, state: SocketState, local: &str, pids: &[u32]) -> Socket {
         Socket {
-            proto,
-            state,
-            local: local.parse().unwrap(),
-            remote: None,
-            recv_q: None,
-            send_q: None,
-            uid: None,
-            inode: None,
             pids: pids.to_vec(),
-            timer: None,
-            tcp_info: None,
+            ..Socket::new(proto, state, local.parse().unwrap())
         }
     }
 

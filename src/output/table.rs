@@ -465,17 +465,13 @@ mod tests {
 
     fn socket(proto: Proto, state: SocketState, local: &str, remote: Option<&str>) -> Socket {
         Socket {
-            timer: None,
-            proto,
-            state,
-            local: local.parse().unwrap(),
             remote: remote.map(|r| r.parse().unwrap()),
             recv_q: Some(0),
             send_q: Some(128),
             uid: Some(0),
             inode: Some(4242),
             pids: vec![7],
-            tcp_info: None,
+            ..Socket::new(proto, state, local.parse().unwrap())
         }
     }
 

@@ -49,17 +49,13 @@ fn socket(
     pids: &[u32],
 ) -> Socket {
     Socket {
-        timer: None,
-        proto,
-        state,
-        local: local.parse().expect("local address"),
         remote: remote.map(|r| r.parse().expect("remote address")),
         recv_q: Some(0),
         send_q: Some(if state == SocketState::Listen { 128 } else { 0 }),
         uid: Some(1000),
         inode,
         pids: pids.to_vec(),
-        tcp_info: None,
+        ..Socket::new(proto, state, local.parse().expect("local address"))
     }
 }
 

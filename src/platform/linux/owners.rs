@@ -804,17 +804,12 @@ mod tests {
 
     fn socket_with_inode(inode: u64) -> Socket {
         Socket {
-            timer: None,
-            proto: crate::model::Proto::Tcp,
-            state: crate::model::SocketState::Listen,
-            local: "127.0.0.1:1".parse().unwrap(),
-            remote: None,
-            recv_q: None,
-            send_q: None,
-            uid: None,
             inode: Some(inode),
-            pids: Vec::new(),
-            tcp_info: None,
+            ..Socket::new(
+                crate::model::Proto::Tcp,
+                crate::model::SocketState::Listen,
+                "127.0.0.1:1".parse().unwrap(),
+            )
         }
     }
 
