@@ -2,6 +2,7 @@
 
 use std::ffi::OsStr;
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,7 +18,8 @@ use crate::services::Services;
 /// Which program is talking to whom, on which port, right now.
 #[derive(Debug, Parser)]
 #[command(name = "rnetstat", version, about, long_about = None)]
-#[command(group = clap::ArgGroup::new("refreshing").args(["live", "continuous"]).multiple(true))]
+#[command(group = clap::ArgGroup::new("refreshing").args(["live", "continuous", "watch", "metrics_file"]).multiple(true))]
+#[command(group = clap::ArgGroup::new("mode").args(["live", "continuous", "statistics", "watch", "csv", "metrics", "metrics_file", "serve"]))]
 pub struct Args {
     /// Show listening and non-listening sockets
     #[arg(short = 'a', long = "all")]
@@ -73,7 +75,28 @@ pub struct Args {
     /// after a time stamp line (as netstat -c)
     #[arg(short = 'c', long = "continuous", conflicts_with_all = ["json", "live"])]
     pub continuous: bool,
-    /// Seconds between refreshes of --live or -c (fractions allowed, e.g. 0.5; from 0.1 to 3600)
+    /// Report changes until interrupted: one line per socket that opens, closes or changes state;
+    /// NDJSON with --json (docs/json.md). Closes come from the kernel as they happen
+    #[arg(long = "watch", conflicts_with = "info")]
+    pub watch: bool,
+    /// Print the table once as CSV (RFC 4180) with a header row: every field --json has
+    #[arg(long = "csv", conflicts_with_all = ["json", "info"])]
+    pub csv: bool,
+    /// Print one scrape in Prometheus's text exposition format 0.0.4 and exit (docs/metrics.md)
+    #[arg(long = "metrics", conflicts_with_all = ["json", "info"])]
+    pub metrics: bool,
+    /// Write the metrics to PATH (atomically: a temporary file beside it, then a rename) every
+    /// --interval seconds until interrupted, for node_exporter's textfile collector
+    #[arg(long = "metrics-file", value_name = "PATH", conflicts_with_all = ["json", "info"])]
+    pub metrics_file: Option<PathBuf>,
+    /// With --metrics-file: write the file once and exit
+    #[arg(long = "once", requires = "metrics_file")]
+    pub once: bool,
+    /// Serve the metrics over HTTP on ADDR:PORT (GET /metrics), a fresh snapshot per scrape
+    #[arg(long = "serve", value_name = "ADDR:PORT", conflicts_with_all = ["json", "info"])]
+    pub serve: Option<SocketAddr>,
+    /// Seconds between refreshes of --live, -c, --watch or --metrics-file (fractions allowed, e.g. 0.5;
+    /// from 0.1 to 3600)
     #[arg(long = "interval", value_name = "SECONDS", requires = "refreshing", value_parser = parse_interval)]
     pub interval: Option<Duration>,
     /// Sort by KEY[,KEY...]: local, remote, state, proto, recv-q, send-q, pid, program, user
@@ -151,6 +174,37 @@ pub enum Output {
     },
     /// The full-screen dashboard (`--live`).
     Live(LiveOptions),
+    /// `--watch`: events until interrupted.
+    Watch(WatchOptions),
+    /// `--csv`: the table once as CSV.
+    Csv,
+    /// `--metrics`, `--metrics-file`, `--serve`: the Prometheus exposition.
+    Metrics(MetricsTarget),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchOptions {
+    /// NDJSON (`--json`) instead of one readable line per event.
+    pub json: bool,
+    /// No service labels on endpoints (readable lines only).
+    pub numeric: bool,
+    /// How often the socket tables are polled for opens and state changes.
+    pub interval: Duration,
+}
+
+/// Where the Prometheus exposition goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsTarget {
+    /// `--metrics`: one scrape on stdout.
+    Stdout,
+    /// `--metrics-file PATH`: rewritten every `interval`, or once with `--once`.
+    File {
+        path: PathBuf,
+        interval: Duration,
+        once: bool,
+    },
+    /// `--serve ADDR:PORT`: `GET /metrics` over HTTP.
+    Serve(SocketAddr),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,9 +223,11 @@ impl Args {
     pub fn into_config(self, stdout_is_terminal: bool, no_color: bool) -> Config {
         // No protocol flag at all: TCP and UDP, as netstat; Unix sockets only when asked for.
         let both_protos = !self.tcp && !self.udp && !self.unix;
+        let metrics = self.metrics || self.metrics_file.is_some() || self.serve.is_some();
         let both_families = self.ipv4 == self.ipv6;
         // As netstat: -a wins over -l, and with neither only non-listening sockets show.
-        let listening = if self.all || self.statistics {
+        // Metrics describe the whole machine: listeners and connections alike.
+        let listening = if self.all || self.statistics || metrics {
             Listening::All
         } else if self.listening {
             Listening::Only
@@ -187,18 +243,42 @@ impl Args {
             listening,
             // The dashboard always shows owners; that is what it is for.
             // A summary names programs only when asked: owners cost a scan of every process.
-            owners: self.programs || (self.json && !self.statistics) || self.live,
+            owners: self.programs
+                || (self.json && !self.statistics)
+                || self.live
+                || self.watch
+                || self.csv
+                || metrics,
             tcp_info: self.info,
             filter: None,
         };
+        let interval = self.interval.unwrap_or(DEFAULT_INTERVAL);
         let output = if self.statistics {
             Output::Summary { json: self.json }
+        } else if self.watch {
+            Output::Watch(WatchOptions {
+                json: self.json,
+                numeric: self.numeric,
+                interval,
+            })
+        } else if self.csv {
+            Output::Csv
+        } else if let Some(path) = self.metrics_file.clone() {
+            Output::Metrics(MetricsTarget::File {
+                path,
+                interval,
+                once: self.once,
+            })
+        } else if let Some(addr) = self.serve {
+            Output::Metrics(MetricsTarget::Serve(addr))
+        } else if self.metrics {
+            Output::Metrics(MetricsTarget::Stdout)
         } else if self.json {
             Output::Json
         } else if self.live {
             Output::Live(LiveOptions {
                 numeric: self.numeric,
-                interval: self.interval.unwrap_or(DEFAULT_INTERVAL),
+                interval,
                 filter: String::new(),
             })
         } else {

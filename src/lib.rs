@@ -1,16 +1,21 @@
 //! rnetstat: which program is talking to whom, on which port, right now.
 //!
 //! Data flows one way: [`platform::snapshot`] -> [`model::Snapshot`] -> [`filter`] -> a printer
-//! in [`output`], or the live dashboard in [`tui`].
+//! in [`output`], or the live dashboard in [`tui`]. [`watch`] turns snapshots (and the kernel's
+//! close notices) into events; [`metrics`] drives the Prometheus exposition to stdout, a file,
+//! or [`serve`]'s HTTP endpoint.
 
 pub mod cli;
 pub mod filter;
 pub mod format;
+pub mod metrics;
 pub mod model;
 pub mod output;
 pub mod platform;
+pub mod serve;
 pub mod services;
 pub mod tui;
+pub mod watch;
 
 use std::fmt;
 use std::io::{self, BufWriter, Write};
@@ -79,8 +84,10 @@ pub fn run(config: &Config) -> Result<(), Error> {
     let table_options = match &config.output {
         Output::Live(options) => return tui::run(&config.query, options),
         Output::Table(options) => Some(options),
-        Output::Json => None,
+        Output::Json | Output::Csv => None,
         Output::Summary { json } => return write_summary(&config.query, *json),
+        Output::Watch(options) => return watch::run(&config.query, options),
+        Output::Metrics(target) => return metrics::run(&config.query, target),
     };
     let services = Services::load();
     let stdout = io::stdout().lock();
@@ -103,6 +110,9 @@ pub fn run(config: &Config) -> Result<(), Error> {
                     write_time_stamp(&mut out, &snapshot).map_err(Error::Write)?;
                 }
                 output::table::write_table(&mut out, &snapshot, &services, options)
+            }
+            None if config.output == Output::Csv => {
+                output::csv::write_csv(&mut out, &snapshot, &services)
             }
             None => output::json::write_json(&mut out, &snapshot, &services),
         }

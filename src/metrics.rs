@@ -1,0 +1,28 @@
+//! `--metrics`, `--metrics-file`, `--serve`: collect, render the exposition
+//! ([`crate::output::prometheus`]), and deliver it.
+
+use std::io::{self, BufWriter, Write};
+use std::time::Instant;
+
+use crate::cli::MetricsTarget;
+use crate::filter::Query;
+use crate::output::prometheus::{Scrape, write_metrics};
+use crate::{Error, platform};
+
+pub fn run(query: &Query, target: &MetricsTarget) -> Result<(), Error> {
+    match target {
+        MetricsTarget::Stdout => {
+            let started = Instant::now();
+            let snapshot = platform::snapshot(query).map_err(Error::Collect)?;
+            let scrape = Scrape {
+                duration: started.elapsed(),
+            };
+            let mut out = BufWriter::new(io::stdout().lock());
+            write_metrics(&mut out, &snapshot, &scrape)
+                .and_then(|()| out.flush())
+                .map_err(Error::Write)
+        }
+        MetricsTarget::File { .. } => Err(Error::Live("--metrics-file is not built yet".into())),
+        MetricsTarget::Serve(addr) => crate::serve::run(query, *addr),
+    }
+}
