@@ -379,16 +379,16 @@ fn socket_connection_and_process_counts_agree_with_ss_for_own_ports() {
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let (text, samples) = metrics(&words);
     let expected = ss_counts(&ss_filter);
-    let listed: BTreeMap<(String, String, String), f64> =
-        select(&samples, "rnetstat_sockets", &[])
-            .into_iter()
-            .map(|s| {
-                let key = |k: &str| s.labels[k].clone();
-                ((key("proto"), key("family"), key("state")), s.value)
-            })
-            .collect();
+    let listed: BTreeMap<(String, String, String), f64> = select(&samples, "rnetstat_sockets", &[])
+        .into_iter()
+        .map(|s| {
+            let key = |k: &str| s.labels[k].clone();
+            ((key("proto"), key("family"), key("state")), s.value)
+        })
+        .collect();
     assert_eq!(listed, expected, "{text}");
-    assert_eq!(expected.values().sum::<f64>(), 3.0 + 8.0);
+    // Other tests' sockets may use one of these ports at their far end: at least ours are here.
+    assert!(expected.values().sum::<f64>() >= 3.0 + 8.0, "{expected:?}");
     let process = own_process_name();
     let (port, v6_port) = (port.to_string(), v6_port.to_string());
     let connections = |local_port: &str| {
@@ -524,11 +524,19 @@ fn metrics_file_is_rewritten_every_interval_and_a_signal_leaves_no_temp_file() {
     for (name, sig) in [("term", libc::SIGTERM), ("int", libc::SIGINT)] {
         let dir = temp_dir(&format!("interval-{name}"));
         let path = dir.join("rnetstat.prom");
-        let mut child = rnetstat()
-            .args(["--metrics-file", path.to_str().unwrap(), "--interval", "0.2"])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = KillOnDrop(
+            rnetstat()
+                .args([
+                    "--metrics-file",
+                    path.to_str().unwrap(),
+                    "--interval",
+                    "0.2",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
         let first = wait_for_file(&path, |t| t.contains("rnetstat_build_info"));
         let first_modified = std::fs::metadata(&path).unwrap().modified().unwrap();
         // A listener opened after the first write shows up in a later one.
@@ -537,15 +545,22 @@ fn metrics_file_is_rewritten_every_interval_and_a_signal_leaves_no_temp_file() {
         assert!(!first.contains(&port));
         wait_for_file(&path, |t| t.contains(&port));
         assert!(std::fs::metadata(&path).unwrap().modified().unwrap() > first_modified);
-        // Signals at random points of the write cycle: no temp file may ever be left.
-        for _ in 0..5 {
-            assert_eq!(entries(&dir), ["rnetstat.prom"]);
-            std::thread::sleep(Duration::from_millis(37));
+        // The temporary file exists while a write is under way; a signal then must not leave it.
+        for delay in [0, 13, 37, 71, 113] {
+            std::thread::sleep(Duration::from_millis(delay));
+            let names = entries(&dir);
+            assert!(names.len() <= 2 && names.contains(&"rnetstat.prom".to_string()));
         }
-        signal(&child, sig);
-        let status = child.wait().unwrap();
+        signal(&child.0, sig);
+        let status = child.0.wait().unwrap();
         let mut stderr = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        child
+            .0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
         assert!(status.success(), "{status}: {stderr}");
         assert_eq!(entries(&dir), ["rnetstat.prom"]);
         promtool_check(&std::fs::read_to_string(&path).unwrap());
@@ -558,13 +573,19 @@ fn metrics_file_in_a_missing_or_unusable_directory_is_one_line_and_exit_1() {
     let dir = temp_dir("missing");
     let not_a_dir = dir.join("file");
     std::fs::write(&not_a_dir, "").unwrap();
-    for path in [dir.join("no/such/dir/rnetstat.prom"), not_a_dir.join("x.prom")] {
+    for path in [
+        dir.join("no/such/dir/rnetstat.prom"),
+        not_a_dir.join("x.prom"),
+    ] {
         let output = run(&["--metrics-file", path.to_str().unwrap(), "--once"]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.starts_with("rnetstat: "), "{stderr}");
-        assert!(stderr.contains(path.parent().unwrap().to_str().unwrap()), "{stderr}");
+        assert!(
+            stderr.contains(path.parent().unwrap().to_str().unwrap()),
+            "{stderr}"
+        );
     }
     assert_eq!(entries(&dir), ["file"]);
     std::fs::remove_dir_all(&dir).unwrap();
