@@ -435,3 +435,339 @@ fn label_value(text: &str) -> Cow<'_, str> {
     }
     Cow::Owned(escaped)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{OwnerGaps, Process};
+
+    /// A socket at `local` held by `pids`, with the given queues.
+    fn socket(
+        proto: Proto,
+        state: SocketState,
+        local: &str,
+        pids: &[u32],
+        queues: (Option<u32>, Option<u32>),
+    ) -> Socket {
+        let mut socket = Socket::new(proto, state, local.parse().unwrap());
+        socket.pids = pids.to_vec();
+        (socket.recv_q, socket.send_q) = queues;
+        socket.uid = Some(0);
+        socket
+    }
+
+    fn with_processes(sockets: Vec<Socket>, names: &[(u32, &str)]) -> Snapshot {
+        Snapshot {
+            sockets,
+            processes: names
+                .iter()
+                .map(|&(pid, name)| {
+                    let process = Process {
+                        pid,
+                        name: name.to_string(),
+                        user: None,
+                        cmdline: None,
+                        argv: None,
+                    };
+                    (pid, process)
+                })
+                .collect(),
+            user_names: [(0, "root".to_string())].into(),
+            owners: OwnerCoverage::Complete,
+            ..Snapshot::default()
+        }
+    }
+
+    fn exposition(snapshot: &Snapshot) -> String {
+        let scrape = Scrape {
+            duration: Duration::from_millis(5),
+            tcp_retransmitted_segments: Some(42),
+        };
+        let mut out = Vec::new();
+        write_metrics(&mut out, snapshot, &scrape).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The sample lines of `name` (its HELP and TYPE lines left out).
+    fn series<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
+        text.lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|r| r.starts_with(['{', ' ']))
+            })
+            .collect()
+    }
+
+    const NO_QUEUES: (Option<u32>, Option<u32>) = (None, None);
+
+    #[test]
+    fn a_hostile_process_name_is_escaped_in_every_label() {
+        let name = "a\"b\\c\nd}\u{e9}";
+        let snapshot = with_processes(
+            vec![
+                socket(
+                    Proto::Tcp,
+                    SocketState::Listen,
+                    "127.0.0.1:80",
+                    &[7],
+                    NO_QUEUES,
+                ),
+                socket(
+                    Proto::Tcp,
+                    SocketState::Established,
+                    "127.0.0.1:80",
+                    &[7],
+                    NO_QUEUES,
+                ),
+            ],
+            &[(7, name)],
+        );
+        let text = exposition(&snapshot);
+        let escaped = "process=\"a\\\"b\\\\c\\nd}\u{e9}\"";
+        assert!(
+            series(&text, "rnetstat_listener_info")[0].contains(escaped),
+            "{text}"
+        );
+        assert!(
+            series(&text, "rnetstat_connections")[0].contains(escaped),
+            "{text}"
+        );
+        assert_eq!(series(&text, "rnetstat_process_sockets").len(), 2);
+        // Every line is a comment or one sample: the newline never reaches the output raw.
+        // 11 families of HELP and TYPE; samples: build, duration, coverage, one socket series per
+        // state, the listener, the connection, two process series, retransmits (no queue known).
+        assert_eq!(text.lines().count(), 2 * 11 + 3 + 2 + 1 + 1 + 2 + 1);
+    }
+
+    #[test]
+    fn reuseport_listeners_are_one_info_series_and_their_queues_add_up() {
+        let snapshot = with_processes(
+            vec![
+                socket(
+                    Proto::Tcp,
+                    SocketState::Listen,
+                    "0.0.0.0:443",
+                    &[1],
+                    (Some(2), Some(128)),
+                ),
+                socket(
+                    Proto::Tcp,
+                    SocketState::Listen,
+                    "0.0.0.0:443",
+                    &[2],
+                    (Some(3), Some(128)),
+                ),
+                socket(
+                    Proto::Tcp,
+                    SocketState::Listen,
+                    "[::]:443",
+                    &[1],
+                    (Some(0), Some(64)),
+                ),
+            ],
+            &[(1, "nginx"), (2, "nginx")],
+        );
+        let text = exposition(&snapshot);
+        assert_eq!(
+            series(&text, "rnetstat_listener_info"),
+            [
+                "rnetstat_listener_info{proto=\"tcp\",family=\"ipv4\",address=\"0.0.0.0\",port=\"443\",process=\"nginx\",user=\"root\"} 1",
+                "rnetstat_listener_info{proto=\"tcp\",family=\"ipv6\",address=\"::\",port=\"443\",process=\"nginx\",user=\"root\"} 1",
+            ]
+        );
+        assert_eq!(
+            series(&text, "rnetstat_listener_queue_length"),
+            ["rnetstat_listener_queue_length{proto=\"tcp\",port=\"443\"} 5"]
+        );
+        assert_eq!(
+            series(&text, "rnetstat_listener_queue_max"),
+            ["rnetstat_listener_queue_max{proto=\"tcp\",port=\"443\"} 320"]
+        );
+        assert_eq!(
+            series(&text, "rnetstat_sockets"),
+            [
+                "rnetstat_sockets{proto=\"tcp\",family=\"ipv4\",state=\"LISTEN\"} 2",
+                "rnetstat_sockets{proto=\"tcp\",family=\"ipv6\",state=\"LISTEN\"} 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_queue_is_no_series_never_a_zero() {
+        let snapshot = with_processes(
+            vec![
+                // /proc/net gives a listener's accept queue but not its backlog.
+                socket(
+                    Proto::Tcp,
+                    SocketState::Listen,
+                    "127.0.0.1:25",
+                    &[],
+                    (Some(1), None),
+                ),
+                socket(
+                    Proto::Tcp,
+                    SocketState::Listen,
+                    "127.0.0.1:26",
+                    &[],
+                    NO_QUEUES,
+                ),
+                socket(
+                    Proto::Udp,
+                    SocketState::Unconn,
+                    "127.0.0.1:53",
+                    &[],
+                    (Some(9), Some(0)),
+                ),
+            ],
+            &[],
+        );
+        let text = exposition(&snapshot);
+        assert_eq!(
+            series(&text, "rnetstat_listener_queue_length"),
+            ["rnetstat_listener_queue_length{proto=\"tcp\",port=\"25\"} 1"]
+        );
+        assert!(series(&text, "rnetstat_listener_queue_max").is_empty());
+        assert!(text.contains("# TYPE rnetstat_listener_queue_max gauge"));
+        // A listener's queues count connections, not bytes; the UDP socket's are bytes.
+        assert_eq!(
+            series(&text, "rnetstat_queued_bytes"),
+            [
+                "rnetstat_queued_bytes{proto=\"udp\",direction=\"recv\"} 9",
+                "rnetstat_queued_bytes{proto=\"udp\",direction=\"send\"} 0",
+            ]
+        );
+        assert!(series(&text, "rnetstat_listener_info")[0].contains("process=\"\""));
+        let unknown = Snapshot {
+            owners: OwnerCoverage::NotCollected,
+            ..Snapshot::default()
+        };
+        let text = exposition(&unknown);
+        assert!(series(&text, "rnetstat_owner_coverage_complete").is_empty());
+        let incomplete = Snapshot {
+            owners: OwnerCoverage::Incomplete(OwnerGaps {
+                no_ptrace: true,
+                ..OwnerGaps::default()
+            }),
+            ..Snapshot::default()
+        };
+        let text = exposition(&incomplete);
+        assert_eq!(
+            series(&text, "rnetstat_owner_coverage_complete"),
+            ["rnetstat_owner_coverage_complete 0"]
+        );
+        let text = exposition(&Snapshot::default());
+        assert_eq!(
+            series(&text, "rnetstat_tcp_retransmits_total"),
+            ["rnetstat_tcp_retransmits_total 42"]
+        );
+    }
+
+    #[test]
+    fn connections_name_only_listening_ports_and_the_top_processes() {
+        // Process p00 holds 13 connections, p01 12, ... p11 2; a process calling itself "other"
+        // (pid 99) holds 20: it ranks first, and p09, p10, p11 fall out of the top 10.
+        let mut sockets = vec![socket(
+            Proto::Tcp,
+            SocketState::Listen,
+            "127.0.0.1:80",
+            &[0],
+            NO_QUEUES,
+        )];
+        let mut names = Vec::new();
+        for pid in 0..12u32 {
+            names.push((pid, format!("p{pid:02}")));
+            for i in 0..(13 - pid) {
+                let local = format!("127.0.0.1:{}", 40000 + pid * 100 + i);
+                let mut client = socket(
+                    Proto::Tcp,
+                    SocketState::Established,
+                    &local,
+                    &[pid],
+                    NO_QUEUES,
+                );
+                client.remote = Some("127.0.0.1:80".parse().unwrap());
+                sockets.push(client);
+            }
+        }
+        names.push((99, "other".to_string()));
+        for _ in 0..20 {
+            sockets.push(socket(
+                Proto::Tcp,
+                SocketState::Established,
+                "127.0.0.1:80",
+                &[99],
+                NO_QUEUES,
+            ));
+        }
+        sockets.push(socket(
+            Proto::Tcp,
+            SocketState::TimeWait,
+            "127.0.0.1:80",
+            &[],
+            NO_QUEUES,
+        ));
+        let names: Vec<(u32, &str)> = names.iter().map(|(p, n)| (*p, n.as_str())).collect();
+        let snapshot = with_processes(sockets, &names);
+        let text = exposition(&snapshot);
+        let connections = series(&text, "rnetstat_connections");
+        assert!(connections.contains(
+            &"rnetstat_connections{proto=\"tcp\",state=\"ESTABLISHED\",local_port=\"80\",process=\"other\"} 20"
+        ));
+        assert!(connections.contains(
+            &"rnetstat_connections{proto=\"tcp\",state=\"ESTABLISHED\",local_port=\"\",process=\"p00\"} 13"
+        ));
+        // p09 (4), p10 (3) and p11 (2) add up under "other".
+        assert!(connections.contains(
+            &"rnetstat_connections{proto=\"tcp\",state=\"ESTABLISHED\",local_port=\"\",process=\"other\"} 9"
+        ));
+        assert!(connections.contains(
+            &"rnetstat_connections{proto=\"tcp\",state=\"TIME_WAIT\",local_port=\"80\",process=\"\"} 1"
+        ));
+        assert!(!text.contains("p09") && !text.contains("p10") && !text.contains("p11"));
+        // Ten named processes ("other" among them, p00..p08), the rest, and the unknown owner.
+        let processes: BTreeSet<&str> = series(&text, "rnetstat_process_sockets")
+            .iter()
+            .map(|l| l.split('"').nth(1).unwrap())
+            .collect();
+        assert_eq!(processes.len(), 11, "{processes:?}");
+        assert!(processes.contains("") && processes.contains("other") && processes.contains("p08"));
+        assert!(!processes.contains("p09"));
+    }
+
+    #[test]
+    fn the_same_sockets_in_any_order_give_the_same_text() {
+        let mut sockets = vec![
+            socket(Proto::Udp, SocketState::Unconn, "[::1]:53", &[2], NO_QUEUES),
+            socket(
+                Proto::Tcp,
+                SocketState::Listen,
+                "127.0.0.1:22",
+                &[1],
+                (Some(0), Some(128)),
+            ),
+            socket(
+                Proto::Tcp,
+                SocketState::Established,
+                "127.0.0.1:22",
+                &[1, 2],
+                (Some(5), Some(6)),
+            ),
+            socket(
+                Proto::Tcp,
+                SocketState::Established,
+                "10.0.0.1:5000",
+                &[2],
+                NO_QUEUES,
+            ),
+        ];
+        let names = [(1, "sshd"), (2, "b"), (3, "a")];
+        let forward = exposition(&with_processes(sockets.clone(), &names));
+        sockets.reverse();
+        assert_eq!(exposition(&with_processes(sockets, &names)), forward);
+        // A socket shared by two programs is labelled with both names, sorted.
+        assert!(
+            forward.contains("local_port=\"22\",process=\"b,sshd\"} 1"),
+            "{forward}"
+        );
+    }
+}
