@@ -138,6 +138,13 @@ impl AtomicFile {
             path: path.to_path_buf(),
             temporary: directory.join(temporary_name),
         };
+        if path.is_dir() {
+            return Err(file_error(
+                path,
+                "is a directory",
+                io::ErrorKind::InvalidInput.into(),
+            ));
+        }
         // A directory that is missing or not writable fails now, not after a collection.
         File::create(&file.temporary)
             .map_err(|e| file_error(path, "creating a temporary file beside it", e))?;

@@ -573,9 +573,12 @@ fn metrics_file_in_a_missing_or_unusable_directory_is_one_line_and_exit_1() {
     let dir = temp_dir("missing");
     let not_a_dir = dir.join("file");
     std::fs::write(&not_a_dir, "").unwrap();
+    let a_dir = dir.join("dir.prom");
+    std::fs::create_dir(&a_dir).unwrap();
     for path in [
         dir.join("no/such/dir/rnetstat.prom"),
         not_a_dir.join("x.prom"),
+        a_dir.clone(),
     ] {
         let output = run(&["--metrics-file", path.to_str().unwrap(), "--once"]);
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -587,7 +590,8 @@ fn metrics_file_in_a_missing_or_unusable_directory_is_one_line_and_exit_1() {
             "{stderr}"
         );
     }
-    assert_eq!(entries(&dir), ["file"]);
+    assert_eq!(entries(&dir), ["dir.prom", "file"]);
+    assert!(entries(&a_dir).is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
