@@ -40,8 +40,12 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_on("127.0.0.1:0")
+    }
+
+    fn start_on(addr: &str) -> Server {
         let mut child = rnetstat()
-            .args(["--serve", "127.0.0.1:0"])
+            .args(["--serve", addr])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -514,4 +518,20 @@ fn connections_over_the_cap_are_refused_at_once_and_slots_come_back() {
         );
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn serves_on_ipv6_loopback_with_the_address_in_brackets() {
+    let server = Server::start_on("[::1]:0");
+    assert!(server.addr.is_ipv6(), "{}", server.addr);
+    let listener = TcpListener::bind("[::1]:0").expect("bind [::1]:0");
+    let port = listener.local_addr().unwrap().port();
+    let metrics = server.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    let series = format!("address=\"::1\",port=\"{port}\"");
+    assert!(
+        metrics.body.contains(&series),
+        "{series} not in {}",
+        metrics.body
+    );
 }
