@@ -41,7 +41,7 @@ command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
 if [ ${#missing[@]} -gt 0 ]; then
   die "missing ${missing[*]}; install with: apt-get update && apt-get install -y hyperfine time"
 fi
-for tool in ss:iproute2 netstat:net-tools lsof:lsof python3:python3 cargo:cargo; do
+for tool in ss:iproute2 netstat:net-tools lsof:lsof python3:python3 cargo:cargo curl:curl; do
   command -v "${tool%%:*}" >/dev/null 2>&1 ||
     die "missing ${tool%%:*}; install it (Debian package ${tool#*:})"
 done
@@ -72,6 +72,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/rnetstat-bench.XXXXXX")
 fixture_pid=
 fixture_feed=
+serve_pid=
 
 tcp_socket_count() { ss -tanH | wc -l; }
 
@@ -107,7 +108,29 @@ wait_for_sockets_gone() {
   done
 }
 
+stop_serve() {
+  [ -n "$serve_pid" ] || return 0
+  kill -TERM "$serve_pid" 2>/dev/null || true
+  wait "$serve_pid" 2>/dev/null || true
+  serve_pid=
+}
+
+# `rnetstat --serve` on a free loopback port; sets serve_url.
+start_serve() {
+  "$rnetstat" --serve 127.0.0.1:0 2>"$work/serve.err" &
+  serve_pid=$!
+  local deadline=$((SECONDS + 30))
+  serve_url=
+  until [ -n "$serve_url" ]; do
+    serve_url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/metrics' "$work/serve.err" | head -1 || true)
+    kill -0 "$serve_pid" 2>/dev/null || die "rnetstat --serve failed: $(cat "$work/serve.err")"
+    [ $SECONDS -lt $deadline ] || die "rnetstat --serve did not say where it serves"
+    [ -n "$serve_url" ] || sleep 0.1
+  done
+}
+
 cleanup() {
+  stop_serve
   stop_fixture
   rm -rf "$work"
 }
@@ -197,6 +220,10 @@ names+=(
   # TCP internals (-i): tcp_info for every socket.
   "rnetstat -tan -i"
   "ss -tani"
+  # Fleet (docs/metrics.md): one scrape of a running --serve, one --metrics, one --csv.
+  "curl --serve /metrics"
+  "rnetstat --metrics"
+  "rnetstat -a --csv"
 )
 
 for size in "${sizes[@]}"; do
@@ -212,6 +239,8 @@ for size in "${sizes[@]}"; do
   port=$(ss -tanH state established | awk '{ n = split($3, a, ":"); print a[n] }' |
     sort | uniq -c | sort -rn | awk 'NR == 1 { print $2 }')
   [[ $port =~ ^[0-9]+$ ]] || die "could not find a listener port of the fixture"
+  start_serve
+  series=$(curl -sf "$serve_url" | grep -vc '^#')
 
   # Same command lines for both measurements (shell words, as hyperfine -N parses them);
   # rnetstat by absolute path so PATH can't interfere.
@@ -236,6 +265,9 @@ for size in "${sizes[@]}"; do
     "ss -tn state established 'dport = :$port'"
     "$rnetstat_word -tan -i"
     "ss -tani"
+    "curl -sf -o /dev/null $serve_url"
+    "$rnetstat_word --metrics"
+    "$rnetstat_word -a --csv"
   )
 
   # One run per command under GNU time: peak RSS, line count, and a check that it exits 0.
@@ -259,8 +291,10 @@ for size in "${sizes[@]}"; do
   log "size $size: timing ${#commands[@]} commands, $runs runs each"
   hyperfine "${hyperfine_args[@]}" >&2
   check_fixture "$connections" "after timing"
+  serve_peak=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$serve_pid/status")
+  stop_serve
 
-  table=$(python3 - "$work/times.json" "$work/rss.tsv" "$port" <<'PY'
+  table=$(python3 - "$work/times.json" "$work/rss.tsv" "$port" "$series" <<'PY'
 import json, sys
 
 results = json.load(open(sys.argv[1]))["results"]
@@ -295,6 +329,11 @@ print("Filters (P = " + sys.argv[3] + "): "
       + ratio("rnetstat -tn 'sport = :P'", "rnetstat -tan") + "; "
       + ratio("rnetstat -tn state established 'dport = :P'", "rnetstat -tan") + "; "
       + ratio("rnetstat -tan -i", "ss -tani"))
+print()
+print("Fleet: " + ratio("curl --serve /metrics", "rnetstat -a -n -p") + "; "
+      + ratio("rnetstat --metrics", "rnetstat -a -n -p") + "; "
+      + ratio("rnetstat -a --csv", "rnetstat -a --json")
+      + f"; series in one scrape: **{sys.argv[4]}** (peak MiB of the curl row is curl's own)")
 PY
 )
 
@@ -304,6 +343,8 @@ PY
   emit "During the run: $established established TCP sockets, $udp_sockets UDP sockets, $(tcp_socket_count) TCP sockets in all (ss)."
   emit ""
   emit "$table"
+  emit ""
+  emit "The \`--serve\` process's peak RSS after all its scrapes: $serve_peak MiB."
 
   log "size $size: stopping fixture"
   stop_fixture

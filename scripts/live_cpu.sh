@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# CPU of an idle `rnetstat --live` while the benchmark fixture holds connections.
-# Usage: scripts/live_cpu.sh [CONNECTIONS/PROCESSES] [SECONDS] [-- LIVE FLAGS...]
-#        (defaults: 10000/100, 30 s, flags -a). Needs tmux. Loopback only.
+# CPU of an idle `rnetstat --live` (or, with --watch among the flags, of `rnetstat --watch`
+# writing to /dev/null) while the benchmark fixture holds connections.
+# Usage: scripts/live_cpu.sh [CONNECTIONS/PROCESSES] [SECONDS] [-- FLAGS...]
+#        (defaults: 10000/100, 30 s, flags -a). --live needs tmux. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +15,9 @@ flags=("$@")
 [[ $size =~ ^([0-9]+)/([1-9][0-9]*)$ ]] || { echo "live_cpu: size must be N/P" >&2; exit 2; }
 connections=${BASH_REMATCH[1]}
 processes=${BASH_REMATCH[2]}
-command -v tmux >/dev/null || { echo "live_cpu: needs tmux (apt-get install tmux)" >&2; exit 1; }
+watch=false
+for flag in "${flags[@]}"; do [ "$flag" = --watch ] && watch=true; done
+$watch || command -v tmux >/dev/null || { echo "live_cpu: needs tmux (apt-get install tmux)" >&2; exit 1; }
 
 cargo build --release --quiet
 cargo build --release --quiet --example fixture
@@ -27,7 +30,9 @@ mkfifo "$fifo"
 target/release/examples/fixture --connections "$connections" --processes "$processes" <"$fifo" >"$fifo.out" 2>/dev/null &
 fixture=$!
 exec {hold}>"$fifo"
+watcher=
 cleanup() {
+  [ -z "$watcher" ] || kill "$watcher" 2>/dev/null || true
   tmux -L "$server" kill-server 2>/dev/null || true
   exec {hold}>&- || true
   wait "$fixture" 2>/dev/null || true
@@ -39,8 +44,16 @@ until grep -q ready "$fifo.out" 2>/dev/null; do
   sleep 0.2
 done
 
-tmux -L "$server" -f /dev/null new-session -d -s live -x 160 -y 40 "$rnetstat --live ${flags[*]}"
-pane_pid=$(tmux -L "$server" list-panes -t live -F '#{pane_pid}')
+if $watch; then
+  "$rnetstat" "${flags[@]}" >/dev/null 2>&1 &
+  watcher=$!
+  pane_pid=$watcher
+  mode=
+else
+  tmux -L "$server" -f /dev/null new-session -d -s live -x 160 -y 40 "$rnetstat --live ${flags[*]}"
+  pane_pid=$(tmux -L "$server" list-panes -t live -F '#{pane_pid}')
+  mode=--live
+fi
 sleep 3
 ticks() { awk '{ print $14 + $15 }' "/proc/$pane_pid/stat"; }
 rss() { awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$pane_pid/status"; }
@@ -50,7 +63,7 @@ end=$(ticks)
 hz=$(getconf CLK_TCK)
 sockets=$(ss -tanH | wc -l)
 awk -v s="$start" -v e="$end" -v hz="$hz" -v secs="$seconds" -v size="$size" \
-  -v flags="${flags[*]}" -v rss="$(rss)" -v sockets="$sockets" 'BEGIN {
+  -v flags="${mode:+$mode }${flags[*]}" -v rss="$(rss)" -v sockets="$sockets" 'BEGIN {
   cpu = (e - s) / hz
-  printf "| %s (%d TCP sockets) | `--live %s` | %.2f s | %.1f%% | %d MiB |\n", size, sockets, flags, cpu, 100 * cpu / secs, rss
+  printf "| %s (%d TCP sockets) | `%s` | %.2f s | %.1f%% | %d MiB |\n", size, sockets, flags, cpu, 100 * cpu / secs, rss
 }'

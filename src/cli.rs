@@ -80,7 +80,7 @@ pub struct Args {
     #[arg(long = "watch", conflicts_with = "info")]
     pub watch: bool,
     /// Print the table once as CSV (RFC 4180) with a header row: every field --json has
-    #[arg(long = "csv", conflicts_with_all = ["json", "info"])]
+    #[arg(long = "csv", conflicts_with = "json")]
     pub csv: bool,
     /// Print one scrape in Prometheus's text exposition format 0.0.4 and exit (docs/metrics.md)
     #[arg(long = "metrics", conflicts_with_all = ["json", "info"])]

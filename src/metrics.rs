@@ -20,10 +20,10 @@ pub fn run(query: &Query, target: &MetricsTarget) -> Result<(), Error> {
     match target {
         MetricsTarget::Stdout => {
             let mut collector = Collector::new(query.clone());
-            let (snapshot, scrape) = scrape(&mut collector).map_err(Error::Collect)?;
-            warn_incomplete_owners(&snapshot, &mut false);
+            let (text, owners) = exposition(&mut collector).map_err(Error::Collect)?;
+            warn_incomplete_owners(owners, &mut false);
             let mut out = BufWriter::new(io::stdout().lock());
-            write_metrics(&mut out, &snapshot, &scrape)
+            out.write_all(&text)
                 .and_then(|()| out.flush())
                 .map_err(Error::Write)
         }
@@ -48,9 +48,19 @@ pub fn scrape(collector: &mut Collector) -> Result<(Snapshot, Scrape), CollectEr
     Ok((snapshot, scrape))
 }
 
+/// One collection rendered for every mode (stdout, the file, a scrape of `--serve`): the
+/// exposition, and whether every socket's owners could be seen.
+pub fn exposition(collector: &mut Collector) -> Result<(Vec<u8>, OwnerCoverage), CollectError> {
+    let (snapshot, scrape) = scrape(collector)?;
+    let mut exposition = Vec::with_capacity(16 * 1024);
+    write_metrics(&mut exposition, &snapshot, &scrape)
+        .map_err(|e| CollectError::new("rendering the exposition", e))?;
+    Ok((exposition, snapshot.owners))
+}
+
 /// Say once on stderr why owners are incomplete, as the other modes do; `warned` remembers.
-pub fn warn_incomplete_owners(snapshot: &Snapshot, warned: &mut bool) {
-    if let OwnerCoverage::Incomplete(gaps) = snapshot.owners {
+pub fn warn_incomplete_owners(owners: OwnerCoverage, warned: &mut bool) {
+    if let OwnerCoverage::Incomplete(gaps) = owners {
         if !*warned {
             eprintln!("rnetstat: owners incomplete: {}", gaps.describe());
         }
@@ -72,13 +82,10 @@ fn write_file(query: &Query, path: &Path, interval: Duration, once: bool) -> Res
     let target = AtomicFile::new(path)?;
     let mut collector = Collector::new(query.clone());
     let mut warned = false;
-    let mut text = Vec::new();
     let mut next = Instant::now();
     loop {
-        let (snapshot, scrape) = scrape(&mut collector).map_err(Error::Collect)?;
-        warn_incomplete_owners(&snapshot, &mut warned);
-        text.clear();
-        write_metrics(&mut text, &snapshot, &scrape).map_err(Error::Write)?;
+        let (text, owners) = exposition(&mut collector).map_err(Error::Collect)?;
+        warn_incomplete_owners(owners, &mut warned);
         target.replace(&text)?;
         if once {
             return Ok(());

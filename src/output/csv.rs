@@ -1,14 +1,182 @@
-//! `--csv`: the snapshot as RFC 4180 CSV with a header row.
+//! `--csv`: the sockets as RFC 4180 CSV with a header row, one row per socket, every field of
+//! `--json`'s socket objects in a fixed column order (docs/json.md, "CSV"). The quoting is the
+//! csv crate's; the fields come from the JSON printer's own socket objects, so the two cannot
+//! drift apart.
 
 use std::io::{self, Write};
 
+use serde_json::Value;
+
 use crate::model::Snapshot;
+use crate::output::json::socket_values;
 use crate::services::Services;
 
+/// Each column's header and the path of its field in a `--json` socket object. An empty cell is
+/// `null` (unknown, or not applicable to the row's protocol); `processes` holds the owners as
+/// the JSON array of `--json` (pid, name, user, cmdline, argv), `pids` the same pids spaced.
+pub const COLUMNS: &[(&str, &[&str])] = &[
+    ("proto", &["proto"]),
+    ("family", &["family"]),
+    ("type", &["type"]),
+    ("state", &["state"]),
+    ("local_host", &["local", "host"]),
+    ("local_port", &["local", "port"]),
+    ("local_scope_id", &["local", "scope_id"]),
+    ("local_scope", &["local", "scope"]),
+    ("local_service", &["local", "service"]),
+    ("local_port_class", &["local", "port_class"]),
+    ("local_path", &["local", "path"]),
+    ("local_inode", &["local", "inode"]),
+    ("remote_host", &["remote", "host"]),
+    ("remote_port", &["remote", "port"]),
+    ("remote_scope_id", &["remote", "scope_id"]),
+    ("remote_scope", &["remote", "scope"]),
+    ("remote_service", &["remote", "service"]),
+    ("remote_port_class", &["remote", "port_class"]),
+    ("remote_path", &["remote", "path"]),
+    ("remote_inode", &["remote", "inode"]),
+    ("recv_q", &["recv_q"]),
+    ("send_q", &["send_q"]),
+    ("uid", &["uid"]),
+    ("inode", &["inode"]),
+    ("timer_kind", &["timer", "kind"]),
+    ("timer_expires_ms", &["timer", "expires_ms"]),
+    ("timer_retransmits", &["timer", "retransmits"]),
+    ("timer_probes", &["timer", "probes"]),
+    ("pids", &["processes"]),
+    ("processes", &["processes"]),
+    ("tcp_info_congestion", &["tcp_info", "congestion"]),
+    ("tcp_info_rto_us", &["tcp_info", "rto_us"]),
+    ("tcp_info_rtt_us", &["tcp_info", "rtt_us"]),
+    ("tcp_info_rttvar_us", &["tcp_info", "rttvar_us"]),
+    ("tcp_info_min_rtt_us", &["tcp_info", "min_rtt_us"]),
+    ("tcp_info_mss", &["tcp_info", "mss"]),
+    ("tcp_info_cwnd", &["tcp_info", "cwnd"]),
+    ("tcp_info_ssthresh", &["tcp_info", "ssthresh"]),
+    ("tcp_info_retrans", &["tcp_info", "retrans"]),
+    ("tcp_info_total_retrans", &["tcp_info", "total_retrans"]),
+    ("tcp_info_lost", &["tcp_info", "lost"]),
+    ("tcp_info_unacked", &["tcp_info", "unacked"]),
+    ("tcp_info_notsent", &["tcp_info", "notsent"]),
+    ("tcp_info_bytes_sent", &["tcp_info", "bytes_sent"]),
+    ("tcp_info_bytes_retrans", &["tcp_info", "bytes_retrans"]),
+    ("tcp_info_bytes_acked", &["tcp_info", "bytes_acked"]),
+    ("tcp_info_bytes_received", &["tcp_info", "bytes_received"]),
+    ("tcp_info_segs_out", &["tcp_info", "segs_out"]),
+    ("tcp_info_segs_in", &["tcp_info", "segs_in"]),
+    (
+        "tcp_info_delivery_rate_bytes_per_s",
+        &["tcp_info", "delivery_rate_bytes_per_s"],
+    ),
+    (
+        "tcp_info_pacing_rate_bytes_per_s",
+        &["tcp_info", "pacing_rate_bytes_per_s"],
+    ),
+    ("tcp_info_lastsnd_ms", &["tcp_info", "lastsnd_ms"]),
+    ("tcp_info_lastrcv_ms", &["tcp_info", "lastrcv_ms"]),
+    ("tcp_info_lastack_ms", &["tcp_info", "lastack_ms"]),
+    ("tcp_info_busy_us", &["tcp_info", "busy_us"]),
+    ("tcp_info_rwnd_limited_us", &["tcp_info", "rwnd_limited_us"]),
+    (
+        "tcp_info_sndbuf_limited_us",
+        &["tcp_info", "sndbuf_limited_us"],
+    ),
+];
+
 pub fn write_csv<W: Write>(
-    _out: &mut W,
-    _snapshot: &Snapshot,
-    _services: &Services,
+    out: &mut W,
+    snapshot: &Snapshot,
+    services: &Services,
 ) -> io::Result<()> {
-    Err(io::Error::other("--csv is not built yet"))
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    (writer.write_record(COLUMNS.iter().map(|(header, _)| header))).map_err(io_error)?;
+    let mut cells: Vec<String> = Vec::with_capacity(COLUMNS.len());
+    for socket in socket_values(snapshot, services) {
+        let socket = socket.map_err(io::Error::from)?;
+        cells.clear();
+        cells.extend(
+            COLUMNS
+                .iter()
+                .map(|(header, path)| cell(header, lookup(&socket, path))),
+        );
+        writer.write_record(&cells).map_err(io_error)?;
+    }
+    writer.flush()
+}
+
+/// The write error itself, so a closed pipe stays a closed pipe (`--csv | head -1`).
+fn io_error(error: csv::Error) -> io::Error {
+    match error.into_kind() {
+        csv::ErrorKind::Io(error) => error,
+        other => io::Error::other(format!("{other:?}")),
+    }
+}
+
+fn lookup<'a>(value: &'a Value, path: &[&str]) -> &'a Value {
+    path.iter()
+        .try_fold(value, |value, key| value.get(key))
+        .unwrap_or(&Value::Null)
+}
+
+fn cell(header: &str, value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        Value::Array(owners) if header == "pids" => {
+            let pids = owners.iter().filter_map(|owner| owner.get("pid"));
+            pids.map(Value::to_string).collect::<Vec<_>>().join(" ")
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nested_fields_flatten_and_unknown_is_an_empty_cell() {
+        let socket = json!({"local": {"host": "::1", "port": 22}, "remote": null, "uid": null});
+        assert_eq!(
+            cell("local_host", lookup(&socket, &["local", "host"])),
+            "::1"
+        );
+        assert_eq!(
+            cell("local_port", lookup(&socket, &["local", "port"])),
+            "22"
+        );
+        assert_eq!(
+            cell("remote_host", lookup(&socket, &["remote", "host"])),
+            ""
+        );
+        assert_eq!(cell("uid", lookup(&socket, &["uid"])), "");
+        assert_eq!(cell("timer_kind", lookup(&socket, &["timer", "kind"])), "");
+    }
+
+    #[test]
+    fn owners_are_one_cell_of_json_and_one_of_pids() {
+        let socket = json!({"processes": [{"pid": 7, "name": "a,\"b\""}, {"pid": 9, "name": "c"}]});
+        let owners = lookup(&socket, &["processes"]);
+        assert_eq!(cell("pids", owners), "7 9");
+        let parsed: Value = serde_json::from_str(&cell("processes", owners)).unwrap();
+        assert_eq!(&parsed, owners);
+        assert_eq!(cell("pids", &json!([])), "");
+    }
+
+    #[test]
+    fn quoting_is_rfc_4180() {
+        let mut out = Vec::new();
+        let mut writer = csv::Writer::from_writer(&mut out);
+        writer
+            .write_record(["a,b", "say \"hi\"", "two\nlines", "plain"])
+            .unwrap();
+        drop(writer);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",plain\n"
+        );
+    }
 }

@@ -303,6 +303,19 @@ impl Serialize for Pids<'_> {
     }
 }
 
+/// Each socket of the snapshot as the JSON object `--json` writes for it, TCP/UDP first, then
+/// Unix: for printers that reshape the same fields (`--csv`).
+pub fn socket_values<'a>(
+    snapshot: &'a Snapshot,
+    services: &'a Services,
+) -> impl Iterator<Item = serde_json::Result<serde_json::Value>> + 'a {
+    let inet = (snapshot.sockets.iter())
+        .map(|socket| serde_json::to_value(socket_view(snapshot, services, socket)));
+    let unix = (snapshot.unix_sockets.iter())
+        .map(|socket| serde_json::to_value(unix_view(snapshot, socket)));
+    inet.chain(unix)
+}
+
 /// Write an address as a JSON string without building a String first.
 fn serialize_display<S: Serializer>(value: &IpAddr, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_str(value)

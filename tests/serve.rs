@@ -1,0 +1,543 @@
+//! `rnetstat --serve ADDR:PORT`: the real binary serving /metrics on loopback, scraped by a real
+//! Prometheus server and by hand-written HTTP clients (well-behaved, silent, half-sent, hostile).
+// Linux only: owners come from /proc and the signals are Unix ones.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{own_process_name, rnetstat};
+
+/// How long a client waits for an answer before the test calls the server stuck.
+const ANSWER_WAIT: Duration = Duration::from_secs(20);
+
+/// A child process killed and reaped when the test ends, passed or failed.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `rnetstat --serve 127.0.0.1:0`, with the address it printed and everything else it says on
+/// stderr collected for failure messages.
+struct Server {
+    process: KillOnDrop,
+    addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start() -> Server {
+        Server::start_on("127.0.0.1:0")
+    }
+
+    fn start_on(addr: &str) -> Server {
+        let mut child = rnetstat()
+            .args(["--serve", addr])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start rnetstat --serve");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let process = KillOnDrop(child);
+        let (first_line, first_line_received) = mpsc::channel();
+        let collected = Arc::new(Mutex::new(String::new()));
+        let rest = Arc::clone(&collected);
+        thread::spawn(move || {
+            let mut lines = BufReader::new(stderr).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = first_line.send(line);
+            }
+            for line in lines.map_while(Result::ok) {
+                let mut rest = rest.lock().unwrap();
+                rest.push_str(&line);
+                rest.push('\n');
+            }
+        });
+        let line = first_line_received
+            .recv_timeout(ANSWER_WAIT)
+            .expect("rnetstat --serve printed no first line on stderr");
+        let addr = line
+            .strip_prefix("rnetstat: serving metrics on http://")
+            .and_then(|rest| rest.strip_suffix("/metrics"))
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first stderr line: {line:?}"));
+        Server {
+            process,
+            addr,
+            stderr: collected,
+        }
+    }
+
+    fn get(&self, path: &str) -> Response {
+        request(
+            self.addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"),
+        )
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Response {
+    /// The value of header `name` (case-insensitive), if the response has it.
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+}
+
+/// Send `raw` as it is and read the whole answer (the server closes every connection).
+fn request(addr: SocketAddr, raw: &str) -> Response {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(ANSWER_WAIT)).unwrap();
+    stream.write_all(raw.as_bytes()).expect("send request");
+    read_response(stream)
+}
+
+fn read_response(mut stream: TcpStream) -> Response {
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).expect("read response");
+    let text = String::from_utf8(bytes).expect("utf-8 response");
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no end of head in {text:?}"));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    Response {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+/// `rnetstat_scrape_duration_seconds`' value in an exposition, as written.
+fn scrape_duration(body: &str) -> &str {
+    body.lines()
+        .find_map(|line| line.strip_prefix("rnetstat_scrape_duration_seconds "))
+        .unwrap_or_else(|| panic!("no scrape duration in {body}"))
+}
+
+/// A loopback port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
+/// A directory of its own under the system temporary directory, removed at the end.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("rnetstat-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temporary directory");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `s` with every byte outside the unreserved set percent-encoded, for a URL query.
+fn percent_encoded(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn prometheus_scrapes_the_listener_of_this_test() {
+    if Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("prometheus is not installed: apt-get install prometheus (.ci/run installs it)");
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind test listener");
+    let port = listener.local_addr().unwrap().port();
+    let server = Server::start();
+    let dir = TempDir::new("prometheus");
+    let config = dir.0.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+             scrape_configs:\n  - job_name: rnetstat\n    static_configs:\n      \
+             - targets: ['{}']\n",
+            server.addr
+        ),
+    )
+    .expect("write prometheus.yml");
+    let web: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let prometheus = KillOnDrop(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.0.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={web}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.0.join("prometheus.log")).expect("create log"),
+            ))
+            .spawn()
+            .expect("start prometheus"),
+    );
+    let query = format!("rnetstat_listener_info{{port=\"{port}\"}}");
+    let path = format!("/api/v1/query?query={}", percent_encoded(&query));
+    let deadline = Instant::now() + Duration::from_secs(45);
+    let result = loop {
+        // Prometheus still starting up refuses connections or says it is not ready.
+        if let Ok(mut stream) = TcpStream::connect(web) {
+            stream.set_read_timeout(Some(ANSWER_WAIT)).unwrap();
+            let sent =
+                stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: {web}\r\n\r\n").as_bytes());
+            let mut bytes = Vec::new();
+            if sent.is_ok() && stream.read_to_end(&mut bytes).is_ok() {
+                let text = String::from_utf8_lossy(&bytes);
+                if let Some((_, body)) = text.split_once("\r\n\r\n")
+                    && let Ok(answer) = serde_json::from_str::<serde_json::Value>(body)
+                    && let Some(found) = answer["data"]["result"].as_array()
+                    && !found.is_empty()
+                {
+                    break found.clone();
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus has no {query} after 45 s; its log:\n{}\nrnetstat's stderr:\n{}",
+            std::fs::read_to_string(dir.0.join("prometheus.log")).unwrap_or_default(),
+            server.stderr()
+        );
+        thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(result.len(), 1, "one series for the listener: {result:?}");
+    let series = &result[0];
+    assert_eq!(series["metric"]["__name__"], "rnetstat_listener_info");
+    assert_eq!(series["metric"]["job"], "rnetstat");
+    assert_eq!(series["metric"]["instance"], server.addr.to_string());
+    assert_eq!(series["metric"]["proto"], "tcp");
+    assert_eq!(series["metric"]["address"], "127.0.0.1");
+    assert_eq!(series["metric"]["port"], port.to_string());
+    assert_eq!(series["metric"]["process"], own_process_name());
+    assert_eq!(series["value"][1], "1", "the value of {series}");
+    drop(prometheus);
+    drop(listener);
+}
+
+#[test]
+fn port_in_use_is_one_line_and_exit_1() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().unwrap();
+    let output = rnetstat()
+        .args(["--serve", &addr.to_string()])
+        .output()
+        .expect("run rnetstat");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty(), "stdout: {:?}", output.stdout);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!("rnetstat: --serve {addr}: address already in use\n")
+    );
+}
+
+#[test]
+fn an_address_of_another_host_is_one_line_and_exit_1() {
+    // TEST-NET-1 (RFC 5737) is not on any interface here: binding fails before any traffic.
+    let output = rnetstat()
+        .args(["--serve", "192.0.2.1:9100"])
+        .output()
+        .expect("run rnetstat");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "rnetstat: --serve 192.0.2.1:9100: cannot assign requested address\n"
+    );
+}
+
+#[test]
+fn metrics_root_and_errors_by_path_and_method() {
+    let server = Server::start();
+
+    let metrics = server.get("/metrics");
+    assert_eq!(metrics.status, 200, "{metrics:?}");
+    assert_eq!(
+        metrics.header("Content-Type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert_eq!(
+        metrics.header("Content-Length"),
+        Some(metrics.body.len().to_string().as_str())
+    );
+    assert!(metrics.body.contains("rnetstat_build_info{version=\""));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // A fresh snapshot per scrape: a listener opened after the first one is in the next.
+    let next = server.get("/metrics?from=test");
+    assert_eq!(next.status, 200);
+    let series = format!(
+        "rnetstat_listener_info{{proto=\"tcp\",family=\"ipv4\",address=\"127.0.0.1\",port=\"{port}\",process=\"{}\",user=\"",
+        own_process_name()
+    );
+    assert!(
+        next.body
+            .lines()
+            .any(|l| l.starts_with(&series) && l.ends_with("\"} 1")),
+        "{series} not in {}",
+        next.body
+    );
+
+    let head = request(
+        server.addr,
+        "HEAD /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty(), "HEAD has no body: {:?}", head.body);
+    assert!(head.header("Content-Length").is_some());
+
+    let root = server.get("/");
+    assert_eq!(root.status, 200);
+    assert!(root.header("Content-Type").unwrap().starts_with("text/"));
+    assert!(root.body.contains("/metrics"), "{}", root.body);
+
+    let nope = server.get("/nope");
+    assert_eq!(nope.status, 404, "{nope:?}");
+
+    let post = request(
+        server.addr,
+        "POST /metrics HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(post.status, 405, "{post:?}");
+    assert_eq!(post.header("Allow"), Some("GET, HEAD"));
+
+    let garbage = request(server.addr, "\u{1}\u{2} what is this\r\n\r\n");
+    assert_eq!(garbage.status, 400, "{garbage:?}");
+    let long_header = format!(
+        "GET /metrics HTTP/1.1\r\nX-Long: {}\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(ANSWER_WAIT)).unwrap();
+    // The server may answer and close before it has read everything: a reset is fine too.
+    let _ = stream.write_all(long_header.as_bytes());
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 400 "),
+        "{answer}"
+    );
+
+    // Still serving after all of that.
+    assert_eq!(server.get("/metrics").status, 200);
+    // Other tests on this machine may hold processes that refuse inspection: that one line
+    // is allowed, nothing else (no error per request, no panic).
+    let stderr = server.stderr();
+    assert!(
+        stderr
+            .lines()
+            .all(|line| line.starts_with("rnetstat: owners incomplete: ")),
+        "stderr: {stderr}"
+    );
+    assert!(
+        stderr.lines().count() <= 1,
+        "warned more than once: {stderr}"
+    );
+}
+
+#[test]
+fn silent_and_half_sent_clients_do_not_delay_a_scrape() {
+    let server = Server::start();
+    // The first scrape is a full owner scan; the baseline is a refresh, as the measured one.
+    assert_eq!(server.get("/metrics").status, 200);
+    let started = Instant::now();
+    assert_eq!(server.get("/metrics").status, 200);
+    let baseline = started.elapsed();
+
+    let silent = TcpStream::connect(server.addr).unwrap();
+    let mut half_sent = TcpStream::connect(server.addr).unwrap();
+    half_sent.write_all(b"GET /metr").unwrap();
+    thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let metrics = server.get("/metrics");
+    let with_stuck_clients = started.elapsed();
+    assert_eq!(metrics.status, 200);
+    assert!(
+        with_stuck_clients < baseline + Duration::from_secs(1),
+        "a scrape took {with_stuck_clients:?} beside stuck clients, {baseline:?} alone"
+    );
+
+    // Both time out: the silent one is closed without a word, the half-sent one gets 408.
+    let waited = Instant::now();
+    silent.set_read_timeout(Some(ANSWER_WAIT)).unwrap();
+    let mut nothing = Vec::new();
+    (&silent)
+        .read_to_end(&mut nothing)
+        .expect("closed, not reset");
+    assert!(nothing.is_empty(), "{nothing:?}");
+    let timed_out_after = waited.elapsed();
+    assert!(
+        timed_out_after > Duration::from_secs(3) && timed_out_after < Duration::from_secs(10),
+        "closed after {timed_out_after:?}"
+    );
+    half_sent.set_read_timeout(Some(ANSWER_WAIT)).unwrap();
+    let answer = read_response(half_sent);
+    assert_eq!(answer.status, 408, "{answer:?}");
+}
+
+#[test]
+fn concurrent_scrapes_are_complete_and_share_collections() {
+    const SCRAPES: usize = 24;
+    let server = Server::start();
+    let barrier = Arc::new(Barrier::new(SCRAPES));
+    let clients: Vec<_> = (0..SCRAPES)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            let addr = server.addr;
+            thread::spawn(move || {
+                let mut stream = TcpStream::connect(addr).expect("connect");
+                stream.set_read_timeout(Some(ANSWER_WAIT)).unwrap();
+                barrier.wait();
+                stream
+                    .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+                    .expect("send");
+                read_response(stream)
+            })
+        })
+        .collect();
+    let mut durations = BTreeSet::new();
+    for client in clients {
+        let response = client.join().expect("client thread");
+        assert_eq!(response.status, 200);
+        assert_eq!(
+            response.header("Content-Length"),
+            Some(response.body.len().to_string().as_str())
+        );
+        assert!(response.body.ends_with('\n'));
+        durations.insert(scrape_duration(&response.body).to_string());
+    }
+    // Two collections never take the same time to the nanosecond: an equal duration means
+    // those scrapes were answered from one collection.
+    assert!(
+        durations.len() < SCRAPES,
+        "{SCRAPES} overlapping scrapes ran {} collections: {durations:?}",
+        durations.len()
+    );
+}
+
+#[test]
+fn sigterm_and_sigint_end_it_with_status_0() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let mut server = Server::start();
+        assert_eq!(server.get("/metrics").status, 200);
+        let pid = server.process.0.id() as libc::pid_t;
+        // SAFETY: kill(2) on our own child, which has not been reaped yet.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let deadline = Instant::now() + ANSWER_WAIT;
+        let status = loop {
+            if let Some(status) = server.process.0.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running after signal {signal}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(0), "after signal {signal}");
+    }
+}
+
+#[test]
+fn connections_over_the_cap_are_refused_at_once_and_slots_come_back() {
+    let server = Server::start();
+    let held: Vec<TcpStream> = (0..rnetstat::serve::MAX_CONNECTIONS)
+        .map(|_| TcpStream::connect(server.addr).expect("connect"))
+        .collect();
+    // Accepted in order: by the time this one is, every held one has taken its slot.
+    let started = Instant::now();
+    let mut over = TcpStream::connect(server.addr).expect("connect");
+    over.set_read_timeout(Some(ANSWER_WAIT)).unwrap();
+    let mut answer = Vec::new();
+    over.read_to_end(&mut answer).expect("read the refusal");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused only after {:?}",
+        started.elapsed()
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let metrics = server.get("/metrics");
+        if metrics.status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "slots not given back: {metrics:?}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn serves_on_ipv6_loopback_with_the_address_in_brackets() {
+    let server = Server::start_on("[::1]:0");
+    assert!(server.addr.is_ipv6(), "{}", server.addr);
+    let listener = TcpListener::bind("[::1]:0").expect("bind [::1]:0");
+    let port = listener.local_addr().unwrap().port();
+    let metrics = server.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    let series = format!("address=\"::1\",port=\"{port}\"");
+    assert!(
+        metrics.body.contains(&series),
+        "{series} not in {}",
+        metrics.body
+    );
+}
