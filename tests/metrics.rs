@@ -458,12 +458,27 @@ fn five_hundred_connections_add_no_series_per_connection() {
     }
 }
 
-/// A fresh empty directory for one test.
-fn temp_dir(name: &str) -> PathBuf {
+/// A fresh empty directory for one test, removed when dropped (a failed assertion included).
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("rnetstat-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 fn entries(dir: &Path) -> Vec<String> {
@@ -497,7 +512,6 @@ fn metrics_file_once_writes_the_exposition_and_leaves_no_temp_file() {
         select(&samples, "rnetstat_listener_info", &[("port", &port)]).len(),
         1
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Wait until `path` holds text for which `done` is true; panics after 10 s.
@@ -564,7 +578,6 @@ fn metrics_file_is_rewritten_every_interval_and_a_signal_leaves_no_temp_file() {
         assert!(status.success(), "{status}: {stderr}");
         assert_eq!(entries(&dir), ["rnetstat.prom"]);
         promtool_check(&std::fs::read_to_string(&path).unwrap());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
 
@@ -592,7 +605,6 @@ fn metrics_file_in_a_missing_or_unusable_directory_is_one_line_and_exit_1() {
     }
     assert_eq!(entries(&dir), ["dir.prom", "file"]);
     assert!(entries(&a_dir).is_empty());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A loopback port nobody listens on right now.
@@ -674,5 +686,4 @@ fn node_exporter_textfile_collector_serves_the_metrics_file() {
     assert_eq!(found.len(), 1, "{body}");
     assert_eq!(found[0].labels["process"], own_process_name());
     assert_eq!(found[0].value, 1.0);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
