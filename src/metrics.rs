@@ -1,12 +1,17 @@
 //! `--metrics`, `--metrics-file`, `--serve`: collect, render the exposition
 //! ([`crate::output::prometheus`]), and deliver it.
 
+use std::ffi::OsString;
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::cli::MetricsTarget;
 use crate::filter::Query;
-use crate::model::OwnerCoverage;
+use crate::model::{OwnerCoverage, Snapshot};
 use crate::output::prometheus::{Scrape, write_metrics};
 use crate::platform::{CollectError, Collector};
 use crate::{Error, platform};
@@ -14,31 +19,175 @@ use crate::{Error, platform};
 pub fn run(query: &Query, target: &MetricsTarget) -> Result<(), Error> {
     match target {
         MetricsTarget::Stdout => {
-            let started = Instant::now();
-            let snapshot = platform::snapshot(query).map_err(Error::Collect)?;
-            let scrape = Scrape {
-                duration: started.elapsed(),
-            };
+            let mut collector = Collector::new(query.clone());
+            let (text, owners) = exposition(&mut collector).map_err(Error::Collect)?;
+            warn_incomplete_owners(owners, &mut false);
             let mut out = BufWriter::new(io::stdout().lock());
-            write_metrics(&mut out, &snapshot, &scrape)
+            out.write_all(&text)
                 .and_then(|()| out.flush())
                 .map_err(Error::Write)
         }
-        MetricsTarget::File { .. } => Err(Error::Live("--metrics-file is not built yet".into())),
+        MetricsTarget::File {
+            path,
+            interval,
+            once,
+        } => write_file(query, path, *interval, *once),
         MetricsTarget::Serve(addr) => crate::serve::run(query, *addr),
     }
 }
 
-/// One collection rendered for a scrape of `--serve`: the exposition, and whether every
-/// socket's owners could be seen.
-pub fn exposition(collector: &mut Collector) -> Result<(Vec<u8>, OwnerCoverage), CollectError> {
+/// One collection for the exposition: the snapshot, then the kernel's counters, timed together.
+pub fn scrape(collector: &mut Collector) -> Result<(Snapshot, Scrape), CollectError> {
     let started = Instant::now();
     let snapshot = collector.snapshot()?;
+    let counters = platform::protocol_counters();
     let scrape = Scrape {
         duration: started.elapsed(),
+        tcp_retransmitted_segments: counters.retransmitted_segments,
     };
+    Ok((snapshot, scrape))
+}
+
+/// One collection rendered for every mode (stdout, the file, a scrape of `--serve`): the
+/// exposition, and whether every socket's owners could be seen.
+pub fn exposition(collector: &mut Collector) -> Result<(Vec<u8>, OwnerCoverage), CollectError> {
+    let (snapshot, scrape) = scrape(collector)?;
     let mut exposition = Vec::with_capacity(16 * 1024);
     write_metrics(&mut exposition, &snapshot, &scrape)
         .map_err(|e| CollectError::new("rendering the exposition", e))?;
     Ok((exposition, snapshot.owners))
+}
+
+/// Say once on stderr why owners are incomplete, as the other modes do; `warned` remembers.
+pub fn warn_incomplete_owners(owners: OwnerCoverage, warned: &mut bool) {
+    if let OwnerCoverage::Incomplete(gaps) = owners {
+        if !*warned {
+            eprintln!("rnetstat: owners incomplete: {}", gaps.describe());
+        }
+        *warned = true;
+    }
+}
+
+/// How long a wait between writes sleeps at a time before looking for a stop signal.
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
+/// `--metrics-file`: replace `path` with a fresh exposition every `interval` (or once), until
+/// SIGINT, SIGTERM or SIGHUP; a signal lets the write under way finish, so no temp file stays.
+fn write_file(query: &Query, path: &Path, interval: Duration, once: bool) -> Result<(), Error> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in stop_signals() {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| Error::Live(format!("installing the handler of signal {signal}: {e}")))?;
+    }
+    let target = AtomicFile::new(path)?;
+    let mut collector = Collector::new(query.clone());
+    let mut warned = false;
+    let mut next = Instant::now();
+    loop {
+        let (text, owners) = exposition(&mut collector).map_err(Error::Collect)?;
+        warn_incomplete_owners(owners, &mut warned);
+        target.replace(&text)?;
+        if once {
+            return Ok(());
+        }
+        // Keep the cadence: a slow collection shortens the pause, never shifts the writes.
+        next = (next + interval).max(Instant::now());
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= next {
+                break;
+            }
+            std::thread::sleep((next - now).min(SIGNAL_POLL));
+        }
+    }
+}
+
+fn stop_signals() -> Vec<i32> {
+    #[cfg(unix)]
+    return vec![
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ];
+    #[cfg(not(unix))]
+    return vec![signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];
+}
+
+/// A file replaced whole: readers see the old text or the new, never a part. The new text goes
+/// to a temporary file in the same directory (a rename does not cross file systems), is synced,
+/// then renamed over the target. The temporary name starts with a dot and does not end in
+/// `.prom`, so node_exporter's textfile collector never reads it.
+struct AtomicFile {
+    path: PathBuf,
+    temporary: PathBuf,
+}
+
+impl AtomicFile {
+    fn new(path: &Path) -> Result<AtomicFile, Error> {
+        let Some(name) = path.file_name() else {
+            return Err(file_error(
+                path,
+                "not a file name",
+                io::ErrorKind::InvalidInput.into(),
+            ));
+        };
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut temporary_name = OsString::from(".");
+        temporary_name.push(name);
+        temporary_name.push(format!(".{}.tmp", std::process::id()));
+        let file = AtomicFile {
+            path: path.to_path_buf(),
+            temporary: directory.join(temporary_name),
+        };
+        if path.is_dir() {
+            return Err(file_error(
+                path,
+                "is a directory",
+                io::ErrorKind::InvalidInput.into(),
+            ));
+        }
+        // A directory that is missing or not writable fails now, not after a collection.
+        File::create(&file.temporary)
+            .map_err(|e| file_error(path, "creating a temporary file beside it", e))?;
+        let _ = std::fs::remove_file(&file.temporary);
+        Ok(file)
+    }
+
+    fn replace(&self, text: &[u8]) -> Result<(), Error> {
+        let written = File::create(&self.temporary)
+            .map_err(|e| file_error(&self.path, "creating a temporary file beside it", e))
+            .and_then(|mut file| {
+                file.write_all(text)
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| file_error(&self.path, "writing its temporary file", e))
+            })
+            .and_then(|()| {
+                std::fs::rename(&self.temporary, &self.path)
+                    .map_err(|e| file_error(&self.path, "renaming its temporary file over it", e))
+            });
+        if written.is_err() {
+            let _ = std::fs::remove_file(&self.temporary);
+            return written;
+        }
+        // The rename itself survives a crash only once the directory is synced; where a
+        // file system refuses that, the file is still complete.
+        #[cfg(unix)]
+        if let Some(Ok(directory)) = self.temporary.parent().map(File::open) {
+            let _ = directory.sync_all();
+        }
+        Ok(())
+    }
+}
+
+fn file_error(path: &Path, step: &str, error: io::Error) -> Error {
+    Error::Write(io::Error::new(
+        error.kind(),
+        format!("{}: {step}: {error}", path.display()),
+    ))
 }
