@@ -44,7 +44,8 @@ impl Watcher {
         }
     }
 
-    /// Read lines until `done` holds for the lines read so far, or `wait` has passed.
+    /// Read lines until `done` holds for the lines read so far, or `wait` has passed. `done`
+    /// is asked again only once the lines that have arrived are all read.
     fn read_until(&mut self, wait: Duration, done: impl Fn(&[String]) -> bool) -> bool {
         let deadline = Instant::now() + wait;
         while !done(&self.seen) {
@@ -53,6 +54,7 @@ impl Watcher {
                 Ok(line) => self.seen.push(line),
                 Err(_) => return false,
             }
+            self.seen.extend(self.lines.try_iter());
         }
         true
     }
@@ -110,6 +112,7 @@ fn every_short_connection_is_reported_closed_with_its_owner() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let filter = format!("( sport = :{port} or dport = :{port} )");
+    let started = Instant::now();
     let mut watcher = Watcher::start(&["--watch", "--json", "-a", &filter]);
     assert!(
         watcher.read_until(Duration::from_secs(20), |lines| lines
@@ -133,6 +136,7 @@ fn every_short_connection_is_reported_closed_with_its_owner() {
         drop(server);
     }
 
+    eprintln!("300 connections done after {:?}", started.elapsed());
     let opened_long = |lines: &[String]| {
         lines.iter().filter_map(|l| parse(l)).any(|e| {
             e["event"] == "open"
@@ -195,6 +199,12 @@ fn every_short_connection_is_reported_closed_with_its_owner() {
     for event in &owned {
         assert_eq!(pids(event), [me], "{event}");
     }
+    eprintln!(
+        "{} of {} closes name their owner; took {:?}",
+        owned.len(),
+        closes.len(),
+        started.elapsed()
+    );
     assert!(!owned.is_empty(), "no close names its owner");
     assert!(
         closes
@@ -218,14 +228,15 @@ fn the_first_lines_are_the_existing_sockets() {
         "no existing listener line"
     );
     let events = watcher.events();
-    let mine = events
+    let position = events
         .iter()
-        .find(|e| is_existing_listener(&e.to_string(), port))
+        .position(|e| is_existing_listener(&e.to_string(), port))
         .unwrap();
+    let mine = &events[position];
     assert_eq!(pids(mine), [u64::from(std::process::id())], "{mine}");
     assert!(mine["at"].as_str().is_some_and(|at| at.ends_with('Z')));
     // Nothing but existing opens precede the listener's line.
-    for event in &events {
+    for event in &events[..position] {
         assert_eq!(event["event"], "open", "{event}");
         assert_eq!(event["existing"], true, "{event}");
     }
@@ -418,7 +429,10 @@ fn a_reader_that_goes_away_ends_the_watch_quietly() {
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(status.success(), "{status:?} {stderr}");
-    assert_eq!(stderr, "");
+    // Quiet: nothing about the pipe; only a note this machine may cause (owners incomplete).
+    for line in stderr.lines() {
+        assert!(line.starts_with("rnetstat: owners incomplete"), "{stderr}");
+    }
 }
 
 #[test]
