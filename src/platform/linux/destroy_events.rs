@@ -45,6 +45,15 @@ fn group(proto: Proto, family: Family) -> u32 {
 /// Subscribe to the close notices of the query's protocols and families and send them on
 /// `sender` from a thread of its own. Refused without CAP_NET_ADMIN (`EPERM`).
 pub fn start(query: &Query, sender: Sender<CloseNotice>) -> io::Result<()> {
+    let socket = subscribe(query, RECEIVE_BUFFER_BYTES)?;
+    std::thread::Builder::new()
+        .name("close-notices".to_string())
+        .spawn(move || read_notices(&socket, &sender))?;
+    Ok(())
+}
+
+/// A socket that hears the query's close notices, with room for `buffer_bytes` of them.
+fn subscribe(query: &Query, buffer_bytes: libc::c_int) -> io::Result<NetlinkSocket> {
     let mut socket = NetlinkSocket::new(NETLINK_SOCK_DIAG)?;
     socket.bind_auto()?;
     for (proto, family) in super::TABLES {
@@ -52,16 +61,12 @@ pub fn start(query: &Query, sender: Sender<CloseNotice>) -> io::Result<()> {
             socket.add_membership(group(proto, family))?;
         }
     }
-    enlarge_receive_buffer(&socket);
-    std::thread::Builder::new()
-        .name("close-notices".to_string())
-        .spawn(move || read_notices(&socket, &sender))?;
-    Ok(())
+    set_receive_buffer(&socket, buffer_bytes);
+    Ok(socket)
 }
 
 /// SO_RCVBUFFORCE passes the system's limit (as root); SO_RCVBUF is capped by it.
-fn enlarge_receive_buffer(socket: &NetlinkSocket) {
-    let size = RECEIVE_BUFFER_BYTES;
+fn set_receive_buffer(socket: &NetlinkSocket, size: libc::c_int) {
     for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
         // SAFETY: a valid socket fd and an int option value of the size given.
         let result = unsafe {
@@ -183,6 +188,37 @@ mod tests {
         message.extend([0; 10]);
         message.extend(payload);
         message
+    }
+
+    /// Notices the kernel could not queue are reported as an overrun, never lost silently.
+    #[test]
+    fn notices_dropped_by_the_kernel_are_an_overrun_not_silence() {
+        let query = Query {
+            udp: false,
+            ipv6: false,
+            ..Query::default()
+        };
+        let socket = subscribe(&query, 1).expect("subscribing (these tests run as root)");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        for _ in 0..50 {
+            let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (server, _) = listener.accept().unwrap();
+            drop((client, server));
+        }
+        // Room again, as in use: the drops so far are still to be told.
+        set_receive_buffer(&socket, RECEIVE_BUFFER_BYTES);
+        let (sender, notices) = channel();
+        std::thread::spawn(move || read_notices(&socket, &sender));
+        // The kernel tells of the drops once the notices it did queue are read.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match notices.recv_timeout(left).expect("an overrun notice") {
+                CloseNotice::Overrun => break,
+                CloseNotice::Ended(e) => panic!("{e}"),
+                CloseNotice::Closed { .. } => {}
+            }
+        }
     }
 
     #[test]
