@@ -457,3 +457,74 @@ fn sigterm_and_sigint_end_the_watch_with_status_zero() {
         assert!(status.success(), "SIG{signal}: {status:?}");
     }
 }
+
+#[test]
+fn without_close_notices_closes_come_from_comparing_refreshes_and_it_says_so_once() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let filter = format!("( sport = :{port} or dport = :{port} )");
+    let mut child = rnetstat()
+        .args(["--watch", "--json", "-a", "--interval", "0.2", &filter])
+        .env("RNETSTAT_COLLECTOR", "procfs")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, lines) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let mut watcher = Watcher {
+        child,
+        lines,
+        seen: Vec::new(),
+    };
+    assert!(watcher.read_until(Duration::from_secs(20), |lines| {
+        lines.iter().any(|l| is_existing_listener(l, port))
+    }));
+    let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let client_port = client.local_addr().unwrap().port();
+    let (server, _) = listener.accept().unwrap();
+    let event_on = |kind: &'static str| {
+        move |lines: &[String]| {
+            lines.iter().filter_map(|l| parse(l)).any(|e| {
+                e["event"] == kind
+                    && e["socket"]["local"]["port"] == client_port
+                    && e["socket"]["state"] == "ESTABLISHED"
+            })
+        }
+    };
+    assert!(
+        watcher.read_until(Duration::from_secs(10), event_on("open")),
+        "{:?}",
+        watcher.seen
+    );
+    drop(server);
+    drop(client);
+    // The last state a refresh saw, since no notice tells the final one.
+    let closed = |lines: &[String]| {
+        lines.iter().filter_map(|l| parse(l)).any(|e| {
+            e["event"] == "close"
+                && e["socket"]["local"]["port"] == port
+                && e["socket"]["remote"]["port"] == client_port
+        })
+    };
+    assert!(
+        watcher.read_until(Duration::from_secs(10), closed),
+        "{:?}",
+        watcher.seen
+    );
+    let _ = watcher.child.kill();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut watcher.child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(
+        stderr
+            .matches("closes come from comparing refreshes")
+            .count(),
+        1,
+        "{stderr}"
+    );
+}

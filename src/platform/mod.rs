@@ -116,14 +116,15 @@ pub fn watch_closes(
     sender: std::sync::mpsc::Sender<CloseNotice>,
 ) -> Result<(), String> {
     #[cfg(target_os = "linux")]
-    return linux::destroy_events::start(query, sender).map_err(|e| {
-        let why = if e.raw_os_error() == Some(libc::EPERM) {
-            "needs CAP_NET_ADMIN (run as root)".to_string()
-        } else {
-            e.to_string()
-        };
-        format!("the kernel's close notices are unavailable: {why}")
-    });
+    if std::env::var_os(linux::COLLECTOR_ENV).is_some_and(|v| v == "procfs") {
+        return Err(format!(
+            "{}=procfs turns sock_diag off, and its close notices with it",
+            linux::COLLECTOR_ENV
+        ));
+    }
+    #[cfg(target_os = "linux")]
+    return linux::destroy_events::start(query, sender)
+        .map_err(|e| format!("the kernel's close notices are unavailable: {e}"));
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (query, sender);
