@@ -206,6 +206,8 @@ impl Tracker {
                 Some(seen) => {
                     socket.inode = seen.socket.inode;
                     socket.pids = seen.socket.pids;
+                    // A notice has no inode, so the kernel's uid 0 in it reads as a placeholder.
+                    socket.uid = socket.uid.or(seen.socket.uid);
                     seen.processes
                 }
                 None => {
@@ -448,6 +450,7 @@ mod tests {
     fn tcp(local: &str, remote: &str, state: SocketState, cookie: u64) -> Socket {
         Socket {
             remote: Some(remote.parse().unwrap()),
+            uid: Some(0),
             inode: Some(cookie + 1000),
             pids: vec![42],
             cookie: Some(cookie),
@@ -478,6 +481,7 @@ mod tests {
     fn notice_of(socket: &Socket) -> Socket {
         Socket {
             inode: None,
+            uid: None,
             pids: Vec::new(),
             tcp_info: Some(Box::new(TcpInfo {
                 bytes_received: Some(7),
@@ -552,6 +556,7 @@ mod tests {
         assert_eq!(closed.at, at);
         assert_eq!(closed.socket.state, SocketState::Close);
         assert_eq!(closed.socket.inode, a.inode);
+        assert_eq!(closed.socket.uid, Some(0));
         assert_eq!(closed.socket.pids, [42]);
         assert_eq!(closed.processes[&42], process());
         assert_eq!(

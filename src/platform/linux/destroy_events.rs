@@ -44,7 +44,7 @@ fn group(proto: Proto, family: Family) -> u32 {
 
 /// Subscribe to the close notices of the query's protocols and families and send them on
 /// `sender` from a thread of its own. Linux lets any user subscribe (sock_diag's groups are
-/// NL_CFG_F_NONROOT_RECV); a kernel without them (before 4.9) or a sandbox refuses.
+/// NL_CFG_F_NONROOT_RECV); an old kernel without them, or a sandbox, refuses.
 pub fn start(query: &Query, sender: Sender<CloseNotice>) -> io::Result<()> {
     let socket = subscribe(query, RECEIVE_BUFFER_BYTES)?;
     std::thread::Builder::new()
