@@ -7,6 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -73,12 +74,14 @@ impl Key {
     }
 }
 
-/// A socket as the last snapshot saw it, with its owners' descriptions: a close notice carries
-/// no inode, so its owners come from here.
+/// A socket as the last snapshot saw it, with its owners' descriptions (shared by all the
+/// sockets of a process): a close notice carries no inode, so its owners come from here.
 #[derive(Debug, Clone)]
 struct Seen {
     socket: Socket,
-    processes: HashMap<u32, Process>,
+    owners: Vec<Rc<Process>>,
+    /// The number of the snapshot that last listed it.
+    listed_in: u64,
 }
 
 /// The watch's memory: what the last snapshot listed, what has left it but may still get its
@@ -112,10 +115,21 @@ impl Tracker {
         let at = snapshot.taken_at.unwrap_or_else(SystemTime::now);
         let existing = self.snapshots == 0;
         self.snapshots += 1;
+        let number = self.snapshots;
         self.user_names.extend(snapshot.user_names);
-        let processes = snapshot.processes;
+        let processes: HashMap<u32, Rc<Process>> = snapshot
+            .processes
+            .into_iter()
+            .map(|(pid, process)| (pid, Rc::new(process)))
+            .collect();
+        let describe = |socket: &Socket| -> Vec<Rc<Process>> {
+            socket
+                .pids
+                .iter()
+                .filter_map(|pid| processes.get(pid).cloned())
+                .collect()
+        };
         let mut events = Vec::new();
-        let mut alive = HashMap::with_capacity(snapshot.sockets.len());
         let mut still_listed = HashSet::new();
         let mut ends_still_listed = HashSet::new();
         for socket in snapshot.sockets {
@@ -130,33 +144,62 @@ impl Tracker {
                 ends_still_listed.extend(closed_ends);
                 continue;
             }
-            let before = self
-                .alive
-                .remove(&key)
-                .or_else(|| self.vanished.remove(&key).map(|(seen, _)| seen));
-            let described = match &before {
-                Some(before) if before.socket.pids == socket.pids => before.processes.clone(),
-                _ => owners_of(&socket, &processes),
-            };
-            let seen = Seen {
-                socket,
-                processes: described,
-            };
-            match before {
-                None => events.push(event(EventKind::Open { existing }, at, &seen)),
-                Some(before) if before.socket.state != seen.socket.state => {
-                    let from = before.socket.state;
-                    events.push(event(EventKind::State { from }, at, &seen));
+            // Most sockets are unchanged: updated in place, with no map rebuilt per snapshot.
+            if let Some(seen) = self.alive.get_mut(&key) {
+                let from = seen.socket.state;
+                if seen.socket.pids != socket.pids {
+                    seen.owners = describe(&socket);
                 }
-                Some(_) => {}
+                seen.socket = socket;
+                seen.listed_in = number;
+                if from != seen.socket.state {
+                    events.push(event(EventKind::State { from }, at, seen));
+                }
+                continue;
             }
-            alive.insert(key, seen);
+            let seen = match self.vanished.remove(&key) {
+                Some((mut seen, _)) => {
+                    let from = seen.socket.state;
+                    if seen.socket.pids != socket.pids {
+                        seen.owners = describe(&socket);
+                    }
+                    seen.socket = socket;
+                    if from != seen.socket.state {
+                        events.push(event(EventKind::State { from }, at, &seen));
+                    }
+                    seen
+                }
+                None => {
+                    let seen = Seen {
+                        owners: describe(&socket),
+                        socket,
+                        listed_in: number,
+                    };
+                    events.push(event(EventKind::Open { existing }, at, &seen));
+                    seen
+                }
+            };
+            self.alive.insert(
+                key,
+                Seen {
+                    listed_in: number,
+                    ..seen
+                },
+            );
         }
         self.closed = still_listed;
         self.closed_ends = ends_still_listed;
         let deadline = now + grace;
-        for (key, seen) in std::mem::replace(&mut self.alive, alive) {
-            self.vanished.insert(key, (seen, deadline));
+        let gone: Vec<Key> = self
+            .alive
+            .iter()
+            .filter(|(_, seen)| seen.listed_in != number)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in gone {
+            if let Some(seen) = self.alive.remove(&key) {
+                self.vanished.insert(key, (seen, deadline));
+            }
         }
         events.extend(self.expire(now, at));
         events
@@ -202,13 +245,13 @@ impl Tracker {
                 .alive
                 .remove(&key)
                 .or_else(|| self.vanished.remove(&key).map(|(seen, _)| seen));
-            let processes = match remembered {
+            let owners = match remembered {
                 Some(seen) => {
                     socket.inode = seen.socket.inode;
                     socket.pids = seen.socket.pids;
                     // A notice has no inode, so the kernel's uid 0 in it reads as a placeholder.
                     socket.uid = socket.uid.or(seen.socket.uid);
-                    seen.processes
+                    seen.owners
                 }
                 None => {
                     if !self.wanted_unseen(&socket, query) {
@@ -216,10 +259,11 @@ impl Tracker {
                     }
                     let seen = Seen {
                         socket: socket.clone(),
-                        processes: HashMap::new(),
+                        owners: Vec::new(),
+                        listed_in: 0,
                     };
                     events.push(event(EventKind::Open { existing: false }, at, &seen));
-                    HashMap::new()
+                    Vec::new()
                 }
             };
             self.closed.insert(cookie);
@@ -227,12 +271,12 @@ impl Tracker {
                 self.closed_ends
                     .insert((socket.proto, socket.local, remote));
             }
-            events.push(Event {
-                kind: EventKind::Close,
-                at,
+            let seen = Seen {
                 socket,
-                processes,
-            });
+                owners,
+                listed_in: 0,
+            };
+            events.push(event(EventKind::Close, at, &seen));
         }
         events
     }
@@ -264,20 +308,16 @@ fn remnant_ends(socket: &Socket) -> Option<(Proto, SocketAddr, SocketAddr)> {
         .then_some((socket.proto, socket.local, remote))
 }
 
-fn owners_of(socket: &Socket, processes: &HashMap<u32, Process>) -> HashMap<u32, Process> {
-    socket
-        .pids
-        .iter()
-        .filter_map(|pid| Some((*pid, processes.get(pid)?.clone())))
-        .collect()
-}
-
 fn event(kind: EventKind, at: SystemTime, seen: &Seen) -> Event {
     Event {
         kind,
         at,
         socket: seen.socket.clone(),
-        processes: seen.processes.clone(),
+        processes: seen
+            .owners
+            .iter()
+            .map(|process| (process.pid, Process::clone(process)))
+            .collect(),
     }
 }
 
