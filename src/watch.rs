@@ -343,6 +343,25 @@ impl Printer {
     }
 }
 
+/// Whether stdout is a pipe whose reader has gone (`| head -1`): the watch then ends quietly
+/// even while nothing happens that it would write.
+#[cfg(unix)]
+fn reader_gone() -> bool {
+    let mut stdout = libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no waiting.
+    let ready = unsafe { libc::poll(&mut stdout, 1, 0) };
+    ready > 0 && stdout.revents & libc::POLLERR != 0
+}
+
+#[cfg(not(unix))]
+fn reader_gone() -> bool {
+    false
+}
+
 /// Flags raised by SIGINT and SIGTERM: the watch ends with status 0, its output flushed.
 fn stop_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -378,6 +397,9 @@ pub fn run(query: &Query, options: &WatchOptions) -> Result<(), Error> {
     let mut next_snapshot = Instant::now();
     let mut last_snapshot = next_snapshot;
     while !stop.load(Ordering::Relaxed) {
+        if reader_gone() {
+            return Ok(());
+        }
         let now = Instant::now();
         if now >= next_snapshot {
             last_snapshot = now;

@@ -248,12 +248,12 @@ fn the_first_lines_are_the_existing_sockets() {
         lines
             .iter()
             .filter_map(|l| parse(l))
-            .any(|e| e["event"] == "open" && e["socket"]["local"]["port"] == client_port)
+            .any(|e| e["event"] == "open" && joins(&e, client_port, port))
     }));
     let opened = watcher
         .events()
         .into_iter()
-        .find(|e| e["event"] == "open" && e["socket"]["local"]["port"] == client_port)
+        .find(|e| e["event"] == "open" && joins(e, client_port, port))
         .unwrap();
     assert!(opened.get("existing").is_none(), "{opened}");
 }
@@ -433,6 +433,36 @@ fn a_reader_that_goes_away_ends_the_watch_quietly() {
     for line in stderr.lines() {
         assert!(line.starts_with("rnetstat: owners incomplete"), "{stderr}");
     }
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_watch_even_while_nothing_happens() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut child = rnetstat()
+        .args(["--watch", "--json", "-l", &format!("sport = :{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(is_existing_listener(first.trim_end(), port), "{first}");
+    drop(stdout);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running 5 s after its reader left");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    drop(listener);
 }
 
 #[test]
