@@ -31,6 +31,11 @@ const NOTICE_GRACE: Duration = Duration::from_millis(250);
 /// close notice cannot name. Idle, snapshots keep to `--interval`.
 const CHURN_SNAPSHOT_GAP: Duration = Duration::from_millis(250);
 
+/// ... and never sooner than this many times a snapshot takes (the shorter of the last two: a
+/// full owner scan every 10 s makes one of them slow whether or not more come): extra
+/// snapshots cost at most a tenth of a core, and none where one takes longer than that allows.
+const CHURN_COST_FACTOR: u32 = 10;
+
 /// The longest sleep between looks at the stop flag: an interrupt ends the watch this soon.
 const STOP_CHECK: Duration = Duration::from_millis(200);
 
@@ -396,6 +401,7 @@ pub fn run(query: &Query, options: &WatchOptions) -> Result<(), Error> {
     let mut warned_overrun = false;
     let mut next_snapshot = Instant::now();
     let mut last_snapshot = next_snapshot;
+    let mut snapshots_took = [Duration::MAX; 2];
     while !stop.load(Ordering::Relaxed) {
         if reader_gone() {
             return Ok(());
@@ -404,6 +410,7 @@ pub fn run(query: &Query, options: &WatchOptions) -> Result<(), Error> {
         if now >= next_snapshot {
             last_snapshot = now;
             let snapshot = collector.snapshot().map_err(Error::Collect)?;
+            snapshots_took = [snapshots_took[1], now.elapsed()];
             if let OwnerCoverage::Incomplete(gaps) = snapshot.owners
                 && !warned_owners
             {
@@ -465,7 +472,9 @@ pub fn run(query: &Query, options: &WatchOptions) -> Result<(), Error> {
             .iter()
             .any(|e| e.kind == EventKind::Open { existing: false })
         {
-            next_snapshot = next_snapshot.min(last_snapshot + CHURN_SNAPSHOT_GAP);
+            let took = snapshots_took[0].min(snapshots_took[1]);
+            let gap = CHURN_SNAPSHOT_GAP.max(took.saturating_mul(CHURN_COST_FACTOR));
+            next_snapshot = next_snapshot.min(last_snapshot + gap);
         }
         printer.print(&events)?;
         let expired = tracker.expire(Instant::now(), SystemTime::now());

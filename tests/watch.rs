@@ -167,8 +167,15 @@ fn every_short_connection_is_reported_closed_with_its_owner() {
                 .any(|e| e["event"] == "close" && joins(e, port, p))
         })
     };
+    // The client's socket, which polls saw, is closed by the kernel's notice at once.
+    let long_closed = |lines: &[String]| {
+        lines
+            .iter()
+            .filter_map(|l| parse(l))
+            .any(|e| e["event"] == "close" && e["socket"]["local"]["port"] == long_port)
+    };
     watcher.read_until(Duration::from_secs(10), |lines| {
-        half_closed(lines) && all_closed(lines)
+        half_closed(lines) && all_closed(lines) && long_closed(lines)
     });
     let events = watcher.events();
     assert!(
@@ -186,32 +193,47 @@ fn every_short_connection_is_reported_closed_with_its_owner() {
         "close events for {} of 300 short connections",
         closed_ports.len()
     );
-    // An open immediately before each close of a connection no poll saw.
-    for &p in &short_ports {
-        let first = events.iter().position(|e| joins(e, port, p));
-        if let Some(first) = first {
-            assert_eq!(events[first]["event"], "open", "{}", events[first]);
+    // A connection no poll saw (no owner known) is an open immediately followed by its close.
+    let me = u64::from(std::process::id());
+    for (i, event) in events.iter().enumerate() {
+        if event["event"] != "close" || !pids(event).is_empty() {
+            continue;
         }
+        let opened = &events[i.checked_sub(1).expect("an open before the first close")];
+        assert_eq!(opened["event"], "open", "{opened}");
+        assert_eq!(opened["socket"]["local"], event["socket"]["local"]);
+        assert_eq!(opened["socket"]["remote"], event["socket"]["remote"]);
     }
     // Owners come from what polls saw: whoever is named must be this process.
-    let me = u64::from(std::process::id());
-    let owned: Vec<&&Value> = closes.iter().filter(|e| !pids(e).is_empty()).collect();
-    for event in &owned {
+    let owned = closes.iter().filter(|e| !pids(e).is_empty()).count();
+    for event in closes.iter().filter(|e| !pids(e).is_empty()) {
         assert_eq!(pids(event), [me], "{event}");
     }
     eprintln!(
-        "{} of {} closes name their owner; took {:?}",
-        owned.len(),
+        "{owned} of {} closes name their owner; took {:?}",
         closes.len(),
         started.elapsed()
     );
-    assert!(!owned.is_empty(), "no close names its owner");
+    for &p in &short_ports[..1] {
+        for close in closes.iter().filter(|e| joins(e, port, p)) {
+            assert_eq!(close["socket"]["state"], "CLOSE", "{close}");
+            assert!(
+                close["socket"]["tcp_info"]["bytes_received"].is_u64(),
+                "a close from the kernel carries its final tcp_info: {close}"
+            );
+        }
+    }
+    // The long-lived client, which polls saw, closed: its notice gets the owner they saw.
+    let long_close = closes
+        .iter()
+        .find(|e| e["socket"]["local"]["port"] == long_port)
+        .expect("a close event for the long-lived client");
+    assert_eq!(pids(long_close), [me], "{long_close}");
+    assert_eq!(long_close["socket"]["state"], "CLOSE", "{long_close}");
+    assert!(long_close["socket"]["inode"].is_u64(), "{long_close}");
     assert!(
-        closes
-            .iter()
-            .filter(|e| joins(e, port, short_ports[0]))
-            .all(|e| e["socket"]["tcp_info"]["bytes_received"].is_u64()),
-        "a close from the kernel carries its final tcp_info"
+        long_close["socket"]["tcp_info"]["bytes_acked"].is_u64(),
+        "{long_close}"
     );
     drop(long_server);
 }
