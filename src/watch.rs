@@ -1,7 +1,7 @@
 //! `--watch`: the sockets that open, close and change state, until interrupted.
 //!
 //! Opens and state changes come from comparing snapshots taken every `--interval`; closes come
-//! from the kernel's close notices as they happen (Linux, as root), so a connection shorter than
+//! from the kernel's close notices as they happen (Linux), so a connection shorter than
 //! the interval is reported too. Where there are no notices, closes come from the comparison.
 
 use std::collections::{HashMap, HashSet};
@@ -31,9 +31,9 @@ const NOTICE_GRACE: Duration = Duration::from_millis(250);
 /// close notice cannot name. Idle, snapshots keep to `--interval`.
 const CHURN_SNAPSHOT_GAP: Duration = Duration::from_millis(250);
 
-/// ... and never sooner than this many times a snapshot takes (the shorter of the last two: a
-/// full owner scan every 10 s makes one of them slow whether or not more come): extra
-/// snapshots cost at most a tenth of a core, and none where one takes longer than that allows.
+/// Churn snapshots come no sooner than this many times a snapshot takes, so they cost at most a
+/// tenth of a core. The shorter of the last two counts: the full owner scan every 10 s makes one
+/// slow whether or not more snapshots come.
 const CHURN_COST_FACTOR: u32 = 10;
 
 /// The longest sleep between looks at the stop flag: an interrupt ends the watch this soon.
@@ -117,6 +117,16 @@ impl Tracker {
     /// Compare `snapshot` with the last one: opens (`existing` on the first snapshot), state
     /// changes, and closes of what vanished `grace` ago without a notice (at once for zero).
     pub fn snapshot(&mut self, snapshot: Snapshot, now: Instant, grace: Duration) -> Vec<Event> {
+        // A table read from /proc/net for once (sock_diag failed just then) has no cookies:
+        // compared with cookies, each of its sockets would look closed and opened anew.
+        let keyed_by_cookie = self
+            .alive
+            .keys()
+            .next()
+            .is_some_and(|key| matches!(key, Key::Cookie(_)));
+        if keyed_by_cookie && snapshot.sockets.iter().any(|s| s.cookie.is_none()) {
+            return self.expire(now, snapshot.taken_at.unwrap_or_else(SystemTime::now));
+        }
         let at = snapshot.taken_at.unwrap_or_else(SystemTime::now);
         let existing = self.snapshots == 0;
         self.snapshots += 1;
@@ -752,6 +762,28 @@ mod tests {
             ..all()
         };
         assert!(ports(&by_owner).is_empty());
+    }
+
+    #[test]
+    fn a_snapshot_without_cookies_among_cookie_keyed_ones_is_not_compared() {
+        let mut tracker = Tracker::default();
+        let now = Instant::now();
+        let a = tcp("127.0.0.1:1", "127.0.0.1:9", SocketState::Established, 1);
+        tracker.snapshot(snapshot(vec![a.clone()]), now, Duration::ZERO);
+        let from_proc = Socket {
+            cookie: None,
+            ..a.clone()
+        };
+        assert!(
+            tracker
+                .snapshot(snapshot(vec![from_proc]), now, Duration::ZERO)
+                .is_empty()
+        );
+        assert!(
+            tracker
+                .snapshot(snapshot(vec![a]), now, Duration::ZERO)
+                .is_empty()
+        );
     }
 
     #[test]
