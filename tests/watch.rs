@@ -581,3 +581,29 @@ fn without_close_notices_closes_come_from_comparing_refreshes_and_it_says_so_onc
         "{stderr}"
     );
 }
+
+#[test]
+fn unix_sockets_are_not_watched_a_usage_error_says_so() {
+    let mut child = rnetstat()
+        .args(["--watch", "-x"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rnetstat");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`--watch -x` is still running: Unix sockets would never be reported");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--watch"), "{stderr}");
+}
