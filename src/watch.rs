@@ -296,16 +296,28 @@ impl Tracker {
         events
     }
 
-    /// Whether a socket only a close notice saw is one the user asked for. It never had a
-    /// port (created and closed unused) is none; owner conditions find no owner for it.
+    /// Whether a socket only a close notice saw is one the user asked for. One that never had
+    /// a port (created and closed unused) is not; one without a peer was listening (a TCP
+    /// listener, an unconnected UDP socket) for `-l`/`-a`; owner conditions find no owner.
     fn wanted_unseen(&self, socket: &Socket, query: &Query) -> bool {
         let no_processes = HashMap::new();
         let owners = Owners {
             processes: &no_processes,
             user_names: &self.user_names,
         };
+        let listening = match socket.proto {
+            Proto::Tcp => SocketState::Listen,
+            Proto::Udp => SocketState::Unconn,
+        };
+        let wants_state = if socket.remote.is_none() {
+            query.wants_state(listening)
+        } else {
+            query.wants_state(socket.state)
+        };
         socket.local.port() != 0
-            && query.wants(socket)
+            && query.wants_proto(socket.proto)
+            && query.wants_family(socket.family())
+            && wants_state
             && query
                 .filter
                 .as_ref()
@@ -729,25 +741,34 @@ mod tests {
             remote: None,
             ..tcp("0.0.0.0:0", "0.0.0.0:0", SocketState::Close, 7)
         };
+        let listener = Socket {
+            remote: None,
+            ..tcp("127.0.0.1:8", "0.0.0.0:0", SocketState::Listen, 8)
+        };
         let ports = |query: &Query| {
             let mut tracker = Tracker::default();
-            let notices = [&v4, &v6, &unbound].map(notice_of).to_vec();
+            let notices = [&v4, &v6, &unbound, &listener].map(notice_of).to_vec();
             let events = tracker.closed(notices, at, query);
             let mut ports: Vec<u16> = events.iter().map(|e| e.socket.local.port()).collect();
             ports.dedup();
             ports
         };
-        assert_eq!(ports(&all()), [5, 6]);
+        assert_eq!(ports(&all()), [5, 6, 8]);
+        let connected_only = Query {
+            listening: Listening::Exclude,
+            ..Query::default()
+        };
+        assert_eq!(ports(&connected_only), [5, 6]);
         let only_v4 = Query {
             ipv6: false,
             ..all()
         };
-        assert_eq!(ports(&only_v4), [5]);
+        assert_eq!(ports(&only_v4), [5, 8]);
         let listening = Query {
             listening: Listening::Only,
             ..Query::default()
         };
-        assert!(ports(&listening).is_empty());
+        assert_eq!(ports(&listening), [8]);
         let words = split_words(&["sport = :6".to_string()]);
         let filter = parse(&words, &Services::builtin(), &[Proto::Tcp, Proto::Udp]).unwrap();
         let filtered = Query {
