@@ -33,8 +33,8 @@ pub struct Args {
     /// UDP sockets
     #[arg(short = 'u', long = "udp")]
     pub udp: bool,
-    /// Unix domain sockets (Linux; not in --live); with -t/-u: those too
-    #[arg(short = 'x', long = "unix", conflicts_with = "live")]
+    /// Unix domain sockets (Linux; not in --live or --watch); with -t/-u: those too
+    #[arg(short = 'x', long = "unix", conflicts_with_all = ["live", "watch"])]
     pub unix: bool,
     /// IPv4 only
     #[arg(short = '4', long = "ipv4")]

@@ -171,6 +171,7 @@ mod tests {
                     _ => vec![100, 200],
                 },
                 tcp_info: None,
+                cookie: None,
             }
         }
 

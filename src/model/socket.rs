@@ -134,6 +134,9 @@ pub struct Socket {
     pub timer: Option<Timer>,
     /// The kernel's view of a TCP connection (`-i`); `None` when not asked for or not given.
     pub tcp_info: Option<Box<TcpInfo>>,
+    /// The kernel's socket cookie (Linux sock_diag): one socket's name for its whole life, which
+    /// the kernel's close notices carry too; `None` where the OS does not give it.
+    pub cookie: Option<u64>,
 }
 
 impl Socket {
@@ -152,6 +155,7 @@ impl Socket {
             pids: Vec::new(),
             timer: None,
             tcp_info: None,
+            cookie: None,
         }
     }
 

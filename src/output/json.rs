@@ -1,5 +1,6 @@
 //! `--json`: one versioned document (docs/json.md), streamed socket by socket.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -8,7 +9,9 @@ use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
 use crate::format::interface_name;
-use crate::model::{OwnerCoverage, Proto, Snapshot, Socket, TcpInfo, UnixPath, UnixSocket};
+use crate::model::{
+    OwnerCoverage, Process, Proto, Snapshot, Socket, TcpInfo, UnixPath, UnixSocket,
+};
 use crate::services::{PortClass, Services};
 
 /// Bumped on any change that could break a reader; adding a field is not such a change.
@@ -54,7 +57,11 @@ impl Serialize for Sockets<'_> {
         let count = self.snapshot.sockets.len() + self.snapshot.unix_sockets.len();
         let mut seq = serializer.serialize_seq(Some(count))?;
         for socket in &self.snapshot.sockets {
-            seq.serialize_element(&socket_view(self.snapshot, self.services, socket))?;
+            seq.serialize_element(&socket_view(
+                &self.snapshot.processes,
+                self.services,
+                socket,
+            ))?;
         }
         for socket in &self.snapshot.unix_sockets {
             seq.serialize_element(&unix_view(self.snapshot, socket))?;
@@ -75,7 +82,7 @@ struct SocketView<'a> {
     uid: Option<u32>,
     inode: Option<u64>,
     timer: Option<TimerView>,
-    processes: Owners<'a>,
+    processes: Pids<'a>,
     tcp_info: Option<TcpInfoView<'a>>,
 }
 
@@ -184,7 +191,7 @@ fn unix_view<'a>(snapshot: &'a Snapshot, socket: &'a UnixSocket) -> UnixView<'a>
         uid: socket.uid,
         inode: socket.inode,
         processes: Pids {
-            snapshot,
+            processes: &snapshot.processes,
             pids: &socket.pids,
         },
     }
@@ -235,8 +242,18 @@ fn endpoint_view(addr: SocketAddr, proto: Proto, services: &Services) -> Endpoin
     }
 }
 
+/// One TCP/UDP socket as the document lists it, its owners looked up in `processes`: the same
+/// object wherever a socket is written (`--json`, `--watch --json`).
+pub fn socket_object<'a>(
+    processes: &'a HashMap<u32, Process>,
+    services: &'a Services,
+    socket: &'a Socket,
+) -> impl Serialize + 'a {
+    socket_view(processes, services, socket)
+}
+
 fn socket_view<'a>(
-    snapshot: &'a Snapshot,
+    processes: &'a HashMap<u32, Process>,
     services: &'a Services,
     socket: &'a Socket,
 ) -> SocketView<'a> {
@@ -258,41 +275,24 @@ fn socket_view<'a>(
             retransmits: timer.retransmits,
             probes: timer.probes,
         }),
-        processes: Owners { snapshot, socket },
+        processes: Pids {
+            processes,
+            pids: &socket.pids,
+        },
         tcp_info: socket.tcp_info.as_deref().map(tcp_info_view),
     }
 }
 
-/// The owners of one socket, serialised straight from the snapshot without a Vec per socket.
-struct Owners<'a> {
-    snapshot: &'a Snapshot,
-    socket: &'a Socket,
-}
-
-impl Serialize for Owners<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.snapshot.owners_of(self.socket).map(|p| ProcessView {
-            pid: p.pid,
-            name: &p.name,
-            user: p.user.as_deref(),
-            cmdline: p.cmdline.as_deref(),
-            argv: p.argv.as_deref(),
-        }))
-    }
-}
-
-/// The owners of a socket held by `pids`.
+/// The owners of a socket held by `pids`, in pid order, skipping any that exited before we
+/// looked; serialised straight from `processes` without a Vec per socket.
 struct Pids<'a> {
-    snapshot: &'a Snapshot,
+    processes: &'a HashMap<u32, Process>,
     pids: &'a [u32],
 }
 
 impl Serialize for Pids<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let processes = self
-            .pids
-            .iter()
-            .filter_map(|pid| self.snapshot.processes.get(pid));
+        let processes = self.pids.iter().filter_map(|pid| self.processes.get(pid));
         serializer.collect_seq(processes.map(|p| ProcessView {
             pid: p.pid,
             name: &p.name,
@@ -310,7 +310,7 @@ pub fn socket_values<'a>(
     services: &'a Services,
 ) -> impl Iterator<Item = serde_json::Result<serde_json::Value>> + 'a {
     let inet = (snapshot.sockets.iter())
-        .map(|socket| serde_json::to_value(socket_view(snapshot, services, socket)));
+        .map(|socket| serde_json::to_value(socket_view(&snapshot.processes, services, socket)));
     let unix = (snapshot.unix_sockets.iter())
         .map(|socket| serde_json::to_value(unix_view(snapshot, socket)));
     inet.chain(unix)

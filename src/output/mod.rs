@@ -1,6 +1,7 @@
 //! The printers: each writes one snapshot to any `io::Write`.
 
 pub mod csv;
+pub mod events;
 pub mod json;
 pub mod prometheus;
 pub mod summary;

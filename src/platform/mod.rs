@@ -94,6 +94,44 @@ impl Collector {
     }
 }
 
+/// What the kernel's close notices (Linux) tell a watch, or why they stopped.
+#[derive(Debug)]
+pub enum CloseNotice {
+    /// Sockets the kernel destroyed just now: final state, cookie, and a TCP socket's tcp_info.
+    Closed {
+        sockets: Vec<crate::model::Socket>,
+        at: std::time::SystemTime,
+    },
+    /// The kernel dropped notices (its queue for us overflowed): some closes were not told.
+    Overrun,
+    /// The notices stopped for good.
+    Ended(std::io::Error),
+}
+
+/// Start sending the kernel's close notices for the query's protocols and families on
+/// `sender`, from a thread of their own; the error says why there are none (the caller then
+/// compares snapshots only).
+pub fn watch_closes(
+    query: &Query,
+    sender: std::sync::mpsc::Sender<CloseNotice>,
+) -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os(linux::COLLECTOR_ENV).is_some_and(|v| v == "procfs") {
+        return Err(format!(
+            "{}=procfs turns sock_diag off, and its close notices with it",
+            linux::COLLECTOR_ENV
+        ));
+    }
+    #[cfg(target_os = "linux")]
+    return linux::destroy_events::start(query, sender)
+        .map_err(|e| format!("the kernel's close notices are unavailable: {e}"));
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (query, sender);
+        Err("polling only on this OS".to_string())
+    }
+}
+
 /// The kernel's `netstat -s` counters; all unknown where the OS does not give them.
 pub fn protocol_counters() -> crate::model::ProtocolCounters {
     #[cfg(target_os = "linux")]

@@ -62,6 +62,7 @@ pub fn snapshot(query: &Query, _memory: &mut Memory) -> Result<Snapshot, Collect
                 pids,
                 timer: None,
                 tcp_info: None,
+                cookie: None,
             })
         })
         .collect();

@@ -1,6 +1,7 @@
 //! Linux: sockets from NETLINK_SOCK_DIAG (falling back to /proc/net when the kernel refuses),
 //! owners from a scan of /proc/PID/fd.
 
+pub mod destroy_events;
 mod owners;
 mod proc_net;
 mod snmp;
@@ -209,6 +210,7 @@ impl KernelSocket {
             pids: Vec::new(),
             timer: Some(self.timer),
             tcp_info: None,
+            cookie: None,
         })
     }
 }

@@ -202,26 +202,7 @@ fn parse_batch(
         let payload = message.payload();
         match message.message_type() {
             SOCK_DIAG_BY_FAMILY => {
-                // Without -i the fixed header is all we show; skipping the attributes saves a
-                // parse per socket.
-                let header = InetResponseHeader::parse(payload).map_err(invalid)?;
-                let id = &header.socket_id;
-                let raw = KernelSocket {
-                    proto,
-                    state: header.state,
-                    local: local_address(id),
-                    remote: SocketAddr::new(id.destination_address, id.destination_port),
-                    recv_q: header.recv_queue,
-                    send_q: Some(header.send_queue),
-                    uid: header.uid,
-                    inode: u64::from(header.inode),
-                    timer: diag_timer(payload),
-                };
-                if let Some(mut socket) = raw.into_socket() {
-                    if info {
-                        let attributes = payload.get(INET_DIAG_MSG_BYTES..).unwrap_or_default();
-                        socket.tcp_info = tcp_info::from_attributes(attributes);
-                    }
+                if let Some(socket) = socket_of(payload, proto, info).map_err(invalid)? {
                     out.push(socket);
                 }
             }
@@ -239,6 +220,45 @@ fn parse_batch(
         rest = rest.get(aligned..).unwrap_or_default();
     }
     Ok(Batch::More)
+}
+
+/// One `inet_diag_msg` and its attributes (a dump reply or a close notice) as a model socket;
+/// `None` for a state the model has no name for. With `info`, a TCP socket's tcp_info and
+/// congestion algorithm are read from the attributes: without, skipping them saves a parse.
+pub(super) fn socket_of(
+    payload: &[u8],
+    proto: Proto,
+    info: bool,
+) -> Result<Option<Socket>, DecodeError> {
+    let header = InetResponseHeader::parse(payload)?;
+    let id = &header.socket_id;
+    let raw = KernelSocket {
+        proto,
+        state: header.state,
+        local: local_address(id),
+        remote: SocketAddr::new(id.destination_address, id.destination_port),
+        recv_q: header.recv_queue,
+        send_q: Some(header.send_queue),
+        uid: header.uid,
+        inode: u64::from(header.inode),
+        timer: diag_timer(payload),
+    };
+    let Some(mut socket) = raw.into_socket() else {
+        return Ok(None);
+    };
+    socket.cookie = Some(cookie(&id.cookie));
+    if info {
+        let attributes = payload.get(INET_DIAG_MSG_BYTES..).unwrap_or_default();
+        socket.tcp_info = tcp_info::from_attributes(attributes);
+    }
+    Ok(Some(socket))
+}
+
+/// `idiag_cookie`: two native-endian u32 halves, the low one first (net/core/sock_diag.c).
+fn cookie(bytes: &[u8; 8]) -> u64 {
+    let low = u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let high = u32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+    u64::from(low) | u64::from(high) << 32
 }
 
 /// inet_diag_msg's timer fields, read from the payload: the crate's parsed header drops the

@@ -51,25 +51,31 @@ mod offset {
 
 /// The tcp_info and congestion algorithm among the attributes that follow `inet_diag_msg`;
 /// `None` when there is no tcp_info (TIME_WAIT and request sockets have none) or it is short.
-pub fn from_attributes(mut attributes: &[u8]) -> Option<Box<TcpInfo>> {
+pub fn from_attributes(attributes: &[u8]) -> Option<Box<TcpInfo>> {
     let mut info = None;
     let mut congestion = None;
-    while let Some(header) = attributes.get(..4) {
-        let length = usize::from(u16::from_ne_bytes([header[0], header[1]]));
-        let kind = u16::from_ne_bytes([header[2], header[3]]);
-        let Some(payload) = attributes.get(4..length) else {
-            break;
-        };
+    for (kind, payload) in self::attributes(attributes) {
         match kind {
             INET_DIAG_INFO => info = parse(payload),
             INET_DIAG_CONG => congestion = algorithm(payload),
             _ => {}
         }
-        attributes = attributes.get((length + 3) & !3..).unwrap_or_default();
     }
     let mut info = info?;
     info.congestion = congestion;
     Some(Box::new(info))
+}
+
+/// The (type, payload) of each `struct rtattr` in `bytes`, up to the first that does not fit.
+pub fn attributes(mut bytes: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        let header = bytes.get(..4)?;
+        let length = usize::from(u16::from_ne_bytes([header[0], header[1]]));
+        let kind = u16::from_ne_bytes([header[2], header[3]]);
+        let payload = bytes.get(4..length)?;
+        bytes = bytes.get((length + 3) & !3..).unwrap_or_default();
+        Some((kind, payload))
+    })
 }
 
 /// A NUL-terminated name; anything but a short printable ASCII word is not a name.
