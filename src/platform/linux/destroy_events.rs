@@ -206,8 +206,13 @@ mod tests {
             let (server, _) = listener.accept().unwrap();
             drop((client, server));
         }
-        // Room again, as in use: the drops so far are still to be told.
-        set_receive_buffer(&socket, RECEIVE_BUFFER_BYTES);
+        // The kernel sends notices from a work queue: wait until it has dropped some (its
+        // count is in /proc/net/netlink), so the reader cannot have drained them in time.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while drops(&socket) == 0 {
+            assert!(Instant::now() < deadline, "the kernel dropped no notice");
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let (sender, notices) = channel();
         std::thread::spawn(move || read_notices(&socket, &sender));
         // The kernel tells of the drops once the notices it did queue are read.
@@ -220,6 +225,20 @@ mod tests {
                 CloseNotice::Closed { .. } => {}
             }
         }
+    }
+
+    /// The Drops column of /proc/net/netlink for this socket, found by its inode.
+    fn drops(socket: &NetlinkSocket) -> u64 {
+        // SAFETY: fstat on a valid fd into a zeroed stat buffer.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::fstat(socket.as_raw_fd(), &mut stat) }, 0);
+        let table = std::fs::read_to_string("/proc/net/netlink").unwrap();
+        let row = table
+            .lines()
+            .map(|line| line.split_whitespace().collect::<Vec<_>>())
+            .find(|fields| fields.get(9) == Some(&stat.st_ino.to_string().as_str()))
+            .expect("our socket in /proc/net/netlink");
+        row[8].parse().unwrap()
     }
 
     #[test]
