@@ -103,10 +103,14 @@ fn byte_counters_equal_the_bytes_moved_on(address: &str) {
     assert_eq!(server["bytes_acked"], DOWNLOAD as u64, "{server}");
     // The connecting side's SYN takes one sequence number, and the kernel counts its ACK.
     assert_eq!(client["bytes_acked"], UPLOAD as u64 + 1, "{client}");
-    assert_eq!(client["bytes_sent"], UPLOAD as u64, "{client}");
-    assert_eq!(server["bytes_sent"], DOWNLOAD as u64, "{server}");
+    // bytes_sent counts retransmissions too: a loaded machine can delay an ACK past the
+    // tail-loss probe's timer even on loopback, and the probe resends (seen once in CI-like runs).
+    let first_sends = |info: &Value| {
+        info["bytes_sent"].as_u64().unwrap() - info["bytes_retrans"].as_u64().unwrap()
+    };
+    assert_eq!(first_sends(&client), UPLOAD as u64, "{client}");
+    assert_eq!(first_sends(&server), DOWNLOAD as u64, "{server}");
     for info in [&client, &server] {
-        assert_eq!(info["bytes_retrans"], 0, "loopback loses nothing: {info}");
         assert_eq!(info["unacked"], 0, "{info}");
         assert_eq!(info["notsent"], 0, "{info}");
         assert!(info["segs_out"].as_u64().unwrap() > 0, "{info}");
