@@ -47,6 +47,9 @@ pub struct KnownOwners {
     /// time, so an owner that exited is never confused with a process that reused its pid.
     started_by_pid: PidMap<u64>,
     gaps: OwnerGaps,
+    /// The pids in /proc when the last refresh searched it, ascending: a pid not among them
+    /// started since, and is searched first (see [`find`]).
+    pids_listed: Vec<u32>,
     last_full_scan: Instant,
     /// The same moment by the wall clock, for people.
     full_scan_at: SystemTime,
@@ -58,6 +61,7 @@ impl Default for KnownOwners {
             pids_by_inode: HashMap::default(),
             started_by_pid: PidMap::default(),
             gaps: OwnerGaps::default(),
+            pids_listed: Vec::new(),
             last_full_scan: Instant::now(),
             full_scan_at: SystemTime::now(),
         }
@@ -81,6 +85,10 @@ impl KnownOwners {
             gaps: coverage.gaps(),
             ..KnownOwners::default()
         };
+        if let Ok(proc_dir) = open_dir(None, c"/proc") {
+            known.pids_listed = list_pids(&proc_dir);
+            known.pids_listed.sort_unstable();
+        }
         known.remember(sockets);
         known
     }
@@ -121,7 +129,7 @@ impl KnownOwners {
             let mut likely: Vec<u32> = self.pids_by_inode.values().flatten().copied().collect();
             likely.sort_unstable();
             likely.dedup();
-            let scan = find(&mut unknown, &likely);
+            let scan = find(&mut unknown, &likely, &mut self.pids_listed);
             self.gaps |= explain(scan.obstacles);
             // Few new sockets: a small map of them, not an index of every socket.
             let mut found: HashMap<u64, Vec<u32>, BuildHasherDefault<InodeHasher>> =
@@ -172,26 +180,45 @@ impl KnownOwners {
     }
 }
 
-/// Look for the owners of `wanted` inodes, in `likely` processes first, then in the others,
-/// stopping when every inode has been found; then in the relatives of each owner found, since
-/// a socket shared after a fork is held by a parent and its children.
-fn find(wanted: &mut InodeSet, likely: &[u32]) -> OwnerScan {
+/// Look for the owners of `wanted` inodes, stopping once all are found. The order only
+/// saves time: rnetstat itself first (a scrape's or a client's connection to it), then the
+/// processes that started since the last search (`pids_listed`, updated here: a new socket that
+/// no known owner holds mostly belongs to a new process), then the processes that owned sockets
+/// before (`likely`), then the rest; newest first within each.
+fn find(wanted: &mut InodeSet, likely: &[u32], pids_listed: &mut Vec<u32>) -> OwnerScan {
     let proc_dir = match open_dir(None, c"/proc") {
         Ok(dir) => dir,
         Err(e) => return OwnerScan::failed(&e),
     };
-    let others: Vec<u32> = list_pids(&proc_dir)
-        .into_iter()
-        .filter(|pid| likely.binary_search(pid).is_err())
-        .collect();
-    let mut scan = scan_until(&proc_dir, likely, Some(wanted));
-    if !wanted.is_empty() {
-        let rest = scan_until(&proc_dir, &others, Some(wanted));
-        scan.owners.extend(rest.owners);
-        scan.obstacles |= rest.obstacles;
-    }
+    let mut listed = list_pids(&proc_dir);
+    listed.sort_unstable();
+    let order = search_order(&listed, pids_listed, likely, std::process::id());
+    *pids_listed = listed;
+    let mut scan = scan_until(&proc_dir, &order, Some(wanted));
     add_relatives_holding(&proc_dir, &mut scan);
     scan
+}
+
+/// The order of [`find`]: `me`, then the pids of `listed` not in `previously_listed` (unless
+/// that is empty: nothing is known to be new), then `likely`, then the rest; newest first
+/// within each. Every listed pid appears once. All slices ascending.
+fn search_order(listed: &[u32], previously_listed: &[u32], likely: &[u32], me: u32) -> Vec<u32> {
+    let is_new =
+        |pid: u32| !previously_listed.is_empty() && previously_listed.binary_search(&pid).is_err();
+    let rank = |pid: u32| {
+        if pid == me {
+            0
+        } else if is_new(pid) {
+            1
+        } else if likely.binary_search(&pid).is_ok() {
+            2
+        } else {
+            3
+        }
+    };
+    let mut order = listed.to_vec();
+    order.sort_by_key(|&pid| (rank(pid), std::cmp::Reverse(pid)));
+    order
 }
 
 /// Add to `scan` every parent or child (transitively, through processes that hold one of them)
@@ -751,6 +778,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_search_tries_itself_then_new_processes_then_known_owners_then_the_rest() {
+        let listed = [1, 5, 7, 9, 12, 40, 41];
+        // 40 and 41 started since the last search; 5 and 9 owned sockets; 12 is rnetstat.
+        let order = search_order(&listed, &[1, 5, 7, 9, 12], &[5, 9], 12);
+        assert_eq!(order, vec![12, 41, 40, 9, 5, 7, 1]);
+        // Nothing listed before: nothing is known to be new.
+        let order = search_order(&listed, &[], &[5, 9], 12);
+        assert_eq!(order, vec![12, 9, 5, 41, 40, 7, 1]);
+    }
+
+    #[test]
     fn parses_socket_links_only() {
         assert_eq!(socket_inode(b"socket:[12345]"), Some(12345));
         assert_eq!(socket_inode(b"pipe:[12345]"), None);
@@ -915,7 +953,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let inode = inode_of(&listener);
         let mut wanted: InodeSet = [inode].into_iter().collect();
-        let scan = find(&mut wanted, &[std::process::id()]);
+        let scan = find(&mut wanted, &[std::process::id()], &mut Vec::new());
         assert!(wanted.is_empty());
         assert_eq!(scan.owners, vec![(inode, std::process::id())]);
     }
@@ -1013,7 +1051,7 @@ mod tests {
         let inode: u64 = fields.next().unwrap().parse().unwrap();
         let child: u32 = fields.next().unwrap().parse().unwrap();
         let mut wanted: InodeSet = [inode].into_iter().collect();
-        let scan = find(&mut wanted, &[]);
+        let scan = find(&mut wanted, &[], &mut Vec::new());
         // SAFETY: kill(2) takes plain integers.
         unsafe { libc::kill(child as i32, libc::SIGKILL) };
         let _ = python.kill();
