@@ -87,6 +87,46 @@ struct Seen {
     owners: Vec<Rc<Process>>,
     /// The number of the snapshot that last listed it.
     listed_in: u64,
+    /// Who held it last, once its owners closed it and the kernel finishes it alone.
+    last_held: Option<Held>,
+}
+
+/// A socket's file and owners as the last snapshot that saw them saw them.
+#[derive(Debug, Clone)]
+struct Held {
+    inode: Option<u64>,
+    pids: Vec<u32>,
+    owners: Vec<Rc<Process>>,
+}
+
+impl Seen {
+    /// Take `next`, the same socket in a later snapshot. An owner that closed its socket leaves
+    /// the kernel finishing it (FIN_WAIT1, LAST_ACK...) with no file and no owner: state events
+    /// say so, but its close still names who held it.
+    fn update(&mut self, next: Socket, describe: impl Fn(&Socket) -> Vec<Rc<Process>>) {
+        let orphaned = next.inode.is_none_or(|inode| inode == 0) && next.pids.is_empty();
+        if orphaned && !self.socket.pids.is_empty() {
+            self.last_held = Some(Held {
+                inode: self.socket.inode,
+                pids: self.socket.pids.clone(),
+                owners: self.owners.clone(),
+            });
+        }
+        if self.socket.pids != next.pids {
+            self.owners = describe(&next);
+        }
+        self.socket = next;
+    }
+
+    /// As its close reports it: with the owners who held it last.
+    fn closing(mut self) -> Seen {
+        if let Some(held) = self.last_held.take() {
+            self.socket.inode = held.inode;
+            self.socket.pids = held.pids;
+            self.owners = held.owners;
+        }
+        self
+    }
 }
 
 /// The watch's memory: what the last snapshot listed, what has left it but may still get its
@@ -162,10 +202,7 @@ impl Tracker {
             // Most sockets are unchanged: updated in place, with no map rebuilt per snapshot.
             if let Some(seen) = self.alive.get_mut(&key) {
                 let from = seen.socket.state;
-                if seen.socket.pids != socket.pids {
-                    seen.owners = describe(&socket);
-                }
-                seen.socket = socket;
+                seen.update(socket, describe);
                 seen.listed_in = number;
                 if from != seen.socket.state {
                     events.push(event(EventKind::State { from }, at, seen));
@@ -175,10 +212,7 @@ impl Tracker {
             let seen = match self.vanished.remove(&key) {
                 Some((mut seen, _)) => {
                     let from = seen.socket.state;
-                    if seen.socket.pids != socket.pids {
-                        seen.owners = describe(&socket);
-                    }
-                    seen.socket = socket;
+                    seen.update(socket, describe);
                     if from != seen.socket.state {
                         events.push(event(EventKind::State { from }, at, &seen));
                     }
@@ -189,6 +223,7 @@ impl Tracker {
                         owners: describe(&socket),
                         socket,
                         listed_in: number,
+                        last_held: None,
                     };
                     events.push(event(EventKind::Open { existing }, at, &seen));
                     seen
@@ -235,7 +270,7 @@ impl Tracker {
         expired
             .into_iter()
             .filter_map(|key| self.vanished.remove(&key))
-            .map(|(seen, _)| event(EventKind::Close, at, &seen))
+            .map(|(seen, _)| event(EventKind::Close, at, &seen.closing()))
             .collect()
     }
 
@@ -259,7 +294,8 @@ impl Tracker {
             let remembered = self
                 .alive
                 .remove(&key)
-                .or_else(|| self.vanished.remove(&key).map(|(seen, _)| seen));
+                .or_else(|| self.vanished.remove(&key).map(|(seen, _)| seen))
+                .map(Seen::closing);
             let owners = match remembered {
                 Some(seen) => {
                     socket.inode = seen.socket.inode;
@@ -276,6 +312,7 @@ impl Tracker {
                         socket: socket.clone(),
                         owners: Vec::new(),
                         listed_in: 0,
+                        last_held: None,
                     };
                     events.push(event(EventKind::Open { existing: false }, at, &seen));
                     Vec::new()
@@ -290,6 +327,7 @@ impl Tracker {
                 socket,
                 owners,
                 listed_in: 0,
+                last_held: None,
             };
             events.push(event(EventKind::Close, at, &seen));
         }
@@ -590,6 +628,44 @@ mod tests {
             .iter()
             .map(|e| (e.kind, e.socket.local.port()))
             .collect()
+    }
+
+    #[test]
+    fn a_socket_its_owner_closed_is_reported_closed_with_that_owner() {
+        let mut tracker = Tracker::default();
+        let start = Instant::now();
+        let established = tcp(
+            "127.0.0.1:5000",
+            "127.0.0.1:80",
+            SocketState::Established,
+            1,
+        );
+        tracker.snapshot(snapshot(vec![established.clone()]), start, NOTICE_GRACE);
+        // The owner closed it: the kernel finishes it with no file and no owner.
+        let orphan = Socket {
+            inode: None,
+            pids: Vec::new(),
+            state: SocketState::FinWait1,
+            ..established.clone()
+        };
+        let events = tracker.snapshot(snapshot(vec![orphan.clone()]), start, NOTICE_GRACE);
+        assert_eq!(events.len(), 1);
+        assert!(
+            events[0].socket.pids.is_empty(),
+            "the state event tells the truth"
+        );
+        let events = tracker.closed(vec![notice_of(&orphan)], SystemTime::UNIX_EPOCH, &all());
+        assert_eq!(kinds(&events), [(EventKind::Close, 5000)]);
+        assert_eq!(events[0].socket.pids, [42]);
+        assert_eq!(events[0].socket.inode, established.inode);
+        assert_eq!(events[0].processes[&42].name, "server");
+        // Closed by the comparison instead (no notice): the same owner.
+        let mut tracker = Tracker::default();
+        tracker.snapshot(snapshot(vec![established]), start, Duration::ZERO);
+        tracker.snapshot(snapshot(vec![orphan]), start, Duration::ZERO);
+        let events = tracker.snapshot(snapshot(vec![]), start, Duration::ZERO);
+        assert_eq!(kinds(&events), [(EventKind::Close, 5000)]);
+        assert_eq!(events[0].socket.pids, [42]);
     }
 
     const OPEN: EventKind = EventKind::Open { existing: false };
