@@ -309,3 +309,92 @@ fn man_page_carries_the_same_version_and_commit_as_dash_v() {
         "the man page lacks {version_number}"
     );
 }
+
+/// Whether `program` runs at all here (found on PATH and executable).
+#[cfg(unix)]
+fn runs(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+#[test]
+#[cfg(unix)]
+fn build_time_probes_agree_with_this_machine() {
+    // A wrong probe would ignore a test that could run, or run one that cannot.
+    let probes = [
+        ("tmux", cfg!(has_tmux)),
+        ("ss", cfg!(has_ss)),
+        ("netstat", cfg!(has_netstat)),
+        ("python3", cfg!(has_python3)),
+        ("setpriv", cfg!(has_setpriv)),
+        ("prometheus", cfg!(has_prometheus)),
+        ("promtool", cfg!(has_promtool)),
+        ("prometheus-node-exporter", cfg!(has_node_exporter)),
+        ("groff", cfg!(has_groff)),
+        ("zsh", cfg!(has_zsh)),
+        ("fish", cfg!(has_fish)),
+    ];
+    for (program, probed) in probes {
+        assert_eq!(probed, runs(program), "the build's probe for {program}");
+    }
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    assert_eq!(cfg!(is_root), root, "the build's probe for root");
+}
+
+/// `scripts/test_summary.sh` on a cargo test log: its output and whether it succeeded.
+#[cfg(unix)]
+fn test_summary(log: &str) -> (bool, String) {
+    let (_dir, path) = TempFile::with("cargo-test.log", log.as_bytes());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test_summary.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .arg(&path)
+        .output()
+        .expect("run bash");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[test]
+#[cfg(unix)]
+fn ci_fails_when_a_test_was_ignored_and_names_it_with_the_reason() {
+    let clean = "running 2 tests\n\
+                 test a ... ok\n\
+                 test b ... ok\n\
+                 test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n\
+                 running 1 test\n\
+                 test c ... ok\n\
+                 test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n";
+    let (ok, text) = test_summary(clean);
+    assert!(ok, "{text}");
+    assert!(
+        text.lines()
+            .any(|line| line == "tests: 3 passed, 0 failed, 0 skipped"),
+        "{text}"
+    );
+
+    let skipped = "running 2 tests\n\
+                   test live_quits ... ignored, needs tmux (apt-get install tmux)\n\
+                   test b ... ok\n\
+                   test result: ok. 1 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out\n";
+    let (ok, text) = test_summary(skipped);
+    assert!(!ok, "{text}");
+    assert!(
+        text.lines()
+            .any(|line| line == "tests: 1 passed, 0 failed, 1 skipped"),
+        "{text}"
+    );
+    assert!(
+        text.contains("live_quits: needs tmux (apt-get install tmux)"),
+        "{text}"
+    );
+
+    let (ok, text) = test_summary("error: could not compile `rnetstat`\n");
+    assert!(!ok, "no test ran, yet it passed: {text}");
+}
