@@ -528,10 +528,10 @@ fn metrics_file_once_writes_the_exposition_and_leaves_no_temp_file() {
 fn wait_for_file(path: &Path, done: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if done(&text) {
-                return text;
-            }
+        if let Ok(text) = std::fs::read_to_string(path)
+            && done(&text)
+        {
+            return text;
         }
         assert!(Instant::now() < deadline, "{} never came", path.display());
         std::thread::sleep(Duration::from_millis(20));
