@@ -115,8 +115,7 @@ pub struct Args {
     /// a comment line
     #[arg(short = 'F', long = "filter", value_name = "FILE")]
     pub filter_file: Option<PathBuf>,
-    /// Print the man page (man) or a shell completion script (complete-bash, complete-zsh,
-    /// complete-fish, complete-powershell) built from these flags, and exit
+    /// Print the man page or a shell completion script, built from these flags, and exit
     #[arg(long = "generate", value_name = "KIND", value_enum, exclusive = true)]
     pub generate: Option<Generate>,
     /// ss's filter: [state|exclude STATE]... [EXPRESSION], e.g. state established
