@@ -17,7 +17,7 @@ use crate::services::Services;
 
 /// Which program is talking to whom, on which port, right now.
 #[derive(Debug, Parser)]
-#[command(name = "rnetstat", version, about, long_about = None)]
+#[command(name = "rnetstat", version = VERSION, about, long_about = None)]
 #[command(group = clap::ArgGroup::new("refreshing").args(["live", "continuous", "watch", "metrics_file"]).multiple(true))]
 #[command(group = clap::ArgGroup::new("mode").args(["live", "continuous", "statistics", "watch", "csv", "metrics", "metrics_file", "serve"]))]
 pub struct Args {
@@ -115,11 +115,38 @@ pub struct Args {
     /// a comment line
     #[arg(short = 'F', long = "filter", value_name = "FILE")]
     pub filter_file: Option<PathBuf>,
+    /// Print the man page or a shell completion script, built from these flags, and exit
+    #[arg(long = "generate", value_name = "KIND", value_enum, exclusive = true)]
+    pub generate: Option<Generate>,
     /// ss's filter: [state|exclude STATE]... [EXPRESSION], e.g. state established
     /// '( dport = :443 or dport = :https )'; also process NAME|/REGEX/, pid N, user NAME|UID,
     /// proto tcp|udp, port N (docs/filters.md)
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
+}
+
+/// `-V`: the package version and the git commit built from (`-dirty` with uncommitted changes,
+/// `unknown` outside a git checkout), from build.rs.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("RNETSTAT_COMMIT"),
+    ")"
+);
+
+/// What `--generate` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Generate {
+    /// The man page, roff for man(1)
+    Man,
+    /// A bash completion script
+    CompleteBash,
+    /// A zsh completion script (#compdef)
+    CompleteZsh,
+    /// A fish completion script
+    CompleteFish,
+    /// A PowerShell completion script
+    CompletePowershell,
 }
 
 /// The refresh interval of `--live` and `-c` when `--interval` is not given.
@@ -180,6 +207,8 @@ pub enum Output {
     Csv,
     /// `--metrics`, `--metrics-file`, `--serve`: the Prometheus exposition.
     Metrics(MetricsTarget),
+    /// `--generate`: the man page or a completion script, no sockets.
+    Generate(Generate),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,7 +282,9 @@ impl Args {
             filter: None,
         };
         let interval = self.interval.unwrap_or(DEFAULT_INTERVAL);
-        let output = if self.statistics {
+        let output = if let Some(kind) = self.generate {
+            Output::Generate(kind)
+        } else if self.statistics {
             Output::Summary { json: self.json }
         } else if self.watch {
             Output::Watch(WatchOptions {

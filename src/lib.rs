@@ -3,11 +3,12 @@
 //! Data flows one way: [`platform::snapshot`] -> [`model::Snapshot`] -> [`filter`] -> a printer
 //! in [`output`], or the live dashboard in [`tui`]. [`watch`] turns snapshots (and the kernel's
 //! close notices) into events; [`metrics`] drives the Prometheus exposition to stdout, a file,
-//! or [`serve`]'s HTTP endpoint.
+//! or [`serve`]'s HTTP endpoint. [`generate`] prints the man page and shell completions.
 
 pub mod cli;
 pub mod filter;
 pub mod format;
+pub mod generate;
 pub mod metrics;
 pub mod model;
 pub mod output;
@@ -88,6 +89,12 @@ pub fn run(config: &Config) -> Result<(), Error> {
         Output::Summary { json } => return write_summary(&config.query, *json),
         Output::Watch(options) => return watch::run(&config.query, options),
         Output::Metrics(target) => return metrics::run(&config.query, target),
+        Output::Generate(kind) => {
+            let mut out = io::stdout().lock();
+            return generate::write(&mut out, *kind)
+                .and_then(|()| out.flush())
+                .map_err(Error::Write);
+        }
     };
     let services = Services::load();
     let stdout = io::stdout().lock();

@@ -171,19 +171,14 @@ fn json_owners_under(wrapper: &str) -> serde_json::Value {
     doc["owners"].clone()
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 const AS_NOBODY: &str = "setpriv --reuid=65534 --regid=65534 --clear-groups";
 
 #[test]
+#[cfg_attr(
+    not(all(is_root, has_setpriv)),
+    ignore = "needs root and setpriv (apt-get install util-linux)"
+)]
 fn unprivileged_user_gets_one_hint_and_success() {
-    if !is_root() {
-        eprintln!("skipped: needs root to drop to another user with setpriv");
-        return;
-    }
     let _listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let (ok, _, stderr) = run_wrapped(AS_NOBODY, "-a -p");
     assert!(ok, "{stderr}");
@@ -202,11 +197,11 @@ fn unprivileged_user_gets_one_hint_and_success() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(is_root, has_setpriv)),
+    ignore = "needs root and setpriv (apt-get install util-linux)"
+)]
 fn without_cap_sys_ptrace_owners_are_incomplete_and_say_why() {
-    if !is_root() {
-        eprintln!("skipped: needs root to drop CAP_SYS_PTRACE with setpriv");
-        return;
-    }
     // Held by this test process, which keeps every capability: its fd links are unreadable to
     // a root process without CAP_SYS_PTRACE.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -230,30 +225,11 @@ fn without_cap_sys_ptrace_owners_are_incomplete_and_say_why() {
 }
 
 #[test]
+#[cfg_attr(
+    not(can_mount_private_proc),
+    ignore = "needs root and a mount namespace that may mount its own /proc (not a locked-down container)"
+)]
 fn proc_mounted_with_hidepid_is_named_as_the_reason() {
-    if !is_root() {
-        eprintln!("skipped: needs root to mount a private /proc with unshare");
-        return;
-    }
-    let can_mount = Command::new("unshare")
-        .args([
-            "-m",
-            "mount",
-            "-t",
-            "proc",
-            "-o",
-            "hidepid=2",
-            "proc",
-            "/proc",
-        ])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !can_mount {
-        eprintln!(
-            "skipped: unshare -m cannot mount a private /proc here (a locked-down container)"
-        );
-        return;
-    }
     let _listener = TcpListener::bind("127.0.0.1:0").unwrap();
     // A private mount namespace: the machine's /proc is untouched.
     let hidepid = format!(
@@ -300,11 +276,11 @@ fn json_says_whether_owners_are_complete() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(is_root, has_setpriv)),
+    ignore = "needs root and setpriv (apt-get install util-linux)"
+)]
 fn too_few_threads_allowed_is_neither_a_panic_nor_a_silent_gap() {
-    if !is_root() {
-        eprintln!("skipped: needs root to run under a fresh uid with setpriv");
-        return;
-    }
     let _listener = TcpListener::bind("127.0.0.1:0").unwrap();
     // RLIMIT_NPROC counts every thread of the uid (root ignores it): a uid nothing else uses
     // makes the limit exact. 1 allows no thread at all beside main.
@@ -324,6 +300,7 @@ fn too_few_threads_allowed_is_neither_a_panic_nor_a_silent_gap() {
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "needs python3 (apt-get install python3)")]
 fn json_argv_keeps_argument_boundaries() {
     let script = "import socket,sys\n\
         s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
@@ -400,6 +377,7 @@ fn row_of(table: &str, port: u16) -> &str {
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "needs python3 (apt-get install python3)")]
 fn owner_names_cannot_pose_as_owner_lists_or_hide_in_bidi_controls() {
     // The parent calls itself `sshd,1/systemd`, its forked child `a<U+202E>b<U+200B>c`: both
     // hold the listener.
@@ -460,6 +438,7 @@ fn every_table_row_splits_into_the_same_fields_for_awk() {
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "needs python3 (apt-get install python3)")]
 fn shortened_owner_lists_never_cut_a_pid() {
     // Eight processes share one listener: far more than the PID/Program column holds.
     let script = "import os,socket,sys,time\n\

@@ -79,6 +79,7 @@ print(json.dumps({"rows": len(rows), "equal": from_csv == from_json, "missing": 
 "#;
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "needs python3 (apt-get install python3)")]
 fn csv_read_back_by_python_equals_json() {
     // A child whose command line needs quoting: a comma, a quote, a line break.
     let mut child = Command::new("python3")

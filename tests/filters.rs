@@ -278,6 +278,7 @@ const ORACLE_FILTERS: &[&str] = &[
 ];
 
 #[test]
+#[cfg_attr(not(has_ss), ignore = "needs ss (apt-get install iproute2)")]
 fn filters_select_what_ss_selects() {
     let fixture = Fixture::open();
     let ports = fixture.ports();
@@ -315,6 +316,7 @@ fn filters_select_what_ss_selects() {
 }
 
 #[test]
+#[cfg_attr(not(has_ss), ignore = "needs ss (apt-get install iproute2)")]
 fn filter_words_may_come_as_many_arguments() {
     let fixture = Fixture::open();
     let port = fixture.ports()[0].to_string();
@@ -365,6 +367,7 @@ fn a_filter_that_does_not_parse_exits_2_with_one_line() {
 }
 
 #[test]
+#[cfg_attr(not(has_ss), ignore = "needs ss (apt-get install iproute2)")]
 fn a_filter_file_is_read_as_ss_reads_one() {
     let fixture = Fixture::open();
     let port = fixture.ports()[1];
@@ -413,6 +416,7 @@ fn a_filter_file_is_read_as_ss_reads_one() {
 }
 
 #[test]
+#[cfg_attr(not(has_ss), ignore = "needs ss (apt-get install iproute2)")]
 fn process_and_pid_filters_find_the_test_process_and_imply_owners() {
     let fixture = Fixture::open();
     let port = fixture.ports()[0];
@@ -497,6 +501,7 @@ fn netstat_flags_rnetstat_lacks_get_a_pointed_message() {
 }
 
 #[test]
+#[cfg_attr(not(has_ss), ignore = "needs ss (apt-get install iproute2)")]
 fn sort_orders_table_and_json_and_no_header_drops_the_title_line() {
     let fixture = Fixture::open();
     let port = fixture.ports()[0];

@@ -152,6 +152,7 @@ fn ss_info(local: SocketAddr, remote: SocketAddr) -> (f64, f64, u64, String) {
 }
 
 #[test]
+#[cfg_attr(not(has_ss), ignore = "needs ss (apt-get install iproute2)")]
 fn rtt_and_cwnd_agree_with_ss_on_the_same_socket() {
     let connection = connection();
     let (client, server) = connection.ends();

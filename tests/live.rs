@@ -17,12 +17,8 @@ struct Tmux {
 }
 
 impl Tmux {
-    /// `None` (after saying why) when tmux is not installed.
-    fn start(name: &str, command: &str) -> Option<Tmux> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            eprintln!("skipping {name}: tmux is not installed (apt-get install tmux)");
-            return None;
-        }
+    /// Tests that call this are ignored when the build found no tmux (`has_tmux`).
+    fn start(name: &str, command: &str) -> Tmux {
         let tmux = Tmux {
             server: format!("rnetstat-test-{name}-{}", std::process::id()),
         };
@@ -44,7 +40,7 @@ impl Tmux {
             "tmux new-session failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        Some(tmux)
+        tmux
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -141,6 +137,7 @@ fn table_rows(screen: &str) -> Vec<&str> {
 }
 
 #[test]
+#[cfg_attr(not(has_tmux), ignore = "needs tmux (apt-get install tmux)")]
 fn live_dashboard_filters_by_port_and_restores_the_terminal_on_quit() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback listener");
     let port = listener
@@ -148,9 +145,7 @@ fn live_dashboard_filters_by_port_and_restores_the_terminal_on_quit() {
         .expect("local address")
         .port()
         .to_string();
-    let Some(tmux) = Tmux::start("quit", &dashboard_command("-t -l")) else {
-        return;
-    };
+    let tmux = Tmux::start("quit", &dashboard_command("-t -l"));
     tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
 
     tmux.keys(&["/"]);
@@ -187,10 +182,9 @@ fn live_dashboard_filters_by_port_and_restores_the_terminal_on_quit() {
 }
 
 #[test]
+#[cfg_attr(not(has_tmux), ignore = "needs tmux (apt-get install tmux)")]
 fn live_dashboard_restores_the_terminal_on_sigterm() {
-    let Some(tmux) = Tmux::start("sigterm", &dashboard_command("-l")) else {
-        return;
-    };
+    let tmux = Tmux::start("sigterm", &dashboard_command("-l"));
     tmux.wait_for("the dashboard", |screen| screen.contains("Local Address"));
     let pid = tmux.child_of_shell();
     let status = Command::new("bash")
@@ -242,18 +236,16 @@ fn alternate_screen_on(tmux: &Tmux) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(debug_assertions, has_tmux)),
+    ignore = "needs a debug build (the panic is injected there only) and tmux (apt-get install tmux)"
+)]
 fn a_panicking_thread_ends_the_dashboard_with_one_line_and_the_terminal_restored() {
-    if !cfg!(debug_assertions) {
-        eprintln!("skipped: the panic is injected by debug builds only");
-        return;
-    }
     let command = format!(
         "env RNETSTAT_TEST_PANIC_IN_COLLECTOR=1 {}",
         dashboard_command("-l")
     );
-    let Some(tmux) = Tmux::start("panic", &command) else {
-        return;
-    };
+    let tmux = Tmux::start("panic", &command);
     let screen = tmux.wait_for("the dashboard to exit", |screen| screen.contains("EXITED:"));
     assert!(screen.contains("EXITED:101"), "{screen}");
     assert!(!alternate_screen_on(&tmux), "{screen}");
@@ -297,11 +289,10 @@ fn wait_until(what: &str, ready: impl Fn() -> bool) {
 }
 
 #[test]
+#[cfg_attr(not(has_tmux), ignore = "needs tmux (apt-get install tmux)")]
 fn live_dashboard_restores_the_terminal_then_dies_of_quit_usr1_usr2_and_alrm() {
     for (signal, number) in [("QUIT", 3), ("USR1", 10), ("USR2", 12), ("ALRM", 14)] {
-        let Some(tmux) = Tmux::start(&format!("sig{number}"), &dashboard_command("-l")) else {
-            return;
-        };
+        let tmux = Tmux::start(&format!("sig{number}"), &dashboard_command("-l"));
         tmux.wait_for("the dashboard", |screen| screen.contains("Local Address"));
         assert!(alternate_screen_on(&tmux));
         send_signal(tmux.child_of_shell(), signal);
@@ -320,10 +311,9 @@ fn live_dashboard_restores_the_terminal_then_dies_of_quit_usr1_usr2_and_alrm() {
 }
 
 #[test]
+#[cfg_attr(not(has_tmux), ignore = "needs tmux (apt-get install tmux)")]
 fn live_dashboard_stops_on_sigtstp_with_the_terminal_restored_and_comes_back_on_sigcont() {
-    let Some(tmux) = Tmux::start("tstp", &dashboard_command("-l")) else {
-        return;
-    };
+    let tmux = Tmux::start("tstp", &dashboard_command("-l"));
     tmux.wait_for("the dashboard", |screen| screen.contains("Local Address"));
     let pid = tmux.child_of_shell();
     send_signal(pid, "TSTP");
@@ -469,17 +459,17 @@ impl ForkOnCue {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(is_root, has_tmux, has_python3)),
+    ignore = "needs root, tmux and python3 (apt-get install tmux python3)"
+)]
 fn kill_never_signals_a_process_that_reused_the_owners_pid() {
     // The owner listens, then forks an heir that keeps the socket, and exits.
     let mut owner = ForkOnCue::start(true);
     let owner_pid = owner.parent.id();
     let mut reaper = Reaper(vec![owner_pid]);
     let port = owner.port;
-    let Some(tmux) = Tmux::start("reuse", &dashboard_command("-t -l --interval 2")) else {
-        let _ = owner.parent.kill();
-        let _ = owner.parent.wait();
-        return;
-    };
+    let tmux = Tmux::start("reuse", &dashboard_command("-t -l --interval 2"));
     tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
     // The first snapshot scanned every process; the next full scan is 10 s away.
     let before_full_scan = Instant::now() + Duration::from_secs(9);
@@ -501,10 +491,8 @@ fn kill_never_signals_a_process_that_reused_the_owners_pid() {
         .parent
         .wait()
         .expect("reap the owner, freeing its pid");
-    let Some(mut innocent) = sleep_with_pid(owner_pid) else {
-        eprintln!("skipping: could not get pid {owner_pid} back (ns_last_pid)");
-        return;
-    };
+    let mut innocent = sleep_with_pid(owner_pid)
+        .unwrap_or_else(|| panic!("could not get pid {owner_pid} back through ns_last_pid"));
     reaper.0.push(innocent.id());
 
     tmux.keys(&["k"]);
@@ -563,12 +551,14 @@ fn paste(tmux: &Tmux, text: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_tmux, has_python3)),
+    ignore = "needs tmux and python3 (apt-get install tmux python3)"
+)]
 fn pasted_text_is_not_typed_as_keys() {
     let (mut holder, port) = python_listener();
     let _reaper = Reaper(vec![holder.id()]);
-    let Some(tmux) = Tmux::start("paste", &dashboard_command("-t -l")) else {
-        return;
-    };
+    let tmux = Tmux::start("paste", &dashboard_command("-t -l"));
     tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
     // Once this pasted `/`, typed the port, Enter, then `k` and `y`: a kill.
     paste(&tmux, &format!("/:{port}\rky"));
@@ -588,21 +578,18 @@ fn pasted_text_is_not_typed_as_keys() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(is_root, has_tmux, has_setpriv)),
+    ignore = "needs root, tmux and setpriv (apt-get install tmux util-linux)"
+)]
 fn live_header_says_why_owners_are_incomplete() {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: needs root to drop CAP_SYS_PTRACE with setpriv");
-        return;
-    }
     // This test process keeps every capability: its fd links are unreadable to the dashboard.
     let _listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback listener");
     let command = format!(
         "setpriv --inh-caps=-sys_ptrace --bounding-set=-sys_ptrace {}",
         dashboard_command("-l")
     );
-    let Some(tmux) = Tmux::start("noptrace", &command) else {
-        return;
-    };
+    let tmux = Tmux::start("noptrace", &command);
     let screen = tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
     let header = screen
         .lines()
@@ -615,12 +602,11 @@ fn live_header_says_why_owners_are_incomplete() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(is_root, has_tmux, has_setpriv)),
+    ignore = "needs root, tmux and setpriv (apt-get install tmux util-linux)"
+)]
 fn live_with_few_threads_allowed_runs_or_fails_with_one_line() {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: needs root to run under a fresh uid with setpriv");
-        return;
-    }
     // RLIMIT_NPROC counts every thread of the uid (root ignores it): a uid nothing else uses
     // makes the limit exact. Below 4 a thread of the dashboard itself cannot start; from 4 on
     // only the owner scan's threads are missing, and it must make do with fewer.
@@ -631,9 +617,7 @@ fn live_with_few_threads_allowed_runs_or_fails_with_one_line() {
              '{}' --live -l; echo EXITED:\\$?; sleep 60\"",
             env!("CARGO_BIN_EXE_rnetstat")
         );
-        let Some(tmux) = Tmux::start(&format!("nproc{limit}"), &command) else {
-            return;
-        };
+        let tmux = Tmux::start(&format!("nproc{limit}"), &command);
         let screen = tmux.wait_for("the dashboard or its exit", |screen| {
             screen.contains("refreshed") || screen.contains("EXITED:")
         });
@@ -661,12 +645,14 @@ fn live_with_few_threads_allowed_runs_or_fails_with_one_line() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_tmux, has_python3)),
+    ignore = "needs tmux and python3 (apt-get install tmux python3)"
+)]
 fn paste_goes_into_the_open_filter_and_esc_still_works_after_a_long_one() {
     let (mut holder, port) = python_listener();
     let _reaper = Reaper(vec![holder.id()]);
-    let Some(tmux) = Tmux::start("longpaste", &dashboard_command("-t -l")) else {
-        return;
-    };
+    let tmux = Tmux::start("longpaste", &dashboard_command("-t -l"));
     tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
     tmux.keys(&["/"]);
     paste(&tmux, &format!(":{port}\rky"));
@@ -725,14 +711,14 @@ fn python_forked_listener() -> (std::process::Child, u16, u32) {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_tmux, has_python3)),
+    ignore = "needs tmux and python3 (apt-get install tmux python3)"
+)]
 fn kill_dialog_signals_only_the_owner_chosen() {
     let (mut parent, port, child) = python_forked_listener();
     let _reaper = Reaper(vec![parent.id(), child]);
-    let Some(tmux) = Tmux::start("choose", &dashboard_command("-t -l")) else {
-        let _ = parent.kill();
-        let _ = parent.wait();
-        return;
-    };
+    let tmux = Tmux::start("choose", &dashboard_command("-t -l"));
     tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
     tmux.keys(&["/"]);
     tmux.keys(&["-l", &format!(":{port}")]);
@@ -770,10 +756,12 @@ fn kill_dialog_signals_only_the_owner_chosen() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_tmux, has_python3)),
+    ignore = "needs tmux and python3 (apt-get install tmux python3)"
+)]
 fn a_new_socket_shared_after_a_fork_shows_every_owner_before_the_next_full_scan() {
-    let Some(tmux) = Tmux::start("shared", &dashboard_command("-t -l")) else {
-        return;
-    };
+    let tmux = Tmux::start("shared", &dashboard_command("-t -l"));
     tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
     // The first snapshot scanned every process; the next full scan is 10 s away.
     let before_full_scan = Instant::now() + Duration::from_secs(9);
@@ -802,16 +790,16 @@ fn a_new_socket_shared_after_a_fork_shows_every_owner_before_the_next_full_scan(
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_tmux, has_python3)),
+    ignore = "needs tmux and python3 (apt-get install tmux python3)"
+)]
 fn a_slow_interval_still_rescans_every_process_after_ten_seconds() {
     // An owner known since the first full scan forks: only a full scan can see the child.
     let mut parent = ForkOnCue::start(false);
     let mut reaper = Reaper(vec![parent.parent.id()]);
     let port = parent.port;
-    let Some(tmux) = Tmux::start("slow", &dashboard_command("-t -l --interval 3")) else {
-        let _ = parent.parent.kill();
-        let _ = parent.parent.wait();
-        return;
-    };
+    let tmux = Tmux::start("slow", &dashboard_command("-t -l --interval 3"));
     tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
     let first_scan = Instant::now();
     reaper.0.push(parent.fork());
@@ -864,11 +852,10 @@ fn filtered_to(screen: &str, expression: &str, kept: &TcpListener, dropped: &str
 }
 
 #[test]
+#[cfg_attr(not(has_tmux), ignore = "needs tmux (apt-get install tmux)")]
 fn slash_with_a_filter_expression_keeps_only_what_it_matches() {
     let (first, second, first_text, second_text) = two_listeners();
-    let Some(tmux) = Tmux::start("expression", &dashboard_command("-t -l -n")) else {
-        return;
-    };
+    let tmux = Tmux::start("expression", &dashboard_command("-t -l -n"));
     tmux.wait_for("both listeners before filtering", |screen| {
         shows(screen, &first_text) && shows(screen, &second_text)
     });
@@ -896,15 +883,14 @@ fn slash_with_a_filter_expression_keeps_only_what_it_matches() {
 }
 
 #[test]
+#[cfg_attr(not(has_tmux), ignore = "needs tmux (apt-get install tmux)")]
 fn the_command_line_filter_starts_the_dashboard_and_can_be_cleared() {
     let (first, second, _, second_text) = two_listeners();
     let expression = format!("sport = :{}", port_of(&first));
-    let Some(tmux) = Tmux::start(
+    let tmux = Tmux::start(
         "startfilter",
         &dashboard_command(&format!("-t -l -n '{expression}'")),
-    ) else {
-        return;
-    };
+    );
     tmux.wait_for("the starting filter in the header and in force", |screen| {
         filtered_to(screen, &expression, &first, &second_text)
     });
@@ -948,6 +934,10 @@ fn rates_of(row: &str) -> (Option<f64>, Option<f64>) {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_tmux, has_python3)),
+    ignore = "needs tmux and python3 (apt-get install tmux python3)"
+)]
 fn live_shows_a_paced_transfers_rate_within_a_quarter() {
     use std::io::Read;
     const RATE: f64 = 2.0 * 1024.0 * 1024.0;
@@ -958,12 +948,10 @@ fn live_shows_a_paced_transfers_rate_within_a_quarter() {
         let mut sink = vec![0; 1 << 16];
         while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
     });
-    let Some(tmux) = Tmux::start(
+    let tmux = Tmux::start(
         "traffic",
         &dashboard_command(&format!("-t --interval 1 sport = :{port}")),
-    ) else {
-        return;
-    };
+    );
     tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
 
     // Paced against an absolute schedule, so every second carries about RATE bytes.

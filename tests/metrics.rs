@@ -197,6 +197,10 @@ fn own_user_name() -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_promtool, has_python3)),
+    ignore = "needs promtool and python3 (apt-get install prometheus python3)"
+)]
 fn promtool_accepts_the_exposition_and_a_hostile_process_name_comes_back_exact() {
     let hostile = "q\"\\\n\u{e9}x{}=,";
     let (child, port) = python_listener_named(hostile);
@@ -286,6 +290,7 @@ fn ss_listener_queues(port: u16) -> (f64, f64) {
 }
 
 #[test]
+#[cfg_attr(not(has_ss), ignore = "needs ss (apt-get install iproute2)")]
 fn listener_queue_length_and_max_are_what_ss_shows() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -341,6 +346,7 @@ fn ss_counts(filter: &str) -> BTreeMap<(String, String, String), f64> {
 }
 
 #[test]
+#[cfg_attr(not(has_ss), ignore = "needs ss (apt-get install iproute2)")]
 fn socket_connection_and_process_counts_agree_with_ss_for_own_ports() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let v6 = TcpListener::bind("[::1]:0").unwrap();
@@ -491,6 +497,10 @@ fn entries(dir: &Path) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_promtool),
+    ignore = "needs promtool (apt-get install prometheus)"
+)]
 fn metrics_file_once_writes_the_exposition_and_leaves_no_temp_file() {
     let dir = temp_dir("once");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -518,10 +528,10 @@ fn metrics_file_once_writes_the_exposition_and_leaves_no_temp_file() {
 fn wait_for_file(path: &Path, done: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if done(&text) {
-                return text;
-            }
+        if let Ok(text) = std::fs::read_to_string(path)
+            && done(&text)
+        {
+            return text;
         }
         assert!(Instant::now() < deadline, "{} never came", path.display());
         std::thread::sleep(Duration::from_millis(20));
@@ -534,6 +544,10 @@ fn signal(child: &Child, signal: i32) {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_promtool),
+    ignore = "needs promtool (apt-get install prometheus)"
+)]
 fn metrics_file_is_rewritten_every_interval_and_a_signal_leaves_no_temp_file() {
     for (name, sig) in [("term", libc::SIGTERM), ("int", libc::SIGINT)] {
         let dir = temp_dir(&format!("interval-{name}"));
@@ -640,6 +654,10 @@ impl Drop for KillOnDrop {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_node_exporter),
+    ignore = "needs prometheus-node-exporter (apt-get install prometheus-node-exporter)"
+)]
 fn node_exporter_textfile_collector_serves_the_metrics_file() {
     require("prometheus-node-exporter");
     let dir = temp_dir("textfile");

@@ -114,6 +114,10 @@ fn has_local_port(socket: &Value, host: &str, port: u32) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_ss, has_netstat, has_python3)),
+    ignore = "needs ss, netstat and python3 (apt-get install iproute2 net-tools python3)"
+)]
 fn bound_but_unused_tcp_sockets_are_not_rows_as_in_ss_and_netstat() {
     // bind() alone: neither listening nor connected.
     let holder = Python::run(
@@ -189,6 +193,10 @@ fn a_listeners_send_queue_is_unknown_in_proc_net() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(is_root, has_setpriv, has_python3)),
+    ignore = "needs root, setpriv and python3 (apt-get install util-linux python3)"
+)]
 fn an_orphaned_socket_has_no_known_uid() {
     // The client's owner (nobody, not root) closes it; the peer does not: the client's side
     // waits in FIN_WAIT2 (once the peer's ACK is in) with no file, and the kernel prints uid 0
@@ -277,6 +285,10 @@ impl Drop for Netns {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(is_root, has_ip, has_python3)),
+    ignore = "needs root, ip and python3 (apt-get install iproute2 python3)"
+)]
 fn link_local_listeners_on_two_interfaces_are_two_rows() {
     let netns = Netns::create(format!("rnetstat-rows-{}", std::process::id()));
     // Two links, each with fe80::1 (this kernel has no dummy driver: veth pairs, peers unused).

@@ -184,6 +184,10 @@ fn percent_encoded(s: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_prometheus),
+    ignore = "needs prometheus (apt-get install prometheus)"
+)]
 fn prometheus_scrapes_the_listener_of_this_test() {
     if Command::new("prometheus")
         .arg("--version")

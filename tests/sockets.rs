@@ -275,6 +275,7 @@ fn python_holding_sockets(script: &str) -> (Child, String) {
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "needs python3 (apt-get install python3)")]
 fn shared_socket_lists_every_owner() {
     // A forked child inherits the listener: the socket has two owners, as ss -p shows.
     let script = "import os,socket,sys,time\n\
@@ -315,6 +316,7 @@ fn shared_socket_lists_every_owner() {
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "needs python3 (apt-get install python3)")]
 fn control_characters_in_process_names_are_escaped() {
     let script = "import ctypes,socket,sys\n\
         ctypes.CDLL(None).prctl(15, b'ev\\x1b[2Jil', 0, 0, 0)\n\
@@ -374,6 +376,10 @@ fn a_live_collector_finds_owners_of_sockets_opened_between_refreshes() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(is_root, has_python3)),
+    ignore = "needs root and python3 (apt-get install python3)"
+)]
 fn a_listener_that_moved_to_another_network_namespace_keeps_its_owner() {
     // The socket stays in our namespace (and in our dump) after its holder calls
     // unshare(CLONE_NEWNET); only the process moved, as under systemd's PrivateNetwork=.

@@ -83,6 +83,10 @@ fn keepalive(stream: &TcpStream) {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_netstat, has_ss)),
+    ignore = "needs netstat and ss (apt-get install net-tools iproute2)"
+)]
 fn a_keepalive_socket_shows_its_keepalive_timer_as_netstat_and_ss_do() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -138,6 +142,7 @@ fn a_keepalive_socket_shows_its_keepalive_timer_as_netstat_and_ss_do() {
 }
 
 #[test]
+#[cfg_attr(not(has_netstat), ignore = "needs netstat (apt-get install net-tools)")]
 fn time_wait_shows_the_timewait_timer() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();

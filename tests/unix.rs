@@ -110,6 +110,7 @@ fn seqpacket_pair() -> (OwnedFd, OwnedFd) {
 }
 
 #[test]
+#[cfg_attr(not(has_ss), ignore = "needs ss (apt-get install iproute2)")]
 fn unix_sockets_match_ss_with_queues_peers_and_owners() {
     let pid = std::process::id();
     let dir = std::env::temp_dir().join(format!("rnetstat-unix-{pid}"));

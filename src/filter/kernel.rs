@@ -1082,7 +1082,7 @@ pub(crate) mod tests {
             }
             known => {
                 *leaf += 1;
-                if *leaf % 3 == 0 {
+                if (*leaf).is_multiple_of(3) {
                     open(*leaf, positive)
                 } else {
                     known.clone()

@@ -306,16 +306,16 @@ fn push_owners(cells: &mut Cells, columns: &[Column], snapshot: &Snapshot, pids:
     if !any {
         cells.text.push('-');
     }
-    if let Some(limit) = columns.last().and_then(|c| c.limit) {
-        if cells.text[start..].chars().count() > limit {
-            let owners: Vec<(u32, String)> = pids
-                .iter()
-                .filter_map(|pid| snapshot.processes.get(pid))
-                .map(|p| (p.pid, escaped_name(&p.name)))
-                .collect();
-            cells.text.truncate(start);
-            push_short_owners(&mut cells.text, &owners, limit);
-        }
+    if let Some(limit) = columns.last().and_then(|c| c.limit)
+        && cells.text[start..].chars().count() > limit
+    {
+        let owners: Vec<(u32, String)> = pids
+            .iter()
+            .filter_map(|pid| snapshot.processes.get(pid))
+            .map(|p| (p.pid, escaped_name(&p.name)))
+            .collect();
+        cells.text.truncate(start);
+        push_short_owners(&mut cells.text, &owners, limit);
     }
     cells.finish_cell(None);
 }

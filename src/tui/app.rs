@@ -409,15 +409,15 @@ impl Matcher {
 impl SearchWord {
     fn of(word: &str) -> SearchWord {
         let all_digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
-        if all_digits(word) {
-            if let Ok(number) = word.parse() {
-                return SearchWord::Number(number);
-            }
+        if all_digits(word)
+            && let Ok(number) = word.parse()
+        {
+            return SearchWord::Number(number);
         }
-        if let Some(port) = word.strip_prefix(':').filter(|port| all_digits(port)) {
-            if let Ok(port) = port.parse() {
-                return SearchWord::Port(port);
-            }
+        if let Some(port) = word.strip_prefix(':').filter(|port| all_digits(port))
+            && let Ok(port) = port.parse()
+        {
+            return SearchWord::Port(port);
         }
         let ends_in_port = word
             .rsplit_once(':')
@@ -871,10 +871,10 @@ impl App {
 
     fn toggle_pause(&mut self) {
         self.paused = !self.paused;
-        if !self.paused {
-            if let Some(snapshot) = self.pending.take() {
-                self.apply(*snapshot);
-            }
+        if !self.paused
+            && let Some(snapshot) = self.pending.take()
+        {
+            self.apply(*snapshot);
         }
     }
 

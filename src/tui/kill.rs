@@ -133,6 +133,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(has_python3), ignore = "needs python3 (apt-get install python3)")]
     fn signals_the_process_that_holds_the_socket() {
         let (mut holder, inode) = python_holder();
         assert_eq!(terminate_holder(holder.id(), Some(inode)), Ok(()));
@@ -142,6 +143,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(has_python3), ignore = "needs python3 (apt-get install python3)")]
     fn sends_nothing_to_a_process_that_does_not_hold_the_socket() {
         let (mut holder, inode) = python_holder();
         let mut innocent = Command::new("sleep").arg("60").spawn().expect("run sleep");

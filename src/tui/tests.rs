@@ -1677,7 +1677,7 @@ fn order_kept_across_refreshes_matches_a_full_sort() {
     // incrementally kept order must be what sorting the newest snapshot from scratch gives.
     let sockets = |round: u32| -> Vec<Socket> {
         (0..60u32)
-            .filter(|i| (i + round) % 7 != 0)
+            .filter(|i| !(i + round).is_multiple_of(7))
             .map(|i| {
                 let mut s = connection(
                     &format!("10.0.{}.{}:{}", i % 3, i, 1000 + (i * 37) % 50),

@@ -815,10 +815,10 @@ fn wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
                 after_space = Some(end);
             }
         }
-        if end < chars.len() {
-            if let Some(space) = after_space {
-                end = space;
-            }
+        if end < chars.len()
+            && let Some(space) = after_space
+        {
+            end = space;
         }
         let mut spans: Vec<Span<'static>> = Vec::new();
         for &(c, style) in &chars[start..end] {

@@ -989,6 +989,7 @@ pub(super) mod kernel_filter_tests {
     }
 
     #[test]
+    #[cfg_attr(not(has_ss), ignore = "needs ss (apt-get install iproute2)")]
     fn ss_with_the_same_filter_keeps_the_same_sockets() {
         use PortOp::*;
         use Side::*;
