@@ -71,12 +71,9 @@ pub fn address(family: Family, vflag: u8, bytes: [u8; 16]) -> Option<IpAddr> {
     match family {
         Family::Ipv4 if vflag & INI_IPV4 != 0 => Some(IpAddr::V4(v4)),
         Family::Ipv4 => None,
-        Family::Ipv6 if vflag & INI_IPV4 != 0 => Some(IpAddr::V6(if v4.is_unspecified() {
-            Ipv6Addr::UNSPECIFIED
-        } else {
-            v4.to_ipv6_mapped()
-        })),
+        // Both flags: a dual-stack socket bound to the wildcard, whose bytes are all zero.
         Family::Ipv6 if vflag & INI_IPV6 != 0 => Some(IpAddr::V6(Ipv6Addr::from(bytes))),
+        Family::Ipv6 if vflag & INI_IPV4 != 0 => Some(IpAddr::V6(v4.to_ipv6_mapped())),
         Family::Ipv6 => None,
     }
 }
@@ -244,6 +241,14 @@ mod tests {
         assert_eq!(
             address(Family::Ipv6, INI_IPV4 | INI_IPV6, [0; 16]),
             Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED))
+        );
+        assert_eq!(
+            address(
+                Family::Ipv6,
+                INI_IPV4 | INI_IPV6,
+                Ipv6Addr::LOCALHOST.octets()
+            ),
+            Some(IpAddr::V6(Ipv6Addr::LOCALHOST))
         );
         assert_eq!(address(Family::Ipv4, INI_IPV6, v6.octets()), None);
         assert_eq!(address(Family::Ipv4, 0, [0; 16]), None);
