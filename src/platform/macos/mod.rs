@@ -1,7 +1,7 @@
 //! macOS: sockets found by walking every process's fds with libproc (`proc_pidinfo`,
-//! `proc_pidfdinfo`), since the OS lists inet sockets only per process. Sockets no process
-//! holds (TIME_WAIT) are therefore not listed at all, and without root only our own
-//! processes' sockets are. Timers, tcp_info and inodes are not given: they stay `None`.
+//! `proc_pidfdinfo`), which names owners, queues and uids at once. Sockets no process holds
+//! (TIME_WAIT) are therefore not listed at all, and without root only our own processes'
+//! sockets are (docs/architecture.md). Timers, tcp_info and inodes are not given: `None`.
 
 mod convert;
 
