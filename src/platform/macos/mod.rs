@@ -28,17 +28,11 @@ pub fn snapshot(query: &Query, _memory: &mut Memory) -> Result<Snapshot, Collect
         pids_by_type(ProcFilter::All).map_err(|e| CollectError::new("listing processes", e))?;
     let mut gaps = OwnerGaps::default();
     let mut fds = Vec::new();
-    for pid in pids {
-        // pid 0 is the kernel, which holds no socket fds.
-        let Ok(pid_c) = i32::try_from(pid) else {
-            continue;
-        };
-        if pid_c == 0 {
-            continue;
-        }
-        match socket_fds_of(pid_c, query) {
+    // pid 0 is the kernel, which holds no socket fds.
+    for pid in pids.into_iter().filter(|&pid| pid != 0) {
+        match socket_fds_of(pid, query) {
             Ok(found) => fds.extend(found),
-            Err(()) => gaps |= unreadable_reason(pid_c),
+            Err(()) => gaps |= unreadable_reason(pid),
         }
     }
     let mut sockets = convert::sockets_by_identity(fds, query.owners);
@@ -58,7 +52,8 @@ pub fn snapshot(query: &Query, _memory: &mut Memory) -> Result<Snapshot, Collect
 
 /// The TCP and UDP socket fds of one process that the query may want; `Err` when the process
 /// could not be read (gone, or not ours to inspect). A fd closed meanwhile is skipped.
-fn socket_fds_of(pid: i32, query: &Query) -> Result<Vec<SocketFd>, ()> {
+fn socket_fds_of(owner: u32, query: &Query) -> Result<Vec<SocketFd>, ()> {
+    let pid = i32::try_from(owner).map_err(|_| ())?;
     let bsd = pidinfo::<BSDInfo>(pid, 0).map_err(|_| ())?;
     let capacity = usize::try_from(bsd.pbi_nfiles).unwrap_or(0) + FD_HEADROOM;
     // The same permission check passed just above, so a failure here means the process has no
@@ -66,12 +61,11 @@ fn socket_fds_of(pid: i32, query: &Query) -> Result<Vec<SocketFd>, ()> {
     let Ok(fd_list) = listpidinfo::<ListFDs>(pid, capacity) else {
         return Ok(Vec::new());
     };
-    let pid_u = u32::try_from(pid).map_err(|_| ())?;
     Ok(fd_list
         .iter()
         .filter(|fd| matches!(ProcFDType::from(fd.proc_fdtype), ProcFDType::Socket))
         .filter_map(|fd| pidfdinfo::<SocketFDInfo>(pid, fd.proc_fd).ok())
-        .filter_map(|info| socket_fd(pid_u, &info))
+        .filter_map(|info| socket_fd(owner, &info))
         .filter(|fd| query.wants_proto(fd.proto) && query.wants_family(fd.family))
         .collect())
 }
@@ -119,7 +113,10 @@ fn socket_fd(pid: u32, info: &SocketFDInfo) -> Option<SocketFd> {
 
 /// Why a process's fds could not be read: nothing when it exited meanwhile (normal), else
 /// not being root, or a refusal even to root (System Integrity Protection).
-fn unreadable_reason(pid: i32) -> OwnerGaps {
+fn unreadable_reason(pid: u32) -> OwnerGaps {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return OwnerGaps::default();
+    };
     // SAFETY: kill with signal 0 only checks that the process exists; it sends nothing.
     let exists = unsafe { libc::kill(pid, 0) } == 0
         || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
