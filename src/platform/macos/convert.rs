@@ -3,7 +3,7 @@
 //! every OS.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use crate::model::{Family, Proto, Socket, SocketState};
 
@@ -78,18 +78,47 @@ pub fn address(family: Family, vflag: u8, bytes: [u8; 16]) -> Option<IpAddr> {
     }
 }
 
+/// An endpoint from `in_sockinfo`'s address bytes and port. The BSD kernel keeps the interface
+/// of a link-local (or link- and interface-local multicast) IPv6 address inside it, in bytes
+/// 2-3; that becomes the scope id, as a `sockaddr_in6` given to a program would carry it.
+fn endpoint(family: Family, vflag: u8, bytes: [u8; 16], raw_port: i32) -> Option<SocketAddr> {
+    let port = port(raw_port);
+    match address(family, vflag, bytes)? {
+        IpAddr::V6(ip) if has_embedded_scope(&ip) => {
+            let octets = ip.octets();
+            let scope_id = u32::from(u16::from_be_bytes([octets[2], octets[3]]));
+            let mut cleared = octets;
+            cleared[2] = 0;
+            cleared[3] = 0;
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(cleared),
+                port,
+                0,
+                scope_id,
+            )))
+        }
+        ip => Some(SocketAddr::new(ip, port)),
+    }
+}
+
+/// fe80::/10, ff01::/16 or ff02::/16 with a nonzero second 16-bit word, where a valid address
+/// of these scopes has zero.
+fn has_embedded_scope(ip: &Ipv6Addr) -> bool {
+    let [first, second, ..] = ip.segments();
+    let scoped = first & 0xffc0 == 0xfe80 || first == 0xff01 || first == 0xff02;
+    scoped && second != 0
+}
+
 impl SocketFd {
     /// The socket this fd refers to, without owners; `None` for a state or address the model
     /// has no name for.
     pub fn to_socket(&self) -> Option<Socket> {
-        let local = SocketAddr::new(
-            address(self.family, self.vflag, self.local_addr)?,
-            port(self.local_port),
-        );
-        let remote = SocketAddr::new(
-            address(self.family, self.vflag, self.remote_addr)?,
-            port(self.remote_port),
-        );
+        let local = endpoint(self.family, self.vflag, self.local_addr, self.local_port)?;
+        let mut remote = endpoint(self.family, self.vflag, self.remote_addr, self.remote_port)?;
+        // The model names the interface on the local end only (docs/json.md), as on Linux.
+        if let SocketAddr::V6(remote) = &mut remote {
+            remote.set_scope_id(0);
+        }
         let has_peer = !(remote.port() == 0 && remote.ip().is_unspecified());
         let state = match (self.proto, self.tcp_state) {
             (Proto::Tcp, Some(bsd_state)) => tcp_state(bsd_state)?,
@@ -252,6 +281,40 @@ mod tests {
         );
         assert_eq!(address(Family::Ipv4, INI_IPV6, v6.octets()), None);
         assert_eq!(address(Family::Ipv4, 0, [0; 16]), None);
+    }
+
+    #[test]
+    fn a_link_local_scope_embedded_in_the_address_becomes_the_scope_id() {
+        // The BSD kernel keeps a link-local address's interface in bytes 2-3: fe80:4::1 is
+        // fe80::1 on interface 4.
+        let embedded: Ipv6Addr = "fe80:4::1".parse().unwrap();
+        let mut fd = tcp_fd(7, 1, 4);
+        fd.family = Family::Ipv6;
+        fd.vflag = INI_IPV6;
+        fd.local_addr = embedded.octets();
+        fd.remote_addr = "fe80:4::2".parse::<Ipv6Addr>().unwrap().octets();
+        let socket = fd.to_socket().unwrap();
+        let expected_local: SocketAddr = "[fe80::1%4]:8080".parse().unwrap();
+        assert_eq!(socket.local, expected_local);
+        assert_eq!(socket.remote, Some("[fe80::2]:50000".parse().unwrap()));
+        // A multicast group of link-local scope carries it the same way; a global address
+        // keeps every byte and has no scope.
+        fd.local_addr = "ff02:4::fb".parse::<Ipv6Addr>().unwrap().octets();
+        assert_eq!(
+            fd.to_socket().unwrap().local,
+            "[ff02::fb%4]:8080".parse().unwrap()
+        );
+        fd.local_addr = "2001:4::1".parse::<Ipv6Addr>().unwrap().octets();
+        assert_eq!(
+            fd.to_socket().unwrap().local,
+            "[2001:4::1]:8080".parse().unwrap()
+        );
+        // Not embedded (a scope-less link-local address): no scope id, nothing changed.
+        fd.local_addr = "fe80::1".parse::<Ipv6Addr>().unwrap().octets();
+        assert_eq!(
+            fd.to_socket().unwrap().local,
+            "[fe80::1]:8080".parse().unwrap()
+        );
     }
 
     #[test]
