@@ -215,6 +215,43 @@ mod tests {
         }
     }
 
+    /// The local `sockaddr_in` of a real socket, as the kernel fills it: the same network-order
+    /// port and address bytes that xnu copies into `in_sockinfo`.
+    #[cfg(unix)]
+    fn kernel_sockaddr_in(socket: &std::net::UdpSocket) -> libc::sockaddr_in {
+        use std::os::fd::AsRawFd;
+        // SAFETY: sockaddr_in is plain data; all zeroes is a valid value.
+        let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // SAFETY: addr and len describe a writable sockaddr_in of the given size.
+        let rc = unsafe {
+            libc::getsockname(
+                socket.as_raw_fd(),
+                (&raw mut addr).cast::<libc::sockaddr>(),
+                &raw mut len,
+            )
+        };
+        assert_eq!(rc, 0, "getsockname: {}", std::io::Error::last_os_error());
+        addr
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_real_kernel_sockaddr_reads_back_as_the_bound_address_and_port() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let bound = socket.local_addr().unwrap();
+        let kernel = kernel_sockaddr_in(&socket);
+        // insi_lport holds the sockaddr's u16 widened to an int; the address keeps its memory order.
+        let raw_port = i32::from(kernel.sin_port);
+        let mut bytes = [0; 16];
+        bytes[12..].copy_from_slice(&kernel.sin_addr.s_addr.to_ne_bytes());
+        let read = SocketAddr::new(
+            address(Family::Ipv4, INI_IPV4, bytes).unwrap(),
+            port(raw_port),
+        );
+        assert_eq!(read, bound);
+    }
+
     #[test]
     fn tcp_states_follow_bsd_numbering_not_linux() {
         let expected = [
