@@ -8,14 +8,22 @@ use crate::model::Snapshot;
 
 #[cfg(target_os = "linux")]
 mod linux;
-#[cfg(any(windows, target_os = "macos"))]
+#[cfg(target_os = "macos")]
+mod macos;
+// The macOS backend's pure conversions are unit-tested on every OS.
+#[cfg(all(test, not(target_os = "macos")))]
+#[path = "macos/convert.rs"]
+mod macos_convert;
+#[cfg(windows)]
 mod netstat2;
 mod processes;
 
-#[cfg(any(windows, target_os = "macos"))]
+#[cfg(windows)]
 use self::netstat2 as backend;
 #[cfg(target_os = "linux")]
 use linux as backend;
+#[cfg(target_os = "macos")]
+use macos as backend;
 
 /// Why a snapshot could not be taken. Missing privileges for owners is not an error:
 /// it is reported in [`Snapshot::owners`].

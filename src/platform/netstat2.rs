@@ -1,5 +1,5 @@
-//! Windows and macOS: the socket table from netstat2 (which also names the owner pids).
-//! Queue sizes, uids and inodes are not given by these OSes' APIs: they stay `None`.
+//! Windows: the socket table from netstat2 (which also names the owner pids).
+//! Queue sizes, uids and inodes are not given by this API: they stay `None`.
 
 use std::io;
 use std::net::SocketAddr;
@@ -99,21 +99,6 @@ fn tcp_state(state: TcpState) -> Option<SocketState> {
 }
 
 /// Windows names the owner pid of every socket to any user.
-#[cfg(windows)]
 fn owner_coverage() -> OwnerCoverage {
     OwnerCoverage::Complete
-}
-
-/// macOS finds sockets by walking processes, and only root may walk other users' processes.
-#[cfg(target_os = "macos")]
-fn owner_coverage() -> OwnerCoverage {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        OwnerCoverage::Complete
-    } else {
-        OwnerCoverage::Incomplete(crate::model::OwnerGaps {
-            not_root: true,
-            ..Default::default()
-        })
-    }
 }
