@@ -50,6 +50,9 @@ pub struct OwnerGaps {
     pub refused: bool,
     /// /proc itself could not be opened: no owner is known.
     pub no_proc: bool,
+    /// The OS lists sockets only through the processes that hold them (macOS): a socket no
+    /// process holds (TIME_WAIT, one orphaned after close()) is not listed at all.
+    pub unheld_unlisted: bool,
 }
 
 impl OwnerGaps {
@@ -110,6 +113,15 @@ impl OwnerGaps {
                     label: "/proc unreadable",
                 },
             ),
+            (
+                self.unheld_unlisted,
+                Reason {
+                    code: "unheld_sockets_unlisted",
+                    sentence: "sockets no process holds (TIME_WAIT, orphaned after close) are \
+                               not listed: this OS shows sockets only through their owners",
+                    label: "no TIME_WAIT on this OS",
+                },
+            ),
         ]
         .into_iter()
         .filter(|(holds, _)| *holds)
@@ -143,12 +155,23 @@ pub struct Reason {
 
 impl std::ops::BitOrAssign for OwnerGaps {
     fn bitor_assign(&mut self, other: OwnerGaps) {
-        self.not_root |= other.not_root;
-        self.no_ptrace |= other.no_ptrace;
-        self.hidepid |= other.hidepid;
-        self.fd_limit |= other.fd_limit;
-        self.refused |= other.refused;
-        self.no_proc |= other.no_proc;
+        // Destructured, so a new reason cannot be left out of the merge.
+        let OwnerGaps {
+            not_root,
+            no_ptrace,
+            hidepid,
+            fd_limit,
+            refused,
+            no_proc,
+            unheld_unlisted,
+        } = other;
+        self.not_root |= not_root;
+        self.no_ptrace |= no_ptrace;
+        self.hidepid |= hidepid;
+        self.fd_limit |= fd_limit;
+        self.refused |= refused;
+        self.no_proc |= no_proc;
+        self.unheld_unlisted |= unheld_unlisted;
     }
 }
 
@@ -209,6 +232,21 @@ mod tests {
         assert_eq!(
             merged.labels(),
             "run as root to see other users' processes; no CAP_SYS_PTRACE; open-file limit hit"
+        );
+    }
+
+    #[test]
+    fn sockets_seen_only_through_their_holders_is_a_reason_that_merges() {
+        let mut gaps = OwnerGaps::default();
+        gaps |= OwnerGaps {
+            unheld_unlisted: true,
+            ..OwnerGaps::default()
+        };
+        let codes: Vec<_> = gaps.reasons().map(|r| r.code).collect();
+        assert_eq!(codes, ["unheld_sockets_unlisted"]);
+        assert!(
+            gaps.describe()
+                .starts_with("sockets no process holds (TIME_WAIT")
         );
     }
 }

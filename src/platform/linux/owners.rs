@@ -395,6 +395,8 @@ fn explain(obstacles: Obstacles) -> OwnerGaps {
         hidepid: !has_ptrace && !obstacles.no_proc && proc_hides_processes(),
         fd_limit: obstacles.out_of_fds,
         no_proc: obstacles.no_proc,
+        // sock_diag lists every socket, held or not.
+        unheld_unlisted: false,
     }
 }
 

@@ -35,6 +35,8 @@ pub fn snapshot(query: &Query, _memory: &mut Memory) -> Result<Snapshot, Collect
             Err(()) => gaps |= unreadable_reason(pid),
         }
     }
+    // Found only through their holders: TIME_WAIT and orphaned TCP sockets are never seen.
+    gaps.unheld_unlisted = query.wants_proto(Proto::Tcp);
     let mut sockets = convert::sockets_by_identity(fds, query.owners);
     sockets.retain(|s| query.wants(s));
     // Processes are walked in pid order; print in netstat's order: tcp, tcp6, udp, udp6.
