@@ -30,8 +30,9 @@ use services::Services;
 pub enum Error {
     Collect(CollectError),
     Write(io::Error),
-    /// The live dashboard could not run (no terminal, terminal I/O failed).
-    Live(String),
+    /// A mode could not start or go on: no terminal for `--live`, a port in use for `--serve`,
+    /// a signal handler that could not be installed.
+    Run(String),
 }
 
 impl Error {
@@ -46,7 +47,7 @@ impl fmt::Display for Error {
         match self {
             Error::Collect(e) => write!(f, "{e}"),
             Error::Write(e) => write!(f, "writing output: {e}"),
-            Error::Live(why) => write!(f, "{why}"),
+            Error::Run(why) => write!(f, "{why}"),
         }
     }
 }

@@ -77,7 +77,7 @@ fn write_file(query: &Query, path: &Path, interval: Duration, once: bool) -> Res
     let stop = Arc::new(AtomicBool::new(false));
     for signal in stop_signals() {
         signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| Error::Live(format!("installing the handler of signal {signal}: {e}")))?;
+            .map_err(|e| Error::Run(format!("installing the handler of signal {signal}: {e}")))?;
     }
     let target = AtomicFile::new(path)?;
     let mut collector = Collector::new(query.clone());

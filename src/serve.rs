@@ -33,12 +33,12 @@ pub fn run(query: &Query, addr: SocketAddr) -> Result<(), Error> {
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
     ])
-    .map_err(|e| Error::Live(format!("--serve: handling signals: {e}")))?;
+    .map_err(|e| Error::Run(format!("--serve: handling signals: {e}")))?;
     let listener = TcpListener::bind(addr)
-        .map_err(|e| Error::Live(format!("--serve {addr}: {}", reason(&e))))?;
+        .map_err(|e| Error::Run(format!("--serve {addr}: {}", reason(&e))))?;
     let bound = listener
         .local_addr()
-        .map_err(|e| Error::Live(format!("--serve {addr}: {}", reason(&e))))?;
+        .map_err(|e| Error::Run(format!("--serve {addr}: {}", reason(&e))))?;
     eprintln!("rnetstat: serving metrics on http://{bound}/metrics");
     let scraper = Arc::new(Scraper::new(Collector::new(query.clone())));
     #[cfg(unix)]
@@ -46,7 +46,7 @@ pub fn run(query: &Query, addr: SocketAddr) -> Result<(), Error> {
         thread::Builder::new()
             .name("accept".to_string())
             .spawn(move || accept_loop(&listener, &scraper))
-            .map_err(|e| Error::Live(format!("--serve: starting the accept thread: {e}")))?;
+            .map_err(|e| Error::Run(format!("--serve: starting the accept thread: {e}")))?;
         // SIGINT/SIGTERM are how a server is asked to stop: a clean end, status 0.
         signals.forever().next();
         Ok(())

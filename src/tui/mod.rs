@@ -63,7 +63,7 @@ enum Incoming {
 
 pub fn run(query: &Query, options: &LiveOptions) -> Result<(), Error> {
     if !io::stdin().is_terminal() || !io::stdout().is_terminal() {
-        return Err(Error::Live("--live needs a terminal".to_string()));
+        return Err(Error::Run("--live needs a terminal".to_string()));
     }
     let mut query = query.clone();
     query.owners = true;
@@ -77,13 +77,13 @@ pub fn run(query: &Query, options: &LiveOptions) -> Result<(), Error> {
     let (sender, receiver) = mpsc::channel();
     #[cfg(unix)]
     watch_signals(sender.clone())
-        .map_err(|e| Error::Live(format!("installing signal handlers: {e}")))?;
+        .map_err(|e| Error::Run(format!("installing signal handlers: {e}")))?;
 
     let _ = UI_THREAD.set(thread::current().id());
     install_panic_hook();
     let _restore = RestoreOnDrop;
     let mut terminal =
-        enter_terminal().map_err(|e| Error::Live(format!("setting up the terminal: {e}")))?;
+        enter_terminal().map_err(|e| Error::Run(format!("setting up the terminal: {e}")))?;
 
     let snapshot_queued = Arc::new(AtomicBool::new(false));
     spawn_collector(
@@ -96,13 +96,13 @@ pub fn run(query: &Query, options: &LiveOptions) -> Result<(), Error> {
 
     let size = terminal
         .size()
-        .map_err(|e| Error::Live(format!("reading the terminal size: {e}")))?;
+        .map_err(|e| Error::Run(format!("reading the terminal size: {e}")))?;
     app.update(Msg::Resize {
         width: size.width,
         height: size.height,
     });
     event_loop(&mut app, &mut terminal, &receiver, &snapshot_queued)
-        .map_err(|e| Error::Live(format!("drawing the dashboard: {e}")))
+        .map_err(|e| Error::Run(format!("drawing the dashboard: {e}")))
 }
 
 fn event_loop(
@@ -254,7 +254,7 @@ fn spawn_collector(
             }
         })
         .map(drop)
-        .map_err(|e| Error::Live(format!("starting the collector thread: {e}")))
+        .map_err(|e| Error::Run(format!("starting the collector thread: {e}")))
 }
 
 fn spawn_input(sender: Sender<Incoming>) -> Result<(), Error> {
@@ -277,7 +277,7 @@ fn spawn_input(sender: Sender<Incoming>) -> Result<(), Error> {
             }
         })
         .map(drop)
-        .map_err(|e| Error::Live(format!("starting the input thread: {e}")))
+        .map_err(|e| Error::Run(format!("starting the input thread: {e}")))
 }
 
 /// Forward every signal that ends or stops the program (and CONT) to the loop. STOP cannot be
