@@ -406,6 +406,17 @@ fn pointed_message(flag: &str) -> Option<&'static str> {
              -t/-u for TCP/UDP"
         }
         "--inet6" => "rnetstat lists internet sockets only: use -6 for IPv6 sockets",
+        "--resolve" => {
+            "host names are never resolved in this version: addresses are always shown as numbers"
+        }
+        "--events" | "-E" => {
+            "rnetstat has no ss-style event flag: use --watch to follow sockets \
+             as they open and close"
+        }
+        "--kill" | "-K" => {
+            "rnetstat neither closes sockets nor kills from the command line: to \
+             send SIGTERM to a socket's process, run rnetstat --live, select the socket, press k"
+        }
         _ => return None,
     })
 }

@@ -34,6 +34,29 @@ fn finish(mut child: Child) {
 }
 
 #[test]
+fn ss_flags_rnetstat_lacks_point_at_what_does_the_job() {
+    for (flag, expected) in [
+        ("--resolve", "host names are never resolved"),
+        ("--events", "use --watch"),
+        ("-E", "use --watch"),
+        ("-tE", "use --watch"),
+        ("--kill", "--live, select the socket, press k"),
+        ("-K", "--live, select the socket, press k"),
+    ] {
+        let output = run(&[flag]);
+        assert_eq!(output.status.code(), Some(2), "{flag}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with("rnetstat: "), "{flag}: {stderr}");
+        assert!(stderr.contains(expected), "{flag}: {stderr}");
+        assert!(
+            !stderr.contains("--serve") && !stderr.contains("--all") && !stderr.contains("-- -"),
+            "{flag}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{flag}: {stderr}");
+    }
+}
+
+#[test]
 fn unknown_flag_is_a_usage_error_with_exit_2() {
     let output = run(&["--no-such-flag"]);
     assert_eq!(output.status.code(), Some(2));
