@@ -180,6 +180,9 @@ pub struct TableOptions {
     pub color: bool,
     /// The column titles line (off with -H).
     pub header: bool,
+    /// tcp_info under each TCP row (-i). The query may collect it without -i: -o needs its
+    /// retransmit count.
+    pub info: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,9 +324,15 @@ impl Args {
                 timers: self.timers,
                 color: stdout_is_terminal && !no_color,
                 header: !self.no_header,
+                info: self.info,
             })
         };
         let mut query = query;
+        // sock_diag's timer fields hold one count (retransmits of a retransmit timer, probes
+        // of the others); tcp_info has both, as netstat shows them.
+        if let Output::Table(TableOptions { timers: true, .. }) = output {
+            query.tcp_info = true;
+        }
         query.owners |= self.sort.iter().any(|key| key.field.needs_owners());
         let continuous = self
             .continuous

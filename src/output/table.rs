@@ -216,6 +216,7 @@ pub fn write_table<W: Write>(
         // Rows past the TCP/UDP sockets are Unix sockets (-x), which have none.
         if let Some(info) = row
             .checked_sub(1)
+            .filter(|_| options.info)
             .and_then(|i| snapshot.sockets.get(i))
             .and_then(|socket| socket.tcp_info.as_deref())
         {
@@ -484,6 +485,7 @@ mod tests {
     fn plain() -> TableOptions {
         TableOptions {
             header: true,
+            info: false,
             numeric: false,
             programs: false,
             extended: false,
@@ -548,6 +550,7 @@ mod tests {
     fn numeric_extended_and_programs_columns() {
         let options = TableOptions {
             header: true,
+            info: false,
             numeric: true,
             programs: true,
             extended: true,
@@ -592,6 +595,7 @@ mod tests {
     fn user_names_show_unless_numeric() {
         let options = TableOptions {
             header: true,
+            info: false,
             extended: true,
             ..plain()
         };
@@ -623,6 +627,7 @@ mod tests {
             &snapshot,
             TableOptions {
                 header: true,
+                info: false,
                 wide: true,
                 ..plain()
             },
@@ -637,6 +642,7 @@ mod tests {
             &sample(),
             TableOptions {
                 header: true,
+                info: false,
                 color: true,
                 ..plain()
             },
@@ -735,6 +741,7 @@ mod tests {
         ];
         let options = TableOptions {
             header: true,
+            info: false,
             numeric: true,
             programs: true,
             extended: true,
@@ -758,6 +765,7 @@ mod tests {
             &snapshot,
             TableOptions {
                 header: true,
+                info: false,
                 color: true,
                 ..plain()
             },
@@ -771,6 +779,7 @@ mod tests {
         snapshot.processes.get_mut(&7).unwrap().name = "sshd,1/systemd".into();
         let options = TableOptions {
             header: true,
+            info: false,
             numeric: true,
             programs: true,
             ..plain()

@@ -250,6 +250,11 @@ pub(super) fn socket_of(
     if info {
         let attributes = payload.get(INET_DIAG_MSG_BYTES..).unwrap_or_default();
         socket.tcp_info = tcp_info::from_attributes(attributes);
+        if let (Some(timer), Some((retransmits, probes))) =
+            (&mut socket.timer, tcp_info::timer_counts(attributes))
+        {
+            timer.fill_counts(retransmits, probes);
+        }
     }
     Ok(Some(socket))
 }
