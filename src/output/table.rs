@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use crate::cli::TableOptions;
 use crate::format::{
     NO_PEER, escaped_name, push_escaped, push_escaped_name, push_tcp_info, write_endpoint,
+    write_local_endpoint,
 };
 use crate::model::{Family, Snapshot, Socket, SocketState, UnixSocket};
 use crate::services::Services;
@@ -252,7 +253,12 @@ fn push_row(
     cells.finish_cell(None);
     push_optional_number(cells, socket.recv_q.map(u64::from));
     push_optional_number(cells, socket.send_q.map(u64::from));
-    write_endpoint(&mut cells.text, socket.local, service(socket.local.port()));
+    write_local_endpoint(
+        &mut cells.text,
+        socket.local,
+        snapshot.v6only(socket),
+        service(socket.local.port()),
+    );
     cells.finish_cell(columns[3].limit);
     match socket.remote {
         Some(remote) => write_endpoint(&mut cells.text, remote, service(remote.port())),
