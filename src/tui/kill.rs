@@ -43,7 +43,7 @@ fn start_from_stat(stat: &str) -> Option<ProcessStart> {
 }
 
 /// Field 22 (starttime) of a /proc/PID/stat text.
-#[cfg(any(target_os = "linux", test))]
+#[cfg(target_os = "linux")]
 fn start_ticks(stat: &str) -> Option<u64> {
     // `pid (name) state ...`: the name may hold spaces and parentheses, so split after the last `)`.
     stat.rsplit_once(')')?
@@ -69,7 +69,7 @@ fn boot_time() -> Option<SystemTime> {
 
 /// Whether the process now at `pid` (started `now`) is the one chosen (started `chosen`):
 /// anything short of equal start times is refused.
-#[cfg(any(target_os = "linux", test))]
+#[cfg(target_os = "linux")]
 fn same_process(
     pid: u32,
     chosen: Option<ProcessStart>,
