@@ -180,6 +180,9 @@ pub struct TableOptions {
     pub color: bool,
     /// The column titles line (off with -H).
     pub header: bool,
+    /// tcp_info under each TCP row (-i). The query may collect it without -i: -o needs its
+    /// retransmit count.
+    pub info: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,9 +324,15 @@ impl Args {
                 timers: self.timers,
                 color: stdout_is_terminal && !no_color,
                 header: !self.no_header,
+                info: self.info,
             })
         };
         let mut query = query;
+        // sock_diag's timer fields hold one count (retransmits of a retransmit timer, probes
+        // of the others); tcp_info has both, as netstat shows them.
+        if let Output::Table(TableOptions { timers: true, .. }) = output {
+            query.tcp_info = true;
+        }
         query.owners |= self.sort.iter().any(|key| key.field.needs_owners());
         let continuous = self
             .continuous
@@ -406,6 +415,17 @@ fn pointed_message(flag: &str) -> Option<&'static str> {
              -t/-u for TCP/UDP"
         }
         "--inet6" => "rnetstat lists internet sockets only: use -6 for IPv6 sockets",
+        "--resolve" => {
+            "host names are never resolved in this version: addresses are always shown as numbers"
+        }
+        "--events" | "-E" => {
+            "rnetstat has no ss-style event flag: use --watch to follow sockets \
+             as they open and close"
+        }
+        "--kill" | "-K" => {
+            "rnetstat neither closes sockets nor kills from the command line: to \
+             send SIGTERM to a socket's process, run rnetstat --live, select the socket, press k"
+        }
         _ => return None,
     })
 }

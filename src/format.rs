@@ -27,8 +27,29 @@ pub fn write_endpoint(out: &mut String, addr: SocketAddr, service: Option<&str>)
             out.push(']');
         }
     }
+    write_port(out, addr.port(), service);
+}
+
+/// Append a socket's local end: as [`write_endpoint`], except that an IPv6 wildcard `[::]`
+/// taking IPv4 too (`v6only` false) is `*`, as ss prints it: every address of both families.
+pub fn write_local_endpoint(
+    out: &mut String,
+    addr: SocketAddr,
+    v6only: Option<bool>,
+    service: Option<&str>,
+) {
+    if addr.is_ipv6() && addr.ip().is_unspecified() && v6only == Some(false) {
+        out.push('*');
+        write_port(out, addr.port(), service);
+    } else {
+        write_endpoint(out, addr, service);
+    }
+}
+
+/// Append the `:port(service)` end of an endpoint, as [`write_endpoint`] writes it.
+fn write_port(out: &mut String, port: u16, service: Option<&str>) {
     out.push(':');
-    match addr.port() {
+    match port {
         0 => out.push('*'),
         port => {
             let _ = write!(out, "{port}");
@@ -280,6 +301,16 @@ mod tests {
     fn ipv6_endpoint_is_bracketed() {
         assert_eq!(endpoint("[::1]:443", Some("https")), "[::1]:443(https)");
         assert_eq!(endpoint("[::]:5432", None), "[::]:5432");
+        let local = |addr: &str, v6only| {
+            let mut out = String::new();
+            write_local_endpoint(&mut out, addr.parse().unwrap(), v6only, Some("http"));
+            out
+        };
+        assert_eq!(local("[::]:80", Some(false)), "*:80(http)");
+        assert_eq!(local("[::]:80", Some(true)), "[::]:80(http)");
+        assert_eq!(local("[::]:80", None), "[::]:80(http)");
+        assert_eq!(local("[::1]:80", Some(false)), "[::1]:80(http)");
+        assert_eq!(local("0.0.0.0:80", Some(false)), "0.0.0.0:80(http)");
         assert_eq!(
             endpoint("[::ffff:127.0.0.1]:8080", None),
             "[::ffff:127.0.0.1]:8080"

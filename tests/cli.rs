@@ -34,6 +34,29 @@ fn finish(mut child: Child) {
 }
 
 #[test]
+fn ss_flags_rnetstat_lacks_point_at_what_does_the_job() {
+    for (flag, expected) in [
+        ("--resolve", "host names are never resolved"),
+        ("--events", "use --watch"),
+        ("-E", "use --watch"),
+        ("-tE", "use --watch"),
+        ("--kill", "--live, select the socket, press k"),
+        ("-K", "--live, select the socket, press k"),
+    ] {
+        let output = run(&[flag]);
+        assert_eq!(output.status.code(), Some(2), "{flag}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with("rnetstat: "), "{flag}: {stderr}");
+        assert!(stderr.contains(expected), "{flag}: {stderr}");
+        assert!(
+            !stderr.contains("--serve") && !stderr.contains("--all") && !stderr.contains("-- -"),
+            "{flag}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{flag}: {stderr}");
+    }
+}
+
+#[test]
 fn unknown_flag_is_a_usage_error_with_exit_2() {
     let output = run(&["--no-such-flag"]);
     assert_eq!(output.status.code(), Some(2));
@@ -476,4 +499,62 @@ fn shortened_owner_lists_never_cut_a_pid() {
     let full = row_of(&wide, port).split_whitespace().last().unwrap();
     assert_eq!(full.split(',').count(), owners.len(), "{full}");
     assert!(!full.contains('…') && !full.contains('+'), "{full}");
+}
+
+/// Processes whose fd links even we cannot read (EACCES/EPERM), with their names.
+fn processes_refusing_inspection() -> Vec<(u32, String)> {
+    let mut refusing = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let denied = |e: &std::io::Error| e.kind() == std::io::ErrorKind::PermissionDenied;
+        let refused = match std::fs::read_dir(entry.path().join("fd")) {
+            Err(e) => denied(&e),
+            Ok(fds) => fds
+                .flatten()
+                .any(|fd| std::fs::read_link(fd.path()).is_err_and(|e| denied(&e))),
+        };
+        if refused {
+            let name = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            refusing.push((pid, name.trim_end().to_string()));
+        }
+    }
+    refusing
+}
+
+#[test]
+#[cfg_attr(
+    not(is_root),
+    ignore = "needs root: only then is a refusal not just 'not root'"
+)]
+fn owners_incomplete_names_the_few_processes_that_refuse_root() {
+    let refusing = processes_refusing_inspection();
+    if refusing.is_empty() || refusing.len() > 3 {
+        eprintln!(
+            "skipped: this machine has {} processes refusing root, the test needs 1 to 3",
+            refusing.len()
+        );
+        return;
+    }
+    let output = run(&["-tlp"]);
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
+        .lines()
+        .find(|line| line.starts_with("rnetstat: owners incomplete: "))
+        .unwrap_or_else(|| panic!("no owners line for {refusing:?}: {stderr}"));
+    for (pid, name) in &refusing {
+        assert!(
+            line.contains(&format!("{pid} ({name})")),
+            "{pid} ({name}) not named: {line}"
+        );
+    }
+    assert!(line.contains("even by root"), "{line}");
+    let doc = json_of(&["-tl", "--json"]);
+    let reason = doc["owners"]["reason"].as_str().expect("a reason");
+    assert!(
+        reason.contains(&format!("pid {}", refusing[0].0)),
+        "{reason}"
+    );
 }

@@ -536,6 +536,120 @@ fn kill_never_signals_a_process_that_reused_the_owners_pid() {
     );
 }
 
+/// A python3 process listening on a free loopback port with a forked child sharing the
+/// listener. When cued, it kills that child and forks another sharing the listener at the
+/// same pid (ns_last_pid, root): a pid reuser that holds the socket too.
+struct ReuseOnCue {
+    parent: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    port: u16,
+    first_child: u32,
+}
+
+impl ReuseOnCue {
+    fn start() -> ReuseOnCue {
+        use std::io::BufRead;
+        let script = "import os, socket, sys, time\n\
+             s = socket.socket()\n\
+             s.bind(('127.0.0.1', 0))\n\
+             s.listen()\n\
+             def holder():\n    pid = os.fork()\n    if pid == 0:\n        time.sleep(120)\n        os._exit(0)\n    return pid\n\
+             first = holder()\n\
+             print(s.getsockname()[1], first, flush=True)\n\
+             sys.stdin.readline()\n\
+             os.kill(first, 9)\n\
+             os.waitpid(first, 0)\n\
+             new = 0\n\
+             for _ in range(200):\n    open('/proc/sys/kernel/ns_last_pid', 'w').write(str(first - 1))\n    new = holder()\n    if new == first:\n        break\n    os.kill(new, 9)\n    os.waitpid(new, 0)\n\
+             print(new, flush=True)\n\
+             time.sleep(120)\n";
+        let mut parent = Command::new("python3")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run python3");
+        let mut stdout = std::io::BufReader::new(parent.stdout.take().expect("python's stdout"));
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .expect("python3 prints its port and child");
+        let mut fields = line
+            .split_whitespace()
+            .map(|f| f.parse().expect("a number"));
+        let port = u16::try_from(fields.next().expect("a port")).expect("a port");
+        let first_child = fields.next().expect("a child's pid");
+        ReuseOnCue {
+            parent,
+            stdout,
+            port,
+            first_child,
+        }
+    }
+
+    /// Cue the swap; the new child's pid (the first child's, unless the pid could not be had).
+    fn swap(&mut self) -> u32 {
+        use std::io::{BufRead, Write};
+        writeln!(self.parent.stdin.as_mut().expect("python's stdin")).expect("cue python3");
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("python3 prints its new child");
+        line.trim().parse().expect("the new child's pid")
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_tmux, has_python3)),
+    ignore = "needs root, tmux and python3 (apt-get install tmux python3)"
+)]
+fn kill_never_signals_a_pid_reuser_that_inherited_the_socket() {
+    let mut holders = ReuseOnCue::start();
+    let (parent_pid, chosen) = (holders.parent.id(), holders.first_child);
+    let _reaper = Reaper(vec![parent_pid, chosen]);
+    let port = holders.port;
+    let tmux = Tmux::start("reuse-holder", &dashboard_command("-t -l --interval 2"));
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", &format!(":{port}")]);
+    tmux.keys(&["Enter"]);
+    let local = format!("127.0.0.1:{port}");
+    tmux.wait_for("the listener's row", |screen| {
+        table_rows(screen).iter().any(|row| row.contains(&local))
+    });
+    tmux.keys(&["k"]);
+    tmux.wait_for("the kill dialog", |screen| screen.contains("Kill process"));
+    // Owners in pid order: the parent, then its child; choose the child.
+    if chosen > parent_pid {
+        tmux.keys(&["Down"]);
+    }
+    let dialog = tmux.wait_for("the child chosen", |screen| {
+        screen.contains(&format!("> pid {chosen}"))
+    });
+    assert!(dialog.contains("started"), "no start time shown:\n{dialog}");
+
+    // While the dialog is open the child dies and a new one, holding the same socket, gets its pid.
+    let reuser = holders.swap();
+    assert_eq!(
+        reuser, chosen,
+        "could not get pid {chosen} back through ns_last_pid"
+    );
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("the kill's outcome", |screen| {
+        screen.contains("could not kill") || screen.contains("sent SIGTERM")
+    });
+    thread::sleep(Duration::from_millis(500));
+    assert!(
+        is_alive(reuser),
+        "the process that reused pid {chosen} and inherited the socket was signalled:\n{screen}"
+    );
+    assert!(
+        screen.contains(&format!("pid {chosen} is now another process (started")),
+        "{screen}"
+    );
+}
+
 /// Paste `text` into the pane as a terminal would: bracketed when the program asked for it.
 fn paste(tmux: &Tmux, text: &str) {
     assert!(

@@ -404,3 +404,98 @@ fn a_listener_that_moved_to_another_network_namespace_keeps_its_owner() {
         .collect();
     assert_eq!(pids, vec![u64::from(child.id())], "{socket}");
 }
+
+/// A TCP listener on `[::]`, a free port, with IPV6_V6ONLY set as asked; its port.
+fn wildcard_v6_listener(v6only: bool) -> (std::os::fd::OwnedFd, u16) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: plain socket calls on a descriptor this function owns; every result is checked.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET6, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let fd = OwnedFd::from_raw_fd(fd);
+        let on = libc::c_int::from(v6only);
+        assert_eq!(
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::IPPROTO_IPV6,
+                libc::IPV6_V6ONLY,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            ),
+            0
+        );
+        let mut addr: libc::sockaddr_in6 = std::mem::zeroed();
+        addr.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        let len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        assert_eq!(
+            libc::bind(
+                fd.as_raw_fd(),
+                (&addr as *const libc::sockaddr_in6).cast(),
+                len
+            ),
+            0,
+            "bind: {}",
+            std::io::Error::last_os_error()
+        );
+        assert_eq!(libc::listen(fd.as_raw_fd(), 8), 0);
+        let mut bound = len;
+        assert_eq!(
+            libc::getsockname(
+                fd.as_raw_fd(),
+                (&mut addr as *mut libc::sockaddr_in6).cast(),
+                &mut bound
+            ),
+            0
+        );
+        (fd, u16::from_be(addr.sin6_port))
+    }
+}
+
+#[test]
+#[cfg_attr(not(has_ss), ignore = "needs ss (apt-get install iproute2)")]
+fn dual_stack_and_v6_only_wildcard_listeners_differ_as_in_ss() {
+    let (_dual, dual_port) = wildcard_v6_listener(false);
+    let (_v6, v6_port) = wildcard_v6_listener(true);
+    let ss = Command::new("ss").args(["-ltnH"]).output().unwrap();
+    let ss = String::from_utf8(ss.stdout).unwrap();
+    // The Local Address column of the row whose local port is `port`.
+    let local_of = |table: &str, column: usize, port: u16| -> String {
+        table
+            .lines()
+            .filter_map(|line| line.split_whitespace().nth(column))
+            .find(|local| local.ends_with(&format!(":{port}")))
+            .unwrap_or_else(|| panic!("no listener on port {port} in\n{table}"))
+            .to_string()
+    };
+    let ours = stdout_of(&["-ltn"]);
+    for port in [dual_port, v6_port] {
+        assert_eq!(
+            local_of(&ours, 3, port),
+            local_of(&ss, 3, port),
+            "{ours}\n{ss}"
+        );
+    }
+    assert_eq!(local_of(&ours, 3, dual_port), format!("*:{dual_port}"));
+    assert_eq!(local_of(&ours, 3, v6_port), format!("[::]:{v6_port}"));
+
+    let doc = json_of(&["-ltn", "--json"]);
+    let wildcard = |port| SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port));
+    for (port, v6only) in [(dual_port, false), (v6_port, true)] {
+        let socket = find_socket(&doc, "tcp", wildcard(port)).expect("our listener");
+        assert_eq!(socket["v6only"], v6only, "{socket}");
+        assert_eq!(socket["local"]["host"], "::", "{socket}");
+    }
+    // IPv4 sockets have no such option; /proc/net/tcp6 does not say.
+    let listener4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let doc = json_of(&["-ltn", "--json"]);
+    let socket = find_socket(&doc, "tcp", listener4.local_addr().unwrap()).expect("IPv4");
+    assert!(socket["v6only"].is_null(), "{socket}");
+    let output = common::rnetstat()
+        .args(["-ltn", "--json"])
+        .env("RNETSTAT_COLLECTOR", "procfs")
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let socket = find_socket(&doc, "tcp", wildcard(dual_port)).expect("our listener");
+    assert!(socket["v6only"].is_null(), "{socket}");
+}

@@ -3,6 +3,14 @@ use std::time::SystemTime;
 
 use super::{Process, Socket, UnixSocket};
 
+/// Whether IPv6 socket `socket` takes IPv6 only, as `v6only_by_inode` (a snapshot's) says.
+pub fn v6only_in(v6only_by_inode: &HashMap<u64, bool>, socket: &Socket) -> Option<bool> {
+    if !socket.local.is_ipv6() {
+        return None;
+    }
+    v6only_by_inode.get(&socket.inode?).copied()
+}
+
 /// Whether the owner columns can be trusted to be complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OwnerCoverage {
@@ -53,6 +61,86 @@ pub struct OwnerGaps {
     /// The OS lists sockets only through the processes that hold them (macOS): a socket no
     /// process holds (TIME_WAIT, one orphaned after close()) is not listed at all.
     pub unheld_unlisted: bool,
+    /// The processes that refused inspection, named in `refused`'s sentence when few.
+    pub refusers: Refusers,
+}
+
+/// How many processes refused inspection, and the first [`Refusers::NAMED`] of them: named in
+/// the message when they are all there are ("owners incomplete" on every run because of one
+/// process says which). Fixed-size, so that [`OwnerGaps`] stays `Copy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Refusers {
+    /// Processes that refused, each counted once.
+    pub count: u32,
+    named: [Option<Refuser>; Refusers::NAMED],
+    /// The pid added last: a process refuses once per fd, and counts once.
+    last: Option<u32>,
+}
+
+/// A pid and its name, cut to the kernel's 15-byte `comm`; the name is the process's own
+/// choice: untrusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Refuser {
+    pid: u32,
+    name: [u8; 15],
+    name_len: u8,
+}
+
+impl Refusers {
+    pub const NAMED: usize = 3;
+
+    /// Count process `pid` (named `name`) as refusing, once however often it is noted.
+    pub fn add(&mut self, pid: u32, name: &str) {
+        if self.last == Some(pid) || self.named.iter().flatten().any(|r| r.pid == pid) {
+            return;
+        }
+        self.last = Some(pid);
+        self.count += 1;
+        if let Some(slot) = self.named.iter_mut().find(|slot| slot.is_none()) {
+            let bytes = &name.as_bytes()[..name.len().min(15)];
+            let mut refuser = Refuser {
+                pid,
+                name: [0; 15],
+                name_len: bytes.len() as u8,
+            };
+            refuser.name[..bytes.len()].copy_from_slice(bytes);
+            *slot = Some(refuser);
+        }
+    }
+
+    /// `pid 7 (name)` or `pids 7 (a), 9 (b)` when every refuser is known by name; the names
+    /// escaped (non-ASCII and controls as `\u{..}`, `\x..`).
+    pub fn names(&self) -> Option<String> {
+        let named: Vec<_> = self.named.iter().flatten().collect();
+        if named.is_empty() || self.count as usize != named.len() {
+            return None;
+        }
+        let list = named
+            .iter()
+            .map(|refuser| {
+                let name = String::from_utf8_lossy(&refuser.name[..usize::from(refuser.name_len)]);
+                format!("{} ({})", refuser.pid, name.escape_default())
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        Some(format!(
+            "pid{} {list}",
+            if named.len() == 1 { "" } else { "s" }
+        ))
+    }
+
+    /// Add the refusers of another scan (of other processes).
+    /// Add the refusers of another scan; a process named in both counts once (the dashboard
+    /// merges the gaps of every refresh).
+    pub fn merge(&mut self, other: Refusers) {
+        let named = other.named.iter().flatten();
+        let unnamed = other.count.saturating_sub(named.clone().count() as u32);
+        for refuser in named {
+            let name = String::from_utf8_lossy(&refuser.name[..usize::from(refuser.name_len)]);
+            self.add(refuser.pid, &name);
+        }
+        self.count += unnamed;
+    }
 }
 
 impl OwnerGaps {
@@ -128,10 +216,22 @@ impl OwnerGaps {
         .map(|(_, reason)| reason)
     }
 
-    /// All reasons in one line, `; ` between them.
+    /// All reasons in one line, `; ` between them; the processes that refused even root
+    /// named when few.
     pub fn describe(&self) -> String {
         self.reasons()
-            .map(|r| r.sentence)
+            .map(|r| match self.named_refusal(r) {
+                Some(names) => format!(
+                    "{names} {} inspection even by root \
+                     (a security policy, or a process from outside this container)",
+                    if self.refusers.count == 1 {
+                        "refuses"
+                    } else {
+                        "refuse"
+                    }
+                ),
+                None => r.sentence.to_string(),
+            })
             .collect::<Vec<_>>()
             .join("; ")
     }
@@ -139,9 +239,19 @@ impl OwnerGaps {
     /// All reasons in a few words each, for the dashboard's header.
     pub fn labels(&self) -> String {
         self.reasons()
-            .map(|r| r.label)
+            .map(|r| match self.named_refusal(r) {
+                Some(names) => format!("{names} refused even to root"),
+                None => r.label.to_string(),
+            })
             .collect::<Vec<_>>()
             .join("; ")
+    }
+
+    /// The refusers' names when `reason` is a refusal to root and they are few.
+    fn named_refusal(&self, reason: Reason) -> Option<String> {
+        (reason.code == "access_refused")
+            .then(|| self.refusers.names())
+            .flatten()
     }
 }
 
@@ -164,7 +274,9 @@ impl std::ops::BitOrAssign for OwnerGaps {
             refused,
             no_proc,
             unheld_unlisted,
+            refusers,
         } = other;
+        self.refusers.merge(refusers);
         self.not_root |= not_root;
         self.no_ptrace |= no_ptrace;
         self.hidepid |= hidepid;
@@ -191,9 +303,17 @@ pub struct Snapshot {
     /// view's refresh between full scans): a process that started sharing a known socket
     /// since then is not listed yet. `None`: every process was searched for this snapshot.
     pub owners_as_of: Option<SystemTime>,
+    /// IPV6_V6ONLY of IPv6 sockets, by inode, where the OS said (Linux sock_diag): `false` is a
+    /// `[::]` socket that also takes IPv4. Kept beside `sockets`, which other code builds whole.
+    pub v6only_by_inode: HashMap<u64, bool>,
 }
 
 impl Snapshot {
+    /// Whether IPv6 socket `socket` takes IPv6 only; `None` for IPv4 and where unknown.
+    pub fn v6only(&self, socket: &Socket) -> Option<bool> {
+        v6only_in(&self.v6only_by_inode, socket)
+    }
+
     /// The owning processes of `socket`, in pid order, skipping any that exited before we looked.
     pub fn owners_of<'a>(&'a self, socket: &'a Socket) -> impl Iterator<Item = &'a Process> + 'a {
         socket.pids.iter().filter_map(|pid| self.processes.get(pid))
@@ -232,6 +352,63 @@ mod tests {
         assert_eq!(
             merged.labels(),
             "run as root to see other users' processes; no CAP_SYS_PTRACE; open-file limit hit"
+        );
+    }
+
+    #[test]
+    fn a_few_processes_refusing_root_are_named_many_are_counted() {
+        let refused = |pids: &[(u32, &str)]| {
+            let mut gaps = OwnerGaps {
+                refused: true,
+                ..OwnerGaps::default()
+            };
+            for &(pid, name) in pids {
+                // One refusal per fd: the same process noted again counts once.
+                gaps.refusers.add(pid, name);
+                gaps.refusers.add(pid, name);
+            }
+            gaps
+        };
+        let one = refused(&[(1, "process_api")]);
+        assert_eq!(
+            one.describe(),
+            "pid 1 (process_api) refuses inspection even by root \
+             (a security policy, or a process from outside this container)"
+        );
+        assert_eq!(one.labels(), "pid 1 (process_api) refused even to root");
+        let three = refused(&[(1, "a"), (7, "evil\u{1b}]0;x\u{7}"), (9, "c")]);
+        assert!(
+            three
+                .describe()
+                .starts_with("pids 1 (a), 7 (evil\\u{1b}]0;x\\u{7}), 9 (c) refuse inspection"),
+            "{}",
+            three.describe()
+        );
+        let four = refused(&[(1, "a"), (7, "b"), (9, "c"), (11, "d")]);
+        assert_eq!(four.refusers.count, 4);
+        assert!(
+            four.describe()
+                .starts_with("some processes refuse inspection even by root")
+        );
+        // Refreshes merge their gaps: the same process refusing again is still one.
+        let mut merged = one;
+        merged |= one;
+        merged |= refused(&[(5, "other")]);
+        assert_eq!(merged.refusers.count, 2);
+        assert!(
+            merged
+                .describe()
+                .starts_with("pids 1 (process_api), 5 (other) refuse")
+        );
+        // Without root, every other user's process refuses: "run as root" says it all.
+        let not_root = OwnerGaps {
+            not_root: true,
+            refusers: one.refusers,
+            ..OwnerGaps::default()
+        };
+        assert_eq!(
+            not_root.describe(),
+            "run as root to see other users' processes"
         );
     }
 

@@ -235,6 +235,18 @@ impl Timer {
     }
 }
 
+impl Timer {
+    /// Fill the counts sock_diag's header left unknown from tcp_info's `tcpi_retransmits` and
+    /// `tcpi_probes`, the very counters netstat reads from /proc/net/tcp.
+    pub fn fill_counts(&mut self, retransmits: u8, probes: u8) {
+        if matches!(self.kind, TimerKind::Unknown(_)) {
+            return;
+        }
+        self.retransmits.get_or_insert(u32::from(retransmits));
+        self.probes.get_or_insert(u32::from(probes));
+    }
+}
+
 impl std::fmt::Display for Timer {
     /// netstat -o's column: `keepalive (7192.84/0/0)`, expiry in seconds / retransmits / probes.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -307,6 +319,16 @@ mod tests {
     fn timers_print_as_netstat_o() {
         let keepalive = Timer::from_sock_diag(2, 7_192_845, 0);
         assert_eq!(keepalive.to_string(), "keepalive (7192.84/-/0)");
+        // tcp_info's counts fill only what the header left unknown.
+        let mut filled = keepalive;
+        filled.fill_counts(1, 5);
+        assert_eq!(filled.to_string(), "keepalive (7192.84/1/0)");
+        let mut on = Timer::from_sock_diag(1, 204, 3);
+        on.fill_counts(9, 2);
+        assert_eq!(on.to_string(), "on (0.20/3/2)");
+        let mut unknown = Timer::from_sock_diag(9, 1_000, 1);
+        unknown.fill_counts(1, 1);
+        assert_eq!(unknown.to_string(), "unkn-9 (1.00/-/-)");
         let off = Timer::from_sock_diag(0, 0, 0);
         assert_eq!(off.to_string(), "off (0.00/0/0)");
         let on = Timer::from_sock_diag(1, 204, 3);

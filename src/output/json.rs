@@ -57,11 +57,9 @@ impl Serialize for Sockets<'_> {
         let count = self.snapshot.sockets.len() + self.snapshot.unix_sockets.len();
         let mut seq = serializer.serialize_seq(Some(count))?;
         for socket in &self.snapshot.sockets {
-            seq.serialize_element(&socket_view(
-                &self.snapshot.processes,
-                self.services,
-                socket,
-            ))?;
+            let mut view = socket_view(&self.snapshot.processes, self.services, socket);
+            view.v6only = self.snapshot.v6only(socket);
+            seq.serialize_element(&view)?;
         }
         for socket in &self.snapshot.unix_sockets {
             seq.serialize_element(&unix_view(self.snapshot, socket))?;
@@ -74,6 +72,8 @@ impl Serialize for Sockets<'_> {
 struct SocketView<'a> {
     proto: &'static str,
     family: &'static str,
+    /// IPV6_V6ONLY: `false` is a `[::]` socket that takes IPv4 too; null for IPv4 and unknown.
+    v6only: Option<bool>,
     state: &'static str,
     local: EndpointView<'a>,
     remote: Option<EndpointView<'a>>,
@@ -260,6 +260,7 @@ fn socket_view<'a>(
     SocketView {
         proto: socket.proto.as_str(),
         family: socket.family().as_str(),
+        v6only: None,
         state: socket.state.as_str(),
         local: endpoint_view(socket.local, socket.proto, services),
         remote: socket

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use crate::cli::TableOptions;
 use crate::format::{
     NO_PEER, escaped_name, push_escaped, push_escaped_name, push_tcp_info, write_endpoint,
+    write_local_endpoint,
 };
 use crate::model::{Family, Snapshot, Socket, SocketState, UnixSocket};
 use crate::services::Services;
@@ -216,6 +217,7 @@ pub fn write_table<W: Write>(
         // Rows past the TCP/UDP sockets are Unix sockets (-x), which have none.
         if let Some(info) = row
             .checked_sub(1)
+            .filter(|_| options.info)
             .and_then(|i| snapshot.sockets.get(i))
             .and_then(|socket| socket.tcp_info.as_deref())
         {
@@ -251,7 +253,12 @@ fn push_row(
     cells.finish_cell(None);
     push_optional_number(cells, socket.recv_q.map(u64::from));
     push_optional_number(cells, socket.send_q.map(u64::from));
-    write_endpoint(&mut cells.text, socket.local, service(socket.local.port()));
+    write_local_endpoint(
+        &mut cells.text,
+        socket.local,
+        snapshot.v6only(socket),
+        service(socket.local.port()),
+    );
     cells.finish_cell(columns[3].limit);
     match socket.remote {
         Some(remote) => write_endpoint(&mut cells.text, remote, service(remote.port())),
@@ -484,6 +491,7 @@ mod tests {
     fn plain() -> TableOptions {
         TableOptions {
             header: true,
+            info: false,
             numeric: false,
             programs: false,
             extended: false,
@@ -548,6 +556,7 @@ mod tests {
     fn numeric_extended_and_programs_columns() {
         let options = TableOptions {
             header: true,
+            info: false,
             numeric: true,
             programs: true,
             extended: true,
@@ -592,6 +601,7 @@ mod tests {
     fn user_names_show_unless_numeric() {
         let options = TableOptions {
             header: true,
+            info: false,
             extended: true,
             ..plain()
         };
@@ -623,6 +633,7 @@ mod tests {
             &snapshot,
             TableOptions {
                 header: true,
+                info: false,
                 wide: true,
                 ..plain()
             },
@@ -637,6 +648,7 @@ mod tests {
             &sample(),
             TableOptions {
                 header: true,
+                info: false,
                 color: true,
                 ..plain()
             },
@@ -735,6 +747,7 @@ mod tests {
         ];
         let options = TableOptions {
             header: true,
+            info: false,
             numeric: true,
             programs: true,
             extended: true,
@@ -758,6 +771,7 @@ mod tests {
             &snapshot,
             TableOptions {
                 header: true,
+                info: false,
                 color: true,
                 ..plain()
             },
@@ -771,6 +785,7 @@ mod tests {
         snapshot.processes.get_mut(&7).unwrap().name = "sshd,1/systemd".into();
         let options = TableOptions {
             header: true,
+            info: false,
             numeric: true,
             programs: true,
             ..plain()

@@ -7,12 +7,17 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
+use super::kill::ProcessStart;
 use crate::cli::LiveOptions;
 use crate::filter::eval::Owners;
 use crate::filter::parse::{parse, split_words};
 use crate::filter::{Filter, Query};
-use crate::format::{NO_PEER, escaped, escaped_name, push_escaped, write_endpoint};
-use crate::model::{Family, OwnerCoverage, Process, Proto, Snapshot, Socket, SocketState};
+use crate::format::{
+    NO_PEER, escaped, escaped_name, push_escaped, write_endpoint, write_local_endpoint,
+};
+use crate::model::{
+    Family, OwnerCoverage, Process, Proto, Snapshot, Socket, SocketState, v6only_in,
+};
 use crate::services::Services;
 
 /// How many refreshes a new, gone or state-changed socket stays highlighted.
@@ -56,6 +61,9 @@ pub enum Msg {
         pid: u32,
         result: Result<(), String>,
     },
+    /// What came of an [`Effect::ReadStartTimes`]: the start of each owner in the kill dialog,
+    /// in its order (`None`: exited or unreadable).
+    StartTimes(Vec<Option<ProcessStart>>),
     /// Text pasted into the terminal: never keystrokes, only ever filter text.
     Paste(String),
     /// A signal (SIGTERM, SIGHUP) or a lost terminal: leave now.
@@ -66,12 +74,17 @@ pub enum Msg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     Quit,
-    /// Send SIGTERM to this process if it still holds the socket `inode` at that moment;
-    /// the loop answers with [`Msg::Killed`].
+    /// Send SIGTERM to this process if it still holds the socket `inode` and is still the
+    /// process that `started` then (not one that reused the pid); the loop answers with
+    /// [`Msg::Killed`].
     Kill {
         pid: u32,
         inode: Option<u64>,
+        started: Option<ProcessStart>,
     },
+    /// The kill dialog opened: record when each of its owners started (the loop answers with
+    /// [`Msg::StartTimes`]), so `y` can tell them from a process that reuses the pid later.
+    ReadStartTimes,
 }
 
 /// A TCPView-style highlight with the number of refreshes it has left.
@@ -235,6 +248,8 @@ struct RowContext<'a> {
     numeric: bool,
     processes: &'a HashMap<u32, Process>,
     user_names: &'a HashMap<u32, String>,
+    /// See [`Snapshot::v6only_by_inode`].
+    v6only_by_inode: &'a HashMap<u64, bool>,
     /// Seconds between the previous snapshot and this one, when both have a time.
     elapsed: Option<f64>,
 }
@@ -267,7 +282,12 @@ impl Row {
             }
         };
         self.local.clear();
-        write_endpoint(&mut self.local, socket.local, service(socket.local.port()));
+        write_local_endpoint(
+            &mut self.local,
+            socket.local,
+            v6only_in(context.v6only_by_inode, socket),
+            service(socket.local.port()),
+        );
         self.remote.clear();
         match socket.remote {
             Some(remote) => write_endpoint(&mut self.remote, remote, service(remote.port())),
@@ -534,8 +554,8 @@ pub struct Details {
 /// The kill dialog: every process holding the socket, one of them chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KillTarget {
-    /// Pid and escaped program name (`?` when unknown) of every owner, in pid order.
-    pub owners: Vec<(u32, String)>,
+    /// Every owner, in pid order.
+    pub owners: Vec<KillOwner>,
     /// Index into `owners` of the one `y` signals.
     pub selected: usize,
     /// The socket, rechecked at the moment of sending: its owners may have changed since.
@@ -544,8 +564,18 @@ pub struct KillTarget {
 
 impl KillTarget {
     pub fn pid(&self) -> u32 {
-        self.owners[self.selected].0
+        self.owners[self.selected].pid
     }
+}
+
+/// One process the kill dialog offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KillOwner {
+    pub pid: u32,
+    /// Escaped program name, `?` when unknown.
+    pub program: String,
+    /// When it started, read as the dialog opened; `None` until read, or if it could not be.
+    pub started: Option<ProcessStart>,
 }
 
 /// What the selection stays on across refreshes, sorts and filters.
@@ -694,6 +724,13 @@ impl App {
                     Err(why) => format!("could not kill pid {pid} ({program}): {why}"),
                 });
             }
+            Msg::StartTimes(starts) => {
+                if let Some(target) = &mut self.confirm {
+                    for (owner, started) in target.owners.iter_mut().zip(starts) {
+                        owner.started = started;
+                    }
+                }
+            }
             Msg::Paste(text) => self.on_paste(&text),
             Msg::Terminate => return Some(Effect::Quit),
         }
@@ -728,6 +765,7 @@ impl App {
                         return Some(Effect::Kill {
                             pid,
                             inode: target.inode,
+                            started: target.owners[target.selected].started,
                         });
                     }
                 },
@@ -785,7 +823,7 @@ impl App {
                 self.rebuild_lines();
                 self.restore(anchor);
             }
-            Key::Char('k') => self.ask_kill(),
+            Key::Char('k') => return self.ask_kill(),
             Key::Char(c @ ('0'..='9' | ')')) => {
                 if let Some(column) = Column::from_key(c) {
                     self.sort_by(column);
@@ -906,32 +944,37 @@ impl App {
         self.restore(anchor);
     }
 
-    fn ask_kill(&mut self) {
+    fn ask_kill(&mut self) -> Option<Effect> {
         let row = match &self.details {
             Some(details) => Some(&details.last),
             None => self.row_at(self.selected),
         };
         let Some(row) = row else {
             self.status = Some("select a socket to kill its process".to_string());
-            return;
+            return None;
         };
         if row.socket.pids.is_empty() {
             self.status = Some(match self.coverage {
                 OwnerCoverage::Incomplete(gaps) => format!("no known owner: {}", gaps.describe()),
                 _ => "no known owner for this socket".to_string(),
             });
-            return;
+            return None;
         }
         self.confirm = Some(KillTarget {
             owners: row
                 .socket
                 .pids
                 .iter()
-                .map(|&pid| (pid, self.program_of(pid)))
+                .map(|&pid| KillOwner {
+                    pid,
+                    program: self.program_of(pid),
+                    started: None,
+                })
                 .collect(),
             selected: 0,
             inode: row.socket.inode,
         });
+        Some(Effect::ReadStartTimes)
     }
 
     /// Pasted text goes into an open filter, control characters dropped (a pasted Enter must
@@ -1040,6 +1083,7 @@ impl App {
             user_names,
             owners,
             owners_as_of,
+            v6only_by_inode,
             // The dashboard does not show Unix sockets (and -x conflicts with --live).
             unix_sockets: _,
         } = snapshot;
@@ -1063,6 +1107,7 @@ impl App {
             numeric: self.numeric,
             processes: &self.processes,
             user_names: &self.user_names,
+            v6only_by_inode: &v6only_by_inode,
             elapsed,
         };
 

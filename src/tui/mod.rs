@@ -206,9 +206,24 @@ fn dispatch(app: &mut App, msg: Msg) -> bool {
     match app.update(msg) {
         None => true,
         Some(Effect::Quit) => false,
-        Some(Effect::Kill { pid, inode }) => {
-            let result = kill::terminate_holder(pid, inode);
+        Some(Effect::Kill {
+            pid,
+            inode,
+            started,
+        }) => {
+            let result = kill::terminate_holder(pid, inode, started);
             dispatch(app, Msg::Killed { pid, result })
+        }
+        Some(Effect::ReadStartTimes) => {
+            let owners = app
+                .confirm
+                .as_ref()
+                .map_or(&[][..], |target| &target.owners);
+            let starts = owners
+                .iter()
+                .map(|owner| kill::start_of(owner.pid))
+                .collect();
+            dispatch(app, Msg::StartTimes(starts))
         }
     }
 }

@@ -9,7 +9,8 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
-use super::app::{App, Effect, Key, Line, Mark, Msg};
+use super::app::{App, Effect, Key, KillOwner, Line, Mark, Msg};
+use super::kill::ProcessStart;
 use super::view;
 use crate::cli::LiveOptions;
 use crate::filter::{Listening, Query};
@@ -792,12 +793,17 @@ fn details_follow_the_socket_across_refreshes_and_say_gone() {
 fn kill_asks_first_and_only_y_confirms() {
     let mut app = new_app();
     feed(&mut app, three_sockets());
-    press(&mut app, Key::Char('k'));
-    let target = app.confirm.clone().expect("confirmation asked");
     assert_eq!(
-        target.owners,
-        vec![(100, "nginx".to_string()), (101, "nginx".to_string())]
+        press(&mut app, Key::Char('k')),
+        Some(Effect::ReadStartTimes)
     );
+    let target = app.confirm.clone().expect("confirmation asked");
+    let owner = |pid| KillOwner {
+        pid,
+        program: "nginx".to_string(),
+        started: None,
+    };
+    assert_eq!(target.owners, vec![owner(100), owner(101)]);
     assert_eq!((target.pid(), target.inode), (100, Some(11)));
     assert_eq!(press(&mut app, Key::Char('n')), None);
     assert!(app.confirm.is_none());
@@ -810,7 +816,8 @@ fn kill_asks_first_and_only_y_confirms() {
         press(&mut app, Key::Char('y')),
         Some(Effect::Kill {
             pid: 100,
-            inode: Some(11)
+            inode: Some(11),
+            started: None
         })
     );
     assert!(app.confirm.is_none());
@@ -837,9 +844,24 @@ fn kill_dialog_lists_every_owner_and_signals_only_the_chosen_one() {
     let mut app = new_app();
     feed(&mut app, three_sockets());
     press(&mut app, Key::Char('k'));
+    let start = |ticks, seconds| ProcessStart {
+        ticks,
+        at: Some(UNIX_EPOCH + Duration::from_secs(seconds)),
+    };
+    // Recorded as the dialog opens, and shown: `y` signals only a process started then.
+    app.update(Msg::StartTimes(vec![
+        Some(start(500, 9 * 3600 + 5)),
+        Some(start(600, 10 * 3600 + 7 * 60)),
+    ]));
     let text = screen_lines(&draw(&app, WIDTH, 24)).join("\n");
-    assert!(text.contains("> pid 100  nginx"), "{text}");
-    assert!(text.contains("  pid 101  nginx"), "{text}");
+    assert!(
+        text.contains("> pid 100  nginx  started 09:00:05 UTC"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  pid 101  nginx  started 10:07:00 UTC"),
+        "{text}"
+    );
     assert!(text.contains("Up/Down: choose · y: yes · any other key: no"));
     assert_eq!(press(&mut app, Key::Down), None);
     assert_eq!(press(&mut app, Key::Down), None, "stays on the last owner");
@@ -849,7 +871,8 @@ fn kill_dialog_lists_every_owner_and_signals_only_the_chosen_one() {
         press(&mut app, Key::Char('y')),
         Some(Effect::Kill {
             pid: 101,
-            inode: Some(11)
+            inode: Some(11),
+            started: Some(start(600, 10 * 3600 + 7 * 60))
         })
     );
     press(&mut app, Key::Char('k'));
@@ -886,7 +909,8 @@ fn kill_dialog_keeps_the_chosen_owner_on_screen_among_many() {
         press(&mut app, Key::Char('y')),
         Some(Effect::Kill {
             pid: 1059,
-            inode: Some(5)
+            inode: Some(5),
+            started: None
         })
     );
 }

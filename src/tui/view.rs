@@ -195,7 +195,7 @@ fn describe_query(app: &App) -> String {
 }
 
 /// Wall-clock time of day in UTC (no time zone database needed on any OS).
-fn clock(at: SystemTime) -> String {
+pub(super) fn clock(at: SystemTime) -> String {
     let seconds = at
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs())
@@ -931,7 +931,7 @@ fn render_confirm(target: &KillTarget, frame: &mut Frame, area: Rect) {
     let pid_width = target
         .owners
         .iter()
-        .map(|(pid, _)| pid.to_string().len())
+        .map(|owner| owner.pid.to_string().len())
         .max()
         .unwrap_or(1);
     // Owners that fit beside the question, the key line, the borders and two "more" lines:
@@ -946,13 +946,21 @@ fn render_confirm(target: &KillTarget, frame: &mut Frame, area: Rect) {
         lines.push(Line::from(format!("  … {first} more above")));
     }
     let below = target.owners.len() - shown.end;
-    for (index, (pid, program)) in target.owners.iter().enumerate().skip(first).take(fits) {
+    for (index, owner) in target.owners.iter().enumerate().skip(first).take(fits) {
         let chosen = index == target.selected;
         let mut text = format!(
-            "{} pid {pid:<pid_width$}  {program}",
-            if chosen { '>' } else { ' ' }
+            "{} pid {:<pid_width$}  {}",
+            if chosen { '>' } else { ' ' },
+            owner.pid,
+            owner.program
         );
-        if let Some(why) = kill::refusal(*pid) {
+        if owner.started.is_some() {
+            text.push_str(&format!(
+                "  started {}",
+                kill::describe_start(owner.started)
+            ));
+        }
+        if let Some(why) = kill::refusal(owner.pid) {
             text.push_str(&format!("  (refused: {why})"));
         }
         lines.push(if chosen {

@@ -8,7 +8,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::model::{OwnerCoverage, OwnerGaps, Socket, UnixSocket};
+use crate::model::{OwnerCoverage, OwnerGaps, Refusers, Socket, UnixSocket};
 use crate::platform::CollectError;
 
 /// Inodes are small unique integers: one multiply spreads them well enough and costs far less
@@ -359,6 +359,8 @@ struct Obstacles {
     denied: bool,
     out_of_fds: bool,
     no_proc: bool,
+    /// The processes that denied us.
+    refusers: Refusers,
 }
 
 impl Obstacles {
@@ -370,6 +372,17 @@ impl Obstacles {
             _ => {}
         }
     }
+
+    /// As [`note`](Self::note), for an entry of process `pid`: a refusal names the process.
+    fn note_of(&mut self, error: &io::Error, pid: u32, proc_dir: &OwnedFd, path: &mut PathBuf32) {
+        self.note(error);
+        if matches!(error.raw_os_error(), Some(libc::EACCES | libc::EPERM)) {
+            let mut comm = [0u8; 64];
+            let name = read_small(proc_dir, path.set(pid, b"/comm"), &mut comm)
+                .map(|name| String::from_utf8_lossy(name.trim_ascii_end()).into_owned());
+            self.refusers.add(pid, name.as_deref().unwrap_or("?"));
+        }
+    }
 }
 
 impl std::ops::BitOrAssign for Obstacles {
@@ -377,6 +390,7 @@ impl std::ops::BitOrAssign for Obstacles {
         self.denied |= other.denied;
         self.out_of_fds |= other.out_of_fds;
         self.no_proc |= other.no_proc;
+        self.refusers.merge(other.refusers);
     }
 }
 
@@ -397,6 +411,7 @@ fn explain(obstacles: Obstacles) -> OwnerGaps {
         no_proc: obstacles.no_proc,
         // sock_diag lists every socket, held or not.
         unheld_unlisted: false,
+        refusers: obstacles.refusers,
     }
 }
 
@@ -603,7 +618,7 @@ fn scan_until(proc_dir: &OwnedFd, pids: &[u32], mut wanted: Option<&mut InodeSet
         let fd_dir = match open_dir(Some(proc_dir), path.set(pid, b"/fd")) {
             Ok(fd) => fd,
             Err(e) => {
-                found.obstacles.note(&e);
+                found.obstacles.note_of(&e, pid, proc_dir, &mut path);
                 continue;
             }
         };
@@ -611,7 +626,7 @@ fn scan_until(proc_dir: &OwnedFd, pids: &[u32], mut wanted: Option<&mut InodeSet
             let len = match read_link_into(&fd_dir, name, &mut link) {
                 Ok(len) => len,
                 Err(e) => {
-                    found.obstacles.note(&e);
+                    found.obstacles.note_of(&e, pid, proc_dir, &mut path);
                     return;
                 }
             };
@@ -972,6 +987,34 @@ mod tests {
         assert!(!hidepid_applies("rw", never));
         assert!(!hidepid_applies("rw,hidepid=2,gid=27", |gid| gid == 27));
         assert!(hidepid_applies("rw,hidepid=2,gid=27", |gid| gid == 28));
+    }
+
+    #[test]
+    fn a_refusal_names_the_process_that_refused() {
+        let proc_dir = open_dir(None, c"/proc").unwrap();
+        let mut obstacles = Obstacles::default();
+        let denied = io::Error::from_raw_os_error(libc::EACCES);
+        let own = std::process::id();
+        for _ in 0..3 {
+            obstacles.note_of(&denied, own, &proc_dir, &mut PathBuf32::default());
+        }
+        let gone = io::Error::from_raw_os_error(libc::ENOENT);
+        obstacles.note_of(&gone, 1, &proc_dir, &mut PathBuf32::default());
+        let gaps = explain(obstacles);
+        assert_eq!(gaps.refusers.count, 1);
+        let name = std::fs::read_to_string("/proc/self/comm").unwrap();
+        assert_eq!(
+            gaps.refusers.names(),
+            Some(format!("pid {own} ({})", name.trim_end().escape_default()))
+        );
+        // As root with every capability (how the tests run) that is a refusal to root, named.
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } == 0 && has_cap_sys_ptrace() {
+            assert!(
+                gaps.describe().starts_with(&format!("pid {own} (")),
+                "{gaps:?}"
+            );
+        }
     }
 
     #[test]

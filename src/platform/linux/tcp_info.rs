@@ -22,6 +22,7 @@ const UNLIMITED_PACING: u64 = u64::MAX;
 /// Byte offsets of the fields read, from the uapi header.
 mod offset {
     pub const RETRANSMITS: usize = 2;
+    pub const PROBES: usize = 3;
     pub const RTO: usize = 8;
     pub const SND_MSS: usize = 16;
     pub const UNACKED: usize = 24;
@@ -64,6 +65,16 @@ pub fn from_attributes(attributes: &[u8]) -> Option<Box<TcpInfo>> {
     let mut info = info?;
     info.congestion = congestion;
     Some(Box::new(info))
+}
+
+/// The counts netstat -o shows, `tcpi_retransmits` and `tcpi_probes` (icsk_retransmits and
+/// icsk_probes_out, /proc/net/tcp's retrnsmt and timeout columns); `None` without tcp_info.
+pub fn timer_counts(attributes: &[u8]) -> Option<(u8, u8)> {
+    let (_, info) = self::attributes(attributes).find(|&(kind, _)| kind == INET_DIAG_INFO)?;
+    if info.len() < BASE_BYTES {
+        return None;
+    }
+    Some((info[offset::RETRANSMITS], info[offset::PROBES]))
 }
 
 /// The (type, payload) of each `struct rtattr` in `bytes`, up to the first that does not fit.
