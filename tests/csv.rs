@@ -34,6 +34,8 @@ def from_row(row):
         value = None if text == "" else text
         if column == "processes":
             value = json.loads(text)
+        elif value is not None and column == "v6only":
+            value = {"true": True, "false": False}[value]
         elif value is not None and (column in INTEGERS or
                                     (column.startswith("tcp_info_") and column != "tcp_info_congestion")):
             value = int(value)
@@ -150,7 +152,7 @@ fn csv_read_back_by_python_equals_json() {
 #[test]
 fn csv_starts_with_its_header_and_survives_a_closed_pipe() {
     let csv = stdout_of(&["--csv", "-a"]);
-    assert!(csv.starts_with("proto,family,type,state,local_host,local_port,"));
+    assert!(csv.starts_with("proto,family,v6only,type,state,local_host,local_port,"));
     let piped = Command::new("bash")
         .arg("-c")
         .arg(format!(

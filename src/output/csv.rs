@@ -17,6 +17,7 @@ use crate::services::Services;
 pub const COLUMNS: &[(&str, &[&str])] = &[
     ("proto", &["proto"]),
     ("family", &["family"]),
+    ("v6only", &["v6only"]),
     ("type", &["type"]),
     ("state", &["state"]),
     ("local_host", &["local", "host"]),

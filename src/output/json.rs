@@ -310,8 +310,11 @@ pub fn socket_values<'a>(
     snapshot: &'a Snapshot,
     services: &'a Services,
 ) -> impl Iterator<Item = serde_json::Result<serde_json::Value>> + 'a {
-    let inet = (snapshot.sockets.iter())
-        .map(|socket| serde_json::to_value(socket_view(&snapshot.processes, services, socket)));
+    let inet = snapshot.sockets.iter().map(|socket| {
+        let mut view = socket_view(&snapshot.processes, services, socket);
+        view.v6only = snapshot.v6only(socket);
+        serde_json::to_value(view)
+    });
     let unix = (snapshot.unix_sockets.iter())
         .map(|socket| serde_json::to_value(unix_view(snapshot, socket)));
     inet.chain(unix)
