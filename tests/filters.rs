@@ -723,3 +723,41 @@ fn a_50000_term_or_chain_of_ports_keeps_exactly_the_listeners_it_names() {
         );
     }
 }
+
+#[test]
+fn a_filter_file_over_1_mib_is_refused_with_one_line() {
+    let scratch = Scratch::new("big");
+    // Comments only: what counts is the size, not what it says.
+    let line = "# a comment line that says nothing at all, over and over again.........\n";
+    let big = line.repeat(2 * 1024 * 1024 / line.len() + 1);
+    let path = scratch.file("big", big.as_bytes());
+    let output = run_within(&["-tan", "-F", &path], Duration::from_secs(60));
+    assert_one_line_usage_error("2 MiB file", &output, "longer than 1 MiB");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!("rnetstat: -F {path}: ")),
+        "{stderr}"
+    );
+    let mut child = rnetstat()
+        .args(["-tan", "-F", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // rnetstat may stop reading at the limit and close the pipe: a failed write is fine.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(big.as_bytes());
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_one_line_usage_error("2 MiB on stdin", &output, "longer than 1 MiB");
+}
+
+#[test]
+fn a_filter_file_that_never_ends_stops_at_the_limit() {
+    // Reading /dev/zero changes nothing on the machine.
+    let output = run_within(&["-tan", "-F", "/dev/zero"], Duration::from_secs(30));
+    assert_one_line_usage_error("/dev/zero", &output, "longer than 1 MiB");
+}
