@@ -9,10 +9,13 @@ use std::time::Duration;
 use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
+use crate::filter::ast::{Expr, UserMatch};
 use crate::filter::parse::{MAX_FILTER_BYTES, parse, split_words};
 use crate::filter::sort::SortKey;
-use crate::filter::{Listening, Query};
+use crate::filter::{Filter, Listening, Query};
+use crate::format::escaped;
 use crate::model::Proto;
+use crate::platform;
 use crate::services::Services;
 
 /// Which program is talking to whom, on which port, right now.
@@ -386,6 +389,9 @@ impl Args {
             if filter.states.is_some() {
                 config.query.listening = Listening::All;
             }
+            if let Some(name) = unknown_user(&filter) {
+                return Err(format!("filter: no user named '{}'", escaped(name)));
+            }
             config.query.owners |= filter.needs_owners();
             config.query.filter = Some(filter);
         }
@@ -412,6 +418,20 @@ fn read_filter_file(reader: impl std::io::Read) -> std::io::Result<String> {
             "stream did not contain valid UTF-8",
         )
     })
+}
+
+/// The first `user NAME` of `filter` that names no account, when the OS lists its accounts.
+fn unknown_user(filter: &Filter) -> Option<&str> {
+    filter
+        .expr
+        .iter()
+        .flat_map(Expr::conditions)
+        .find_map(|condition| match condition {
+            Expr::User(UserMatch::Name(name)) if platform::user_exists(name) == Some(false) => {
+                Some(name.as_str())
+            }
+            _ => None,
+        })
 }
 
 /// What to tell a user who reached for a netstat or ss flag rnetstat does not have.

@@ -761,3 +761,31 @@ fn a_filter_file_that_never_ends_stops_at_the_limit() {
     let output = run_within(&["-tan", "-F", "/dev/zero"], Duration::from_secs(30));
     assert_one_line_usage_error("/dev/zero", &output, "longer than 1 MiB");
 }
+
+#[test]
+fn an_unknown_user_or_a_mistyped_address_is_a_usage_error() {
+    let output = run(&["-tan", "user", "nosuchuser"]);
+    assert_one_line_usage_error("user nosuchuser", &output, "no user named 'nosuchuser'");
+    // A numeric uid needs no account.
+    let output = run(&["-tan", "user", "3999999999"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = run(&["-tan", "dst", "10.0.0.300"]);
+    assert_one_line_usage_error(
+        "dst 10.0.0.300",
+        &output,
+        "'10.0.0.300' is not an IP address",
+    );
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("host names"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = run(&["-tan", "dst", "fe80::zz/64"]);
+    assert_one_line_usage_error("dst fe80::zz", &output, "'fe80::zz' is not an IP address");
+    let output = run(&["-tan", "dst", "example.com"]);
+    assert_one_line_usage_error("dst example.com", &output, "host names are not looked up");
+}

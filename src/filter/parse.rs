@@ -637,9 +637,7 @@ impl Parser<'_> {
             None
         } else {
             let Some((ip, prefix)) = parse_prefix(address) else {
-                return Err(self.error_at_last(format!(
-                    "'{address}' is not an address or prefix (host names are not looked up)"
-                )));
+                return Err(self.error_at_last(not_an_address(address)));
             };
             let ip_family = Family::of(ip);
             if family.is_some_and(|f| f != ip_family) {
@@ -698,6 +696,27 @@ fn starts_expr(word: &str) -> bool {
             | "pid"
             | "user"
     ) || UNSUPPORTED_SS_WORDS.contains(&word)
+}
+
+/// Why `text` is not `ADDR[/LEN]`. Digits and dots, or a `:`, are a mistyped address (a host
+/// name has a letter, and no `:`); anything else is taken for a host name.
+fn not_an_address(text: &str) -> String {
+    let (address, length) = match text.split_once('/') {
+        Some((address, length)) => (address, Some(length)),
+        None => (text, None),
+    };
+    let numeric = !address.is_empty() && address.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if !numeric && !address.contains(':') {
+        return format!("'{text}' is not an address or prefix (host names are not looked up)");
+    }
+    match (parse_prefix(address), length) {
+        (Some((ip, _)), Some(length)) => format!(
+            "'/{length}' is not a prefix length for an {} address (0 to {})",
+            if ip.is_ipv4() { "IPv4" } else { "IPv6" },
+            if ip.is_ipv4() { 32 } else { 128 }
+        ),
+        _ => format!("'{address}' is not an IP address"),
+    }
 }
 
 /// `ADDR[/LEN]`; IPv4 may be shortened as iproute2 allows (`10/8` is 10.0.0.0/8).
@@ -1124,8 +1143,25 @@ mod tests {
             ),
             (
                 "dst 10.0.0.0/33",
-                "filter: '10.0.0.0/33' is not an address or prefix (host names are not looked \
-                 up) at word 2 of 'dst 10.0.0.0/33'",
+                "filter: '/33' is not a prefix length for an IPv4 address (0 to 32) at word 2 \
+                 of 'dst 10.0.0.0/33'",
+            ),
+            (
+                "dst 10.0.0.300",
+                "filter: '10.0.0.300' is not an IP address at word 2 of 'dst 10.0.0.300'",
+            ),
+            (
+                "src [fe80::1::2]:80",
+                "filter: 'fe80::1::2' is not an IP address at word 2 of 'src [fe80::1::2]:80'",
+            ),
+            (
+                "src ::1/x",
+                "filter: '/x' is not a prefix length for an IPv6 address (0 to 128) at word 2 \
+                 of 'src ::1/x'",
+            ),
+            (
+                "dst 10.0.0.1.5/8",
+                "filter: '10.0.0.1.5' is not an IP address at word 2 of 'dst 10.0.0.1.5/8'",
             ),
             (
                 "dst [::1",
