@@ -424,7 +424,9 @@ impl Parser<'_> {
         }
     }
 
-    /// One condition: every word but `(` and `not` that may start an expression.
+    /// One condition: every word but `(` and `not` that may start an expression. Not inlined:
+    /// its locals would swell the frame of `expr`, which recurses.
+    #[inline(never)]
     fn condition(&mut self, start: usize, word: &str) -> Result<Expr, ParseError> {
         let word = word.to_string();
         match word.as_str() {
