@@ -9,10 +9,13 @@ use std::time::Duration;
 use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
-use crate::filter::parse::{parse, split_words};
+use crate::filter::ast::{Expr, UserMatch};
+use crate::filter::parse::{MAX_FILTER_BYTES, parse, split_words};
 use crate::filter::sort::SortKey;
-use crate::filter::{Listening, Query};
+use crate::filter::{Filter, Listening, Query};
+use crate::format::escaped;
 use crate::model::Proto;
+use crate::platform;
 use crate::services::Services;
 
 /// Which program is talking to whom, on which port, right now.
@@ -111,8 +114,8 @@ pub struct Args {
     /// No header line (as ss -H)
     #[arg(short = 'H', long = "no-header")]
     pub no_header: bool,
-    /// Read the filter from FILE (- for stdin), after any filter words given (as ss -F); # starts
-    /// a comment line
+    /// Read the filter from FILE (- for stdin, at most 1 MiB), after any filter words given (as
+    /// ss -F); # starts a comment line
     #[arg(short = 'F', long = "filter", value_name = "FILE")]
     pub filter_file: Option<PathBuf>,
     /// Print the man page or a shell completion script, built from these flags, and exit
@@ -352,9 +355,9 @@ impl Args {
         let mut words = self.filter.clone();
         if let Some(path) = &self.filter_file {
             let text = if path.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin())
+                read_filter_file(std::io::stdin())
             } else {
-                std::fs::read_to_string(path)
+                std::fs::File::open(path).and_then(read_filter_file)
             }
             .map_err(|e| format!("-F {}: {e}", path.display()))?;
             words.extend(
@@ -395,11 +398,49 @@ impl Args {
             if filter.states.is_some() {
                 config.query.listening = Listening::All;
             }
+            if let Some(name) = unknown_user(&filter) {
+                return Err(format!("filter: no user named '{}'", escaped(name)));
+            }
             config.query.owners |= filter.needs_owners();
             config.query.filter = Some(filter);
         }
         Ok(config)
     }
+}
+
+/// A filter file's text: at most [`MAX_FILTER_BYTES`], read no further (`-F /dev/zero` ends).
+fn read_filter_file(reader: impl std::io::Read) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_FILTER_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > MAX_FILTER_BYTES {
+        return Err(std::io::Error::other(format!(
+            "longer than {} MiB, the most a filter may be",
+            MAX_FILTER_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
+}
+
+/// The first `user NAME` of `filter` that names no account, when the OS lists its accounts.
+fn unknown_user(filter: &Filter) -> Option<&str> {
+    filter
+        .expr
+        .iter()
+        .flat_map(Expr::conditions)
+        .find_map(|condition| match condition {
+            Expr::User(UserMatch::Name(name)) if platform::user_exists(name) == Some(false) => {
+                Some(name.as_str())
+            }
+            _ => None,
+        })
 }
 
 /// What to tell a user who reached for a netstat or ss flag rnetstat does not have.

@@ -551,3 +551,241 @@ fn sort_orders_table_and_json_and_no_header_drops_the_title_line() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("colour"));
 }
+
+/// A directory of this test's own under the temp dir, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("rnetstat-filters-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, contents: &[u8]) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Run rnetstat, killing it if it has not exited within `limit` (a runaway must not hang the
+/// suite or eat the machine's memory).
+fn run_within(args: &[&str], limit: Duration) -> std::process::Output {
+    let mut child = rnetstat()
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run rnetstat");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
+    });
+    let err = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stderr.read_to_end(&mut bytes);
+        bytes
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "rnetstat {:?} still running after {limit:?}",
+                &args[..args.len().min(4)]
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// Exit 2, nothing on stdout, one short line on stderr that contains `expected`.
+fn assert_one_line_usage_error(what: &str, output: &std::process::Output, expected: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let shown: String = stderr.chars().take(400).collect();
+    assert_eq!(output.status.code(), Some(2), "{what}: {shown}");
+    assert!(output.stdout.is_empty(), "{what}");
+    assert_eq!(stderr.lines().count(), 1, "{what}: {shown}");
+    assert!(stderr.starts_with("rnetstat: "), "{what}: {shown}");
+    assert!(stderr.contains(expected), "{what}: {shown}");
+    assert!(
+        stderr.len() < 1000,
+        "{what}: {} bytes: {shown}",
+        stderr.len()
+    );
+}
+
+#[test]
+fn deep_filters_get_a_one_line_error_not_a_crash() {
+    let scratch = Scratch::new("deep");
+    let parens = format!("{}sport = :1{}", "( ".repeat(8000), " )".repeat(8000));
+    let nots = format!("{}sport = :1", "not ".repeat(20_000));
+    // One precedence, grouping from the left: each switch between `and` and `or` nests.
+    let mut alternating = String::from("sport = :1");
+    for i in 1..50_000 {
+        let op = if i % 2 == 0 { "and" } else { "or" };
+        alternating += &format!("\n{op} sport = :{}", i % 1000 + 1);
+    }
+    for (name, text) in [
+        ("parentheses", &parens),
+        ("nots", &nots),
+        ("alternating", &alternating),
+    ] {
+        let path = scratch.file(name, text.as_bytes());
+        let output = run_within(&["-tan", "-F", &path], Duration::from_secs(60));
+        assert_one_line_usage_error(name, &output, "nests deeper than 256 levels");
+    }
+    // The same through argv, one word per argument.
+    let mut args = vec!["-tan"];
+    args.extend(std::iter::repeat_n("(", 8000));
+    args.extend(["sport", "=", ":1"]);
+    args.extend(std::iter::repeat_n(")", 8000));
+    let output = run_within(&args, Duration::from_secs(60));
+    assert_one_line_usage_error("argv parentheses", &output, "nests deeper than 256 levels");
+    // Up to the limit is an answer.
+    let fine = format!("{}sport = :1{}", "( ".repeat(200), " )".repeat(200));
+    let path = scratch.file("fine", fine.as_bytes());
+    let output = run_within(&["-tan", "-F", &path], Duration::from_secs(60));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_50000_term_or_chain_of_ports_keeps_exactly_the_listeners_it_names() {
+    let listeners: Vec<TcpListener> = (0..4)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let ports: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    let (named, unnamed) = (&ports[..3], ports[3]);
+    let filler = (1..=u16::MAX).filter(|p| !ports.contains(p));
+    let mut chain: Vec<u16> = filler.take(50_000 - named.len()).collect();
+    chain.insert(0, named[0]);
+    chain.insert(25_000, named[1]);
+    chain.push(named[2]);
+    assert_eq!(chain.len(), 50_000);
+    let text = chain
+        .iter()
+        .map(|p| format!("sport = :{p}"))
+        .collect::<Vec<_>>()
+        .join(" or\n");
+    let scratch = Scratch::new("or-chain");
+    let path = scratch.file("ports", text.as_bytes());
+    for collector in ["sock_diag", "procfs"] {
+        let output = rnetstat()
+            .args(["-tl", "--json", "-F", &path])
+            .env("RNETSTAT_COLLECTOR", collector)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "{collector}: {}",
+            stderr.chars().take(400).collect::<String>()
+        );
+        let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let listed = |port: u16| {
+            common::find_socket(&doc, "tcp", SocketAddr::from(([127, 0, 0, 1], port))).is_some()
+        };
+        for &port in named {
+            assert!(listed(port), "{collector}: listener on {port} missing");
+        }
+        assert!(
+            !listed(unnamed),
+            "{collector}: listener on {unnamed} listed"
+        );
+    }
+}
+
+#[test]
+fn a_filter_file_over_1_mib_is_refused_with_one_line() {
+    let scratch = Scratch::new("big");
+    // Comments only: what counts is the size, not what it says.
+    let line = "# a comment line that says nothing at all, over and over again.........\n";
+    let big = line.repeat(2 * 1024 * 1024 / line.len() + 1);
+    let path = scratch.file("big", big.as_bytes());
+    let output = run_within(&["-tan", "-F", &path], Duration::from_secs(60));
+    assert_one_line_usage_error("2 MiB file", &output, "longer than 1 MiB");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!("rnetstat: -F {path}: ")),
+        "{stderr}"
+    );
+    let mut child = rnetstat()
+        .args(["-tan", "-F", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // rnetstat may stop reading at the limit and close the pipe: a failed write is fine.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(big.as_bytes());
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_one_line_usage_error("2 MiB on stdin", &output, "longer than 1 MiB");
+}
+
+#[test]
+fn a_filter_file_that_never_ends_stops_at_the_limit() {
+    // Reading /dev/zero changes nothing on the machine.
+    let output = run_within(&["-tan", "-F", "/dev/zero"], Duration::from_secs(30));
+    assert_one_line_usage_error("/dev/zero", &output, "longer than 1 MiB");
+}
+
+#[test]
+fn an_unknown_user_or_a_mistyped_address_is_a_usage_error() {
+    let output = run(&["-tan", "user", "nosuchuser"]);
+    assert_one_line_usage_error("user nosuchuser", &output, "no user named 'nosuchuser'");
+    // A numeric uid needs no account.
+    let output = run(&["-tan", "user", "3999999999"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = run(&["-tan", "dst", "10.0.0.300"]);
+    assert_one_line_usage_error(
+        "dst 10.0.0.300",
+        &output,
+        "'10.0.0.300' is not an IP address",
+    );
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("host names"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = run(&["-tan", "dst", "fe80::zz/64"]);
+    assert_one_line_usage_error("dst fe80::zz", &output, "'fe80::zz' is not an IP address");
+    let output = run(&["-tan", "dst", "example.com"]);
+    assert_one_line_usage_error("dst example.com", &output, "host names are not looked up");
+}

@@ -1112,3 +1112,28 @@ fn live_shows_a_paced_transfers_rate_within_a_quarter() {
     let _ = sender.wait();
     let _ = reader.join();
 }
+
+#[test]
+#[cfg_attr(not(has_tmux), ignore = "needs tmux (apt-get install tmux)")]
+fn a_deep_pasted_filter_matches_nothing_and_the_dashboard_runs_on() {
+    let tmux = Tmux::start("deepfilter", &dashboard_command("-t -l"));
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    for deep in [
+        format!("{}sport = :1{}", "(".repeat(8000), ")".repeat(8000)),
+        // tmux takes a buffer of some 16 KiB in one command.
+        format!("{}sport = :1", "! ".repeat(7000)),
+    ] {
+        tmux.keys(&["/"]);
+        paste(&tmux, &deep);
+        // Too deep to be an expression, it is searched for as text: nothing has it.
+        let screen = tmux.wait_for("the deep filter to be searched for", |screen| {
+            screen.contains("no socket matches the filter") || screen.contains("EXITED:")
+        });
+        assert!(!screen.contains("EXITED:"), "the dashboard died:\n{screen}");
+        tmux.keys(&["Escape"]);
+        tmux.wait_for("the filter to clear", |screen| !screen.contains("filter:"));
+    }
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the dashboard to exit", |screen| screen.contains("EXITED:"));
+    assert!(screen.contains("EXITED:0"), "{screen}");
+}

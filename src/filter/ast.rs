@@ -183,13 +183,15 @@ pub enum UserMatch {
     Uid(u32),
 }
 
-/// A filter expression.
+/// A filter expression. Everything that walks one (evaluation, the kernel compiler, clone, drop)
+/// recurses once per level: the parser builds none deeper than `parse::MAX_DEPTH`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
-    /// Both hold (`and`, `&&`, `&`, or two conditions side by side).
-    And(Box<Expr>, Box<Expr>),
-    /// Either holds (`or`, `||`, `|`).
-    Or(Box<Expr>, Box<Expr>),
+    /// Every term holds (`and`, `&&`, `&`, or two conditions side by side). A chain is one
+    /// node with many terms, not a tree as deep as the chain is long.
+    And(Vec<Expr>),
+    /// Some term holds (`or`, `||`, `|`); flat as `And`.
+    Or(Vec<Expr>),
     /// It does not hold (`not`, `!`).
     Not(Box<Expr>),
     /// `src [=] [FAMILY:]ADDR[/PREFIX][:PORT]`, `dst ...`: the local or remote end lies in
@@ -212,12 +214,20 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// `left and right`, as one flat `And` when either side is one already.
     pub fn and(left: Expr, right: Expr) -> Expr {
-        Expr::And(Box::new(left), Box::new(right))
+        Expr::And(joined(left, right, |e| match e {
+            Expr::And(terms) => Ok(terms),
+            other => Err(other),
+        }))
     }
 
+    /// `left or right`, as one flat `Or` when either side is one already.
     pub fn or(left: Expr, right: Expr) -> Expr {
-        Expr::Or(Box::new(left), Box::new(right))
+        Expr::Or(joined(left, right, |e| match e {
+            Expr::Or(terms) => Ok(terms),
+            other => Err(other),
+        }))
     }
 
     #[allow(clippy::should_implement_trait)]
@@ -227,11 +237,37 @@ impl Expr {
 
     /// Whether any part asks about owning processes (`process`, `pid`).
     pub fn needs_owners(&self) -> bool {
-        match self {
-            Expr::And(a, b) | Expr::Or(a, b) => a.needs_owners() || b.needs_owners(),
-            Expr::Not(inner) => inner.needs_owners(),
-            Expr::Process(_) | Expr::Pid(_) => true,
-            Expr::Host(_) | Expr::Port { .. } | Expr::Proto(_) | Expr::User(_) => false,
-        }
+        self.conditions()
+            .any(|c| matches!(c, Expr::Process(_) | Expr::Pid(_)))
     }
+
+    /// Every condition (each part that is not `and`, `or` or `not`), left to right, walked
+    /// with a stack of its own rather than the thread's.
+    pub fn conditions(&self) -> impl Iterator<Item = &Expr> {
+        let mut stack = vec![self];
+        std::iter::from_fn(move || {
+            while let Some(expr) = stack.pop() {
+                match expr {
+                    Expr::And(terms) | Expr::Or(terms) => stack.extend(terms.iter().rev()),
+                    Expr::Not(inner) => stack.push(inner),
+                    condition => return Some(condition),
+                }
+            }
+            None
+        })
+    }
+}
+
+/// The terms of `left` then `right`, each spread out when `terms_of` finds it is of the same kind.
+fn joined(
+    left: Expr,
+    right: Expr,
+    terms_of: impl Fn(Expr) -> Result<Vec<Expr>, Expr>,
+) -> Vec<Expr> {
+    let mut terms = terms_of(left).unwrap_or_else(|single| vec![single]);
+    match terms_of(right) {
+        Ok(more) => terms.extend(more),
+        Err(single) => terms.push(single),
+    }
+    terms
 }

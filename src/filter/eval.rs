@@ -48,8 +48,8 @@ pub fn retain_matching(snapshot: &mut Snapshot, filter: &Filter) {
 impl Expr {
     pub fn matches(&self, socket: &Socket, owners: Owners<'_>) -> bool {
         match self {
-            Expr::And(a, b) => a.matches(socket, owners) && b.matches(socket, owners),
-            Expr::Or(a, b) => a.matches(socket, owners) || b.matches(socket, owners),
+            Expr::And(terms) => terms.iter().all(|term| term.matches(socket, owners)),
+            Expr::Or(terms) => terms.iter().any(|term| term.matches(socket, owners)),
             Expr::Not(inner) => !inner.matches(socket, owners),
             Expr::Host(cond) => host_matches(cond, socket),
             Expr::Port { side, op, port } => {

@@ -125,11 +125,20 @@ pub struct HostCond {
 pub enum KernelExpr {
     True,
     False,
-    Port { side: Side, op: PortOp, port: u16 },
-    Host { side: Side, cond: HostCond },
+    Port {
+        side: Side,
+        op: PortOp,
+        port: u16,
+    },
+    Host {
+        side: Side,
+        cond: HostCond,
+    },
     Not(Box<KernelExpr>),
-    And(Box<KernelExpr>, Box<KernelExpr>),
-    Or(Box<KernelExpr>, Box<KernelExpr>),
+    /// Every term holds (none: true). A chain is one flat node, however long.
+    And(Vec<KernelExpr>),
+    /// Some term holds (none: false).
+    Or(Vec<KernelExpr>),
 }
 
 /// One socket's ends as the kernel's filter sees them: a missing peer is the unspecified address
@@ -169,12 +178,30 @@ impl Not for KernelExpr {
 }
 
 impl KernelExpr {
+    /// `self and other`, one flat `And` when either side is one already.
     pub fn and(self, other: KernelExpr) -> KernelExpr {
-        KernelExpr::And(Box::new(self), Box::new(other))
+        let mut terms = match self {
+            KernelExpr::And(terms) => terms,
+            single => vec![single],
+        };
+        match other {
+            KernelExpr::And(more) => terms.extend(more),
+            single => terms.push(single),
+        }
+        KernelExpr::And(terms)
     }
 
+    /// `self or other`, one flat `Or` when either side is one already.
     pub fn or(self, other: KernelExpr) -> KernelExpr {
-        KernelExpr::Or(Box::new(self), Box::new(other))
+        let mut terms = match self {
+            KernelExpr::Or(terms) => terms,
+            single => vec![single],
+        };
+        match other {
+            KernelExpr::Or(more) => terms.extend(more),
+            single => terms.push(single),
+        }
+        KernelExpr::Or(terms)
     }
 
     /// What the kernel decides for this socket, evaluated here (the /proc fallback, and the
@@ -200,8 +227,8 @@ impl KernelExpr {
                     && cond.prefix.is_none_or(|p| p.contains(address.ip()))
             }
             KernelExpr::Not(inner) => !inner.matches(socket),
-            KernelExpr::And(a, b) => a.matches(socket) && b.matches(socket),
-            KernelExpr::Or(a, b) => a.matches(socket) || b.matches(socket),
+            KernelExpr::And(terms) => terms.iter().all(|term| term.matches(socket)),
+            KernelExpr::Or(terms) => terms.iter().any(|term| term.matches(socket)),
         }
     }
 
@@ -215,16 +242,30 @@ impl KernelExpr {
                 KernelExpr::Not(twice) => *twice,
                 other => !other,
             },
-            KernelExpr::And(a, b) => match (a.simplify(), b.simplify()) {
-                (KernelExpr::False, _) | (_, KernelExpr::False) => KernelExpr::False,
-                (KernelExpr::True, other) | (other, KernelExpr::True) => other,
-                (a, b) => a.and(b),
-            },
-            KernelExpr::Or(a, b) => match (a.simplify(), b.simplify()) {
-                (KernelExpr::True, _) | (_, KernelExpr::True) => KernelExpr::True,
-                (KernelExpr::False, other) | (other, KernelExpr::False) => other,
-                (a, b) => a.or(b),
-            },
+            KernelExpr::And(terms) => {
+                let mut kept = Vec::with_capacity(terms.len());
+                for term in terms {
+                    match term.simplify() {
+                        KernelExpr::False => return KernelExpr::False,
+                        KernelExpr::True => {}
+                        KernelExpr::And(inner) => kept.extend(inner),
+                        other => kept.push(other),
+                    }
+                }
+                one_or_many(kept, KernelExpr::True, KernelExpr::And)
+            }
+            KernelExpr::Or(terms) => {
+                let mut kept = Vec::with_capacity(terms.len());
+                for term in terms {
+                    match term.simplify() {
+                        KernelExpr::True => return KernelExpr::True,
+                        KernelExpr::False => {}
+                        KernelExpr::Or(inner) => kept.extend(inner),
+                        other => kept.push(other),
+                    }
+                }
+                one_or_many(kept, KernelExpr::False, KernelExpr::Or)
+            }
             leaf => leaf,
         }
     }
@@ -236,6 +277,19 @@ impl KernelExpr {
         let reject = program.label();
         program.emit(self, reject);
         program.assemble(reject)
+    }
+}
+
+/// No terms: `empty`; one: that term; more: `node` of them.
+fn one_or_many(
+    mut terms: Vec<KernelExpr>,
+    empty: KernelExpr,
+    node: fn(Vec<KernelExpr>) -> KernelExpr,
+) -> KernelExpr {
+    match terms.len() {
+        0 => empty,
+        1 => terms.swap_remove(0),
+        _ => node(terms),
     }
 }
 
@@ -434,17 +488,25 @@ impl Program {
                 self.instructions.push(Instruction::Jump(on_false));
                 self.instructions.push(Instruction::Mark(inner_false));
             }
-            KernelExpr::And(a, b) => {
-                self.emit(a, on_false);
-                self.emit(b, on_false);
+            KernelExpr::And(terms) => {
+                for term in terms {
+                    self.emit(term, on_false);
+                }
             }
-            KernelExpr::Or(a, b) => {
-                let try_b = self.label();
+            KernelExpr::Or(terms) => {
+                let Some((last, others)) = terms.split_last() else {
+                    // No term holds.
+                    self.instructions.push(Instruction::Jump(on_false));
+                    return;
+                };
                 let held = self.label();
-                self.emit(a, try_b);
-                self.instructions.push(Instruction::Jump(held));
-                self.instructions.push(Instruction::Mark(try_b));
-                self.emit(b, on_false);
+                for term in others {
+                    let try_next = self.label();
+                    self.emit(term, try_next);
+                    self.instructions.push(Instruction::Jump(held));
+                    self.instructions.push(Instruction::Mark(try_next));
+                }
+                self.emit(last, on_false);
                 self.instructions.push(Instruction::Mark(held));
             }
         }
@@ -822,6 +884,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_chain_of_50000_stays_flat_through_simplify_and_is_left_to_userspace() {
+        let ports = (1..=50_000u16).map(|p| port(Side::Source, PortOp::Eq, p));
+        let chain = ports.fold(KernelExpr::False, KernelExpr::or);
+        let KernelExpr::Or(terms) = chain.clone().simplify() else {
+            panic!("one or")
+        };
+        assert_eq!(terms.len(), 50_000);
+        assert!(chain.matches(&endpoints("127.0.0.1:50000", "0.0.0.0:0")));
+        assert!(!chain.matches(&endpoints("127.0.0.1:50001", "0.0.0.0:0")));
+        let filter = KernelFilter {
+            states: 1 << 10,
+            expr: chain,
+        };
+        assert!(filter.pushdown().unwrap_err().bytes > MAX_PROGRAM_BYTES);
+    }
+
+    #[test]
     fn pushdown_sends_no_program_for_true() {
         let all = KernelFilter {
             states: 1 << 1,
@@ -1031,8 +1110,18 @@ pub(crate) mod tests {
         match expr {
             KernelExpr::True | KernelExpr::False => true,
             KernelExpr::Not(inner) => has_constant_inside(inner),
-            KernelExpr::And(a, b) | KernelExpr::Or(a, b) => {
-                has_constant_inside(a) || has_constant_inside(b)
+            // A simplified chain has two terms or more, none a chain of its own kind.
+            KernelExpr::And(terms) => {
+                terms.len() < 2
+                    || terms
+                        .iter()
+                        .any(|t| matches!(t, KernelExpr::And(_)) || has_constant_inside(t))
+            }
+            KernelExpr::Or(terms) => {
+                terms.len() < 2
+                    || terms
+                        .iter()
+                        .any(|t| matches!(t, KernelExpr::Or(_)) || has_constant_inside(t))
             }
             KernelExpr::Port { .. } | KernelExpr::Host { .. } => false,
         }
@@ -1072,14 +1161,18 @@ pub(crate) mod tests {
     ) -> KernelExpr {
         match expr {
             KernelExpr::Not(inner) => !open_leaves(inner, !positive, leaf, open),
-            KernelExpr::And(a, b) => {
-                let a = open_leaves(a, positive, leaf, open);
-                a.and(open_leaves(b, positive, leaf, open))
-            }
-            KernelExpr::Or(a, b) => {
-                let a = open_leaves(a, positive, leaf, open);
-                a.or(open_leaves(b, positive, leaf, open))
-            }
+            KernelExpr::And(terms) => KernelExpr::And(
+                terms
+                    .iter()
+                    .map(|t| open_leaves(t, positive, leaf, open))
+                    .collect(),
+            ),
+            KernelExpr::Or(terms) => KernelExpr::Or(
+                terms
+                    .iter()
+                    .map(|t| open_leaves(t, positive, leaf, open))
+                    .collect(),
+            ),
             known => {
                 *leaf += 1;
                 if (*leaf).is_multiple_of(3) {

@@ -4,6 +4,10 @@
 //!
 //! As in ss, `and` and `or` bind equally and group from the left (`a or b and c` is
 //! `(a or b) and c`); `not` binds tighter than both; parentheses group.
+//!
+//! A filter is at most [`MAX_FILTER_BYTES`] long and nests at most [`MAX_DEPTH`] levels, so that
+//! everything that walks its tree (here, the evaluator, the kernel compiler, even dropping it)
+//! stays far from the end of the stack; a chain of `and`s or `or`s is one flat node however long.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -15,25 +19,73 @@ use crate::format::escaped;
 use crate::model::{Family, Proto};
 use crate::services::Services;
 
-/// A filter that does not parse: what was expected, and at which word (1-based).
+/// The longest filter, in bytes of its words joined by spaces (and the longest `-F` file).
+pub const MAX_FILTER_BYTES: usize = 1 << 20;
+
+/// The deepest a filter may nest: parentheses and `not`s inside each other, and the levels of its
+/// tree (each switch between `and` and `or` in a chain groups what came before one level deeper).
+pub const MAX_DEPTH: usize = 256;
+
+/// A quoted filter or message longer than this is shortened in an error.
+const QUOTE_BYTES: usize = 200;
+
+/// A filter that does not parse: what was expected, and at which word (1-based; 0 when the
+/// error is about the whole filter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
     pub message: String,
     pub word: usize,
-    /// The whole filter, words joined by spaces.
+    /// The filter, words joined by spaces: whole, or only the words around `word` when long.
     pub filter: String,
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let message = escaped(&shortened(&self.message, QUOTE_BYTES * 2));
+        if self.word == 0 {
+            return write!(f, "filter: {message}");
+        }
         write!(
             f,
-            "filter: {} at word {} of '{}'",
-            escaped(&self.message),
+            "filter: {message} at word {} of '{}'",
             self.word,
             escaped(&self.filter)
         )
     }
+}
+
+/// `text`, cut to about `limit` bytes (on a character boundary) with `…` when longer.
+fn shortened(text: &str, limit: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= limit {
+        return text.into();
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end]).into()
+}
+
+/// The words joined by spaces, or for a long filter the few around word `word` (1-based).
+fn excerpt(words: &[String], word: usize) -> String {
+    let whole: usize = words.iter().map(|w| w.len() + 1).sum();
+    if whole <= QUOTE_BYTES + 1 {
+        return words.join(" ");
+    }
+    let at = word.saturating_sub(1).min(words.len());
+    let start = at.saturating_sub(6);
+    let end = (at + 2).min(words.len());
+    let mut parts: Vec<String> = words[start..end]
+        .iter()
+        .map(|w| shortened(w, 40).into_owned())
+        .collect();
+    if start > 0 {
+        parts.insert(0, "…".to_string());
+    }
+    if end < words.len() {
+        parts.push("…".to_string());
+    }
+    parts.join(" ")
 }
 
 impl std::error::Error for ParseError {}
@@ -121,18 +173,31 @@ pub fn parse(
     services: &Services,
     protos: &[Proto],
 ) -> Result<Filter, ParseError> {
+    let bytes = words.iter().map(|w| w.len() + 1).sum::<usize>();
+    if bytes > MAX_FILTER_BYTES + 1 {
+        return Err(ParseError {
+            message: format!(
+                "the filter is {} bytes long, more than the {} MiB a filter may be",
+                bytes - 1,
+                MAX_FILTER_BYTES >> 20
+            ),
+            word: 0,
+            filter: String::new(),
+        });
+    }
     let mut parser = Parser {
         words,
         next: 0,
         services,
         protos,
         family: None,
+        nesting: 0,
     };
     let states = parser.states()?;
     let expr = if parser.at_end() {
         None
     } else {
-        let expr = parser.expr_list()?;
+        let (expr, _) = parser.expr_list()?;
         if let Some(word) = parser.peek() {
             let message = if word == ")" {
                 "')' without a matching '('".to_string()
@@ -160,7 +225,12 @@ struct Parser<'a> {
     protos: &'a [Proto],
     /// The family of the last `inet:`/`inet6:` prefix seen.
     family: Option<Family>,
+    /// How many `(` and `not` the word being read is inside: the depth of the parser's own calls.
+    nesting: usize,
 }
+
+/// An expression and the height of its tree (a condition is 1).
+type Parsed = (Expr, usize);
 
 impl Parser<'_> {
     fn peek(&self) -> Option<&str> {
@@ -182,7 +252,7 @@ impl Parser<'_> {
         ParseError {
             message,
             word: self.next + 1,
-            filter: self.words.join(" "),
+            filter: excerpt(self.words, self.next + 1),
         }
     }
 
@@ -191,8 +261,60 @@ impl Parser<'_> {
         ParseError {
             message,
             word: self.next,
-            filter: self.words.join(" "),
+            filter: excerpt(self.words, self.next),
         }
+    }
+
+    /// An operator or `not` is the last word. Errors are built out of line: the functions that
+    /// recurse keep small frames.
+    #[cold]
+    #[inline(never)]
+    fn nothing_after(&self) -> ParseError {
+        let word = &self.words[self.next - 1];
+        self.error_here(format!("expected a condition after '{word}'"))
+    }
+
+    /// The `(` of word `start` (0-based) is followed by something other than its `)`.
+    #[cold]
+    #[inline(never)]
+    fn unclosed(&self, start: usize) -> ParseError {
+        match self.peek() {
+            Some(other) => self.error_here(unknown_word(other)),
+            None => self.error_here(format!(
+                "expected ')' to close the '(' of word {}",
+                start + 1
+            )),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn too_deep(&self) -> ParseError {
+        self.error_at_last(format!(
+            "the expression nests deeper than {MAX_DEPTH} levels"
+        ))
+    }
+
+    /// `left and right` or `left or right`, with the height of the result: a side of the same
+    /// kind is spread into the one flat node, any other becomes one term below it.
+    fn join(
+        &self,
+        (left, left_height): Parsed,
+        (right, right_height): Parsed,
+        is_or: bool,
+    ) -> Result<Parsed, ParseError> {
+        let same = |e: &Expr| matches!((e, is_or), (Expr::Or(_), true) | (Expr::And(_), false));
+        let below = |e: &Expr, height: usize| if same(e) { height } else { height + 1 };
+        let height = below(&left, left_height).max(below(&right, right_height));
+        if height > MAX_DEPTH {
+            return Err(self.too_deep());
+        }
+        let expr = if is_or {
+            Expr::or(left, right)
+        } else {
+            Expr::and(left, right)
+        };
+        Ok((expr, height))
     }
 
     /// The words before `what`, for "expected X after 'dport ='".
@@ -231,7 +353,7 @@ impl Parser<'_> {
 
     /// `expr { (and|or|<nothing>) expr }`, grouping from the left with one precedence, as
     /// ss's grammar does.
-    fn expr_list(&mut self) -> Result<Expr, ParseError> {
+    fn expr_list(&mut self) -> Result<Parsed, ParseError> {
         let mut left = self.expr()?;
         loop {
             let Some(word) = self.peek() else {
@@ -242,55 +364,72 @@ impl Parser<'_> {
                     let is_or = matches!(word, "or" | "||" | "|");
                     self.next += 1;
                     if self.at_end() {
-                        let op = self.words[self.next - 1].clone();
-                        return Err(self.error_here(format!("expected a condition after '{op}'")));
+                        return Err(self.nothing_after());
                     }
                     let right = self.expr()?;
-                    left = if is_or {
-                        Expr::or(left, right)
-                    } else {
-                        Expr::and(left, right)
-                    };
+                    left = self.join(left, right, is_or)?;
                 }
                 ")" => return Ok(left),
                 _ if starts_expr(word) => {
                     let right = self.expr()?;
-                    left = Expr::and(left, right);
+                    left = self.join(left, right, false)?;
                 }
                 _ => return Ok(left),
             }
         }
     }
 
-    fn expr(&mut self) -> Result<Expr, ParseError> {
+    fn expr(&mut self) -> Result<Parsed, ParseError> {
         let start = self.next;
         let Some(word) = self.take().map(str::to_string) else {
             return Err(self.error_here("expected a condition".to_string()));
         };
-        match word.as_str() {
+        if matches!(word.as_str(), "(" | "!" | "not") {
+            if self.nesting >= MAX_DEPTH {
+                return Err(self.too_deep());
+            }
+            self.nesting += 1;
+            let nested = self.nested(start, &word);
+            self.nesting -= 1;
+            return nested;
+        }
+        self.condition(start, &word).map(|condition| (condition, 1))
+    }
+
+    /// What follows a `(` (up to its `)`) or a `not`.
+    fn nested(&mut self, start: usize, word: &str) -> Result<Parsed, ParseError> {
+        match word {
             "(" => {
                 if self.peek() == Some(")") {
                     return Err(self.error_here("expected a condition inside '( )'".to_string()));
                 }
                 let inner = self.expr_list()?;
-                match self.peek() {
-                    Some(")") => {
-                        self.next += 1;
-                        Ok(inner)
-                    }
-                    Some(other) => Err(self.error_here(unknown_word(other))),
-                    None => Err(self.error_here(format!(
-                        "expected ')' to close the '(' of word {}",
-                        start + 1
-                    ))),
+                if self.peek() == Some(")") {
+                    self.next += 1;
+                    Ok(inner)
+                } else {
+                    Err(self.unclosed(start))
                 }
             }
-            "!" | "not" => {
+            _ => {
                 if self.at_end() {
-                    return Err(self.error_here(format!("expected a condition after '{word}'")));
+                    return Err(self.nothing_after());
                 }
-                Ok(Expr::not(self.expr()?))
+                let (inner, height) = self.expr()?;
+                if height >= MAX_DEPTH {
+                    return Err(self.too_deep());
+                }
+                Ok((Expr::not(inner), height + 1))
             }
+        }
+    }
+
+    /// One condition: every word but `(` and `not` that may start an expression. Not inlined:
+    /// its locals would swell the frame of `expr`, which recurses.
+    #[inline(never)]
+    fn condition(&mut self, start: usize, word: &str) -> Result<Expr, ParseError> {
+        let word = word.to_string();
+        match word.as_str() {
             "src" | "dst" => {
                 let side = if word == "src" {
                     Side::Local
@@ -500,9 +639,7 @@ impl Parser<'_> {
             None
         } else {
             let Some((ip, prefix)) = parse_prefix(address) else {
-                return Err(self.error_at_last(format!(
-                    "'{address}' is not an address or prefix (host names are not looked up)"
-                )));
+                return Err(self.error_at_last(not_an_address(address)));
             };
             let ip_family = Family::of(ip);
             if family.is_some_and(|f| f != ip_family) {
@@ -561,6 +698,27 @@ fn starts_expr(word: &str) -> bool {
             | "pid"
             | "user"
     ) || UNSUPPORTED_SS_WORDS.contains(&word)
+}
+
+/// Why `text` is not `ADDR[/LEN]`. Digits and dots, or a `:`, are a mistyped address (a host
+/// name has a letter, and no `:`); anything else is taken for a host name.
+fn not_an_address(text: &str) -> String {
+    let (address, length) = match text.split_once('/') {
+        Some((address, length)) => (address, Some(length)),
+        None => (text, None),
+    };
+    let numeric = !address.is_empty() && address.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if !numeric && !address.contains(':') {
+        return format!("'{text}' is not an address or prefix (host names are not looked up)");
+    }
+    match (parse_prefix(address), length) {
+        (Some((ip, _)), Some(length)) => format!(
+            "'/{length}' is not a prefix length for an {} address (0 to {})",
+            if ip.is_ipv4() { "IPv4" } else { "IPv6" },
+            if ip.is_ipv4() { 32 } else { 128 }
+        ),
+        _ => format!("'{address}' is not an IP address"),
+    }
 }
 
 /// `ADDR[/LEN]`; IPv4 may be shortened as iproute2 allows (`10/8` is 10.0.0.0/8).
@@ -987,8 +1145,25 @@ mod tests {
             ),
             (
                 "dst 10.0.0.0/33",
-                "filter: '10.0.0.0/33' is not an address or prefix (host names are not looked \
-                 up) at word 2 of 'dst 10.0.0.0/33'",
+                "filter: '/33' is not a prefix length for an IPv4 address (0 to 32) at word 2 \
+                 of 'dst 10.0.0.0/33'",
+            ),
+            (
+                "dst 10.0.0.300",
+                "filter: '10.0.0.300' is not an IP address at word 2 of 'dst 10.0.0.300'",
+            ),
+            (
+                "src [fe80::1::2]:80",
+                "filter: 'fe80::1::2' is not an IP address at word 2 of 'src [fe80::1::2]:80'",
+            ),
+            (
+                "src ::1/x",
+                "filter: '/x' is not a prefix length for an IPv6 address (0 to 128) at word 2 \
+                 of 'src ::1/x'",
+            ),
+            (
+                "dst 10.0.0.1.5/8",
+                "filter: '10.0.0.1.5' is not an IP address at word 2 of 'dst 10.0.0.1.5/8'",
             ),
             (
                 "dst [::1",
@@ -1065,5 +1240,77 @@ mod tests {
     fn control_characters_in_a_filter_are_escaped_in_the_error() {
         let message = error("sport 1 \u{1b}[2J");
         assert!(!message.contains('\u{1b}'), "{message}");
+    }
+
+    #[test]
+    fn a_chain_of_one_operator_is_one_flat_node_however_long() {
+        let text = (1..=50_000)
+            .map(|p| format!("sport = :{p}"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let Expr::Or(terms) = expr(&text) else {
+            panic!("one or")
+        };
+        assert_eq!(terms.len(), 50_000);
+        assert_eq!(terms[49_999], sport(50_000));
+        let Expr::And(terms) = expr(&format!("( {text} ) sport 1 and ( sport 2 and sport 3 )"))
+        else {
+            panic!("one and")
+        };
+        assert_eq!(terms.len(), 4);
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_an_error_naming_it() {
+        let at = |text: &str| {
+            let words = split_words(&[text]);
+            parse(&words, &Services::builtin(), &BOTH).map(|_| ())
+        };
+        let parens = |n| format!("{}sport 1{}", "( ".repeat(n), " )".repeat(n));
+        let nots = |n| format!("{}sport 1", "not ".repeat(n));
+        assert!(at(&parens(MAX_DEPTH)).is_ok());
+        assert!(at(&nots(MAX_DEPTH - 1)).is_ok());
+        for text in [
+            parens(MAX_DEPTH + 1),
+            nots(MAX_DEPTH),
+            parens(8000),
+            nots(20_000),
+        ] {
+            let error = at(&text).unwrap_err();
+            assert_eq!(
+                error.message, "the expression nests deeper than 256 levels",
+                "{error}"
+            );
+            assert!(error.to_string().len() < 300, "{error}");
+        }
+        // Switching between `and` and `or` groups what came before one level deeper.
+        let switching = |n: usize| {
+            (0..n).fold("sport 1".to_string(), |text, i| {
+                format!("{text} {} sport 2", if i % 2 == 0 { "or" } else { "and" })
+            })
+        };
+        assert!(at(&switching(MAX_DEPTH - 1)).is_ok());
+        assert!(at(&switching(MAX_DEPTH)).is_err());
+    }
+
+    #[test]
+    fn a_filter_over_the_size_limit_is_an_error_and_long_ones_are_quoted_in_part() {
+        let word = "x".repeat(MAX_FILTER_BYTES / 2);
+        let words = vec![word.clone(), word.clone(), "y".to_string()];
+        let too_long = parse(&words, &Services::builtin(), &BOTH).unwrap_err();
+        assert_eq!(
+            too_long.to_string(),
+            "filter: the filter is 1048579 bytes long, more than the 1 MiB a filter may be"
+        );
+        let long = format!("{} sport 1 frobnicate sport 2", "sport 1 or ".repeat(100));
+        let message = error(&long);
+        assert_eq!(
+            message,
+            "filter: expected a condition (src, dst, sport, dport, port, proto, process, pid, \
+             user, not, '(') but found 'frobnicate' at word 303 of '… or sport 1 or sport 1 \
+             frobnicate sport …'"
+        );
+        let huge = format!("dst {}", "x".repeat(100_000));
+        assert!(error(&huge).len() < 700, "{}", error(&huge).len());
     }
 }

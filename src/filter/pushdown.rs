@@ -45,8 +45,8 @@ fn lower(expr: &Expr, counts_for: bool) -> KernelExpr {
         }
     };
     match expr {
-        Expr::And(a, b) => lower(a, counts_for).and(lower(b, counts_for)),
-        Expr::Or(a, b) => lower(a, counts_for).or(lower(b, counts_for)),
+        Expr::And(terms) => KernelExpr::And(terms.iter().map(|t| lower(t, counts_for)).collect()),
+        Expr::Or(terms) => KernelExpr::Or(terms.iter().map(|t| lower(t, counts_for)).collect()),
         Expr::Not(inner) => !lower(inner, !counts_for),
         Expr::Port { side, op, port } => {
             let test = |side| KernelExpr::Port {
@@ -345,5 +345,64 @@ mod tests {
         };
         assert_eq!(KernelFilter::of(&filter).states, (1 << 3) | (1 << 12));
         assert_eq!(KernelFilter::of(&Filter::default()).states, ALL_STATES);
+    }
+
+    /// The deepest filters the parser lets through: `( ... op ( ... ) )` with the operator
+    /// switching at every level, and a run of `not`s; one level more is an error.
+    fn deepest(extra: usize) -> [String; 2] {
+        let levels = crate::filter::parse::MAX_DEPTH - 1 + extra;
+        let mut nested = "port != :7".to_string();
+        for level in 1..=levels {
+            let op = if level % 2 == 0 { "and" } else { "or" };
+            nested = format!("process p{level} {op} ( {nested} )");
+        }
+        [nested, format!("{}port != :7", "not ".repeat(levels))]
+    }
+
+    #[test]
+    fn the_deepest_filter_allowed_runs_every_walk_in_a_small_stack() {
+        use crate::filter::parse::{parse, split_words};
+        use crate::services::Services;
+        let services = Services::builtin();
+        let protos = [Proto::Tcp, Proto::Udp];
+        for text in deepest(1) {
+            let error = parse(&split_words(&[&text]), &services, &protos).unwrap_err();
+            assert!(
+                error.message.contains("nests deeper than 256 levels"),
+                "{error}"
+            );
+        }
+        let mut generate = Generator(0x2545_f491_4f6c_dd1d);
+        let sockets: Vec<Socket> = (0..32).map(|_| generate.socket()).collect();
+        let (processes, user_names) = owners();
+        // A spawned thread's default stack: a debug build needs under half of it at this depth
+        // (most of that for the parser's own calls).
+        std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || {
+                let owners = Owners {
+                    processes: &processes,
+                    user_names: &user_names,
+                };
+                for text in deepest(0) {
+                    let words = split_words(&[&text]);
+                    let filter = parse(&words, &services, &protos).unwrap();
+                    let copy = filter.clone();
+                    assert_eq!(copy, filter);
+                    let kernel = KernelFilter::of(&filter);
+                    let program = kernel.expr.compile().unwrap();
+                    assert!(!program.is_empty());
+                    for socket in &sockets {
+                        if filter.matches(socket, owners) {
+                            assert!(kernel.keeps(socket), "{text}");
+                        }
+                    }
+                    assert!(format!("{filter:?}").len() > text.len());
+                    drop(copy);
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 }

@@ -25,6 +25,11 @@ use linux as backend;
 #[cfg(target_os = "macos")]
 use macos as backend;
 
+/// Whether the OS knows an account by this name; `None` when it will not list its accounts.
+pub fn user_exists(name: &str) -> Option<bool> {
+    processes::users().map(|users| users.iter().any(|user| user.name() == name))
+}
+
 /// Why a snapshot could not be taken. Missing privileges for owners is not an error:
 /// it is reported in [`Snapshot::owners`].
 #[derive(Debug)]

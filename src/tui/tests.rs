@@ -2029,3 +2029,36 @@ fn a_gone_connection_has_no_rate_and_leaves_the_sums() {
         "{lines:#?}"
     );
 }
+
+#[test]
+fn a_deep_or_long_pasted_filter_is_an_answer_or_an_error_not_a_crash() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    let deep = [
+        format!("{}sport = :8080{}", "(".repeat(8000), ")".repeat(8000)),
+        format!("{}sport = :8080", "not ".repeat(20_000)),
+        format!("{}sport = :8080", "! ".repeat(20_000)),
+    ];
+    for text in &deep {
+        press(&mut app, Key::Char('/'));
+        assert_eq!(app.update(Msg::Paste(text.clone())), None);
+        assert!(!app.filter_is_expression());
+        let error = app.filter_error().unwrap_or_default().to_string();
+        assert!(error.contains("nests deeper than 256 levels"), "{error}");
+        let header = &screen(&app)[2];
+        assert!(header.starts_with("filter: "), "{header}");
+        press(&mut app, Key::Esc);
+        assert_eq!(app.lines.len(), 3);
+    }
+    let chain = std::iter::once(8080)
+        .chain(10_000..59_999)
+        .map(|port| format!("sport = :{port}"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    press(&mut app, Key::Char('/'));
+    assert_eq!(app.update(Msg::Paste(chain)), None);
+    assert!(app.filter_is_expression(), "{:?}", app.filter_error());
+    assert_eq!(locals(&app), ["127.0.0.1:8080(http-alt)"; 2]);
+    screen(&app);
+    press(&mut app, Key::Esc);
+}
