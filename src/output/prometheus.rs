@@ -419,9 +419,17 @@ fn sample<W: Write>(
     writeln!(out, " {value}")
 }
 
-/// A label value escaped as the format asks: backslash, double quote and line feed.
+/// A label value escaped as the format asks (`\\`, `\"`, `\n`), and every other control or
+/// invisible format character written as visible text in [`crate::format::escaped`]'s spelling
+/// (`\x1b`, `\u{202e}`), its backslash escaped too, so the exposition never carries a raw
+/// escape sequence to a terminal (`--metrics`, `curl /metrics`).
 fn label_value(text: &str) -> Cow<'_, str> {
-    if !text.contains(['\\', '"', '\n']) {
+    use std::fmt::Write as _;
+    let unsafe_char = |c: char| c.is_control() || crate::format::is_format_or_separator(c);
+    if !text
+        .chars()
+        .any(|c| matches!(c, '\\' | '"') || unsafe_char(c))
+    {
         return Cow::Borrowed(text);
     }
     let mut escaped = String::with_capacity(text.len() + 8);
@@ -430,6 +438,12 @@ fn label_value(text: &str) -> Cow<'_, str> {
             '\\' => escaped.push_str("\\\\"),
             '"' => escaped.push_str("\\\""),
             '\n' => escaped.push_str("\\n"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(escaped, "\\\\x{:02x}", c as u32);
+            }
+            c if unsafe_char(c) => {
+                let _ = write!(escaped, "\\\\u{{{:x}}}", c as u32);
+            }
             c => escaped.push(c),
         }
     }
