@@ -31,7 +31,7 @@ pub fn run(query: &Query, target: &MetricsTarget) -> Result<(), Error> {
             interval,
             once,
         } => write_file(query, path, *interval, *once),
-        MetricsTarget::Serve(addr) => crate::serve::run(query, *addr),
+        MetricsTarget::Serve { addr, interval } => crate::serve::run(query, *addr, *interval),
     }
 }
 
