@@ -159,7 +159,7 @@ fn reason(e: &io::Error) -> String {
 }
 
 /// One exposition, or why its collection failed.
-type Exposition = Arc<Result<Vec<u8>, String>>;
+type Exposition = Arc<Result<Arc<Vec<u8>>, String>>;
 
 /// The thread that owns the [`Collector`], which remembers owners between collections (as
 /// `--live` does), so a collection refreshes owners instead of scanning every process.
@@ -189,7 +189,7 @@ impl CollectorThread {
                                 eprintln!("rnetstat: owners incomplete: {}", gaps.describe());
                                 warned = true;
                             }
-                            Ok(text)
+                            Ok(Arc::new(text))
                         }
                         Err(e) => Err(e.to_string()),
                     };
@@ -228,9 +228,11 @@ enum State {
     Collecting {
         head_only: bool,
     },
-    /// Writing the answer from `written` on, until `deadline`.
+    /// Writing the head, then the body (none for HEAD), from `written` on, until `deadline`.
     Answering {
-        bytes: Vec<u8>,
+        head: Vec<u8>,
+        /// Shared with every scrape answered from the same collection: never copied.
+        body: Option<Arc<Vec<u8>>>,
         written: usize,
         deadline: Instant,
     },
@@ -485,18 +487,24 @@ impl Connection {
                     }
                 }
                 State::Answering {
-                    bytes,
+                    head,
+                    body,
                     written,
                     deadline: _,
                 } => {
-                    if *written == bytes.len() {
+                    let body = body.as_deref().map_or(&[][..], Vec::as_slice);
+                    let left = match head.get(*written..) {
+                        Some(rest) if !rest.is_empty() => rest,
+                        _ => &body[(*written - head.len()).min(body.len())..],
+                    };
+                    if left.is_empty() {
                         let _ = self.stream.shutdown(Shutdown::Write);
                         self.state = State::Lingering {
                             deadline: Instant::now() + LINGER,
                         };
                         continue;
                     }
-                    match self.stream.write(&bytes[*written..]) {
+                    match self.stream.write(left) {
                         Ok(0) => self.state = State::Closed,
                         Ok(n) => *written += n,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -520,12 +528,9 @@ impl Connection {
     }
 
     fn answer(&mut self, answer: &Answer, head_only: bool) {
-        let mut bytes = answer.head();
-        if !head_only {
-            bytes.extend_from_slice(&answer.body);
-        }
         self.state = State::Answering {
-            bytes,
+            head: answer.head(),
+            body: (!head_only).then(|| Arc::clone(&answer.body)),
             written: 0,
             deadline: Instant::now() + ANSWER_TIMEOUT,
         };
@@ -542,7 +547,7 @@ impl Connection {
                 status: 200,
                 content_type: CONTENT_TYPE,
                 allow: false,
-                body: text.clone(),
+                body: Arc::clone(text),
             },
             Err(why) => Answer::text(500, &format!("collecting sockets failed: {why}\n")),
         };
@@ -737,7 +742,7 @@ struct Answer {
     content_type: &'static str,
     /// Whether to say `Allow: GET, HEAD` (405).
     allow: bool,
-    body: Vec<u8>,
+    body: Arc<Vec<u8>>,
 }
 
 impl Answer {
@@ -746,7 +751,7 @@ impl Answer {
             status,
             content_type: "text/plain; charset=utf-8",
             allow: false,
-            body: text.as_bytes().to_vec(),
+            body: Arc::new(text.as_bytes().to_vec()),
         }
     }
 
