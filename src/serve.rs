@@ -76,6 +76,7 @@ pub fn run(query: &Query, addr: SocketAddr, interval: Duration) -> Result<(), Er
         next_token: 2,
         last: None,
         collecting: false,
+        accept_again: false,
     };
     #[cfg(unix)]
     {
@@ -112,7 +113,7 @@ fn holders(addr: SocketAddr) -> String {
         filter: None,
     };
     let Ok(snapshot) = Collector::new(query).snapshot() else {
-        return "held by a process rnetstat could not look up".to_string();
+        return "and its holder could not be looked up".to_string();
     };
     let mut named = Vec::new();
     let mut unowned = false;
@@ -136,7 +137,9 @@ fn holders(addr: SocketAddr) -> String {
         }
     }
     match (named.is_empty(), unowned) {
-        (true, _) => "held by a process rnetstat cannot see".to_string(),
+        (true, _) => "and no listener on that port is visible here (another network namespace, \
+                      or a socket bound but not listening)"
+            .to_string(),
         (false, false) => format!("held by {}", named.join(", ")),
         (false, true) => format!(
             "held by {} and a process rnetstat cannot see",
@@ -213,6 +216,8 @@ struct Server {
     /// The last collection: when it started, and its exposition.
     last: Option<(Instant, Exposition)>,
     collecting: bool,
+    /// An accept failed (no file descriptor left): connections may wait in the backlog.
+    accept_again: bool,
 }
 
 struct Connection {
@@ -272,6 +277,9 @@ impl Server {
                 }
             }
             self.expire();
+            if self.accept_again {
+                self.accept();
+            }
         }
     }
 
@@ -279,7 +287,10 @@ impl Server {
         loop {
             let stream = match self.listener.accept() {
                 Ok((stream, _)) => stream,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accept_again = false;
+                    return;
+                }
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -288,8 +299,12 @@ impl Server {
                 {
                     continue;
                 }
-                // Out of file descriptors or memory: the next readiness event retries.
-                Err(_) => return,
+                // Out of file descriptors or memory: the listener's readiness is an edge that
+                // came already, so the next tick retries.
+                Err(_) => {
+                    self.accept_again = true;
+                    return;
+                }
             };
             if self.connections.len() >= MAX_CONNECTIONS && !self.drop_oldest_unsent() {
                 refuse_busy(stream);

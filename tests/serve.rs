@@ -738,3 +738,43 @@ fn serve_accepts_an_interval() {
     let server = Server::start_with(&["--serve", "127.0.0.1:0", "--interval", "0.2"]);
     assert_eq!(server.get("/metrics").status, 200);
 }
+
+#[test]
+fn a_process_named_with_terminal_escapes_reaches_a_scraper_as_visible_text() {
+    let script = "import ctypes,socket,sys\n\
+        s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+        ctypes.CDLL(None).prctl(15, b'\\x1b]0;PWN\\x07', 0, 0, 0)\n\
+        print(s.getsockname()[1], flush=True); sys.stdin.read()\n";
+    let mut child = KillOnDrop(
+        Command::new("python3")
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run python3 (apt-get install python3)"),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("python3 prints its port");
+    let port = line.trim();
+    let server = Server::start();
+    let metrics = server.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    let raw: Vec<char> = metrics
+        .body
+        .chars()
+        .filter(|&c| c.is_control() && c != '\n')
+        .collect();
+    assert!(
+        raw.is_empty(),
+        "raw control characters {raw:?} in the exposition"
+    );
+    let series = format!("port=\"{port}\",process=\"\\\\x1b]0;PWN\\\\x07\"");
+    assert!(
+        metrics.body.contains(&series),
+        "{series} not in {}",
+        metrics.body
+    );
+    drop(child.0.stdin.take());
+}
