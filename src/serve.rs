@@ -40,6 +40,8 @@ const MAX_HEADERS: usize = 64;
 /// After the answer, what the client still sends is read for this long before closing:
 /// closing with unread bytes resets the connection, and a reset can destroy the answer.
 const LINGER: Duration = Duration::from_secs(1);
+/// Connections accepted before the loop turns to other events.
+const ACCEPT_BATCH: usize = 64;
 /// The longest the loop sleeps without looking at deadlines.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -216,7 +218,8 @@ struct Server {
     /// The last collection: when it started, and its exposition.
     last: Option<(Instant, Exposition)>,
     collecting: bool,
-    /// An accept failed (no file descriptor left): connections may wait in the backlog.
+    /// An accept failed (no file descriptor left) or a batch ended: connections may still
+    /// wait in the backlog, and the listener will not signal them again.
     accept_again: bool,
 }
 
@@ -263,7 +266,13 @@ impl Server {
             std::process::exit(1);
         }
         loop {
-            if let Err(e) = self.poll.poll(&mut events, Some(TICK))
+            // Connections left in the backlog: look again at once, after the other events.
+            let timeout = if self.accept_again {
+                Duration::ZERO
+            } else {
+                TICK
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout))
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 // Nothing a retry cannot fix is known to come here; do not spin.
@@ -283,8 +292,10 @@ impl Server {
         }
     }
 
+    /// Accept what waits, at most [`ACCEPT_BATCH`] at a time so that a flood of connections
+    /// cannot starve the requests of those already open.
     fn accept(&mut self) {
-        loop {
+        for _ in 0..ACCEPT_BATCH {
             let stream = match self.listener.accept() {
                 Ok((stream, _)) => stream,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -300,9 +311,10 @@ impl Server {
                     continue;
                 }
                 // Out of file descriptors or memory: the listener's readiness is an edge that
-                // came already, so the next tick retries.
+                // came already, so the loop retries after a pause.
                 Err(_) => {
                     self.accept_again = true;
+                    thread::sleep(Duration::from_millis(10));
                     return;
                 }
             };
@@ -332,6 +344,7 @@ impl Server {
                 self.drive(token);
             }
         }
+        self.accept_again = true;
     }
 
     /// Close the oldest connection that has not sent a complete request, else the oldest
