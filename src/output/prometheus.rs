@@ -438,6 +438,8 @@ fn label_value(text: &str) -> Cow<'_, str> {
             '\\' => escaped.push_str("\\\\"),
             '"' => escaped.push_str("\\\""),
             '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\\\r"),
+            '\t' => escaped.push_str("\\\\t"),
             c if (c as u32) < 0x20 || c == '\u{7f}' => {
                 let _ = write!(escaped, "\\\\x{:02x}", c as u32);
             }
@@ -513,6 +515,18 @@ mod tests {
     }
 
     const NO_QUEUES: (Option<u32>, Option<u32>) = (None, None);
+
+    #[test]
+    fn label_values_carry_no_raw_control_or_format_character() {
+        assert_eq!(label_value("nginx"), "nginx");
+        assert_eq!(label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+        // ESC, BEL, DEL, CSI (C1), a right-to-left override, a zero-width space.
+        assert_eq!(
+            label_value("\u{1b}]0;x\u{7}\u{7f}\u{9b}\u{202e}\u{200b}"),
+            "\\\\x1b]0;x\\\\x07\\\\x7f\\\\u{9b}\\\\u{202e}\\\\u{200b}"
+        );
+        assert_eq!(label_value("\t\r"), "\\\\t\\\\r");
+    }
 
     #[test]
     fn a_hostile_process_name_is_escaped_in_every_label() {
