@@ -21,7 +21,7 @@ use crate::services::Services;
 /// Which program is talking to whom, on which port, right now.
 #[derive(Debug, Parser)]
 #[command(name = "rnetstat", version = VERSION, about, long_about = None)]
-#[command(group = clap::ArgGroup::new("refreshing").args(["live", "continuous", "watch", "metrics_file"]).multiple(true))]
+#[command(group = clap::ArgGroup::new("refreshing").args(["live", "continuous", "watch", "metrics_file", "serve"]).multiple(true))]
 #[command(group = clap::ArgGroup::new("mode").args(["live", "continuous", "statistics", "watch", "csv", "metrics", "metrics_file", "serve"]))]
 pub struct Args {
     /// Show listening and non-listening sockets
@@ -95,11 +95,13 @@ pub struct Args {
     /// With --metrics-file: write the file once and exit
     #[arg(long = "once", requires = "metrics_file")]
     pub once: bool,
-    /// Serve the metrics over HTTP on ADDR:PORT (GET /metrics), a fresh snapshot per scrape
-    #[arg(long = "serve", value_name = "ADDR:PORT", conflicts_with_all = ["json", "info"])]
+    /// Serve the metrics over HTTP on ADDR:PORT (GET /metrics), collected at most once per
+    /// --interval; ADDR:PORT as 127.0.0.1:9470 or [::1]:9470, localhost:PORT or PORT alone for
+    /// 127.0.0.1, :PORT for every IPv4 interface (0.0.0.0)
+    #[arg(long = "serve", value_name = "ADDR:PORT", conflicts_with_all = ["json", "info"], value_parser = parse_serve_addr)]
     pub serve: Option<SocketAddr>,
-    /// Seconds between refreshes of --live, -c, --watch or --metrics-file (fractions allowed, e.g. 0.5;
-    /// from 0.1 to 3600)
+    /// Seconds between refreshes of --live, -c, --watch or --metrics-file, or the least between
+    /// collections of --serve (fractions allowed, e.g. 0.5; from 0.1 to 3600)
     #[arg(long = "interval", value_name = "SECONDS", requires = "refreshing", value_parser = parse_interval)]
     pub interval: Option<Duration>,
     /// Sort by KEY[,KEY...]: local, remote, state, proto, recv-q, send-q, pid, program, user
@@ -157,6 +159,34 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The shortest `--interval`: shorter would spend a core on rescans nobody can read.
 pub const MIN_INTERVAL_SECONDS: f64 = 0.1;
+
+/// The forms `--serve` takes, for its error message.
+const SERVE_FORMS: &str = "expected ADDR:PORT, e.g. 127.0.0.1:9470 or [::1]:9470 \
+     (also localhost:PORT or PORT for 127.0.0.1, :PORT for 0.0.0.0; host names are not looked up)";
+
+/// `--serve`: an IP address and port, or an unambiguous shorthand: `localhost:PORT` and a bare
+/// `PORT` are 127.0.0.1 (a root tool exposes process names only where asked), `:PORT` is every
+/// IPv4 interface (0.0.0.0), as Go exporters read `:9100`. No other name is resolved.
+fn parse_serve_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let port = |digits: &str| -> Result<u16, String> {
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(SERVE_FORMS.to_string());
+        }
+        digits
+            .parse()
+            .map_err(|_| format!("port {digits} is out of range (0 to 65535); {SERVE_FORMS}"))
+    };
+    let (host, digits) = match text.rsplit_once(':') {
+        None => ([127, 0, 0, 1], text),
+        Some(("", digits)) => ([0, 0, 0, 0], digits),
+        Some((host, digits)) if host.eq_ignore_ascii_case("localhost") => ([127, 0, 0, 1], digits),
+        Some(_) => return Err(SERVE_FORMS.to_string()),
+    };
+    Ok(SocketAddr::from((host, port(digits)?)))
+}
 
 /// `--interval`: a number of seconds, at least [`MIN_INTERVAL_SECONDS`] and at most an hour.
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -238,8 +268,11 @@ pub enum MetricsTarget {
         interval: Duration,
         once: bool,
     },
-    /// `--serve ADDR:PORT`: `GET /metrics` over HTTP.
-    Serve(SocketAddr),
+    /// `--serve ADDR:PORT`: `GET /metrics` over HTTP, collected at most once per `interval`.
+    Serve {
+        addr: SocketAddr,
+        interval: Duration,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -307,7 +340,7 @@ impl Args {
                 once: self.once,
             })
         } else if let Some(addr) = self.serve {
-            Output::Metrics(MetricsTarget::Serve(addr))
+            Output::Metrics(MetricsTarget::Serve { addr, interval })
         } else if self.metrics {
             Output::Metrics(MetricsTarget::Stdout)
         } else if self.json {
@@ -471,6 +504,23 @@ fn pointed_message(flag: &str) -> Option<&'static str> {
     })
 }
 
+/// A bad `--serve` value as one line: the value and the forms it may take.
+fn invalid_serve_value(error: &clap::Error) -> Option<String> {
+    if error.kind() != ErrorKind::ValueValidation {
+        return None;
+    }
+    match error.get(ContextKind::InvalidArg)? {
+        ContextValue::String(arg) if arg.starts_with("--serve") => {}
+        _ => return None,
+    }
+    let value = match error.get(ContextKind::InvalidValue)? {
+        ContextValue::String(value) => value.clone(),
+        _ => return None,
+    };
+    let why = std::error::Error::source(error)?.to_string();
+    Some(format!("--serve {}: {why}", crate::format::escaped(&value)))
+}
+
 /// The flag a clap "unexpected argument" error is about; a bundle `-tulr` names its letter.
 fn unknown_flag(error: &clap::Error) -> Option<String> {
     if error.kind() != ErrorKind::UnknownArgument {
@@ -493,6 +543,10 @@ pub fn config_from_env() -> Config {
         if let Some((flag, message)) = flag.as_deref().and_then(|f| Some((f, pointed_message(f)?)))
         {
             eprintln!("rnetstat: {flag}: {message}");
+            std::process::exit(USAGE_EXIT_STATUS);
+        }
+        if let Some(message) = invalid_serve_value(&error) {
+            eprintln!("rnetstat: {message}");
             std::process::exit(USAGE_EXIT_STATUS);
         }
         // Help and version print and exit 0; other errors print usage and exit 2.
@@ -765,5 +819,36 @@ mod tests {
     fn unknown_flag_is_a_usage_error() {
         let err = Args::try_parse_from(["rnetstat", "--bogus"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn serve_takes_an_address_or_an_unambiguous_shorthand() {
+        for (given, expected) in [
+            ("127.0.0.1:9470", "127.0.0.1:9470"),
+            ("[::1]:9470", "[::1]:9470"),
+            ("localhost:9470", "127.0.0.1:9470"),
+            ("LocalHost:9470", "127.0.0.1:9470"),
+            ("9470", "127.0.0.1:9470"),
+            (":9470", "0.0.0.0:9470"),
+        ] {
+            assert_eq!(
+                parse_serve_addr(given),
+                Ok(expected.parse().unwrap()),
+                "--serve {given}"
+            );
+        }
+        for bad in [
+            "",
+            ":",
+            "localhost",
+            "host:80",
+            "::1:80",
+            "70000",
+            ":-1",
+            "1.2.3.4:x",
+        ] {
+            let err = parse_serve_addr(bad).expect_err(bad);
+            assert!(err.contains("expected ADDR:PORT"), "{bad}: {err}");
+        }
     }
 }

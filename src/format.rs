@@ -151,7 +151,7 @@ fn push_escaped_except(out: &mut String, text: &str, separator: impl Fn(char) ->
 
 /// Unicode's format characters (category Cf) and the line and paragraph separators (Zl, Zp):
 /// invisible, yet they reorder text (bidi controls), join or split it, or end a line.
-fn is_format_or_separator(c: char) -> bool {
+pub fn is_format_or_separator(c: char) -> bool {
     matches!(
         c as u32,
         0x00AD

@@ -2,7 +2,6 @@
 //! ([`crate::output::prometheus`]), and deliver it.
 
 use std::ffi::OsString;
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,7 +31,7 @@ pub fn run(query: &Query, target: &MetricsTarget) -> Result<(), Error> {
             interval,
             once,
         } => write_file(query, path, *interval, *once),
-        MetricsTarget::Serve(addr) => crate::serve::run(query, *addr),
+        MetricsTarget::Serve { addr, interval } => crate::serve::run(query, *addr, *interval),
     }
 }
 
@@ -118,11 +117,17 @@ fn stop_signals() -> Vec<i32> {
 
 /// A file replaced whole: readers see the old text or the new, never a part. The new text goes
 /// to a temporary file in the same directory (a rename does not cross file systems), is synced,
-/// then renamed over the target. The temporary name starts with a dot and does not end in
-/// `.prom`, so node_exporter's textfile collector never reads it.
+/// then renamed over the target. The temporary file is created with O_CREAT|O_EXCL (and
+/// O_NOFOLLOW, by the `tempfile` crate) under an unpredictable name, so an entry planted in a
+/// shared directory is never followed or truncated; its name starts with a dot and ends in
+/// `.tmp`, so node_exporter's textfile collector never reads it. The target must be a regular
+/// file or absent, checked with `lstat` at start and again before each rename: a symlink, a
+/// FIFO, a device, a socket or a directory there is never replaced.
 struct AtomicFile {
     path: PathBuf,
-    temporary: PathBuf,
+    directory: PathBuf,
+    /// `.NAME.`: the start of every temporary name.
+    prefix: OsString,
 }
 
 impl AtomicFile {
@@ -138,50 +143,97 @@ impl AtomicFile {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let mut temporary_name = OsString::from(".");
-        temporary_name.push(name);
-        temporary_name.push(format!(".{}.tmp", std::process::id()));
+        let mut prefix = OsString::from(".");
+        prefix.push(name);
+        prefix.push(".");
         let file = AtomicFile {
             path: path.to_path_buf(),
-            temporary: directory.join(temporary_name),
+            directory,
+            prefix,
         };
-        if path.is_dir() {
-            return Err(file_error(
-                path,
-                "is a directory",
-                io::ErrorKind::InvalidInput.into(),
-            ));
-        }
-        // A directory that is missing or not writable fails now, not after a collection.
-        File::create(&file.temporary)
-            .map_err(|e| file_error(path, "creating a temporary file beside it", e))?;
-        let _ = std::fs::remove_file(&file.temporary);
+        file.check_target()?;
+        // A directory that is missing or not writable fails now, not after a collection; the
+        // probe is removed when dropped.
+        file.temporary()?;
         Ok(file)
     }
 
-    fn replace(&self, text: &[u8]) -> Result<(), Error> {
-        let written = File::create(&self.temporary)
+    /// A new, empty temporary file beside the target, removed when dropped unless persisted.
+    fn temporary(&self) -> Result<tempfile::NamedTempFile, Error> {
+        tempfile::Builder::new()
+            .prefix(&self.prefix)
+            .suffix(".tmp")
+            .tempfile_in(&self.directory)
             .map_err(|e| file_error(&self.path, "creating a temporary file beside it", e))
-            .and_then(|mut file| {
-                file.write_all(text)
-                    .and_then(|()| file.sync_all())
-                    .map_err(|e| file_error(&self.path, "writing its temporary file", e))
-            })
-            .and_then(|()| {
-                std::fs::rename(&self.temporary, &self.path)
-                    .map_err(|e| file_error(&self.path, "renaming its temporary file over it", e))
-            });
-        if written.is_err() {
-            let _ = std::fs::remove_file(&self.temporary);
-            return written;
+    }
+
+    /// The target is absent or a regular file; anything else is refused, never replaced.
+    fn check_target(&self) -> Result<(), Error> {
+        let kind = match std::fs::symlink_metadata(&self.path) {
+            Ok(metadata) => metadata.file_type(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(file_error(&self.path, "looking at it", e)),
+        };
+        if kind.is_file() {
+            return Ok(());
         }
+        Err(Error::Write(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{}: is {}, not a regular file: refusing to replace it",
+                self.path.display(),
+                file_kind(&kind)
+            ),
+        )))
+    }
+
+    fn replace(&self, text: &[u8]) -> Result<(), Error> {
+        self.check_target()?;
+        let mut temporary = self.temporary()?;
+        temporary
+            .write_all(text)
+            .and_then(|()| temporary.as_file().sync_all())
+            .map_err(|e| file_error(&self.path, "writing its temporary file", e))?;
+        // Again just before the rename: PATH may have been replaced since the last write.
+        self.check_target()?;
+        // On failure the temporary file comes back inside the error and is removed with it.
+        temporary
+            .persist(&self.path)
+            .map_err(|e| file_error(&self.path, "renaming its temporary file over it", e.error))?;
         // The rename itself survives a crash only once the directory is synced; where a
         // file system refuses that, the file is still complete.
         #[cfg(unix)]
-        if let Some(Ok(directory)) = self.temporary.parent().map(File::open) {
+        if let Ok(directory) = std::fs::File::open(&self.directory) {
             let _ = directory.sync_all();
         }
         Ok(())
+    }
+}
+
+/// What a non-regular file is, in words, for the refusal.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+    }
+    if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_dir() {
+        "a directory"
+    } else {
+        "an unknown kind of file"
     }
 }
 

@@ -705,3 +705,239 @@ fn node_exporter_textfile_collector_serves_the_metrics_file() {
     assert_eq!(found[0].labels["process"], own_process_name());
     assert_eq!(found[0].value, 1.0);
 }
+
+/// What `lstat` says `path` is, in words, or `missing`.
+fn kind_of(path: &Path) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Err(_) => "missing",
+        Ok(meta) => {
+            let kind = meta.file_type();
+            if kind.is_symlink() {
+                "symlink"
+            } else if kind.is_file() {
+                "file"
+            } else if kind.is_dir() {
+                "directory"
+            } else if kind.is_fifo() {
+                "fifo"
+            } else if kind.is_char_device() {
+                "char device"
+            } else if kind.is_socket() {
+                "socket"
+            } else {
+                "other"
+            }
+        }
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn metrics_file_never_follows_a_symlink_planted_as_its_temporary_file() {
+    let dir = temp_dir("planted");
+    let elsewhere = temp_dir("victim");
+    let victim = elsewhere.join("victim");
+    std::fs::write(&victim, "victim\n").unwrap();
+    let path = dir.join("rnetstat.prom");
+    let mut child = KillOnDrop(
+        rnetstat()
+            .args([
+                "--metrics-file",
+                path.to_str().unwrap(),
+                "--interval",
+                "0.1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Whoever can write in the directory can guess a name made of PATH and the pid: plant a
+    // symlink to a file elsewhere under each such name, for this pid and its neighbours.
+    let pid = child.0.id();
+    let mut planted = Vec::new();
+    for guess in pid.saturating_sub(2)..=pid + 2 {
+        let name = dir.join(format!(".rnetstat.prom.{guess}.tmp"));
+        std::os::unix::fs::symlink(&victim, &name).unwrap();
+        planted.push(name);
+    }
+    wait_for_file(&path, |t| t.contains("rnetstat_build_info"));
+    // Several rewrites after the plant.
+    std::thread::sleep(Duration::from_millis(800));
+    signal(&child.0, libc::SIGTERM);
+    let status = child.0.wait().unwrap();
+    let mut stderr = String::new();
+    let _ = child.0.stderr.take().unwrap().read_to_string(&mut stderr);
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "victim\n",
+        "the file a planted symlink points to was overwritten; {status} {stderr}"
+    );
+    assert_eq!(
+        kind_of(&path),
+        "file",
+        "{} is not a regular file",
+        path.display()
+    );
+    for name in &planted {
+        assert_eq!(
+            std::fs::read_link(name).unwrap(),
+            victim,
+            "{}",
+            name.display()
+        );
+    }
+    let mut expected: Vec<String> = planted
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    expected.push("rnetstat.prom".to_string());
+    expected.sort();
+    assert_eq!(entries(&dir), expected, "{status} {stderr}");
+    assert!(status.success(), "{status}: {stderr}");
+}
+
+#[test]
+fn metrics_file_refuses_a_path_that_is_not_a_regular_file_and_touches_nothing() {
+    let dir = temp_dir("not-regular");
+    let elsewhere = temp_dir("not-regular-victim");
+    let victim = elsewhere.join("victim");
+    std::fs::write(&victim, "victim\n").unwrap();
+    let link = dir.join("link.prom");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let fifo = dir.join("fifo.prom");
+    mkfifo(&fifo);
+    // A char device like /dev/null (1, 3), made here: the machine's own /dev is never touched.
+    let device = dir.join("null.prom");
+    let made = Command::new("mknod")
+        .args([device.to_str().unwrap(), "c", "1", "3"])
+        .status()
+        .expect("run mknod");
+    assert!(
+        made.success(),
+        "mknod needs root (CAP_MKNOD): run the tests as root"
+    );
+    let socket = dir.join("socket.prom");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let directory = dir.join("dir.prom");
+    std::fs::create_dir(&directory).unwrap();
+    let before = entries(&dir);
+    for (path, kind) in [
+        (&link, "symlink"),
+        (&fifo, "fifo"),
+        (&device, "char device"),
+        (&socket, "socket"),
+        (&directory, "directory"),
+    ] {
+        let output = run(&["--metrics-file", path.to_str().unwrap(), "--once"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "--metrics-file on a {kind}: {}; stderr: {stderr}",
+            output.status
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("rnetstat: "), "{stderr}");
+        assert!(stderr.contains(path.to_str().unwrap()), "{stderr}");
+        assert_eq!(kind_of(path), kind, "{} was replaced", path.display());
+        assert_eq!(entries(&dir), before);
+    }
+    assert_eq!(std::fs::read_link(&link).unwrap(), victim);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "victim\n");
+    assert!(entries(&directory).is_empty());
+}
+
+#[test]
+fn metrics_file_stops_when_path_becomes_a_fifo_between_writes() {
+    let dir = temp_dir("becomes-fifo");
+    let path = dir.join("rnetstat.prom");
+    let mut child = KillOnDrop(
+        rnetstat()
+            .args([
+                "--metrics-file",
+                path.to_str().unwrap(),
+                "--interval",
+                "0.1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_file(&path, |t| t.contains("rnetstat_build_info"));
+    std::fs::remove_file(&path).unwrap();
+    mkfifo(&path);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after PATH became a FIFO; PATH is now a {}",
+            kind_of(&path)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    let _ = child.0.stderr.take().unwrap().read_to_string(&mut stderr);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    // Processes of other tests may refuse inspection: that warning may come first.
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|line| !line.starts_with("rnetstat: owners incomplete: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains(path.to_str().unwrap()), "{stderr}");
+    assert_eq!(kind_of(&path), "fifo");
+    assert_eq!(entries(&dir), ["rnetstat.prom"]);
+}
+
+/// True for a character a terminal acts on instead of showing: C0 and C1 controls (a line feed
+/// ends a line of the format and is allowed), DEL, and the invisible format characters.
+fn is_terminal_control(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(c as u32, 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x206F | 0xFEFF)
+}
+
+#[test]
+#[cfg_attr(
+    not(all(has_promtool, has_python3)),
+    ignore = "needs promtool and python3 (apt-get install prometheus python3)"
+)]
+fn a_process_named_with_terminal_escapes_is_written_as_visible_text() {
+    // OSC 0 (set the window title) ended by BEL, then a right-to-left override.
+    let hostile = "\u{1b}]0;PWN\u{7}\u{202e}x";
+    let (child, port) = python_listener_named(hostile);
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", child.id())).unwrap();
+    let (text, samples) = metrics(&[]);
+    finish(child);
+    assert_eq!(comm.strip_suffix('\n').unwrap(), hostile);
+    let raw: Vec<(usize, char)> = text
+        .char_indices()
+        .filter(|&(_, c)| is_terminal_control(c))
+        .collect();
+    assert!(raw.is_empty(), "raw control characters at {raw:?}");
+    promtool_check(&text);
+    let port = port.to_string();
+    let listener = select(
+        &samples,
+        "rnetstat_listener_info",
+        &[("port", &port), ("proto", "tcp")],
+    );
+    assert_eq!(listener.len(), 1, "{listener:?}");
+    assert_eq!(listener[0].labels["process"], "\\x1b]0;PWN\\x07\\u{202e}x");
+    assert!(
+        text.contains("process=\"\\\\x1b]0;PWN\\\\x07\\\\u{202e}x\""),
+        "{text}"
+    );
+}

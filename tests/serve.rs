@@ -44,8 +44,12 @@ impl Server {
     }
 
     fn start_on(addr: &str) -> Server {
+        Server::start_with(&["--serve", addr])
+    }
+
+    fn start_with(args: &[&str]) -> Server {
         let mut child = rnetstat()
-            .args(["--serve", addr])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -281,9 +285,14 @@ fn port_in_use_is_one_line_and_exit_1() {
         .expect("run rnetstat");
     assert_eq!(output.status.code(), Some(1));
     assert!(output.stdout.is_empty(), "stdout: {:?}", output.stdout);
+    // The holder is this test: named with its pid.
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        format!("rnetstat: --serve {addr}: address already in use\n")
+        format!(
+            "rnetstat: --serve {addr}: address already in use, held by {} (pid {})\n",
+            own_process_name(),
+            std::process::id()
+        )
     );
 }
 
@@ -304,7 +313,7 @@ fn an_address_of_another_host_is_one_line_and_exit_1() {
 
 #[test]
 fn metrics_root_and_errors_by_path_and_method() {
-    let server = Server::start();
+    let server = Server::start_with(&["--serve", "127.0.0.1:0", "--interval", "0.1"]);
 
     let metrics = server.get("/metrics");
     assert_eq!(metrics.status, 200, "{metrics:?}");
@@ -319,7 +328,9 @@ fn metrics_root_and_errors_by_path_and_method() {
     assert!(metrics.body.contains("rnetstat_build_info{version=\""));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    // A fresh snapshot per scrape: a listener opened after the first one is in the next.
+    // A fresh snapshot once the interval has passed: a listener opened after the first scrape
+    // is in the next.
+    thread::sleep(Duration::from_millis(200));
     let next = server.get("/metrics?from=test");
     assert_eq!(next.status, 200);
     let series = format!(
@@ -496,38 +507,40 @@ fn sigterm_and_sigint_end_it_with_status_0() {
 }
 
 #[test]
-fn connections_over_the_cap_are_refused_at_once_and_slots_come_back() {
+fn a_connection_over_the_cap_closes_the_oldest_idle_one_and_is_answered() {
     let server = Server::start();
-    let held: Vec<TcpStream> = (0..rnetstat::serve::MAX_CONNECTIONS)
+    assert_eq!(server.get("/metrics").status, 200);
+    let mut held: Vec<TcpStream> = (0..rnetstat::serve::MAX_CONNECTIONS)
         .map(|_| TcpStream::connect(server.addr).expect("connect"))
         .collect();
-    // Accepted in order: by the time this one is, every held one has taken its slot.
+    // Let the server accept them all, in order.
+    thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
-    let mut over = TcpStream::connect(server.addr).expect("connect");
-    over.set_read_timeout(Some(ANSWER_WAIT)).unwrap();
-    let mut answer = Vec::new();
-    over.read_to_end(&mut answer).expect("read the refusal");
+    let metrics = server.get("/metrics");
+    assert_eq!(metrics.status, 200, "{metrics:?}");
     assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "refused only after {:?}",
+        started.elapsed() < Duration::from_secs(3),
+        "answered only after {:?}",
         started.elapsed()
     );
-    let answer = String::from_utf8_lossy(&answer);
-    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
-
-    drop(held);
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let metrics = server.get("/metrics");
-        if metrics.status == 200 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "slots not given back: {metrics:?}"
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    // The oldest silent connection made room: it is closed without a word, long before its
+    // head deadline; the newest is still open.
+    let oldest = held.remove(0);
+    oldest
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut nothing = Vec::new();
+    (&oldest)
+        .read_to_end(&mut nothing)
+        .expect("the oldest idle connection was closed");
+    assert!(nothing.is_empty(), "{nothing:?}");
+    let newest = held.pop().unwrap();
+    newest.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    assert!(
+        matches!((&newest).read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the newest connection was closed too"
+    );
 }
 
 #[test]
@@ -544,4 +557,224 @@ fn serves_on_ipv6_loopback_with_the_address_in_brackets() {
         "{series} not in {}",
         metrics.body
     );
+}
+
+/// Clients that open a connection and send one byte every 500 ms, forever (slowloris): when the
+/// server closes one, another takes its place. They stop when `stop` is dropped.
+fn slowloris(addr: SocketAddr, clients: usize) -> mpsc::Sender<()> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    thread::spawn(move || {
+        let connect = || {
+            let stream = TcpStream::connect(addr).ok()?;
+            stream.set_nonblocking(true).ok()?;
+            Some(stream)
+        };
+        let mut streams: Vec<Option<TcpStream>> = (0..clients).map(|_| connect()).collect();
+        let head = b"GET /metrics HTTP/1.1\r\nX-Slow: ";
+        let mut sent = 0usize;
+        loop {
+            match stopped.recv_timeout(Duration::from_millis(500)) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            let byte = head.get(sent).copied().unwrap_or(b'a');
+            sent += 1;
+            for slot in &mut streams {
+                let alive = slot.as_mut().is_some_and(|s| s.write_all(&[byte]).is_ok());
+                if !alive {
+                    *slot = connect();
+                }
+            }
+        }
+    });
+    stop
+}
+
+#[test]
+fn two_hundred_slowloris_clients_do_not_stop_scrapes() {
+    let server = Server::start();
+    assert_eq!(server.get("/metrics").status, 200);
+    let _stop = slowloris(server.addr, 200);
+    thread::sleep(Duration::from_millis(1500));
+    let mut latencies = Vec::new();
+    for _ in 0..8 {
+        let started = Instant::now();
+        let metrics = server.get("/metrics");
+        let took = started.elapsed();
+        latencies.push(took);
+        assert_eq!(metrics.status, 200, "{metrics:?} after {latencies:?}");
+        assert!(
+            took < Duration::from_secs(3),
+            "a scrape took {took:?} beside 200 slow clients: {latencies:?}"
+        );
+        thread::sleep(Duration::from_millis(400));
+    }
+    eprintln!("scrape latencies beside 200 slowloris clients: {latencies:?}");
+}
+
+/// A uid no account uses, so that RLIMIT_NPROC counts only the process under test.
+const UNUSED_UID: libc::uid_t = 64_971;
+
+#[test]
+fn without_threads_it_fails_with_one_line_instead_of_serving_nothing() {
+    use std::os::unix::process::CommandExt;
+    let mut command = rnetstat();
+    command
+        .args(["--serve", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: only async-signal-safe calls between fork and exec. Root ignores RLIMIT_NPROC,
+    // so root drops to an unused uid first; anyone else already has more tasks than 2.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::geteuid() == 0
+                && (libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(UNUSED_UID) != 0
+                    || libc::setuid(UNUSED_UID) != 0)
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            let limit = libc::rlimit {
+                rlim_cur: 2,
+                rlim_max: 2,
+            };
+            if libc::setrlimit(libc::RLIMIT_NPROC, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = KillOnDrop(command.spawn().expect("start rnetstat --serve"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after start with RLIMIT_NPROC=2"
+        );
+        thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    let _ = child.0.stderr.take().unwrap().read_to_string(&mut stderr);
+    assert_eq!(status.code(), Some(1), "{status}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("rnetstat: --serve: starting a thread: "),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn rapid_scrapes_within_the_interval_share_one_collection() {
+    let server = Server::start();
+    let first = server.get("/metrics");
+    assert_eq!(first.status, 200);
+    let first_answered = Instant::now();
+    let mut durations = BTreeSet::new();
+    let mut within = 0;
+    for _ in 0..20 {
+        let metrics = server.get("/metrics");
+        assert_eq!(metrics.status, 200);
+        // Only scrapes answered within the default interval (1 s) after the first are counted:
+        // a later one may rightly start a new collection.
+        if first_answered.elapsed() < Duration::from_millis(900) {
+            within += 1;
+            durations.insert(scrape_duration(&metrics.body).to_string());
+        }
+    }
+    assert!(
+        within >= 3,
+        "only {within} scrapes in 0.9 s: too slow a machine to tell"
+    );
+    // The first scrape's collection answers them all; two collections never take the same time
+    // to the nanosecond.
+    durations.insert(scrape_duration(&first.body).to_string());
+    assert!(
+        durations.len() <= 2,
+        "{within} scrapes within the interval ran {} collections: {durations:?}",
+        durations.len()
+    );
+    // After the interval, a scrape collects again and sees a new listener.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = format!("port=\"{}\"", listener.local_addr().unwrap().port());
+    thread::sleep(Duration::from_millis(1100));
+    let later = server.get("/metrics");
+    assert!(later.body.contains(&port), "{port} not in {}", later.body);
+}
+
+#[test]
+fn serve_takes_localhost_and_a_bare_port_and_shows_a_valid_form_otherwise() {
+    for (given, expected) in [("localhost:0", "127.0.0.1"), ("0", "127.0.0.1")] {
+        let server = Server::start_on(given);
+        assert_eq!(server.addr.ip().to_string(), expected, "--serve {given}");
+        assert_eq!(server.get("/metrics").status, 200);
+    }
+    for bad in [
+        "example.com:9470",
+        "localhost",
+        "127.0.0.1",
+        "1.2.3.4.5:80",
+        "[::1]",
+    ] {
+        let output = rnetstat()
+            .args(["--serve", bad])
+            .output()
+            .expect("run rnetstat");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "--serve {bad}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "--serve {bad}: {stderr}");
+        assert!(
+            stderr.contains("expected ADDR:PORT, e.g. 127.0.0.1:9470 or [::1]:9470"),
+            "--serve {bad}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn serve_accepts_an_interval() {
+    let server = Server::start_with(&["--serve", "127.0.0.1:0", "--interval", "0.2"]);
+    assert_eq!(server.get("/metrics").status, 200);
+}
+
+#[test]
+fn a_process_named_with_terminal_escapes_reaches_a_scraper_as_visible_text() {
+    let script = "import ctypes,socket,sys\n\
+        s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+        ctypes.CDLL(None).prctl(15, b'\\x1b]0;PWN\\x07', 0, 0, 0)\n\
+        print(s.getsockname()[1], flush=True); sys.stdin.read()\n";
+    let mut child = KillOnDrop(
+        Command::new("python3")
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run python3 (apt-get install python3)"),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("python3 prints its port");
+    let port = line.trim();
+    let server = Server::start();
+    let metrics = server.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    let raw: Vec<char> = metrics
+        .body
+        .chars()
+        .filter(|&c| c.is_control() && c != '\n')
+        .collect();
+    assert!(
+        raw.is_empty(),
+        "raw control characters {raw:?} in the exposition"
+    );
+    let series = format!("port=\"{port}\",process=\"\\\\x1b]0;PWN\\\\x07\"");
+    assert!(
+        metrics.body.contains(&series),
+        "{series} not in {}",
+        metrics.body
+    );
+    drop(child.0.stdin.take());
 }

@@ -419,9 +419,17 @@ fn sample<W: Write>(
     writeln!(out, " {value}")
 }
 
-/// A label value escaped as the format asks: backslash, double quote and line feed.
+/// A label value escaped as the format asks (`\\`, `\"`, `\n`), and every other control or
+/// invisible format character written as visible text in [`crate::format::escaped`]'s spelling
+/// (`\x1b`, `\u{202e}`), its backslash escaped too, so the exposition never carries a raw
+/// escape sequence to a terminal (`--metrics`, `curl /metrics`).
 fn label_value(text: &str) -> Cow<'_, str> {
-    if !text.contains(['\\', '"', '\n']) {
+    use std::fmt::Write as _;
+    let unsafe_char = |c: char| c.is_control() || crate::format::is_format_or_separator(c);
+    if !text
+        .chars()
+        .any(|c| matches!(c, '\\' | '"') || unsafe_char(c))
+    {
         return Cow::Borrowed(text);
     }
     let mut escaped = String::with_capacity(text.len() + 8);
@@ -430,6 +438,14 @@ fn label_value(text: &str) -> Cow<'_, str> {
             '\\' => escaped.push_str("\\\\"),
             '"' => escaped.push_str("\\\""),
             '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\\\r"),
+            '\t' => escaped.push_str("\\\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(escaped, "\\\\x{:02x}", c as u32);
+            }
+            c if unsafe_char(c) => {
+                let _ = write!(escaped, "\\\\u{{{:x}}}", c as u32);
+            }
             c => escaped.push(c),
         }
     }
@@ -499,6 +515,18 @@ mod tests {
     }
 
     const NO_QUEUES: (Option<u32>, Option<u32>) = (None, None);
+
+    #[test]
+    fn label_values_carry_no_raw_control_or_format_character() {
+        assert_eq!(label_value("nginx"), "nginx");
+        assert_eq!(label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+        // ESC, BEL, DEL, CSI (C1), a right-to-left override, a zero-width space.
+        assert_eq!(
+            label_value("\u{1b}]0;x\u{7}\u{7f}\u{9b}\u{202e}\u{200b}"),
+            "\\\\x1b]0;x\\\\x07\\\\x7f\\\\u{9b}\\\\u{202e}\\\\u{200b}"
+        );
+        assert_eq!(label_value("\t\r"), "\\\\t\\\\r");
+    }
 
     #[test]
     fn a_hostile_process_name_is_escaped_in_every_label() {
