@@ -176,7 +176,7 @@ fn dump_request(
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum Batch {
+pub(super) enum Batch {
     More,
     Done,
 }
@@ -184,7 +184,7 @@ enum Batch {
 /// Decode one datagram of dump replies into `out`. The error code of `NLMSG_DONE` and of
 /// `NLMSG_ERROR`, and a dump the kernel marks inconsistent, are errors: never a short list.
 /// With `info`, each TCP socket's tcp_info and congestion algorithm are read from its attributes.
-fn parse_batch(
+pub(super) fn parse_batch(
     mut rest: &[u8],
     proto: Proto,
     info: bool,
