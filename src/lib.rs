@@ -8,6 +8,8 @@
 pub mod cli;
 pub mod filter;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod generate;
 pub mod metrics;
 pub mod model;

@@ -654,6 +654,11 @@ fn parse_request(received: &[u8]) -> Parsed {
     Parsed::Request(request)
 }
 
+/// [`parse_request`] for the fuzzers (`rnetstat::fuzzing`): what it made of `received`.
+pub(crate) fn parse_request_debug(received: &[u8]) -> String {
+    format!("{:?}", parse_request(received))
+}
+
 /// Where the head ends (after its first empty line), if it has.
 fn head_length(received: &[u8]) -> Option<usize> {
     let mut line_start = 0;

@@ -592,7 +592,7 @@ pub(crate) mod tests {
     use crate::model::Proto;
 
     /// `inet_diag_bc_audit`: the checks the kernel makes before it runs a program.
-    fn audit(program: &[u8]) -> Result<(), String> {
+    pub(crate) fn audit(program: &[u8]) -> Result<(), String> {
         if program.len() < OP_BYTES {
             return Err("shorter than one op".into());
         }
@@ -685,7 +685,7 @@ pub(crate) mod tests {
     }
 
     /// `inet_diag_bc_run` on one socket, on the program's bytes: what the kernel decides.
-    fn run(program: &[u8], socket: &KernelEndpoints) -> bool {
+    pub(crate) fn run(program: &[u8], socket: &KernelEndpoints) -> bool {
         let family = match socket.local {
             SocketAddr::V4(_) => AF_INET,
             SocketAddr::V6(_) => AF_INET6,

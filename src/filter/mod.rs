@@ -5,6 +5,8 @@ pub mod ast;
 pub mod eval;
 pub mod kernel;
 pub mod parse;
+#[cfg(test)]
+mod properties;
 pub mod pushdown;
 pub mod sort;
 

@@ -7,7 +7,7 @@ use crate::filter::Query;
 use crate::model::Snapshot;
 
 #[cfg(target_os = "linux")]
-mod linux;
+pub(crate) mod linux;
 #[cfg(target_os = "macos")]
 mod macos;
 // The macOS backend's pure conversions are unit-tested on every OS.

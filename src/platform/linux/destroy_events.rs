@@ -116,7 +116,7 @@ fn read_notices(socket: &NetlinkSocket, sender: &Sender<CloseNotice>) {
 
 /// The sockets one datagram of notices reports destroyed; anything unreadable is skipped (a
 /// notice is never an error that could stop the others).
-fn closed_sockets(mut rest: &[u8]) -> Vec<Socket> {
+pub(super) fn closed_sockets(mut rest: &[u8]) -> Vec<Socket> {
     let mut sockets = Vec::new();
     while let Ok(message) = NetlinkBuffer::new_checked(rest) {
         let payload = message.payload();

@@ -2,6 +2,8 @@
 //! owners from a scan of /proc/PID/fd.
 
 pub mod destroy_events;
+#[doc(hidden)]
+pub mod fuzzing;
 mod owners;
 mod proc_net;
 mod snmp;

@@ -654,6 +654,11 @@ fn start_time(proc_dir: &OwnedFd, path: &mut PathBuf32, pid: u32) -> Option<u64>
     // Field 22 ends well within 1 KiB: a 64-byte name and 19 numbers of at most 20 digits.
     let mut stat = [0u8; 1024];
     let stat = read_small(proc_dir, path.set(pid, b"/stat"), &mut stat)?;
+    start_time_in_stat(stat)
+}
+
+/// Field 22 of the text of a /proc/PID/stat.
+pub(super) fn start_time_in_stat(stat: &[u8]) -> Option<u64> {
     // `pid (name) state ...`: the name may hold spaces and parentheses, so split after the last `)`.
     let after_name = &stat[stat.iter().rposition(|&b| b == b')')? + 1..];
     let field = after_name

@@ -180,7 +180,7 @@ fn dump_request(
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum Batch {
+pub(super) enum Batch {
     More,
     Done,
 }
@@ -189,7 +189,7 @@ enum Batch {
 /// `NLMSG_ERROR`, and a dump the kernel marks inconsistent, are errors: never a short list.
 /// With `info`, each TCP socket's tcp_info and congestion algorithm are read from its attributes.
 /// Each IPv6 socket's IPV6_V6ONLY goes into `v6only_by_inode`.
-fn parse_batch(
+pub(super) fn parse_batch(
     mut rest: &[u8],
     proto: Proto,
     info: bool,

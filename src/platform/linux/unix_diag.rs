@@ -80,7 +80,7 @@ fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
 }
 
 /// Decode one datagram of replies into `out`; true once the dump is done.
-fn parse_batch(mut rest: &[u8], out: &mut Vec<UnixSocket>) -> io::Result<bool> {
+pub(super) fn parse_batch(mut rest: &[u8], out: &mut Vec<UnixSocket>) -> io::Result<bool> {
     let invalid = |why: String| io::Error::new(io::ErrorKind::InvalidData, why);
     while !rest.is_empty() {
         let message = NetlinkBuffer::new_checked(rest).map_err(|e| invalid(e.to_string()))?;
@@ -112,7 +112,7 @@ fn parse_batch(mut rest: &[u8], out: &mut Vec<UnixSocket>) -> io::Result<bool> {
 
 /// One `unix_diag_msg` and its attributes; `None` for a type or state we do not list, or a
 /// message too short to be one.
-fn parse_socket(payload: &[u8]) -> Option<UnixSocket> {
+pub(super) fn parse_socket(payload: &[u8]) -> Option<UnixSocket> {
     let header = payload.get(..UNIX_DIAG_MSG_BYTES)?;
     let kind = UnixType::from_kernel(header[1])?;
     let state = UnixSocket::state_from_kernel(header[2])?;
@@ -204,7 +204,7 @@ pub fn read_proc_net_unix() -> Result<Vec<UnixSocket>, CollectError> {
 }
 
 /// `Num RefCount Protocol Flags Type St Inode [Path]`, numbers in hex except the inode.
-fn parse_proc_line(line: &[u8]) -> Option<UnixSocket> {
+pub(super) fn parse_proc_line(line: &[u8]) -> Option<UnixSocket> {
     let text = std::str::from_utf8(line.get(..line.len().min(128))?).unwrap_or("");
     let mut fields = text.split_ascii_whitespace();
     let _num = fields.next()?;
