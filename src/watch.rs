@@ -4,7 +4,7 @@
 //! from the kernel's close notices as they happen (Linux), so a connection shorter than
 //! the interval is reported too. Where there are no notices, closes come from the comparison.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -129,6 +129,12 @@ impl Seen {
     }
 }
 
+/// How long a close is remembered after the last snapshot that listed what remains of it:
+/// longer than TIME_WAIT (60 s). Forgetting it as soon as one snapshot did not list it let the
+/// remnant come back as a new open (a snapshot taken before the notice arrived, or a dump that
+/// missed it while the table changed), closed again 60 s later.
+pub const CLOSED_MEMORY: Duration = Duration::from_secs(120);
+
 /// The watch's memory: what the last snapshot listed, what has left it but may still get its
 /// close notice, and which closes were already reported. Pure: time comes in as arguments.
 #[derive(Debug, Default)]
@@ -138,11 +144,14 @@ pub struct Tracker {
     /// comparison.
     vanished: HashMap<Key, (Seen, Instant)>,
     /// Cookies reported closed by a notice while a snapshot may still list them (a TCP
-    /// connection's TIME_WAIT remnant keeps its cookie): they are not opened again.
-    closed: HashSet<u64>,
+    /// connection's TIME_WAIT remnant keeps its cookie): they are not opened again. Each is
+    /// forgotten [`CLOSED_MEMORY`] after the last snapshot that listed it (`None`: no snapshot
+    /// since the notice).
+    closed: HashMap<u64, Option<Instant>>,
     /// The ends of connections reported closed by a notice: the remnant of one no snapshot saw
     /// gets a cookie of its own, and is known by its ends (and having no inode) instead.
-    closed_ends: HashSet<(Proto, SocketAddr, SocketAddr)>,
+    /// Forgotten as `closed` is.
+    closed_ends: HashMap<(Proto, SocketAddr, SocketAddr), Option<Instant>>,
     /// Account names by uid, for `user` conditions on sockets only a notice saw.
     user_names: HashMap<u32, String>,
     snapshots: u64,
@@ -185,18 +194,21 @@ impl Tracker {
                 .collect()
         };
         let mut events = Vec::new();
-        let mut still_listed = HashSet::new();
-        let mut ends_still_listed = HashSet::new();
+        let remembered_until = Some(now + CLOSED_MEMORY);
         for socket in snapshot.sockets {
             let key = Key::of(&socket);
             let closed_cookie = match key {
-                Key::Cookie(cookie) if self.closed.contains(&cookie) => Some(cookie),
-                _ => None,
+                Key::Cookie(cookie) => self.closed.get_mut(&cookie),
+                Key::Ends(..) => None,
             };
-            let closed_ends = remnant_ends(&socket).filter(|ends| self.closed_ends.contains(ends));
-            if closed_cookie.is_some() || closed_ends.is_some() {
-                still_listed.extend(closed_cookie);
-                ends_still_listed.extend(closed_ends);
+            if let Some(until) = closed_cookie {
+                *until = remembered_until;
+                continue;
+            }
+            if let Some(until) =
+                remnant_ends(&socket).and_then(|ends| self.closed_ends.get_mut(&ends))
+            {
+                *until = remembered_until;
                 continue;
             }
             // Most sockets are unchanged: updated in place, with no map rebuilt per snapshot.
@@ -237,8 +249,15 @@ impl Tracker {
                 },
             );
         }
-        self.closed = still_listed;
-        self.closed_ends = ends_still_listed;
+        let remembered = |until: &mut Option<Instant>| match until {
+            None => {
+                *until = remembered_until;
+                true
+            }
+            Some(until) => *until > now,
+        };
+        self.closed.retain(|_, until| remembered(until));
+        self.closed_ends.retain(|_, until| remembered(until));
         let deadline = now + grace;
         let gone: Vec<Key> = self
             .alive
@@ -287,7 +306,7 @@ impl Tracker {
             let Some(cookie) = socket.cookie else {
                 continue;
             };
-            if self.closed.contains(&cookie) {
+            if self.closed.contains_key(&cookie) {
                 continue;
             }
             let key = Key::Cookie(cookie);
@@ -318,10 +337,10 @@ impl Tracker {
                     Vec::new()
                 }
             };
-            self.closed.insert(cookie);
+            self.closed.insert(cookie, None);
             if let Some(remote) = socket.remote {
                 self.closed_ends
-                    .insert((socket.proto, socket.local, remote));
+                    .insert((socket.proto, socket.local, remote), None);
             }
             let seen = Seen {
                 socket,
@@ -796,15 +815,60 @@ mod tests {
             let events = tracker.snapshot(snapshot(vec![remnant]), now, Duration::ZERO);
             assert!(events.is_empty(), "{events:?}");
         }
-        // Once the remnant is gone, its ends are forgotten: a new connection on them is news.
+        // Once the remnant has been gone for CLOSED_MEMORY, its ends are forgotten: a new
+        // connection on them is news.
         tracker.snapshot(snapshot(vec![]), now, Duration::ZERO);
+        let later = now + CLOSED_MEMORY;
+        tracker.snapshot(snapshot(vec![]), later, Duration::ZERO);
         let again = Socket {
             cookie: Some(78),
             inode: None,
             ..short
         };
-        let events = tracker.snapshot(snapshot(vec![again]), now, Duration::ZERO);
+        let events = tracker.snapshot(snapshot(vec![again]), later, Duration::ZERO);
         assert_eq!(kinds(&events), [(OPEN, 5)]);
+    }
+
+    #[test]
+    fn a_remnant_a_snapshot_missed_after_the_notice_is_not_opened_again() {
+        // Under churn a snapshot taken before the notice arrived, or a dump that missed the
+        // remnant while the table changed, does not list it; the next one does.
+        let mut tracker = Tracker::default();
+        let now = Instant::now();
+        let grace = Duration::from_millis(250);
+        let seen = tcp("127.0.0.1:6", "127.0.0.1:9", SocketState::Established, 6);
+        tracker.snapshot(snapshot(vec![seen.clone()]), now, grace);
+        let at = SystemTime::UNIX_EPOCH;
+        let events = tracker.closed(vec![notice_of(&seen)], at, &all());
+        assert_eq!(kinds(&events), [(EventKind::Close, 6)]);
+        let unseen = tcp("127.0.0.1:7", "127.0.0.1:9", SocketState::Established, 7);
+        let events = tracker.closed(vec![notice_of(&unseen)], at, &all());
+        assert_eq!(kinds(&events), [(OPEN, 7), (EventKind::Close, 7)]);
+        let remnant = |socket: &Socket, cookie| Socket {
+            inode: None,
+            pids: vec![],
+            state: SocketState::TimeWait,
+            cookie: Some(cookie),
+            ..socket.clone()
+        };
+        let mut at_time = now;
+        for listed in [false, true, false, false, true] {
+            let sockets = if listed {
+                vec![remnant(&seen, 6), remnant(&unseen, 70)]
+            } else {
+                vec![]
+            };
+            let events = tracker.snapshot(snapshot(sockets), at_time, grace);
+            assert!(events.is_empty(), "{events:?}");
+            at_time += Duration::from_secs(20);
+            assert!(tracker.expire(at_time, at).is_empty());
+        }
+        // Each socket: one open at most, one close.
+        assert!(
+            tracker
+                .closed(vec![notice_of(&seen)], at, &all())
+                .is_empty()
+        );
     }
 
     #[test]
