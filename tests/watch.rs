@@ -619,3 +619,89 @@ fn unix_sockets_are_not_watched_a_usage_error_says_so() {
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--watch"), "{stderr}");
 }
+
+/// Each socket of 2,000 short connections is opened at most once and closed at most once: the
+/// TIME_WAIT remnant of one already reported closed is not opened again (issue 17: 511 of 4,000
+/// sockets were, when a snapshot taken before a notice or a dump that missed the remnant made
+/// the watch forget the close).
+#[test]
+fn under_2000_short_connections_each_socket_opens_and_closes_once() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen_port = listener.local_addr().unwrap().port();
+    // Unfiltered, as the issue's run was: a longer dump lets more notices overtake snapshots
+    // (a port filter did not reproduce the double opens here; this did, 58 of 4,000).
+    let mut watcher = Watcher::start(&["--watch", "--json", "-a", "-t"]);
+    assert!(
+        watcher.read_until(Duration::from_secs(20), |lines| lines
+            .iter()
+            .any(|l| is_existing_listener(l, listen_port))),
+        "no existing listener line: {:?}",
+        watcher.seen
+    );
+    let mut client_ports = Vec::new();
+    for _ in 0..2000 {
+        let client = TcpStream::connect(("127.0.0.1", listen_port)).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client_ports.push(client.local_addr().unwrap().port());
+        drop(client);
+        std::thread::sleep(Duration::from_micros(500));
+        drop(server);
+    }
+    // Long enough for several snapshots to list (or miss) every remnant.
+    watcher.read_until(Duration::from_secs(5), |_| false);
+    let events = watcher.events();
+    let mut history: std::collections::HashMap<(u64, u64), Vec<&Value>> = Default::default();
+    for event in &events {
+        let socket = &event["socket"];
+        let (Some(local), Some(remote)) = (port(&socket["local"]), port(&socket["remote"])) else {
+            continue;
+        };
+        let ours = local == u64::from(listen_port) || remote == u64::from(listen_port);
+        if ours && matches!(event["event"].as_str(), Some("open" | "close")) {
+            history.entry((local, remote)).or_default().push(event);
+        }
+    }
+    let mut reopened = Vec::new();
+    let mut out_of_order = Vec::new();
+    for (ends, list) in &history {
+        let kinds: Vec<&str> = list.iter().filter_map(|e| e["event"].as_str()).collect();
+        // A 4-tuple may be used again by a new connection (loopback reuses TIME_WAIT ports),
+        // so open and close alternate; a remnant (no inode) opened after a close is the bug.
+        if kinds.windows(2).any(|pair| pair[0] == pair[1]) {
+            out_of_order.push((ends, kinds.clone()));
+        }
+        let remnant_after_close = list.windows(2).any(|pair| {
+            pair[0]["event"] == "close"
+                && pair[1]["event"] == "open"
+                && pair[1]["socket"]["inode"].is_null()
+        });
+        if remnant_after_close {
+            reopened.push((ends, kinds));
+        }
+    }
+    eprintln!(
+        "{} events for {} 4-tuples of 2000 connections",
+        events.len(),
+        history.len()
+    );
+    assert!(
+        reopened.is_empty() && out_of_order.is_empty(),
+        "{} sockets reopened after their close, {} out of order; first: {:?} {:?}",
+        reopened.len(),
+        out_of_order.len(),
+        reopened.first(),
+        out_of_order.first()
+    );
+    let closed_clients = client_ports
+        .iter()
+        .filter(|&&p| {
+            history
+                .get(&(u64::from(p), u64::from(listen_port)))
+                .is_some_and(|list| list.iter().any(|e| e["event"] == "close"))
+        })
+        .count();
+    assert!(
+        closed_clients >= 1990,
+        "closes for {closed_clients} of 2000 client sockets"
+    );
+}
