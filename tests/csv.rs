@@ -73,7 +73,28 @@ def fill(socket):
             socket.setdefault(column, None)
     return socket
 from_csv = sorted(canonical(from_row(r)) for r in rows)
-from_json = sorted(canonical(fill(s)) for s in document["sockets"])
+import unicodedata
+def escape(value):
+    # rnetstat's format::escaped, which every CSV cell's text goes through.
+    if isinstance(value, dict):
+        return {k: escape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape(v) for v in value]
+    if not isinstance(value, str):
+        return value
+    out = []
+    for c in value:
+        named = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+        if c in named:
+            out.append(named[c])
+        elif ord(c) < 0x20 or ord(c) == 0x7f:
+            out.append("\\x%02x" % ord(c))
+        elif unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp"):
+            out.append("\\u{%x}" % ord(c))
+        else:
+            out.append(c)
+    return "".join(out)
+from_json = sorted(canonical(fill(escape(s))) for s in document["sockets"])
 missing = [k for s in document["sockets"] for k in s if k not in rows[0] and k not in NESTED]
 print(json.dumps({"rows": len(rows), "equal": from_csv == from_json, "missing": missing,
                   "csv_only": [s for s in from_csv if s not in from_json][:3],
@@ -144,8 +165,9 @@ fn csv_read_back_by_python_equals_json() {
     // Ours: two listeners, two ends of one connection, three UDP sockets; and the child's.
     assert!(verdict["rows"].as_u64().unwrap() >= 8, "{verdict}\n{csv}");
     assert!(csv.contains(&format!(",{child_port},")), "{csv}");
-    // JSON escapes the quote in the owners cell, then RFC 4180 doubles it.
-    assert!(csv.contains(r#"a,\""b\""\nc"#), "quoted: {csv}");
+    // The line break is escaped as text (`\n`), JSON escapes that backslash and the quote in
+    // the owners cell, then RFC 4180 doubles the quote.
+    assert!(csv.contains(r#"a,\""b\""\\nc"#), "quoted: {csv}");
     drop((client, udp, connected));
 }
 

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 
 use serde_json::Value;
 
+use crate::format::escaped;
 use crate::model::Snapshot;
 use crate::output::json::socket_values;
 use crate::services::Services;
@@ -121,15 +122,33 @@ fn lookup<'a>(value: &'a Value, path: &[&str]) -> &'a Value {
         .unwrap_or(&Value::Null)
 }
 
+/// One cell. Text is escaped as in the table (`format::escaped`: `\x1b`, `\n`, `\u{202e}`,
+/// `\\`), inside the `processes` JSON too: a file a person may `cat` or open carries no raw
+/// control, format or separator character a process or another user chose.
 fn cell(header: &str, value: &Value) -> String {
     match value {
         Value::Null => String::new(),
-        Value::String(text) => text.clone(),
+        Value::String(text) => escaped(text),
         Value::Array(owners) if header == "pids" => {
             let pids = owners.iter().filter_map(|owner| owner.get("pid"));
             pids.map(Value::to_string).collect::<Vec<_>>().join(" ")
         }
-        other => other.to_string(),
+        other => escape_strings(other).to_string(),
+    }
+}
+
+/// `value` with every string in it escaped.
+fn escape_strings(value: &Value) -> Value {
+    match value {
+        Value::String(text) => Value::String(escaped(text)),
+        Value::Array(items) => Value::Array(items.iter().map(escape_strings).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(key, value)| (key.clone(), escape_strings(value)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -165,6 +184,21 @@ mod tests {
         let parsed: Value = serde_json::from_str(&cell("processes", owners)).unwrap();
         assert_eq!(&parsed, owners);
         assert_eq!(cell("pids", &json!([])), "");
+    }
+
+    #[test]
+    fn text_is_escaped_in_plain_cells_and_inside_the_owners_json() {
+        let socket = json!({"local": {"path": "@evil\u{1b}]0;PWN\u{7}\u{9b}\u{202e}"},
+                            "processes": [{"pid": 7, "name": "\u{1b}]0;x\u{7}", "argv": ["a\\b"]}]});
+        assert_eq!(
+            cell("local_path", lookup(&socket, &["local", "path"])),
+            "@evil\\x1b]0;PWN\\x07\\u{9b}\\u{202e}"
+        );
+        let owners = cell("processes", lookup(&socket, &["processes"]));
+        assert!(!owners.chars().any(|c| c.is_control()), "{owners:?}");
+        let parsed: Value = serde_json::from_str(&owners).unwrap();
+        assert_eq!(parsed[0]["name"], "\\x1b]0;x\\x07");
+        assert_eq!(parsed[0]["argv"][0], "a\\\\b");
     }
 
     #[test]
