@@ -662,14 +662,11 @@ fn under_2000_short_connections_each_socket_opens_and_closes_once() {
         }
     }
     let mut reopened = Vec::new();
-    let mut out_of_order = Vec::new();
     for (ends, list) in &history {
         let kinds: Vec<&str> = list.iter().filter_map(|e| e["event"].as_str()).collect();
         // A 4-tuple may be used again by a new connection (loopback reuses TIME_WAIT ports),
-        // so open and close alternate; a remnant (no inode) opened after a close is the bug.
-        if kinds.windows(2).any(|pair| pair[0] == pair[1]) {
-            out_of_order.push((ends, kinds.clone()));
-        }
+        // whose open can be printed before the old one's close (a poll saw it before the
+        // notice was read): what must never come is a remnant (no inode) opened after a close.
         let remnant_after_close = list.windows(2).any(|pair| {
             pair[0]["event"] == "close"
                 && pair[1]["event"] == "open"
@@ -685,12 +682,10 @@ fn under_2000_short_connections_each_socket_opens_and_closes_once() {
         history.len()
     );
     assert!(
-        reopened.is_empty() && out_of_order.is_empty(),
-        "{} sockets reopened after their close, {} out of order; first: {:?} {:?}",
+        reopened.is_empty(),
+        "{} sockets reopened after their close; first: {:?}",
         reopened.len(),
-        out_of_order.len(),
-        reopened.first(),
-        out_of_order.first()
+        reopened.first()
     );
     let closed_clients = client_ports
         .iter()

@@ -157,6 +157,7 @@ mod tests {
                 .then(|| SocketAddr::new(self.address(v6), self.port()));
             Socket {
                 timer: None,
+                v6only: None,
                 proto,
                 state,
                 local: SocketAddr::new(self.address(v6), self.port()),

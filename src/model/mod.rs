@@ -8,6 +8,6 @@ mod unix;
 
 pub use counters::ProtocolCounters;
 pub use process::Process;
-pub use snapshot::{OwnerCoverage, OwnerGaps, Refusers, Snapshot, v6only_in};
+pub use snapshot::{OwnerCoverage, OwnerGaps, Refusers, Snapshot};
 pub use socket::{Family, Proto, Socket, SocketState, TcpInfo, Timer, TimerKind};
 pub use unix::{UnixPath, UnixSocket, UnixType, resolve_peers};

@@ -3,14 +3,6 @@ use std::time::SystemTime;
 
 use super::{Process, Socket, UnixSocket};
 
-/// Whether IPv6 socket `socket` takes IPv6 only, as `v6only_by_inode` (a snapshot's) says.
-pub fn v6only_in(v6only_by_inode: &HashMap<u64, bool>, socket: &Socket) -> Option<bool> {
-    if !socket.local.is_ipv6() {
-        return None;
-    }
-    v6only_by_inode.get(&socket.inode?).copied()
-}
-
 /// Whether the owner columns can be trusted to be complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OwnerCoverage {
@@ -303,17 +295,9 @@ pub struct Snapshot {
     /// view's refresh between full scans): a process that started sharing a known socket
     /// since then is not listed yet. `None`: every process was searched for this snapshot.
     pub owners_as_of: Option<SystemTime>,
-    /// IPV6_V6ONLY of IPv6 sockets, by inode, where the OS said (Linux sock_diag): `false` is a
-    /// `[::]` socket that also takes IPv4. Kept beside `sockets`, which other code builds whole.
-    pub v6only_by_inode: HashMap<u64, bool>,
 }
 
 impl Snapshot {
-    /// Whether IPv6 socket `socket` takes IPv6 only; `None` for IPv4 and where unknown.
-    pub fn v6only(&self, socket: &Socket) -> Option<bool> {
-        v6only_in(&self.v6only_by_inode, socket)
-    }
-
     /// The owning processes of `socket`, in pid order, skipping any that exited before we looked.
     pub fn owners_of<'a>(&'a self, socket: &'a Socket) -> impl Iterator<Item = &'a Process> + 'a {
         socket.pids.iter().filter_map(|pid| self.processes.get(pid))

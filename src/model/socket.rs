@@ -137,6 +137,9 @@ pub struct Socket {
     /// The kernel's socket cookie (Linux sock_diag): one socket's name for its whole life, which
     /// the kernel's close notices carry too; `None` where the OS does not give it.
     pub cookie: Option<u64>,
+    /// IPV6_V6ONLY of an IPv6 socket (Linux sock_diag): `false` is a `[::]` socket that takes
+    /// IPv4 too; `None` for IPv4 and where the OS does not say.
+    pub v6only: Option<bool>,
 }
 
 impl Socket {
@@ -156,6 +159,7 @@ impl Socket {
             timer: None,
             tcp_info: None,
             cookie: None,
+            v6only: None,
         }
     }
 

@@ -57,9 +57,11 @@ impl Serialize for Sockets<'_> {
         let count = self.snapshot.sockets.len() + self.snapshot.unix_sockets.len();
         let mut seq = serializer.serialize_seq(Some(count))?;
         for socket in &self.snapshot.sockets {
-            let mut view = socket_view(&self.snapshot.processes, self.services, socket);
-            view.v6only = self.snapshot.v6only(socket);
-            seq.serialize_element(&view)?;
+            seq.serialize_element(&socket_view(
+                &self.snapshot.processes,
+                self.services,
+                socket,
+            ))?;
         }
         for socket in &self.snapshot.unix_sockets {
             seq.serialize_element(&unix_view(self.snapshot, socket))?;
@@ -260,7 +262,7 @@ fn socket_view<'a>(
     SocketView {
         proto: socket.proto.as_str(),
         family: socket.family().as_str(),
-        v6only: None,
+        v6only: socket.v6only,
         state: socket.state.as_str(),
         local: endpoint_view(socket.local, socket.proto, services),
         remote: socket
@@ -310,11 +312,8 @@ pub fn socket_values<'a>(
     snapshot: &'a Snapshot,
     services: &'a Services,
 ) -> impl Iterator<Item = serde_json::Result<serde_json::Value>> + 'a {
-    let inet = snapshot.sockets.iter().map(|socket| {
-        let mut view = socket_view(&snapshot.processes, services, socket);
-        view.v6only = snapshot.v6only(socket);
-        serde_json::to_value(view)
-    });
+    let inet = (snapshot.sockets.iter())
+        .map(|socket| serde_json::to_value(socket_view(&snapshot.processes, services, socket)));
     let unix = (snapshot.unix_sockets.iter())
         .map(|socket| serde_json::to_value(unix_view(snapshot, socket)));
     inet.chain(unix)

@@ -256,7 +256,7 @@ fn push_row(
     write_local_endpoint(
         &mut cells.text,
         socket.local,
-        snapshot.v6only(socket),
+        socket.v6only,
         service(socket.local.port()),
     );
     cells.finish_cell(columns[3].limit);

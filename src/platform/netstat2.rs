@@ -63,6 +63,7 @@ pub fn snapshot(query: &Query, _memory: &mut Memory) -> Result<Snapshot, Collect
                 timer: None,
                 tcp_info: None,
                 cookie: None,
+                v6only: None,
             })
         })
         .collect();

@@ -15,9 +15,7 @@ use crate::filter::{Filter, Query};
 use crate::format::{
     NO_PEER, escaped, escaped_name, push_escaped, write_endpoint, write_local_endpoint,
 };
-use crate::model::{
-    Family, OwnerCoverage, Process, Proto, Snapshot, Socket, SocketState, v6only_in,
-};
+use crate::model::{Family, OwnerCoverage, Process, Proto, Snapshot, Socket, SocketState};
 use crate::services::Services;
 
 /// How many refreshes a new, gone or state-changed socket stays highlighted.
@@ -248,8 +246,6 @@ struct RowContext<'a> {
     numeric: bool,
     processes: &'a HashMap<u32, Process>,
     user_names: &'a HashMap<u32, String>,
-    /// See [`Snapshot::v6only_by_inode`].
-    v6only_by_inode: &'a HashMap<u64, bool>,
     /// Seconds between the previous snapshot and this one, when both have a time.
     elapsed: Option<f64>,
 }
@@ -285,7 +281,7 @@ impl Row {
         write_local_endpoint(
             &mut self.local,
             socket.local,
-            v6only_in(context.v6only_by_inode, socket),
+            socket.v6only,
             service(socket.local.port()),
         );
         self.remote.clear();
@@ -1083,7 +1079,6 @@ impl App {
             user_names,
             owners,
             owners_as_of,
-            v6only_by_inode,
             // The dashboard does not show Unix sockets (and -x conflicts with --live).
             unix_sockets: _,
         } = snapshot;
@@ -1107,7 +1102,6 @@ impl App {
             numeric: self.numeric,
             processes: &self.processes,
             user_names: &self.user_names,
-            v6only_by_inode: &v6only_by_inode,
             elapsed,
         };
 

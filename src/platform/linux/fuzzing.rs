@@ -14,8 +14,7 @@ pub fn sock_diag_batch(datagram: &[u8]) -> Option<usize> {
     for proto in [Proto::Tcp, Proto::Udp] {
         for info in [true, false] {
             let mut out = Vec::new();
-            let mut v6only = std::collections::HashMap::new();
-            let result = sock_diag::parse_batch(datagram, proto, info, &mut out, &mut v6only);
+            let result = sock_diag::parse_batch(datagram, proto, info, &mut out);
             if proto == Proto::Tcp && info {
                 found = result.ok().map(|_| out.len());
             }

@@ -11,7 +11,6 @@ mod sock_diag;
 mod tcp_info;
 mod unix_diag;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::CollectError;
@@ -47,29 +46,20 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
     } else {
         Vec::new()
     };
-    let (
-        Dumped {
-            sockets,
-            v6only_by_inode,
-        },
-        owners,
-    ) = match memory.owners.as_mut() {
+    let (sockets, owners) = match memory.owners.as_mut() {
         // Unix sockets are not in the live view, so a refresh has none to find owners for.
         Some(known) if query.owners && !query.unix && !known.due_for_full_scan() => {
-            let mut dumped = dump_sockets(query)?;
-            let owners = known.refresh(&mut dumped.sockets);
+            let mut sockets = dump_sockets(query)?;
+            let owners = known.refresh(&mut sockets);
             owners_as_of = Some(known.full_scan_at());
-            (dumped, owners)
+            (sockets, owners)
         }
         _ => {
-            let (dumped, owners) = snapshot_with_full_scan(query, &mut unix_sockets)?;
+            let (sockets, owners) = snapshot_with_full_scan(query, &mut unix_sockets)?;
             if query.owners {
-                memory.owners = Some(owners::KnownOwners::after_full_scan(
-                    &dumped.sockets,
-                    owners,
-                ));
+                memory.owners = Some(owners::KnownOwners::after_full_scan(&sockets, owners));
             }
-            (dumped, owners)
+            (sockets, owners)
         }
     };
     Ok(Snapshot {
@@ -77,7 +67,6 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
         unix_sockets,
         owners,
         owners_as_of,
-        v6only_by_inode,
         ..Snapshot::default()
     })
 }
@@ -85,7 +74,7 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
 fn snapshot_with_full_scan(
     query: &Query,
     unix_sockets: &mut [UnixSocket],
-) -> Result<(Dumped, OwnerCoverage), CollectError> {
+) -> Result<(Vec<Socket>, OwnerCoverage), CollectError> {
     // The fd scan does not need the dump's result until the end: run both at once.
     std::thread::scope(|scope| {
         let scan = query.owners.then(|| {
@@ -93,9 +82,9 @@ fn snapshot_with_full_scan(
                 .name("owners".to_string())
                 .spawn_scoped(scope, owners::scan_all)
         });
-        let mut dumped = dump_sockets(query)?;
+        let mut sockets = dump_sockets(query)?;
         let scan = match scan {
-            None => return Ok((dumped, OwnerCoverage::NotCollected)),
+            None => return Ok((sockets, OwnerCoverage::NotCollected)),
             Some(Ok(thread)) => thread.join().map_err(|payload| {
                 CollectError::new(
                     "scanning /proc for socket owners",
@@ -107,8 +96,8 @@ fn snapshot_with_full_scan(
         };
         // The one fd scan sees socket inodes of every kind: Unix sockets' owners come with it.
         owners::attach_unix(unix_sockets, &scan);
-        let owners = owners::attach(&mut dumped.sockets, scan);
-        Ok((dumped, owners))
+        let owners = owners::attach(&mut sockets, scan);
+        Ok((sockets, owners))
     })
 }
 
@@ -131,14 +120,7 @@ fn dump_unix(query: &Query) -> Result<Vec<UnixSocket>, CollectError> {
     Ok(sockets)
 }
 
-/// The TCP/UDP sockets of one collection, and what sock_diag said of them beside.
-struct Dumped {
-    sockets: Vec<Socket>,
-    /// IPV6_V6ONLY by inode; empty where /proc/net was read.
-    v6only_by_inode: HashMap<u64, bool>,
-}
-
-fn dump_sockets(query: &Query) -> Result<Dumped, CollectError> {
+fn dump_sockets(query: &Query) -> Result<Vec<Socket>, CollectError> {
     let force_proc = std::env::var_os(COLLECTOR_ENV).is_some_and(|v| v == "procfs");
     // What the kernel can decide of the user's filter never leaves it; the rest is decided on
     // what comes back (platform::Collector evaluates the whole filter).
@@ -153,7 +135,7 @@ fn dump_tables(
     query: &Query,
     filter: Option<&KernelFilter>,
     force_proc: bool,
-) -> Result<Dumped, CollectError> {
+) -> Result<Vec<Socket>, CollectError> {
     let mut sockets = Vec::new();
     let mut dumper = if force_proc {
         None
@@ -189,10 +171,7 @@ fn dump_tables(
         }
     }
     sockets.retain(|s| query.wants(s) && filter.is_none_or(|f| f.keeps(s)));
-    Ok(Dumped {
-        sockets,
-        v6only_by_inode: dumper.map(|d| d.v6only_by_inode).unwrap_or_default(),
-    })
+    Ok(sockets)
 }
 
 /// The kernel's raw view of one socket, as both sock_diag and /proc/net give it.
@@ -234,6 +213,7 @@ impl KernelSocket {
             timer: Some(self.timer),
             tcp_info: None,
             cookie: None,
+            v6only: None,
         })
     }
 }
@@ -283,11 +263,8 @@ mod tests {
         let query = Query::default();
         let both = |filter: Option<&KernelFilter>| {
             agree(|| {
-                let kernel = ours(
-                    &fixture,
-                    dump_tables(&query, filter, false).unwrap().sockets,
-                );
-                let proc = ours(&fixture, dump_tables(&query, filter, true).unwrap().sockets);
+                let kernel = ours(&fixture, dump_tables(&query, filter, false).unwrap());
+                let proc = ours(&fixture, dump_tables(&query, filter, true).unwrap());
                 (rows(&kernel), rows(&proc))
             })
         };
@@ -303,12 +280,10 @@ mod tests {
             expr: KernelExpr::True,
         };
         let (kept, unfiltered) = agree(|| {
-            let unfiltered = ours(&fixture, dump_tables(&query, None, true).unwrap().sockets);
+            let unfiltered = ours(&fixture, dump_tables(&query, None, true).unwrap());
             let kept = ours(
                 &fixture,
-                dump_tables(&query, Some(&everything), true)
-                    .unwrap()
-                    .sockets,
+                dump_tables(&query, Some(&everything), true).unwrap(),
             );
             (rows(&kept), rows(&unfiltered))
         });

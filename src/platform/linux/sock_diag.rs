@@ -1,6 +1,5 @@
 //! The socket dump over NETLINK_SOCK_DIAG: what `ss` does, with the kernel's own filters.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 
@@ -49,8 +48,6 @@ const INET_DIAG_REQ_BYTECODE: u16 = 1;
 pub struct Dumper {
     socket: NetlinkSocket,
     buffer: Vec<u8>,
-    /// IPV6_V6ONLY of each IPv6 socket dumped, by inode.
-    pub v6only_by_inode: HashMap<u64, bool>,
 }
 
 impl Dumper {
@@ -67,7 +64,6 @@ impl Dumper {
         Ok(Dumper {
             socket,
             buffer: vec![0; RECV_BUFFER_BYTES],
-            v6only_by_inode: HashMap::new(),
         })
     }
 
@@ -134,7 +130,7 @@ impl Dumper {
         loop {
             let received = self.socket.recv(&mut &mut self.buffer[..], 0)?;
             let batch = &self.buffer[..received.min(self.buffer.len())];
-            if parse_batch(batch, proto, info, out, &mut self.v6only_by_inode)? == Batch::Done {
+            if parse_batch(batch, proto, info, out)? == Batch::Done {
                 return Ok(());
             }
         }
@@ -188,13 +184,11 @@ pub(super) enum Batch {
 /// Decode one datagram of dump replies into `out`. The error code of `NLMSG_DONE` and of
 /// `NLMSG_ERROR`, and a dump the kernel marks inconsistent, are errors: never a short list.
 /// With `info`, each TCP socket's tcp_info and congestion algorithm are read from its attributes.
-/// Each IPv6 socket's IPV6_V6ONLY goes into `v6only_by_inode`.
 pub(super) fn parse_batch(
     mut rest: &[u8],
     proto: Proto,
     info: bool,
     out: &mut Vec<Socket>,
-    v6only_by_inode: &mut HashMap<u64, bool>,
 ) -> io::Result<Batch> {
     let invalid = |e: DecodeError| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
     while !rest.is_empty() {
@@ -209,9 +203,6 @@ pub(super) fn parse_batch(
         match message.message_type() {
             SOCK_DIAG_BY_FAMILY => {
                 if let Some(socket) = socket_of(payload, proto, info).map_err(invalid)? {
-                    if let (Some(inode), Some(v6only)) = (socket.inode, v6only_of(payload)) {
-                        v6only_by_inode.insert(inode, v6only);
-                    }
                     out.push(socket);
                 }
             }
@@ -256,6 +247,9 @@ pub(super) fn socket_of(
         return Ok(None);
     };
     socket.cookie = Some(cookie(&id.cookie));
+    if socket.local.is_ipv6() {
+        socket.v6only = v6only_of(payload);
+    }
     if info {
         let attributes = payload.get(INET_DIAG_MSG_BYTES..).unwrap_or_default();
         socket.tcp_info = tcp_info::from_attributes(attributes);
@@ -417,7 +411,7 @@ mod tests {
         batch[16 + 3] = 4;
         batch[16 + 52..16 + 56].copy_from_slice(&7_192_845u32.to_ne_bytes());
         let mut out = Vec::new();
-        parse_batch(&batch, Proto::Tcp, false, &mut out, &mut HashMap::new()).unwrap();
+        parse_batch(&batch, Proto::Tcp, false, &mut out).unwrap();
         let timer = out[0].timer.unwrap();
         assert_eq!(timer.to_string(), "keepalive (7192.84/-/4)");
         // The crate's own encoding agrees on where the fields are.
@@ -436,7 +430,7 @@ mod tests {
         batch.extend(response(1, "[::1]:5432", "[::1]:40000", 78));
         let mut out = Vec::new();
         assert_eq!(
-            parse_batch(&batch, Proto::Tcp, false, &mut out, &mut HashMap::new()).unwrap(),
+            parse_batch(&batch, Proto::Tcp, false, &mut out).unwrap(),
             Batch::More
         );
         assert_eq!(out.len(), 2);
@@ -451,7 +445,7 @@ mod tests {
             "::1".parse::<IpAddr>().unwrap()
         );
         assert_eq!(
-            parse_batch(&done(0), Proto::Tcp, false, &mut out, &mut HashMap::new()).unwrap(),
+            parse_batch(&done(0), Proto::Tcp, false, &mut out).unwrap(),
             Batch::Done
         );
     }
@@ -463,7 +457,7 @@ mod tests {
         batch.extend(scoped_response(1, "[fe80::1]:22", "[fe80::2]:5000", 9, 3));
         batch.extend(scoped_response(10, "0.0.0.0:80", "0.0.0.0:0", 10, 3));
         let mut out = Vec::new();
-        parse_batch(&batch, Proto::Tcp, false, &mut out, &mut HashMap::new()).unwrap();
+        parse_batch(&batch, Proto::Tcp, false, &mut out).unwrap();
         let addresses: Vec<String> = out
             .iter()
             .map(|s| format!("{} {:?}", s.local, s.remote))
@@ -483,14 +477,7 @@ mod tests {
     #[test]
     fn error_in_done_message_is_an_error_not_an_empty_list() {
         let mut out = Vec::new();
-        let error = parse_batch(
-            &done(-libc::ENOENT),
-            Proto::Udp,
-            false,
-            &mut out,
-            &mut HashMap::new(),
-        )
-        .unwrap_err();
+        let error = parse_batch(&done(-libc::ENOENT), Proto::Udp, false, &mut out).unwrap_err();
         assert_eq!(error.raw_os_error(), Some(libc::ENOENT));
     }
 
@@ -502,7 +489,6 @@ mod tests {
             Proto::Tcp,
             false,
             &mut out,
-            &mut HashMap::new(),
         )
         .unwrap_err();
         assert_eq!(error.raw_os_error(), Some(libc::EACCES));
@@ -515,14 +501,7 @@ mod tests {
         // nlmsg_flags sits after the 4-byte length and 2-byte type.
         let flags = u16::from_ne_bytes([interrupted[6], interrupted[7]]) | NLM_F_DUMP_INTR;
         interrupted[6..8].copy_from_slice(&flags.to_ne_bytes());
-        let error = parse_batch(
-            &interrupted,
-            Proto::Tcp,
-            false,
-            &mut Vec::new(),
-            &mut HashMap::new(),
-        )
-        .unwrap_err();
+        let error = parse_batch(&interrupted, Proto::Tcp, false, &mut Vec::new()).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::Interrupted);
     }
 
@@ -534,7 +513,6 @@ mod tests {
             Proto::Tcp,
             false,
             &mut Vec::new(),
-            &mut HashMap::new(),
         )
         .unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
