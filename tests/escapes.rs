@@ -2,6 +2,8 @@
 //! user chose: a real process renamed to a terminal escape and a real abstract Unix socket named
 //! with one, through every printer (issue 17: `-xa --csv` retitled root's terminal).
 
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use std::io::{BufRead, BufReader};
