@@ -619,3 +619,80 @@ fn unix_sockets_are_not_watched_a_usage_error_says_so() {
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--watch"), "{stderr}");
 }
+
+/// Each socket is reported opened at most once and closed at most once, however fast
+/// connections come and go: the TIME_WAIT remnant of a connection reported closed stays quiet
+/// even when a refresh misses it for a moment (a busy hash table, a dump that skipped it).
+#[test]
+fn under_churn_each_socket_opens_at_most_once_and_closes_at_most_once() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let filter = format!("( sport = :{port} or dport = :{port} )");
+    let mut watcher = Watcher::start(&["--watch", "--json", "-a", "--interval", "0.2", &filter]);
+    assert!(
+        watcher.read_until(Duration::from_secs(20), |lines| lines
+            .iter()
+            .any(|l| is_existing_listener(l, port))),
+        "no existing listener line: {:?}",
+        watcher.seen
+    );
+    let started = Instant::now();
+    for i in 0..2000 {
+        let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        // Either side closes first: client remnants and server remnants both.
+        if i % 2 == 0 {
+            drop(client);
+            drop(server);
+        } else {
+            drop(server);
+            drop(client);
+        }
+    }
+    eprintln!("2000 connections in {:?}", started.elapsed());
+    // Refreshes keep listing the remnants (TIME_WAIT lasts 60 s) while the count is taken.
+    watcher.read_until(Duration::from_secs(15), |_| false);
+    let mut opens: std::collections::HashMap<String, usize> = Default::default();
+    let mut closes: std::collections::HashMap<String, usize> = Default::default();
+    for event in watcher.events() {
+        let socket = &event["socket"];
+        if socket["remote"].is_null() {
+            continue;
+        }
+        let key = format!(
+            "{}:{} -> {}:{}",
+            socket["local"]["host"],
+            socket["local"]["port"],
+            socket["remote"]["host"],
+            socket["remote"]["port"]
+        );
+        match event["event"].as_str() {
+            Some("open") => *opens.entry(key).or_default() += 1,
+            Some("close") => *closes.entry(key).or_default() += 1,
+            _ => {}
+        }
+    }
+    let reopened: Vec<_> = opens.iter().filter(|(_, n)| **n > 1).collect();
+    let reclosed: Vec<_> = closes.iter().filter(|(_, n)| **n > 1).collect();
+    eprintln!(
+        "{} sockets opened, {} closed; {} opened twice or more, {} closed twice or more",
+        opens.len(),
+        closes.len(),
+        reopened.len(),
+        reclosed.len()
+    );
+    assert!(
+        closes.len() >= 3900,
+        "closes for only {} of 4000 sockets",
+        closes.len()
+    );
+    assert!(
+        reopened.is_empty() && reclosed.is_empty(),
+        "{} of {} sockets opened more than once ({:?}...), {} closed more than once ({:?}...)",
+        reopened.len(),
+        opens.len(),
+        reopened.iter().take(3).collect::<Vec<_>>(),
+        reclosed.len(),
+        reclosed.iter().take(3).collect::<Vec<_>>()
+    );
+}
