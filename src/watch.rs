@@ -500,13 +500,15 @@ struct Printer {
     out: BufWriter<io::Stdout>,
     services: Services,
     options: WatchOptions,
+    /// The owners `--json` has described so far (`process` events).
+    described: events::Described,
 }
 
 impl Printer {
     fn print(&mut self, events: &[Event]) -> Result<(), Error> {
         for event in events {
             if self.options.json {
-                events::write_json(&mut self.out, event, &self.services)
+                events::write_json(&mut self.out, event, &self.services, &mut self.described)
             } else {
                 events::write_line(&mut self.out, event, &self.services, self.options.numeric)
             }
@@ -563,6 +565,7 @@ pub fn run(query: &Query, options: &WatchOptions) -> Result<(), Error> {
         out: BufWriter::new(io::stdout()),
         services: Services::load(),
         options: options.clone(),
+        described: events::Described::default(),
     };
     let mut collector = Collector::new(query.clone());
     let mut tracker = Tracker::default();

@@ -33,7 +33,11 @@ def from_row(row):
             continue
         value = None if text == "" else text
         if column == "processes":
-            value = json.loads(text)
+            owners = json.loads(text)
+            for owner in owners:
+                assert set(owner) == {"pid", "name"}, owner
+                assert document["processes"][str(owner["pid"])]["name"] == owner["name"], owner
+            value = [owner["pid"] for owner in owners]
         elif value is not None and column == "v6only":
             value = {"true": True, "false": False}[value]
         elif value is not None and (column in INTEGERS or
@@ -44,7 +48,7 @@ def from_row(row):
             socket.setdefault(head, {})[tail] = value
         else:
             socket[column] = value
-    assert row["pids"] == " ".join(str(p["pid"]) for p in socket["processes"]), row
+    assert row["pids"] == " ".join(str(p) for p in socket["processes"]), row
     for part in NESTED:
         if all(v is None for v in socket[part].values()):
             socket[part] = None
@@ -83,11 +87,12 @@ print(json.dumps({"rows": len(rows), "equal": from_csv == from_json, "missing": 
 #[test]
 #[cfg_attr(not(has_python3), ignore = "needs python3 (apt-get install python3)")]
 fn csv_read_back_by_python_equals_json() {
-    // A child whose command line needs quoting: a comma, a quote, a line break.
+    // A child whose name needs quoting: a comma, a quote, a line break (prctl PR_SET_NAME).
     let mut child = Command::new("python3")
         .args([
             "-c",
-            "import socket,sys\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen()\n\
+            "import socket,sys,ctypes\nctypes.CDLL(None).prctl(15,sys.argv[1].encode(),0,0,0)\n\
+             s=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen()\n\
              print(s.getsockname()[1],flush=True)\nsys.stdin.read()",
             "a,\"b\"\nc",
         ])

@@ -94,7 +94,7 @@ fn joins(event: &Value, a: u16, b: u16) -> bool {
 fn pids(event: &Value) -> Vec<u64> {
     event["socket"]["processes"]
         .as_array()
-        .map(|list| list.iter().filter_map(|p| p["pid"].as_u64()).collect())
+        .map(|list| list.iter().filter_map(Value::as_u64).collect())
         .unwrap_or_default()
 }
 

@@ -5,15 +5,18 @@
 
 use std::io::{self, Write};
 
-use serde_json::Value;
+use std::collections::HashMap;
 
-use crate::model::Snapshot;
+use serde_json::{Value, json};
+
+use crate::model::{Process, Snapshot};
 use crate::output::json::socket_values;
 use crate::services::Services;
 
 /// Each column's header and the path of its field in a `--json` socket object. An empty cell is
-/// `null` (unknown, or not applicable to the row's protocol); `processes` holds the owners as
-/// the JSON array of `--json` (pid, name, user, cmdline, argv), `pids` the same pids spaced.
+/// `null` (unknown, or not applicable to the row's protocol); `processes` holds the owners as a
+/// JSON array of `{"pid", "name"}` (never the argv, which `--json` writes once per process),
+/// `pids` the same pids spaced.
 pub const COLUMNS: &[(&str, &[&str])] = &[
     ("proto", &["proto"]),
     ("family", &["family"]),
@@ -100,7 +103,7 @@ pub fn write_csv<W: Write>(
         cells.extend(
             COLUMNS
                 .iter()
-                .map(|(header, path)| cell(header, lookup(&socket, path))),
+                .map(|(header, path)| cell(header, lookup(&socket, path), &snapshot.processes)),
         );
         writer.write_record(&cells).map_err(io_error)?;
     }
@@ -121,13 +124,21 @@ fn lookup<'a>(value: &'a Value, path: &[&str]) -> &'a Value {
         .unwrap_or(&Value::Null)
 }
 
-fn cell(header: &str, value: &Value) -> String {
+/// A cell; the owners (`pids`, `processes`) from the socket's array of pids.
+fn cell(header: &str, value: &Value, processes: &HashMap<u32, Process>) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(text) => text.clone(),
-        Value::Array(owners) if header == "pids" => {
-            let pids = owners.iter().filter_map(|owner| owner.get("pid"));
-            pids.map(Value::to_string).collect::<Vec<_>>().join(" ")
+        Value::Array(pids) if header == "pids" => pids
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+        Value::Array(pids) if header == "processes" => {
+            let owners = (pids.iter().filter_map(Value::as_u64))
+                .filter_map(|pid| processes.get(&u32::try_from(pid).ok()?))
+                .map(|p| json!({"pid": p.pid, "name": p.name}));
+            Value::Array(owners.collect()).to_string()
         }
         other => other.to_string(),
     }
@@ -136,35 +147,65 @@ fn cell(header: &str, value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn nested_fields_flatten_and_unknown_is_an_empty_cell() {
         let socket = json!({"local": {"host": "::1", "port": 22}, "remote": null, "uid": null});
         assert_eq!(
-            cell("local_host", lookup(&socket, &["local", "host"])),
+            cell(
+                "local_host",
+                lookup(&socket, &["local", "host"]),
+                &HashMap::new()
+            ),
             "::1"
         );
         assert_eq!(
-            cell("local_port", lookup(&socket, &["local", "port"])),
+            cell(
+                "local_port",
+                lookup(&socket, &["local", "port"]),
+                &HashMap::new()
+            ),
             "22"
         );
         assert_eq!(
-            cell("remote_host", lookup(&socket, &["remote", "host"])),
+            cell(
+                "remote_host",
+                lookup(&socket, &["remote", "host"]),
+                &HashMap::new()
+            ),
             ""
         );
-        assert_eq!(cell("uid", lookup(&socket, &["uid"])), "");
-        assert_eq!(cell("timer_kind", lookup(&socket, &["timer", "kind"])), "");
+        assert_eq!(cell("uid", lookup(&socket, &["uid"]), &HashMap::new()), "");
+        assert_eq!(
+            cell(
+                "timer_kind",
+                lookup(&socket, &["timer", "kind"]),
+                &HashMap::new()
+            ),
+            ""
+        );
     }
 
     #[test]
     fn owners_are_one_cell_of_json_and_one_of_pids() {
-        let socket = json!({"processes": [{"pid": 7, "name": "a,\"b\""}, {"pid": 9, "name": "c"}]});
+        let process = |pid: u32, name: &str| Process {
+            pid,
+            name: name.to_string(),
+            user: Some("root".into()),
+            cmdline: Some("x ".repeat(1000)),
+            argv: Some(vec!["x".into(); 1000]),
+        };
+        let processes = HashMap::from([(7, process(7, "a,\"b\"")), (9, process(9, "c"))]);
+        let socket = json!({"processes": [7, 9]});
         let owners = lookup(&socket, &["processes"]);
-        assert_eq!(cell("pids", owners), "7 9");
-        let parsed: Value = serde_json::from_str(&cell("processes", owners)).unwrap();
-        assert_eq!(&parsed, owners);
-        assert_eq!(cell("pids", &json!([])), "");
+        assert_eq!(cell("pids", owners, &processes), "7 9");
+        let parsed: Value = serde_json::from_str(&cell("processes", owners, &processes)).unwrap();
+        assert_eq!(
+            parsed,
+            json!([{"pid": 7, "name": "a,\"b\""}, {"pid": 9, "name": "c"}])
+        );
+        assert_eq!(cell("pids", &json!([]), &processes), "");
+        assert_eq!(cell("processes", &json!([]), &processes), "[]");
     }
 
     #[test]
