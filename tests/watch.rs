@@ -59,12 +59,39 @@ impl Watcher {
         true
     }
 
-    /// Every line read so far as JSON; a line that is not JSON fails the test.
+    /// Every socket event read so far as JSON (the `process` lines that describe owners left
+    /// out, see `processes`); a line that is not JSON fails the test.
     fn events(&self) -> Vec<Value> {
+        self.all()
+            .into_iter()
+            .filter(|e| e["event"] != "process")
+            .collect()
+    }
+
+    /// The `process` lines read so far, their `process` objects.
+    fn processes(&self) -> Vec<Value> {
+        (self.all().into_iter())
+            .filter(|e| e["event"] == "process")
+            .map(|e| e["process"].clone())
+            .collect()
+    }
+
+    fn all(&self) -> Vec<Value> {
         self.seen
             .iter()
             .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
             .collect()
+    }
+}
+
+/// The first line that is not a `process` line.
+fn first_socket_line(stdout: &mut impl BufRead) -> String {
+    loop {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        if line.is_empty() || !line.contains("\"event\":\"process\"") {
+            return line;
+        }
     }
 }
 
@@ -269,6 +296,13 @@ fn the_first_lines_are_the_existing_sockets() {
         .unwrap();
     let mine = &events[position];
     assert_eq!(pids(mine), [u64::from(std::process::id())], "{mine}");
+    // Our pid was described by a `process` line before.
+    assert!(
+        (watcher.processes().iter())
+            .any(|p| p["pid"] == std::process::id() && p["name"] == common::own_process_name()),
+        "{:?}",
+        watcher.seen
+    );
     assert!(mine["at"].as_str().is_some_and(|at| at.ends_with('Z')));
     // Nothing but existing opens precede the listener's line.
     for event in &events[..position] {
@@ -441,8 +475,7 @@ fn a_reader_that_goes_away_ends_the_watch_quietly() {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
+    let first = first_socket_line(&mut stdout);
     assert!(is_existing_listener(first.trim_end(), port), "{first}");
     drop(stdout);
     // The next event finds the pipe closed.
@@ -481,8 +514,7 @@ fn a_reader_that_goes_away_ends_the_watch_even_while_nothing_happens() {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
+    let first = first_socket_line(&mut stdout);
     assert!(is_existing_listener(first.trim_end(), port), "{first}");
     drop(stdout);
     let deadline = Instant::now() + Duration::from_secs(5);
