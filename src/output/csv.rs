@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use crate::format::{escaped, is_format_or_separator};
 use crate::model::{Process, Snapshot};
 use crate::output::json::socket_values;
 use crate::services::Services;
@@ -128,7 +129,7 @@ fn lookup<'a>(value: &'a Value, path: &[&str]) -> &'a Value {
 fn cell(header: &str, value: &Value, processes: &HashMap<u32, Process>) -> String {
     match value {
         Value::Null => String::new(),
-        Value::String(text) => text.clone(),
+        Value::String(text) => escaped(text),
         Value::Array(pids) if header == "pids" => pids
             .iter()
             .map(Value::to_string)
@@ -138,10 +139,29 @@ fn cell(header: &str, value: &Value, processes: &HashMap<u32, Process>) -> Strin
             let owners = (pids.iter().filter_map(Value::as_u64))
                 .filter_map(|pid| processes.get(&u32::try_from(pid).ok()?))
                 .map(|p| json!({"pid": p.pid, "name": p.name}));
-            Value::Array(owners.collect()).to_string()
+            json_text(&Value::Array(owners.collect()))
         }
-        other => other.to_string(),
+        other => json_text(other),
     }
+}
+
+/// `value` as JSON text with every control, format and separator character a `\uXXXX`
+/// escape: serde_json escapes C0 controls only, and leaves C1 controls (`\u{9b}` is a CSI to
+/// many terminals) and bidi overrides raw, valid JSON that still reaches whoever prints the file.
+/// Outside strings JSON text is ASCII, so each such character is inside a string.
+fn json_text(value: &Value) -> String {
+    let raw = value.to_string();
+    let mut text = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if c.is_control() || is_format_or_separator(c) {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                text.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            text.push(c);
+        }
+    }
+    text
 }
 
 #[cfg(test)]
@@ -206,6 +226,34 @@ mod tests {
         );
         assert_eq!(cell("pids", &json!([]), &processes), "");
         assert_eq!(cell("processes", &json!([]), &processes), "[]");
+    }
+
+    #[test]
+    fn text_cells_are_escaped_and_json_cells_escape_every_control_and_bidi_character() {
+        let evil = "\u{1b}]0;PWN\u{7}\u{202e}\u{9b}\\";
+        let path = json!({"local": {"path": format!("@{evil}")}});
+        assert_eq!(
+            cell(
+                "local_path",
+                lookup(&path, &["local", "path"]),
+                &HashMap::new()
+            ),
+            "@\\x1b]0;PWN\\x07\\u{202e}\\u{9b}\\\\"
+        );
+        let owners = json!([{"pid": 7, "name": evil}]);
+        let text = json_text(&owners);
+        assert_eq!(
+            text,
+            "[{\"name\":\"\\u001b]0;PWN\\u0007\\u202e\\u009b\\\\\",\"pid\":7}]"
+        );
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), owners);
+        // Beyond the BMP: a surrogate pair.
+        let tag = json!(["\u{e0041}"]);
+        assert_eq!(json_text(&tag), "[\"\\udb40\\udc41\"]");
+        assert_eq!(
+            serde_json::from_str::<Value>(&json_text(&tag)).unwrap(),
+            tag
+        );
     }
 
     #[test]
