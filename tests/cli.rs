@@ -335,12 +335,14 @@ fn json_argv_keeps_argument_boundaries() {
     finish(child);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let socket = find_socket(&doc, "tcp", addr).expect("python listener");
-    let owner = socket["processes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["pid"] == pid)
-        .unwrap_or_else(|| panic!("pid {pid} not among the owners: {socket}"));
+    assert!(
+        socket["processes"]
+            .as_array()
+            .unwrap()
+            .contains(&pid.into()),
+        "pid {pid} not among the owners: {socket}"
+    );
+    let owner = &doc["processes"][pid.to_string()];
     let argv: Vec<&str> = owner["argv"]
         .as_array()
         .unwrap_or_else(|| panic!("argv is not an array: {owner}"))
@@ -351,6 +353,8 @@ fn json_argv_keeps_argument_boundaries() {
     assert_eq!(argv[1..], ["-c", script, "two words", "", "x"]);
     let cmdline = owner["cmdline"].as_str().expect("cmdline stays");
     assert!(cmdline.ends_with(" two words  x"), "{cmdline}");
+    // As ps shows it: trailing empty arguments and whitespace dropped (argv keeps them).
+    assert!(!cmdline.ends_with(' '), "{cmdline:?}");
 }
 
 #[test]

@@ -152,11 +152,11 @@ fn proc_net_fallback_sees_what_sock_diag_sees() {
     let doc = procfs();
     // The fallback must also find owners.
     let me = std::process::id();
-    assert!(doc["sockets"].as_array().unwrap().iter().any(|s| {
-        s["processes"]
+    assert!(
+        doc["sockets"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|p| p["pid"] == me)
-    }));
+            .any(|s| { s["processes"].as_array().unwrap().iter().any(|p| p == me) })
+    );
 }

@@ -58,12 +58,16 @@ impl Fixture {
     }
 }
 
-fn assert_owned_by_us(socket: &Value) {
-    let processes = socket["processes"].as_array().expect("processes array");
-    let me = processes
-        .iter()
-        .find(|p| p["pid"] == std::process::id())
-        .unwrap_or_else(|| panic!("our pid not among owners of {socket}"));
+/// Our pid among the socket's owners, described once in the document's `processes`.
+fn assert_owned_by_us(doc: &Value, socket: &Value) {
+    let pids = socket["processes"].as_array().expect("processes array");
+    let pid = std::process::id();
+    assert!(
+        pids.contains(&pid.into()),
+        "our pid not among owners of {socket}"
+    );
+    let me = &doc["processes"][pid.to_string()];
+    assert_eq!(me["pid"], pid);
     assert_eq!(me["name"], own_process_name());
     assert!(
         me["cmdline"]
@@ -76,23 +80,23 @@ fn assert_owned_by_us(socket: &Value) {
 fn json_lists_every_socket_we_opened_with_state_and_owner() {
     let f = Fixture::open();
     let doc = json_of(&["-a", "--json"]);
-    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["version"], 2);
     assert!(doc["taken_at"].as_str().is_some_and(|t| t.ends_with('Z')));
 
     let listener4 = find_socket(&doc, "tcp", f.listener4).expect("listener4");
     assert_eq!(listener4["state"], "LISTEN");
     assert_eq!(listener4["family"], "ipv4");
     assert!(listener4["remote"].is_null());
-    assert_owned_by_us(listener4);
+    assert_owned_by_us(&doc, listener4);
 
     let listener6 = find_socket(&doc, "tcp", f.listener6).expect("listener6");
     assert_eq!(listener6["state"], "LISTEN");
     assert_eq!(listener6["family"], "ipv6");
-    assert_owned_by_us(listener6);
+    assert_owned_by_us(&doc, listener6);
 
     let client = find_connection(&doc, "tcp", f.client, f.listener4).expect("client");
     assert_eq!(client["state"], "ESTABLISHED");
-    assert_owned_by_us(client);
+    assert_owned_by_us(&doc, client);
 
     let server = f.server.port();
     assert_eq!(server, f.listener4.port());
@@ -106,19 +110,19 @@ fn json_lists_every_socket_we_opened_with_state_and_owner() {
                 && s["state"] == "ESTABLISHED"
         })
         .expect("accepted side");
-    assert_owned_by_us(accepted);
+    assert_owned_by_us(&doc, accepted);
 
     let udp = find_socket(&doc, "udp", f.udp_bound).expect("udp");
     assert_eq!(udp["state"], "UNCONN");
     assert!(udp["remote"].is_null());
     assert_eq!(udp["recv_q"], 0);
-    assert_owned_by_us(udp);
+    assert_owned_by_us(&doc, udp);
 
     let udp6 = find_socket(&doc, "udp", f.udp_connected).expect("udp6");
     assert_eq!(udp6["state"], "ESTABLISHED");
     assert_eq!(udp6["family"], "ipv6");
     assert_eq!(udp6["remote"]["host"], "::1");
-    assert_owned_by_us(udp6);
+    assert_owned_by_us(&doc, udp6);
 
     let inode = listener4["inode"].as_u64().expect("inode");
     let uid = listener4["uid"].as_u64().expect("uid");
@@ -298,7 +302,7 @@ fn shared_socket_lists_every_owner() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| p["pid"].as_u64().unwrap())
+        .map(|p| p.as_u64().unwrap())
         .collect();
     assert_eq!(
         pids,
@@ -400,7 +404,7 @@ fn a_listener_that_moved_to_another_network_namespace_keeps_its_owner() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| p["pid"].as_u64().unwrap())
+        .map(|p| p.as_u64().unwrap())
         .collect();
     assert_eq!(pids, vec![u64::from(child.id())], "{socket}");
 }

@@ -171,7 +171,7 @@ fn unix_sockets_match_ss_with_queues_peers_and_owners() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| p["pid"].as_u64().unwrap())
+            .map(|p| p.as_u64().unwrap())
             .collect();
         assert_eq!(pids, [u64::from(pid)], "owners of {inode}: {json}");
     }

@@ -5,16 +5,19 @@
 
 use std::io::{self, Write};
 
-use serde_json::Value;
+use std::collections::HashMap;
 
-use crate::format::escaped;
-use crate::model::Snapshot;
+use serde_json::{Value, json};
+
+use crate::format::{escaped, is_format_or_separator};
+use crate::model::{Process, Snapshot};
 use crate::output::json::socket_values;
 use crate::services::Services;
 
 /// Each column's header and the path of its field in a `--json` socket object. An empty cell is
-/// `null` (unknown, or not applicable to the row's protocol); `processes` holds the owners as
-/// the JSON array of `--json` (pid, name, user, cmdline, argv), `pids` the same pids spaced.
+/// `null` (unknown, or not applicable to the row's protocol); `processes` holds the owners as a
+/// JSON array of `{"pid", "name"}` (never the argv, which `--json` writes once per process),
+/// `pids` the same pids spaced.
 pub const COLUMNS: &[(&str, &[&str])] = &[
     ("proto", &["proto"]),
     ("family", &["family"]),
@@ -101,7 +104,7 @@ pub fn write_csv<W: Write>(
         cells.extend(
             COLUMNS
                 .iter()
-                .map(|(header, path)| cell(header, lookup(&socket, path))),
+                .map(|(header, path)| cell(header, lookup(&socket, path), &snapshot.processes)),
         );
         writer.write_record(&cells).map_err(io_error)?;
     }
@@ -122,83 +125,135 @@ fn lookup<'a>(value: &'a Value, path: &[&str]) -> &'a Value {
         .unwrap_or(&Value::Null)
 }
 
-/// One cell. Text is escaped as in the table (`format::escaped`: `\x1b`, `\n`, `\u{202e}`,
-/// `\\`), inside the `processes` JSON too: a file a person may `cat` or open carries no raw
-/// control, format or separator character a process or another user chose.
-fn cell(header: &str, value: &Value) -> String {
+/// A cell; the owners (`pids`, `processes`) from the socket's array of pids.
+fn cell(header: &str, value: &Value, processes: &HashMap<u32, Process>) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(text) => escaped(text),
-        Value::Array(owners) if header == "pids" => {
-            let pids = owners.iter().filter_map(|owner| owner.get("pid"));
-            pids.map(Value::to_string).collect::<Vec<_>>().join(" ")
+        Value::Array(pids) if header == "pids" => pids
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+        Value::Array(pids) if header == "processes" => {
+            let owners = (pids.iter().filter_map(Value::as_u64))
+                .filter_map(|pid| processes.get(&u32::try_from(pid).ok()?))
+                .map(|p| json!({"pid": p.pid, "name": p.name}));
+            json_text(&Value::Array(owners.collect()))
         }
-        other => escape_strings(other).to_string(),
+        other => json_text(other),
     }
 }
 
-/// `value` with every string in it escaped.
-fn escape_strings(value: &Value) -> Value {
-    match value {
-        Value::String(text) => Value::String(escaped(text)),
-        Value::Array(items) => Value::Array(items.iter().map(escape_strings).collect()),
-        Value::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(key, value)| (key.clone(), escape_strings(value)))
-                .collect(),
-        ),
-        other => other.clone(),
+/// `value` as JSON text with every control, format and separator character a `\uXXXX`
+/// escape: serde_json escapes C0 controls only, and leaves C1 controls (`\u{9b}` is a CSI to
+/// many terminals) and bidi overrides raw, valid JSON that still reaches whoever prints the file.
+/// Outside strings JSON text is ASCII, so each such character is inside a string.
+fn json_text(value: &Value) -> String {
+    let raw = value.to_string();
+    let mut text = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if c.is_control() || is_format_or_separator(c) {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                text.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            text.push(c);
+        }
     }
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn nested_fields_flatten_and_unknown_is_an_empty_cell() {
         let socket = json!({"local": {"host": "::1", "port": 22}, "remote": null, "uid": null});
         assert_eq!(
-            cell("local_host", lookup(&socket, &["local", "host"])),
+            cell(
+                "local_host",
+                lookup(&socket, &["local", "host"]),
+                &HashMap::new()
+            ),
             "::1"
         );
         assert_eq!(
-            cell("local_port", lookup(&socket, &["local", "port"])),
+            cell(
+                "local_port",
+                lookup(&socket, &["local", "port"]),
+                &HashMap::new()
+            ),
             "22"
         );
         assert_eq!(
-            cell("remote_host", lookup(&socket, &["remote", "host"])),
+            cell(
+                "remote_host",
+                lookup(&socket, &["remote", "host"]),
+                &HashMap::new()
+            ),
             ""
         );
-        assert_eq!(cell("uid", lookup(&socket, &["uid"])), "");
-        assert_eq!(cell("timer_kind", lookup(&socket, &["timer", "kind"])), "");
+        assert_eq!(cell("uid", lookup(&socket, &["uid"]), &HashMap::new()), "");
+        assert_eq!(
+            cell(
+                "timer_kind",
+                lookup(&socket, &["timer", "kind"]),
+                &HashMap::new()
+            ),
+            ""
+        );
     }
 
     #[test]
     fn owners_are_one_cell_of_json_and_one_of_pids() {
-        let socket = json!({"processes": [{"pid": 7, "name": "a,\"b\""}, {"pid": 9, "name": "c"}]});
+        let process = |pid: u32, name: &str| Process {
+            pid,
+            name: name.to_string(),
+            user: Some("root".into()),
+            cmdline: Some("x ".repeat(1000)),
+            argv: Some(vec!["x".into(); 1000]),
+        };
+        let processes = HashMap::from([(7, process(7, "a,\"b\"")), (9, process(9, "c"))]);
+        let socket = json!({"processes": [7, 9]});
         let owners = lookup(&socket, &["processes"]);
-        assert_eq!(cell("pids", owners), "7 9");
-        let parsed: Value = serde_json::from_str(&cell("processes", owners)).unwrap();
-        assert_eq!(&parsed, owners);
-        assert_eq!(cell("pids", &json!([])), "");
+        assert_eq!(cell("pids", owners, &processes), "7 9");
+        let parsed: Value = serde_json::from_str(&cell("processes", owners, &processes)).unwrap();
+        assert_eq!(
+            parsed,
+            json!([{"pid": 7, "name": "a,\"b\""}, {"pid": 9, "name": "c"}])
+        );
+        assert_eq!(cell("pids", &json!([]), &processes), "");
+        assert_eq!(cell("processes", &json!([]), &processes), "[]");
     }
 
     #[test]
-    fn text_is_escaped_in_plain_cells_and_inside_the_owners_json() {
-        let socket = json!({"local": {"path": "@evil\u{1b}]0;PWN\u{7}\u{9b}\u{202e}"},
-                            "processes": [{"pid": 7, "name": "\u{1b}]0;x\u{7}", "argv": ["a\\b"]}]});
+    fn text_cells_are_escaped_and_json_cells_escape_every_control_and_bidi_character() {
+        let evil = "\u{1b}]0;PWN\u{7}\u{202e}\u{9b}\\";
+        let path = json!({"local": {"path": format!("@{evil}")}});
         assert_eq!(
-            cell("local_path", lookup(&socket, &["local", "path"])),
-            "@evil\\x1b]0;PWN\\x07\\u{9b}\\u{202e}"
+            cell(
+                "local_path",
+                lookup(&path, &["local", "path"]),
+                &HashMap::new()
+            ),
+            "@\\x1b]0;PWN\\x07\\u{202e}\\u{9b}\\\\"
         );
-        let owners = cell("processes", lookup(&socket, &["processes"]));
-        assert!(!owners.chars().any(|c| c.is_control()), "{owners:?}");
-        let parsed: Value = serde_json::from_str(&owners).unwrap();
-        assert_eq!(parsed[0]["name"], "\\x1b]0;x\\x07");
-        assert_eq!(parsed[0]["argv"][0], "a\\\\b");
+        let owners = json!([{"pid": 7, "name": evil}]);
+        let text = json_text(&owners);
+        assert_eq!(
+            text,
+            "[{\"name\":\"\\u001b]0;PWN\\u0007\\u202e\\u009b\\\\\",\"pid\":7}]"
+        );
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), owners);
+        // Beyond the BMP: a surrogate pair.
+        let tag = json!(["\u{e0041}"]);
+        assert_eq!(json_text(&tag), "[\"\\udb40\\udc41\"]");
+        assert_eq!(
+            serde_json::from_str::<Value>(&json_text(&tag)).unwrap(),
+            tag
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `--json`: one versioned document (docs/json.md), streamed socket by socket.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,7 +15,7 @@ use crate::model::{
 use crate::services::{PortClass, Services};
 
 /// Bumped on any change that could break a reader; adding a field is not such a change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -23,7 +23,30 @@ struct Document<'a> {
     hostname: Option<&'a str>,
     taken_at: Option<String>,
     owners: Option<CoverageView>,
+    /// Each owner of a listed socket once, keyed by its pid as a string: a socket names its
+    /// owners by pid, so a long argv is written once per document, not once per socket.
+    processes: ProcessMap<'a>,
     sockets: Sockets<'a>,
+}
+
+/// The owners of the snapshot's sockets, in pid order, each once.
+struct ProcessMap<'a> {
+    snapshot: &'a Snapshot,
+}
+
+impl Serialize for ProcessMap<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let snapshot = self.snapshot;
+        let pids: BTreeSet<u32> = (snapshot.sockets.iter().flat_map(|s| s.pids.iter()))
+            .chain(snapshot.unix_sockets.iter().flat_map(|s| s.pids.iter()))
+            .copied()
+            .filter(|pid| snapshot.processes.contains_key(pid))
+            .collect();
+        serializer.collect_map(
+            pids.into_iter()
+                .map(|pid| (pid.to_string(), process_object(&snapshot.processes[&pid]))),
+        )
+    }
 }
 
 /// Whether `processes` is complete, and if not, why (docs/json.md lists the codes).
@@ -220,6 +243,17 @@ struct EndpointView<'a> {
     port_class: &'static str,
 }
 
+/// One process as the document's `processes` map and the `process` watch event describe it.
+pub fn process_object(p: &Process) -> impl Serialize + '_ {
+    ProcessView {
+        pid: p.pid,
+        name: &p.name,
+        user: p.user.as_deref(),
+        cmdline: p.cmdline.as_deref(),
+        argv: p.argv.as_deref(),
+    }
+}
+
 #[derive(Serialize)]
 struct ProcessView<'a> {
     pid: u32,
@@ -286,8 +320,8 @@ fn socket_view<'a>(
     }
 }
 
-/// The owners of a socket held by `pids`, in pid order, skipping any that exited before we
-/// looked; serialised straight from `processes` without a Vec per socket.
+/// The pids of a socket's owners, in pid order, skipping any that exited before we looked (a
+/// pid listed is a key of the document's `processes`).
 struct Pids<'a> {
     processes: &'a HashMap<u32, Process>,
     pids: &'a [u32],
@@ -295,14 +329,11 @@ struct Pids<'a> {
 
 impl Serialize for Pids<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let processes = self.pids.iter().filter_map(|pid| self.processes.get(pid));
-        serializer.collect_seq(processes.map(|p| ProcessView {
-            pid: p.pid,
-            name: &p.name,
-            user: p.user.as_deref(),
-            cmdline: p.cmdline.as_deref(),
-            argv: p.argv.as_deref(),
-        }))
+        let pids = self
+            .pids
+            .iter()
+            .filter(|pid| self.processes.contains_key(pid));
+        serializer.collect_seq(pids)
     }
 }
 
@@ -334,6 +365,7 @@ pub fn write_json<W: Write>(
         hostname: snapshot.hostname.as_deref(),
         taken_at: snapshot.taken_at.map(rfc3339),
         owners: coverage_view(snapshot.owners),
+        processes: ProcessMap { snapshot },
         sockets: Sockets { snapshot, services },
     };
     serde_json::to_writer(&mut *out, &document).map_err(io::Error::from)?;

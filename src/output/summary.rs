@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 
 use crate::format::escaped_name;
 use crate::model::{OwnerCoverage, Proto, ProtocolCounters, Snapshot, SocketState};
-use crate::output::json::{SCHEMA_VERSION, rfc3339};
+use crate::output::json::rfc3339;
+
+/// `--summary --json`'s own schema version (its shape did not change with `--json`'s v2).
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// How many ports and programs the "busiest" lists keep.
 pub const BUSIEST: usize = 10;

@@ -90,7 +90,7 @@ pub fn describe_pids(
                 pid: pid.as_u32(),
                 name: process.name().to_string_lossy().into_owned(),
                 user,
-                cmdline: argv.as_ref().map(|argv| argv.join(" ")),
+                cmdline: argv.as_deref().map(ps_cmdline),
                 argv,
             };
             Some((process.pid, process))
@@ -111,6 +111,13 @@ fn arguments(_pid: Pid) -> Option<Vec<String>> {
     None
 }
 
+/// The command line as `ps` shows it: the arguments joined by single spaces, trailing empty
+/// arguments dropped and trailing whitespace trimmed (`argv` keeps them exactly).
+fn ps_cmdline(argv: &[String]) -> String {
+    let used = argv.len() - argv.iter().rev().take_while(|a| a.is_empty()).count();
+    argv[..used].join(" ").trim_end().to_string()
+}
+
 /// Split a NUL-separated command line; a trailing NUL ends the last argument.
 #[cfg(any(target_os = "linux", test))]
 fn parse_cmdline(raw: &[u8]) -> Option<Vec<String>> {
@@ -127,7 +134,23 @@ fn parse_cmdline(raw: &[u8]) -> Option<Vec<String>> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_cmdline;
+    use super::{parse_cmdline, ps_cmdline};
+
+    #[test]
+    fn cmdline_is_what_ps_shows() {
+        let argv = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        assert_eq!(ps_cmdline(&argv(&["python3", "-c", "x"])), "python3 -c x");
+        // nginx-style rewritten title: one argument padded with spaces and NULs.
+        assert_eq!(
+            ps_cmdline(&argv(&["nginx: worker process", "", "", ""])),
+            "nginx: worker process"
+        );
+        assert_eq!(ps_cmdline(&argv(&["daemon   ", "", " "])), "daemon");
+        // An empty argument in the middle stays (two spaces), as ps shows it.
+        assert_eq!(ps_cmdline(&argv(&["a", "", "b"])), "a  b");
+        assert_eq!(ps_cmdline(&argv(&["", ""])), "");
+        assert_eq!(ps_cmdline(&[]), "");
+    }
 
     #[test]
     fn cmdline_keeps_empty_arguments_and_spaces() {
