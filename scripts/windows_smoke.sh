@@ -40,7 +40,7 @@ json=$(wine "$exe" -l --json)
 check "json lists our listener" python3 -c '
 import json, sys
 doc = json.loads(sys.argv[1])
-assert doc["version"] == 1
+assert doc["version"] == 2
 assert any(s["local"]["port"] == int(sys.argv[2]) and s["state"] == "LISTEN"
            and s["recv_q"] is None for s in doc["sockets"])' "$json" "$port"
 set +e
