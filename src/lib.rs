@@ -3,14 +3,15 @@
 //! Data flows one way: [`platform::snapshot`] -> [`model::Snapshot`] -> [`filter`] -> a printer
 //! in [`output`], or the live dashboard in [`tui`]. [`watch`] turns snapshots (and the kernel's
 //! close notices) into events; [`metrics`] drives the Prometheus exposition to stdout, a file,
-//! or [`serve`]'s HTTP endpoint. [`generate`] prints the man page and shell completions.
+//! or [`serve`]'s HTTP endpoint. [`cli::generate`] prints the man page and shell completions.
 
 pub mod cli;
+pub mod error;
 pub mod filter;
 pub mod format;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod generate;
+
 pub mod metrics;
 pub mod model;
 pub mod output;
@@ -20,44 +21,12 @@ pub mod services;
 pub mod tui;
 pub mod watch;
 
-use std::fmt;
 use std::io::{self, BufWriter, Write};
 
 use cli::{Config, Output};
+use error::{Error, PANIC_EXIT_STATUS};
 use model::OwnerCoverage;
-use platform::CollectError;
 use services::Services;
-
-#[derive(Debug)]
-pub enum Error {
-    Collect(CollectError),
-    Write(io::Error),
-    /// A mode could not start or go on: no terminal for `--live`, a port in use for `--serve`,
-    /// a signal handler that could not be installed.
-    Run(String),
-}
-
-impl Error {
-    /// A reader that went away (`rnetstat -a | head -1`) is not a failure.
-    pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Write(e) if e.kind() == io::ErrorKind::BrokenPipe)
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Collect(e) => write!(f, "{e}"),
-            Error::Write(e) => write!(f, "writing output: {e}"),
-            Error::Run(why) => write!(f, "{why}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
-
-/// Exit status after a panic, as Rust's own default; any other failure exits 1.
-pub const PANIC_EXIT_STATUS: i32 = 101;
 
 /// Make a panic in any thread end the program with one line: no thread's work may silently
 /// go missing, and the dashboard may not keep drawing after its terminal was restored.
@@ -79,7 +48,7 @@ fn install_panic_hook() {
             thread.name().unwrap_or("unnamed"),
             format::escaped(message)
         );
-        std::process::exit(PANIC_EXIT_STATUS);
+        std::process::exit(i32::from(PANIC_EXIT_STATUS));
     }));
 }
 
@@ -94,7 +63,7 @@ pub fn run(config: &Config) -> Result<(), Error> {
         Output::Metrics(target) => return metrics::run(&config.query, target),
         Output::Generate(kind) => {
             let mut out = io::stdout().lock();
-            return generate::write(&mut out, *kind)
+            return cli::generate::write(&mut out, *kind)
                 .and_then(|()| out.flush())
                 .map_err(Error::Write);
         }

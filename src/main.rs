@@ -1,13 +1,17 @@
 use std::process::ExitCode;
 
+use rnetstat::error::Error;
+
 fn main() -> ExitCode {
-    let config = rnetstat::cli::config_from_env();
-    match rnetstat::run(&config) {
+    match rnetstat::cli::config_from_env().and_then(|config| rnetstat::run(&config)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        // Help, version and clap's own usage errors: clap prints them, in colour where it may.
+        Err(Error::Flags(e)) => e.exit(),
         Err(e) => {
-            eprintln!("rnetstat: {e}");
-            ExitCode::FAILURE
+            if !e.is_broken_pipe() {
+                eprintln!("rnetstat: {e}");
+            }
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -3,17 +3,36 @@
 
 use std::ffi::OsString;
 use std::io::{self, BufWriter, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::cli::MetricsTarget;
+use crate::error::Error;
 use crate::filter::Query;
 use crate::model::{OwnerCoverage, Snapshot};
 use crate::output::prometheus::{Scrape, write_metrics};
+use crate::platform;
 use crate::platform::{CollectError, Collector};
-use crate::{Error, platform};
+
+/// Where the Prometheus exposition goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsTarget {
+    /// `--metrics`: one scrape on stdout.
+    Stdout,
+    /// `--metrics-file PATH`: rewritten every `interval`, or once with `--once`.
+    File {
+        path: PathBuf,
+        interval: Duration,
+        once: bool,
+    },
+    /// `--serve ADDR:PORT`: `GET /metrics` over HTTP, collected at most once per `interval`.
+    Serve {
+        addr: SocketAddr,
+        interval: Duration,
+    },
+}
 
 pub fn run(query: &Query, target: &MetricsTarget) -> Result<(), Error> {
     match target {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::Error;
+use crate::error::Error;
 use crate::filter::{Listening, Query};
 use crate::model::{OwnerCoverage, SocketState};
 use crate::output::prometheus::CONTENT_TYPE;

@@ -13,14 +13,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::Error;
-use crate::cli::WatchOptions;
+use crate::error::Error;
 use crate::filter::Query;
 use crate::filter::eval::Owners;
 use crate::model::{OwnerCoverage, Process, Proto, Snapshot, Socket, SocketState};
 use crate::output::events;
 use crate::platform::{CloseNotice, Collector};
 use crate::services::Services;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchOptions {
+    /// NDJSON (`--json`) instead of one readable line per event.
+    pub json: bool,
+    /// No service labels on endpoints (readable lines only).
+    pub numeric: bool,
+    /// How often the socket tables are polled for opens and state changes.
+    pub interval: Duration,
+}
 
 /// How long a socket gone from a snapshot waits for its close notice (which the kernel sends
 /// from a work queue, a moment after the socket left its tables) before the comparison reports it.

@@ -3,13 +3,28 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::cli::TableOptions;
 use crate::format::{
     NO_PEER, escaped_name, push_escaped, push_escaped_name, push_tcp_info, write_endpoint,
     write_local_endpoint,
 };
 use crate::model::{Family, Snapshot, Socket, SocketState, UnixSocket};
 use crate::services::Services;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableOptions {
+    pub numeric: bool,
+    pub programs: bool,
+    pub extended: bool,
+    pub wide: bool,
+    /// The Timer column (-o).
+    pub timers: bool,
+    pub color: bool,
+    /// The column titles line (off with -H).
+    pub header: bool,
+    /// tcp_info under each TCP row (-i). The query may collect it without -i: -o needs its
+    /// retransmit count.
+    pub info: bool,
+}
 
 /// Without -W, cells longer than these are shortened in the middle (the port stays visible).
 const ADDRESS_LIMIT: usize = 45;

@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use super::kill::ProcessStart;
-use crate::cli::LiveOptions;
 use crate::filter::eval::Owners;
 use crate::filter::parse::{parse, split_words};
 use crate::filter::{Filter, Query};
@@ -17,6 +16,15 @@ use crate::format::{
 };
 use crate::model::{Family, OwnerCoverage, Process, Proto, Snapshot, Socket, SocketState};
 use crate::services::Services;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveOptions {
+    /// No service labels on endpoints, numeric user ids.
+    pub numeric: bool,
+    pub interval: Duration,
+    /// The filter words given on the command line: the dashboard's starting `/` text.
+    pub filter: String,
+}
 
 /// How many refreshes a new, gone or state-changed socket stays highlighted.
 pub const HIGHLIGHT_REFRESHES: u8 = 3;

@@ -28,11 +28,11 @@ use crossterm::terminal::{
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-use crate::Error;
-use crate::cli::LiveOptions;
+use crate::error::Error;
 use crate::filter::Query;
 use crate::platform;
 use crate::services::Services;
+pub use app::LiveOptions;
 use app::{App, Effect, Msg};
 
 /// Messages handled before the next frame is drawn, so a burst of keys costs one frame

@@ -12,12 +12,12 @@ use ratatui::style::{Color, Modifier};
 use super::app::{App, Effect, Key, KillOwner, Line, Mark, Msg};
 use super::kill::ProcessStart;
 use super::view;
-use crate::cli::LiveOptions;
 use crate::filter::{Listening, Query};
 use crate::model::{
     OwnerCoverage, OwnerGaps, Process, Proto, Snapshot, Socket, SocketState, TcpInfo,
 };
 use crate::services::Services;
+use crate::tui::app::LiveOptions;
 
 const WIDTH: u16 = 130;
 const HEIGHT: u16 = 14;

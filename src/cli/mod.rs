@@ -1,231 +1,31 @@
-//! Raw command-line flags (clap) and the validated [`Config`] the rest of the program runs on.
+//! The command line: raw flags ([`args`]) turned into the validated [`Config`] the modes run on;
+//! [`generate`] prints the man page and completions built from the same flags.
+
+pub mod args;
+pub mod generate;
 
 use std::ffi::OsStr;
 use std::io::IsTerminal;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+
+pub use args::{Args, DEFAULT_INTERVAL, Generate, MIN_INTERVAL_SECONDS, VERSION};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
+use crate::error::Error;
 use crate::filter::ast::{Expr, UserMatch};
 use crate::filter::parse::{MAX_FILTER_BYTES, parse, split_words};
 use crate::filter::sort::SortKey;
 use crate::filter::{Filter, Listening, Query};
 use crate::format::escaped;
+use crate::metrics::MetricsTarget;
 use crate::model::Proto;
+use crate::output::table::TableOptions;
 use crate::platform;
 use crate::services::Services;
-
-/// Which program is talking to whom, on which port, right now.
-#[derive(Debug, Parser)]
-#[command(name = "rnetstat", version = VERSION, about, long_about = None)]
-#[command(group = clap::ArgGroup::new("refreshing").args(["live", "continuous", "watch", "metrics_file", "serve"]).multiple(true))]
-#[command(group = clap::ArgGroup::new("mode").args(["live", "continuous", "statistics", "watch", "csv", "metrics", "metrics_file", "serve"]))]
-pub struct Args {
-    /// Show listening and non-listening sockets
-    #[arg(short = 'a', long = "all")]
-    pub all: bool,
-    /// Show only listening sockets (TCP LISTEN, unconnected UDP)
-    #[arg(short = 'l', long = "listening")]
-    pub listening: bool,
-    /// TCP sockets (with -u: both; neither: both)
-    #[arg(short = 't', long = "tcp")]
-    pub tcp: bool,
-    /// UDP sockets
-    #[arg(short = 'u', long = "udp")]
-    pub udp: bool,
-    /// Unix domain sockets (Linux; not in --live or --watch); with -t/-u: those too
-    #[arg(short = 'x', long = "unix", conflicts_with_all = ["live", "watch"])]
-    pub unix: bool,
-    /// IPv4 only
-    #[arg(short = '4', long = "ipv4")]
-    pub ipv4: bool,
-    /// IPv6 only
-    #[arg(short = '6', long = "ipv6")]
-    pub ipv6: bool,
-    /// Numeric: no service names, numeric user ids
-    #[arg(short = 'n', long = "numeric")]
-    pub numeric: bool,
-    /// Show the PID/Program owning each socket
-    #[arg(short = 'p', long = "programs")]
-    pub programs: bool,
-    /// Extended: show the User and Inode columns
-    #[arg(short = 'e', long = "extend")]
-    pub extend: bool,
-    /// Timers: the kernel's timer per socket, as netstat -o (kind, seconds left/retransmits/probes)
-    #[arg(short = 'o', long = "timers")]
-    pub timers: bool,
-    /// TCP internals, as ss -i: congestion algorithm, rtt, cwnd, retransmits, bytes (a line under
-    /// each TCP socket; "tcp_info" in --json)
-    #[arg(short = 'i', long = "info")]
-    pub info: bool,
-    /// Statistics: totals by protocol, family and state, TIME_WAIT, orphans, the busiest local
-    /// ports (and programs, with -p), and the TCP counters of netstat -s
-    #[arg(short = 's', long = "statistics", visible_alias = "summary", conflicts_with_all = ["live", "continuous", "info"])]
-    pub statistics: bool,
-    /// Wide: never truncate addresses or program names
-    #[arg(short = 'W', long = "wide")]
-    pub wide: bool,
-    /// Print one JSON document (schema: docs/json.md); includes owners
-    #[arg(long = "json")]
-    pub json: bool,
-    /// Full-screen live dashboard, refreshed every --interval seconds (keys: press ? inside)
-    #[arg(long = "live", conflicts_with = "json")]
-    pub live: bool,
-    /// Continuous: print the table again every --interval seconds until interrupted, each
-    /// after a time stamp line (as netstat -c)
-    #[arg(short = 'c', long = "continuous", conflicts_with_all = ["json", "live"])]
-    pub continuous: bool,
-    /// Report changes until interrupted: one line per socket that opens, closes or changes state;
-    /// NDJSON with --json (docs/json.md). Closes come from the kernel as they happen
-    #[arg(long = "watch", conflicts_with = "info")]
-    pub watch: bool,
-    /// Print the table once as CSV (RFC 4180) with a header row: every field --json has
-    #[arg(long = "csv", conflicts_with = "json")]
-    pub csv: bool,
-    /// Print one scrape in Prometheus's text exposition format 0.0.4 and exit (docs/metrics.md)
-    #[arg(long = "metrics", conflicts_with_all = ["json", "info"])]
-    pub metrics: bool,
-    /// Write the metrics to PATH (atomically: a temporary file beside it, then a rename) every
-    /// --interval seconds until interrupted, for node_exporter's textfile collector
-    #[arg(long = "metrics-file", value_name = "PATH", conflicts_with_all = ["json", "info"])]
-    pub metrics_file: Option<PathBuf>,
-    /// With --metrics-file: write the file once and exit
-    #[arg(long = "once", requires = "metrics_file")]
-    pub once: bool,
-    /// Serve the metrics over HTTP on ADDR:PORT (GET /metrics), collected at most once per
-    /// --interval; ADDR:PORT as 127.0.0.1:9470 or [::1]:9470, localhost:PORT or PORT alone for
-    /// 127.0.0.1, :PORT for every IPv4 interface (0.0.0.0)
-    #[arg(long = "serve", value_name = "ADDR:PORT", conflicts_with_all = ["json", "info"], value_parser = parse_serve_addr)]
-    pub serve: Option<SocketAddr>,
-    /// Seconds between refreshes of --live, -c, --watch or --metrics-file, or the least between
-    /// collections of --serve (fractions allowed, e.g. 0.5; from 0.1 to 3600)
-    #[arg(long = "interval", value_name = "SECONDS", requires = "refreshing", value_parser = parse_interval)]
-    pub interval: Option<Duration>,
-    /// Sort by KEY[,KEY...]: local, remote, state, proto, recv-q, send-q, pid, program, user
-    /// (-KEY reverses); table and JSON
-    #[arg(
-        long = "sort",
-        value_name = "KEYS",
-        value_delimiter = ',',
-        allow_hyphen_values = true
-    )]
-    pub sort: Vec<SortKey>,
-    /// No header line (as ss -H)
-    #[arg(short = 'H', long = "no-header")]
-    pub no_header: bool,
-    /// Read the filter from FILE (- for stdin, at most 1 MiB), after any filter words given (as
-    /// ss -F); # starts a comment line
-    #[arg(short = 'F', long = "filter", value_name = "FILE")]
-    pub filter_file: Option<PathBuf>,
-    /// Print the man page or a shell completion script, built from these flags, and exit
-    #[arg(long = "generate", value_name = "KIND", value_enum, exclusive = true)]
-    pub generate: Option<Generate>,
-    /// ss's filter: [state|exclude STATE]... [EXPRESSION], e.g. state established
-    /// '( dport = :443 or dport = :https )'; also process NAME|/REGEX/, pid N, user NAME|UID,
-    /// proto tcp|udp, port N (docs/filters.md)
-    #[arg(value_name = "FILTER")]
-    pub filter: Vec<String>,
-}
-
-/// `-V`: the package version and the git commit built from (`-dirty` with uncommitted changes,
-/// `unknown` outside a git checkout), from build.rs.
-pub const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (",
-    env!("RNETSTAT_COMMIT"),
-    ")"
-);
-
-/// What `--generate` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Generate {
-    /// The man page, roff for man(1)
-    Man,
-    /// A bash completion script
-    CompleteBash,
-    /// A zsh completion script (#compdef)
-    CompleteZsh,
-    /// A fish completion script
-    CompleteFish,
-    /// A PowerShell completion script
-    CompletePowershell,
-}
-
-/// The refresh interval of `--live` and `-c` when `--interval` is not given.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
-
-/// The shortest `--interval`: shorter would spend a core on rescans nobody can read.
-pub const MIN_INTERVAL_SECONDS: f64 = 0.1;
-
-/// The forms `--serve` takes, for its error message.
-const SERVE_FORMS: &str = "expected ADDR:PORT, e.g. 127.0.0.1:9470 or [::1]:9470 \
-     (also localhost:PORT or PORT for 127.0.0.1, :PORT for 0.0.0.0; host names are not looked up)";
-
-/// `--serve`: an IP address and port, or an unambiguous shorthand: `localhost:PORT` and a bare
-/// `PORT` are 127.0.0.1 (a root tool exposes process names only where asked), `:PORT` is every
-/// IPv4 interface (0.0.0.0), as Go exporters read `:9100`. No other name is resolved.
-fn parse_serve_addr(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(addr) = text.parse() {
-        return Ok(addr);
-    }
-    let port = |digits: &str| -> Result<u16, String> {
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(SERVE_FORMS.to_string());
-        }
-        digits
-            .parse()
-            .map_err(|_| format!("port {digits} is out of range (0 to 65535); {SERVE_FORMS}"))
-    };
-    let (host, digits) = match text.rsplit_once(':') {
-        None => ([127, 0, 0, 1], text),
-        Some(("", digits)) => ([0, 0, 0, 0], digits),
-        Some((host, digits)) if host.eq_ignore_ascii_case("localhost") => ([127, 0, 0, 1], digits),
-        Some(_) => return Err(SERVE_FORMS.to_string()),
-    };
-    Ok(SocketAddr::from((host, port(digits)?)))
-}
-
-/// `--interval`: a number of seconds, at least [`MIN_INTERVAL_SECONDS`] and at most an hour.
-fn parse_interval(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !(MIN_INTERVAL_SECONDS..=3600.0).contains(&seconds) {
-        return Err(format!(
-            "`{text}` is out of range: at least {MIN_INTERVAL_SECONDS} and at most 3600 seconds"
-        ));
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableOptions {
-    pub numeric: bool,
-    pub programs: bool,
-    pub extended: bool,
-    pub wide: bool,
-    /// The Timer column (-o).
-    pub timers: bool,
-    pub color: bool,
-    /// The column titles line (off with -H).
-    pub header: bool,
-    /// tcp_info under each TCP row (-i). The query may collect it without -i: -o needs its
-    /// retransmit count.
-    pub info: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveOptions {
-    /// No service labels on endpoints, numeric user ids.
-    pub numeric: bool,
-    pub interval: Duration,
-    /// The filter words given on the command line: the dashboard's starting `/` text.
-    pub filter: String,
-}
+use crate::tui::LiveOptions;
+use crate::watch::WatchOptions;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
@@ -245,34 +45,6 @@ pub enum Output {
     Metrics(MetricsTarget),
     /// `--generate`: the man page or a completion script, no sockets.
     Generate(Generate),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WatchOptions {
-    /// NDJSON (`--json`) instead of one readable line per event.
-    pub json: bool,
-    /// No service labels on endpoints (readable lines only).
-    pub numeric: bool,
-    /// How often the socket tables are polled for opens and state changes.
-    pub interval: Duration,
-}
-
-/// Where the Prometheus exposition goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MetricsTarget {
-    /// `--metrics`: one scrape on stdout.
-    Stdout,
-    /// `--metrics-file PATH`: rewritten every `interval`, or once with `--once`.
-    File {
-        path: PathBuf,
-        interval: Duration,
-        once: bool,
-    },
-    /// `--serve ADDR:PORT`: `GET /metrics` over HTTP, collected at most once per `interval`.
-    Serve {
-        addr: SocketAddr,
-        interval: Duration,
-    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -532,35 +304,26 @@ fn unknown_flag(error: &clap::Error) -> Option<String> {
     }
 }
 
-/// Parse the process's own arguments; clap prints usage errors and exits 2 itself.
-pub fn config_from_env() -> Config {
+/// Parse the process's own arguments into the validated [`Config`]; nothing exits here.
+pub fn config_from_env() -> Result<Config, Error> {
     let no_color = colour_unwanted(
         std::env::var_os("NO_COLOR").as_deref(),
         std::env::var_os("TERM").as_deref(),
     );
-    let args = Args::try_parse().unwrap_or_else(|error| {
+    let args = Args::try_parse().map_err(|error| {
         let flag = unknown_flag(&error);
         if let Some((flag, message)) = flag.as_deref().and_then(|f| Some((f, pointed_message(f)?)))
         {
-            eprintln!("rnetstat: {flag}: {message}");
-            std::process::exit(USAGE_EXIT_STATUS);
+            return Error::Usage(format!("{flag}: {message}"));
         }
         if let Some(message) = invalid_serve_value(&error) {
-            eprintln!("rnetstat: {message}");
-            std::process::exit(USAGE_EXIT_STATUS);
+            return Error::Usage(message);
         }
-        // Help and version print and exit 0; other errors print usage and exit 2.
-        error.exit()
-    });
+        Error::Flags(error)
+    })?;
     args.resolve(std::io::stdout().is_terminal(), no_color)
-        .unwrap_or_else(|message| {
-            eprintln!("rnetstat: {message}");
-            std::process::exit(USAGE_EXIT_STATUS);
-        })
+        .map_err(Error::Usage)
 }
-
-/// Exit status of a usage error (bad flag, bad filter), as clap's own.
-pub const USAGE_EXIT_STATUS: i32 = 2;
 
 /// Whether the environment asks for no colour: a non-empty `NO_COLOR`, or `TERM=dumb` (a
 /// terminal that cannot show escape sequences).
@@ -819,36 +582,5 @@ mod tests {
     fn unknown_flag_is_a_usage_error() {
         let err = Args::try_parse_from(["rnetstat", "--bogus"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
-    }
-
-    #[test]
-    fn serve_takes_an_address_or_an_unambiguous_shorthand() {
-        for (given, expected) in [
-            ("127.0.0.1:9470", "127.0.0.1:9470"),
-            ("[::1]:9470", "[::1]:9470"),
-            ("localhost:9470", "127.0.0.1:9470"),
-            ("LocalHost:9470", "127.0.0.1:9470"),
-            ("9470", "127.0.0.1:9470"),
-            (":9470", "0.0.0.0:9470"),
-        ] {
-            assert_eq!(
-                parse_serve_addr(given),
-                Ok(expected.parse().unwrap()),
-                "--serve {given}"
-            );
-        }
-        for bad in [
-            "",
-            ":",
-            "localhost",
-            "host:80",
-            "::1:80",
-            "70000",
-            ":-1",
-            "1.2.3.4:x",
-        ] {
-            let err = parse_serve_addr(bad).expect_err(bad);
-            assert!(err.contains("expected ADDR:PORT"), "{bad}: {err}");
-        }
     }
 }

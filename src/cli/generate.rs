@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::cli::{Args, Generate};
+use super::args::{Args, Generate};
 
 /// The man page's own sections, after clap's OPTIONS (roff; lines never start with `.` or `'`
 /// unless they are requests).

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Draw the import graph of src/: each `use crate::...` (or `crate::` path, `super::`) is an arrow
+from one file to another. Prints rooms, arrows, circles, floors and the largest files.
+
+    python3 scripts/import_graph.py [--dot] [src]
+"""
+import os
+import re
+import sys
+
+
+def module_files(src):
+    """Map a module path ('output::table') to its file, for every .rs file under src."""
+    mods = {}
+    for root, _, files in os.walk(src):
+        for name in files:
+            if not name.endswith(".rs"):
+                continue
+            rel = os.path.relpath(os.path.join(root, name), src)[:-3].split(os.sep)
+            if rel in (["lib"], ["main"]):
+                path = [] if rel == ["lib"] else ["<main>"]
+            elif rel[-1] == "mod":
+                path = rel[:-1]
+            else:
+                path = rel
+            mods["::".join(path)] = os.path.join(src, *rel) + ".rs"
+    return mods
+
+
+def strip_tests(text):
+    """Drop `#[cfg(test)] mod tests { ... }` bodies and comments: test-only arrows are not the design."""
+    text = re.sub(r"//[^\n]*", "", text)
+    out, i = [], 0
+    for m in re.finditer(r"#\[cfg\(test\)\]\s*(pub(\(crate\))?\s+)?mod\s+\w+\s*\{", text):
+        if m.start() < i:
+            continue
+        out.append(text[i:m.start()])
+        depth, j = 1, m.end()
+        while j < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            j += 1
+        i = j
+    out.append(text[i:])
+    return "".join(out)
+
+
+def uses(text):
+    """Every crate path named in the text, expanded through `use a::{b, c::d}` groups."""
+    paths = []
+    for m in re.finditer(r"\buse\s+([^;]+);", text):
+        paths.extend(expand(m.group(1).replace("\n", " ")))
+    for m in re.finditer(r"\b((?:crate|super)(?:::\w+)+)", text):
+        paths.append(m.group(1))
+    return paths
+
+
+def expand(tree):
+    tree = tree.strip()
+    brace = tree.find("{")
+    if brace < 0:
+        return [tree.split(" as ")[0].strip()]
+    prefix = tree[:brace]
+    inner = tree[brace + 1: tree.rfind("}")]
+    parts, depth, cur = [], 0, ""
+    for ch in inner:
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+            continue
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        cur += ch
+    parts.append(cur)
+    return [p for part in parts if part.strip() for p in expand(prefix + part.strip())]
+
+
+def resolve(path, here, mods):
+    parts = path.split("::")
+    if parts[0] == "crate":
+        parts = parts[1:]
+    elif parts[0] in ("super", "self"):
+        base = here.split("::") if here else []
+        while parts and parts[0] in ("super", "self"):
+            if parts[0] == "super":
+                base = base[:-1]
+            parts = parts[1:]
+        parts = base + parts
+    else:
+        return None
+    for n in range(len(parts), -1, -1):
+        key = "::".join(parts[:n])
+        if key in mods:
+            return key
+    return None
+
+
+def sccs(nodes, edges):
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            out.append(comp)
+
+    sys.setrecursionlimit(10000)
+    for v in nodes:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def logic_lines(path):
+    text = open(path).read()
+    return len([l for l in strip_tests(text).splitlines() if l.strip()])
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    src = args[0] if args else "src"
+    mods = module_files(src)
+    edges = {}
+    for mod, path in mods.items():
+        text = strip_tests(open(path).read())
+        here = mod if not path.endswith(("mod.rs", "lib.rs")) else mod
+        # `super` in a non-mod file is relative to the parent module.
+        ctx = mod if path.endswith(("mod.rs", "lib.rs")) else "::".join(mod.split("::")[:-1]) + "::_"
+        for p in uses(text):
+            target = resolve(p, ctx.rstrip(":_").rstrip(":") if False else ctx, mods)
+            if target is None or target == mod:
+                continue
+            edges.setdefault(mod, set()).add(target)
+    # A module's declaration of its children (`mod x;`) is not an import arrow.
+    nodes = sorted(mods)
+    name = lambda m: m or "lib.rs"
+    comps = [sorted(c) for c in sccs(nodes, edges) if len(c) > 1]
+    # Floors: longest chain down from each room (circles collapsed).
+    comp_of = {v: i for i, c in enumerate(sccs(nodes, edges)) for v in c}
+    depth = {}
+
+    def floor(v, seen=()):
+        if v in depth:
+            return depth[v]
+        d = 0
+        for w in edges.get(v, ()):
+            if comp_of[w] != comp_of[v] and w not in seen:
+                d = max(d, floor(w, seen + (v,)) + 1)
+        depth[v] = d
+        return d
+
+    for v in nodes:
+        floor(v)
+    into_lib = sorted(name(m) for m, ts in edges.items() if "" in ts)
+    arrows = sum(len(t) for t in edges.values())
+    if "--dot" in sys.argv:
+        print("digraph rnetstat {")
+        for m in nodes:
+            for t in sorted(edges.get(m, ())):
+                print(f'  "{name(m)}" -> "{name(t)}";')
+        print("}")
+        return
+    print(f"rooms: {len(nodes)}  arrows: {arrows}  floors: {max(depth.values()) + 1}  circles: {len(comps)}")
+    for c in comps:
+        print("  circle: " + " <-> ".join(name(m) for m in c))
+    print(f"arrows into lib.rs: {len(into_lib)} ({', '.join(into_lib)})")
+    sizes = sorted(((logic_lines(p), name(m)) for m, p in mods.items()), reverse=True)
+    print("largest files (lines of logic, tests and blank lines aside):")
+    for n, m in sizes[:8]:
+        print(f"  {n:5} {m}")
+    if "--edges" in sys.argv:
+        for m in nodes:
+            print(f"{name(m)} -> {', '.join(name(t) for t in sorted(edges.get(m, ())))}")
+
+
+main()
