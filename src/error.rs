@@ -1,7 +1,7 @@
 //! The one error every mode returns, and the exit status each kind of failure ends with.
 
 use std::fmt;
-use std::io;
+use std::io::{self, Write};
 
 use crate::platform::CollectError;
 
@@ -54,6 +54,30 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Make a panic in any thread end the program with one line: no thread's work may silently
+/// go missing, and the dashboard may not keep drawing after its terminal was restored.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("no message");
+        let location = info.location().map_or_else(String::new, |l| {
+            format!(" at {}:{}:{}", l.file(), l.line(), l.column())
+        });
+        let _ = writeln!(
+            io::stderr(),
+            "rnetstat: internal error: thread '{}' panicked{location}: {}",
+            thread.name().unwrap_or("unnamed"),
+            crate::format::escaped(message)
+        );
+        std::process::exit(i32::from(PANIC_EXIT_STATUS));
+    }));
+}
 
 #[cfg(test)]
 mod tests {

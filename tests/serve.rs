@@ -510,7 +510,7 @@ fn sigterm_and_sigint_end_it_with_status_0() {
 fn a_connection_over_the_cap_closes_the_oldest_idle_one_and_is_answered() {
     let server = Server::start();
     assert_eq!(server.get("/metrics").status, 200);
-    let mut held: Vec<TcpStream> = (0..rnetstat::serve::MAX_CONNECTIONS)
+    let mut held: Vec<TcpStream> = (0..rnetstat::mode::metrics::serve::MAX_CONNECTIONS)
         .map(|_| TcpStream::connect(server.addr).expect("connect"))
         .collect();
     // Let the server accept them all, in order.

@@ -7,6 +7,7 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 use super::args::{Args, Generate};
+use crate::error::Error;
 
 /// The man page's own sections, after clap's OPTIONS (roff; lines never start with `.` or `'`
 /// unless they are requests).
@@ -74,6 +75,14 @@ then dies of that signal, so the shell's status names it.
 "#;
 
 /// Write what `kind` asks for to `out`.
+/// `--generate KIND`: the text on stdout.
+pub fn run(kind: Generate) -> Result<(), Error> {
+    let mut out = io::stdout().lock();
+    write(&mut out, kind)
+        .and_then(|()| out.flush())
+        .map_err(Error::Write)
+}
+
 pub fn write(out: &mut dyn Write, kind: Generate) -> io::Result<()> {
     let mut command = Args::command();
     let shell = match kind {

@@ -6,7 +6,6 @@ pub mod generate;
 
 use std::ffi::OsStr;
 use std::io::IsTerminal;
-use std::time::Duration;
 
 use clap::Parser;
 
@@ -16,31 +15,29 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use crate::error::Error;
 use crate::filter::ast::{Expr, UserMatch};
 use crate::filter::parse::{MAX_FILTER_BYTES, parse, split_words};
-use crate::filter::sort::SortKey;
 use crate::filter::{Filter, Listening, Query};
 use crate::format::escaped;
-use crate::metrics::MetricsTarget;
+use crate::mode::metrics::MetricsTarget;
+use crate::mode::print::{Format, PrintOptions};
+use crate::mode::summary::SummaryOptions;
+use crate::mode::watch::WatchOptions;
 use crate::model::Proto;
 use crate::output::table::TableOptions;
 use crate::platform;
 use crate::services::Services;
 use crate::tui::LiveOptions;
-use crate::watch::WatchOptions;
 
+/// What rnetstat was asked to do, with that mode's own options.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    Table(TableOptions),
-    Json,
+pub enum Mode {
+    /// The table, `--json` or `--csv`, once or every `-c` interval.
+    Print(PrintOptions),
     /// `-s`: totals and counters instead of rows; as JSON with `--json`.
-    Summary {
-        json: bool,
-    },
+    Summary(SummaryOptions),
     /// The full-screen dashboard (`--live`).
     Live(LiveOptions),
     /// `--watch`: events until interrupted.
     Watch(WatchOptions),
-    /// `--csv`: the table once as CSV.
-    Csv,
     /// `--metrics`, `--metrics-file`, `--serve`: the Prometheus exposition.
     Metrics(MetricsTarget),
     /// `--generate`: the man page or a completion script, no sockets.
@@ -49,12 +46,9 @@ pub enum Output {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// What to collect: every mode but `--generate` starts from it.
     pub query: Query,
-    pub output: Output,
-    /// `--sort` keys, first key first; empty keeps the collector's order.
-    pub sort: Vec<SortKey>,
-    /// `-c`: the table again after each such pause, until interrupted.
-    pub continuous: Option<Duration>,
+    pub mode: Mode,
 }
 
 impl Args {
@@ -93,38 +87,46 @@ impl Args {
             filter: None,
         };
         let interval = self.interval.unwrap_or(DEFAULT_INTERVAL);
-        let output = if let Some(kind) = self.generate {
-            Output::Generate(kind)
+        let continuous = self.continuous.then_some(interval);
+        let print = |format| {
+            Mode::Print(PrintOptions {
+                format,
+                sort: self.sort.clone(),
+                continuous,
+            })
+        };
+        let mode = if let Some(kind) = self.generate {
+            Mode::Generate(kind)
         } else if self.statistics {
-            Output::Summary { json: self.json }
+            Mode::Summary(SummaryOptions { json: self.json })
         } else if self.watch {
-            Output::Watch(WatchOptions {
+            Mode::Watch(WatchOptions {
                 json: self.json,
                 numeric: self.numeric,
                 interval,
             })
         } else if self.csv {
-            Output::Csv
+            print(Format::Csv)
         } else if let Some(path) = self.metrics_file.clone() {
-            Output::Metrics(MetricsTarget::File {
+            Mode::Metrics(MetricsTarget::File {
                 path,
                 interval,
                 once: self.once,
             })
         } else if let Some(addr) = self.serve {
-            Output::Metrics(MetricsTarget::Serve { addr, interval })
+            Mode::Metrics(MetricsTarget::Serve { addr, interval })
         } else if self.metrics {
-            Output::Metrics(MetricsTarget::Stdout)
+            Mode::Metrics(MetricsTarget::Stdout)
         } else if self.json {
-            Output::Json
+            print(Format::Json)
         } else if self.live {
-            Output::Live(LiveOptions {
+            Mode::Live(LiveOptions {
                 numeric: self.numeric,
                 interval,
                 filter: String::new(),
             })
         } else {
-            Output::Table(TableOptions {
+            print(Format::Table(TableOptions {
                 numeric: self.numeric,
                 programs: self.programs,
                 extended: self.extend,
@@ -133,24 +135,20 @@ impl Args {
                 color: stdout_is_terminal && !no_color,
                 header: !self.no_header,
                 info: self.info,
-            })
+            }))
         };
         let mut query = query;
         // sock_diag's timer fields hold one count (retransmits of a retransmit timer, probes
         // of the others); tcp_info has both, as netstat shows them.
-        if let Output::Table(TableOptions { timers: true, .. }) = output {
+        if let Mode::Print(PrintOptions {
+            format: Format::Table(TableOptions { timers: true, .. }),
+            ..
+        }) = mode
+        {
             query.tcp_info = true;
         }
         query.owners |= self.sort.iter().any(|key| key.field.needs_owners());
-        let continuous = self
-            .continuous
-            .then(|| self.interval.unwrap_or(DEFAULT_INTERVAL));
-        Config {
-            query,
-            output,
-            sort: self.sort,
-            continuous,
-        }
+        Config { query, mode }
     }
 
     /// [`Args::into_config`], with the filter words (and `-F FILE`) parsed into the query.
@@ -187,7 +185,7 @@ impl Args {
         };
         let unix = self.unix;
         let mut config = self.into_config(stdout_is_terminal, no_color);
-        if let Output::Live(live) = &mut config.output {
+        if let Mode::Live(live) = &mut config.mode {
             live.filter = words.join(" ");
         }
         if let Some(filter) = filter {
@@ -333,7 +331,24 @@ fn colour_unwanted(no_color: Option<&OsStr>, term: Option<&OsStr>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::filter::sort::SortKey;
+
+    fn continuous(c: &Config) -> Option<Duration> {
+        match &c.mode {
+            Mode::Print(print) => print.continuous,
+            _ => None,
+        }
+    }
+
+    fn sort(c: &Config) -> &[SortKey] {
+        match &c.mode {
+            Mode::Print(print) => &print.sort,
+            _ => &[],
+        }
+    }
 
     fn config(args: &[&str]) -> Config {
         let args = Args::try_parse_from(std::iter::once("rnetstat").chain(args.iter().copied()))
@@ -346,7 +361,11 @@ mod tests {
         let c = config(&["-tulpn"]);
         assert!(c.query.tcp && c.query.udp && c.query.owners);
         assert_eq!(c.query.listening, Listening::Only);
-        let Output::Table(t) = c.output else {
+        let Mode::Print(PrintOptions {
+            format: Format::Table(t),
+            ..
+        }) = c.mode
+        else {
             panic!("table expected")
         };
         assert!(t.numeric && t.programs && !t.extended);
@@ -390,14 +409,20 @@ mod tests {
     #[test]
     fn json_collects_owners_without_p() {
         let c = config(&["-a", "--json"]);
-        assert_eq!(c.output, Output::Json);
+        assert!(matches!(
+            c.mode,
+            Mode::Print(PrintOptions {
+                format: Format::Json,
+                ..
+            })
+        ));
         assert!(c.query.owners);
     }
 
     #[test]
     fn colour_only_on_a_terminal_without_no_color() {
         let args = || Args::try_parse_from(["rnetstat"]).unwrap();
-        let colour = |c: Config| matches!(c.output, Output::Table(t) if t.color);
+        let colour = |c: Config| matches!(c.mode, Mode::Print(PrintOptions { format: Format::Table(t), .. }) if t.color);
         assert!(colour(args().into_config(true, false)));
         assert!(!colour(args().into_config(true, true)));
         assert!(!colour(args().into_config(false, false)));
@@ -416,7 +441,7 @@ mod tests {
     #[test]
     fn live_interval_lower_bound_is_accepted() {
         let c = config(&["--live", "--interval", "0.1"]);
-        assert!(matches!(c.output, Output::Live(l) if l.interval == Duration::from_millis(100)));
+        assert!(matches!(c.mode, Mode::Live(l) if l.interval == Duration::from_millis(100)));
     }
 
     #[test]
@@ -425,8 +450,8 @@ mod tests {
         assert!(c.query.owners && c.query.tcp && !c.query.udp);
         assert_eq!(c.query.listening, Listening::Only);
         assert_eq!(
-            c.output,
-            Output::Live(LiveOptions {
+            c.mode,
+            Mode::Live(LiveOptions {
                 numeric: true,
                 interval: DEFAULT_INTERVAL,
                 filter: String::new(),
@@ -437,12 +462,12 @@ mod tests {
     #[test]
     fn live_interval_accepts_fractions() {
         let c = config(&["--live", "--interval", "0.5"]);
-        let Output::Live(live) = c.output else {
+        let Mode::Live(live) = c.mode else {
             panic!("live expected")
         };
         assert_eq!(live.interval, Duration::from_millis(500));
         let c = config(&["--live", "--interval=3600"]);
-        assert!(matches!(c.output, Output::Live(l) if l.interval == Duration::from_secs(3600)));
+        assert!(matches!(c.mode, Mode::Live(l) if l.interval == Duration::from_secs(3600)));
     }
 
     #[test]
@@ -466,13 +491,19 @@ mod tests {
 
     #[test]
     fn continuous_repeats_the_table_every_interval() {
-        assert_eq!(config(&["-tln"]).continuous, None);
+        assert_eq!(continuous(&config(&["-tln"])), None);
         let c = config(&["-c", "-tln"]);
-        assert_eq!(c.continuous, Some(DEFAULT_INTERVAL));
-        assert!(matches!(c.output, Output::Table(_)));
+        assert_eq!(continuous(&c), Some(DEFAULT_INTERVAL));
+        assert!(matches!(
+            c.mode,
+            Mode::Print(PrintOptions {
+                format: Format::Table(_),
+                ..
+            })
+        ));
         let c = config(&["--continuous", "--interval", "0.5"]);
-        assert_eq!(c.continuous, Some(Duration::from_millis(500)));
-        assert_eq!(config(&["--live", "--interval", "2"]).continuous, None);
+        assert_eq!(continuous(&c), Some(Duration::from_millis(500)));
+        assert_eq!(continuous(&config(&["--live", "--interval", "2"])), None);
         for bad in [
             &["-c", "--json"][..],
             &["-c", "--live"],
@@ -506,13 +537,13 @@ mod tests {
     #[test]
     fn live_takes_the_filter_words_as_its_starting_text() {
         let c = resolved(&["--live", "-t", "state", "established", "(dport = :443)"]).unwrap();
-        let Output::Live(live) = c.output else {
+        let Mode::Live(live) = c.mode else {
             panic!("live expected")
         };
         assert_eq!(live.filter, "state established ( dport = :443 )");
         assert_eq!(c.query.listening, Listening::All);
         let c = resolved(&["--live"]).unwrap();
-        assert!(matches!(c.output, Output::Live(l) if l.filter.is_empty()));
+        assert!(matches!(c.mode, Mode::Live(l) if l.filter.is_empty()));
     }
 
     #[test]
@@ -526,10 +557,12 @@ mod tests {
     #[test]
     fn sort_and_no_header() {
         let c = config(&["-H", "--sort", "-recv-q,program"]);
-        assert_eq!(c.sort.len(), 2);
-        assert!(c.sort[0].descending && !c.sort[1].descending);
+        assert_eq!(sort(&c).len(), 2);
+        assert!(sort(&c)[0].descending && !sort(&c)[1].descending);
         assert!(c.query.owners, "sorting by program needs owners");
-        assert!(matches!(c.output, Output::Table(t) if !t.header));
+        assert!(
+            matches!(c.mode, Mode::Print(PrintOptions { format: Format::Table(t), .. }) if !t.header)
+        );
         let err = Args::try_parse_from(["rnetstat", "--sort", "colour"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
     }
@@ -562,15 +595,15 @@ mod tests {
     #[test]
     fn statistics_walk_every_state_and_name_programs_only_with_p() {
         let c = config(&["-s"]);
-        assert_eq!(c.output, Output::Summary { json: false });
+        assert_eq!(c.mode, Mode::Summary(SummaryOptions { json: false }));
         assert_eq!(c.query.listening, Listening::All);
         assert!(c.query.tcp && c.query.udp && !c.query.owners);
         let c = config(&["-s", "--json", "-t", "-4"]);
-        assert_eq!(c.output, Output::Summary { json: true });
+        assert_eq!(c.mode, Mode::Summary(SummaryOptions { json: true }));
         assert!(c.query.tcp && !c.query.udp && c.query.ipv4 && !c.query.ipv6);
         assert!(!c.query.owners);
         assert!(config(&["-sp"]).query.owners);
-        assert!(config(&["--summary"]).output == Output::Summary { json: false });
+        assert!(config(&["--summary"]).mode == Mode::Summary(SummaryOptions { json: false }));
         for bad in [&["-s", "--live"][..], &["-s", "-c"], &["-si"]] {
             let err = Args::try_parse_from(std::iter::once("rnetstat").chain(bad.iter().copied()))
                 .expect_err("a usage error");

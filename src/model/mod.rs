@@ -1,12 +1,14 @@
 //! The data every front end works from: one [`Snapshot`] of sockets and their owning processes.
 
 mod counters;
+mod event;
 mod process;
 mod snapshot;
 mod socket;
 mod unix;
 
 pub use counters::ProtocolCounters;
+pub use event::{Event, EventKind};
 pub use process::Process;
 pub use snapshot::{OwnerCoverage, OwnerGaps, Refusers, Snapshot};
 pub use socket::{Family, Proto, Socket, SocketState, TcpInfo, Timer, TimerKind};

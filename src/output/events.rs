@@ -7,10 +7,9 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::format::{NO_PEER, push_escaped_name, write_endpoint};
-use crate::model::{Family, Process};
+use crate::model::{Event, EventKind, Family, Process};
 use crate::output::json::{process_object, rfc3339, socket_object};
 use crate::services::Services;
-use crate::watch::{Event, EventKind};
 
 /// Bumped on any change that could break a reader of the event stream; adding a field is not.
 pub const EVENT_SCHEMA_VERSION: u32 = 2;

@@ -1,97 +1,25 @@
-//! `--metrics`, `--metrics-file`, `--serve`: collect, render the exposition
-//! ([`crate::output::prometheus`]), and deliver it.
+//! `--metrics-file`: the exposition written to a file atomically, for node_exporter's textfile
+//! collector.
 
 use std::ffi::OsString;
-use std::io::{self, BufWriter, Write};
-use std::net::SocketAddr;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::scrape::exposition;
 use crate::error::Error;
 use crate::filter::Query;
-use crate::model::{OwnerCoverage, Snapshot};
-use crate::output::prometheus::{Scrape, write_metrics};
-use crate::platform;
-use crate::platform::{CollectError, Collector};
-
-/// Where the Prometheus exposition goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MetricsTarget {
-    /// `--metrics`: one scrape on stdout.
-    Stdout,
-    /// `--metrics-file PATH`: rewritten every `interval`, or once with `--once`.
-    File {
-        path: PathBuf,
-        interval: Duration,
-        once: bool,
-    },
-    /// `--serve ADDR:PORT`: `GET /metrics` over HTTP, collected at most once per `interval`.
-    Serve {
-        addr: SocketAddr,
-        interval: Duration,
-    },
-}
-
-pub fn run(query: &Query, target: &MetricsTarget) -> Result<(), Error> {
-    match target {
-        MetricsTarget::Stdout => {
-            let mut collector = Collector::new(query.clone());
-            let (text, owners) = exposition(&mut collector).map_err(Error::Collect)?;
-            warn_incomplete_owners(owners, &mut false);
-            let mut out = BufWriter::new(io::stdout().lock());
-            out.write_all(&text)
-                .and_then(|()| out.flush())
-                .map_err(Error::Write)
-        }
-        MetricsTarget::File {
-            path,
-            interval,
-            once,
-        } => write_file(query, path, *interval, *once),
-        MetricsTarget::Serve { addr, interval } => crate::serve::run(query, *addr, *interval),
-    }
-}
-
-/// One collection for the exposition: the snapshot, then the kernel's counters, timed together.
-pub fn scrape(collector: &mut Collector) -> Result<(Snapshot, Scrape), CollectError> {
-    let started = Instant::now();
-    let snapshot = collector.snapshot()?;
-    let counters = platform::protocol_counters();
-    let scrape = Scrape {
-        duration: started.elapsed(),
-        tcp_retransmitted_segments: counters.retransmitted_segments,
-    };
-    Ok((snapshot, scrape))
-}
-
-/// One collection rendered for every mode (stdout, the file, a scrape of `--serve`): the
-/// exposition, and whether every socket's owners could be seen.
-pub fn exposition(collector: &mut Collector) -> Result<(Vec<u8>, OwnerCoverage), CollectError> {
-    let (snapshot, scrape) = scrape(collector)?;
-    let mut exposition = Vec::with_capacity(16 * 1024);
-    write_metrics(&mut exposition, &snapshot, &scrape)
-        .map_err(|e| CollectError::new("rendering the exposition", e))?;
-    Ok((exposition, snapshot.owners))
-}
-
-/// Say once on stderr why owners are incomplete, as the other modes do; `warned` remembers.
-pub fn warn_incomplete_owners(owners: OwnerCoverage, warned: &mut bool) {
-    if let OwnerCoverage::Incomplete(gaps) = owners {
-        if !*warned {
-            eprintln!("rnetstat: owners incomplete: {}", gaps.describe());
-        }
-        *warned = true;
-    }
-}
+use crate::mode::notice::OwnersNotice;
+use crate::platform::Collector;
 
 /// How long a wait between writes sleeps at a time before looking for a stop signal.
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
 /// `--metrics-file`: replace `path` with a fresh exposition every `interval` (or once), until
 /// SIGINT, SIGTERM or SIGHUP; a signal lets the write under way finish, so no temp file stays.
-fn write_file(query: &Query, path: &Path, interval: Duration, once: bool) -> Result<(), Error> {
+pub fn write_file(query: &Query, path: &Path, interval: Duration, once: bool) -> Result<(), Error> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in stop_signals() {
         signal_hook::flag::register(signal, Arc::clone(&stop))
@@ -99,11 +27,11 @@ fn write_file(query: &Query, path: &Path, interval: Duration, once: bool) -> Res
     }
     let target = AtomicFile::new(path)?;
     let mut collector = Collector::new(query.clone());
-    let mut warned = false;
+    let mut notice = OwnersNotice::default();
     let mut next = Instant::now();
     loop {
         let (text, owners) = exposition(&mut collector).map_err(Error::Collect)?;
-        warn_incomplete_owners(owners, &mut warned);
+        notice.note(&owners);
         target.replace(&text)?;
         if once {
             return Ok(());

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::error::Error;
 use crate::filter::Query;
 use crate::filter::eval::Owners;
-use crate::model::{OwnerCoverage, Process, Proto, Snapshot, Socket, SocketState};
+use crate::mode::notice::OwnersNotice;
+use crate::model::{Event, EventKind, Process, Proto, Snapshot, Socket, SocketState};
 use crate::output::events;
 use crate::platform::{CloseNotice, Collector};
 use crate::services::Services;
@@ -57,29 +58,6 @@ const CLOSED_MEMORY_LIMIT: usize = 1 << 18;
 
 /// The longest sleep between looks at the stop flag: an interrupt ends the watch this soon.
 const STOP_CHECK: Duration = Duration::from_millis(200);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    /// A socket seen for the first time; `existing` on the first snapshot's sockets.
-    Open {
-        existing: bool,
-    },
-    Close,
-    /// The socket's state changed `from` this one to the socket's.
-    State {
-        from: SocketState,
-    },
-}
-
-/// One thing that happened to one socket, with the owners known for it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    pub kind: EventKind,
-    pub at: SystemTime,
-    pub socket: Socket,
-    /// The owners named by `socket.pids`, as described when a snapshot last saw them.
-    pub processes: HashMap<u32, Process>,
-}
 
 /// What names one socket across snapshots: the kernel's cookie, or where there is none (the
 /// /proc fallback, other OSes) its protocol, ends and inode.
@@ -585,7 +563,7 @@ pub fn run(query: &Query, options: &WatchOptions) -> Result<(), Error> {
     };
     let mut collector = Collector::new(query.clone());
     let mut tracker = Tracker::default();
-    let mut warned_owners = false;
+    let mut owners_notice = OwnersNotice::default();
     let mut warned_overrun = false;
     let mut next_snapshot = Instant::now();
     let mut last_snapshot = next_snapshot;
@@ -599,12 +577,7 @@ pub fn run(query: &Query, options: &WatchOptions) -> Result<(), Error> {
             last_snapshot = now;
             let snapshot = collector.snapshot().map_err(Error::Collect)?;
             snapshots_took = [snapshots_took[1], now.elapsed()];
-            if let OwnerCoverage::Incomplete(gaps) = snapshot.owners
-                && !warned_owners
-            {
-                eprintln!("rnetstat: owners incomplete: {}", gaps.describe());
-                warned_owners = true;
-            }
+            owners_notice.note(&snapshot.owners);
             let grace = if notices_live {
                 NOTICE_GRACE
             } else {

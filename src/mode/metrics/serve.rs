@@ -1,5 +1,5 @@
 //! `--serve ADDR:PORT`: the `/metrics` endpoint. Transport only: the exposition comes from
-//! [`crate::output::prometheus`] (through [`crate::metrics::exposition`]).
+//! [`crate::output::prometheus`] (through [`super::scrape::exposition`]).
 //!
 //! HTTP/1.x, one request per connection (`Connection: close`), on one event loop (mio: epoll,
 //! kqueue, IOCP) that reads every request head, writes every answer and closes; no thread per
@@ -22,9 +22,11 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::scrape::exposition;
 use crate::error::Error;
 use crate::filter::{Listening, Query};
-use crate::model::{OwnerCoverage, SocketState};
+use crate::mode::notice::OwnersNotice;
+use crate::model::SocketState;
 use crate::output::prometheus::CONTENT_TYPE;
 use crate::platform::Collector;
 
@@ -182,18 +184,12 @@ impl CollectorThread {
         thread::Builder::new()
             .name("collect".to_string())
             .spawn(move || {
-                let mut warned = false;
+                let mut notice = OwnersNotice::default();
                 while wants.recv().is_ok() {
                     let started = Instant::now();
-                    let exposition = match crate::metrics::exposition(&mut collector) {
+                    let exposition = match exposition(&mut collector) {
                         Ok((text, coverage)) => {
-                            if let OwnerCoverage::Incomplete(gaps) = coverage
-                                && !warned
-                            {
-                                // Once is enough: every scrape would repeat the same gaps.
-                                eprintln!("rnetstat: owners incomplete: {}", gaps.describe());
-                                warned = true;
-                            }
+                            notice.note(&coverage);
                             Ok(Arc::new(text))
                         }
                         Err(e) => Err(e.to_string()),

@@ -1,0 +1,74 @@
+//! The one-shot table, JSON or CSV, and `-c`: the table again every interval.
+
+use std::io::{self, BufWriter, Write};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::error::Error;
+use crate::filter::Query;
+use crate::filter::sort::{SortKey, sort_sockets};
+use crate::mode::notice::OwnersNotice;
+use crate::model::Snapshot;
+use crate::output;
+use crate::output::table::TableOptions;
+use crate::platform;
+use crate::services::Services;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    Table(TableOptions),
+    /// `--json`: one document (docs/json.md).
+    Json,
+    /// `--csv`: the table once as CSV.
+    Csv,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrintOptions {
+    pub format: Format,
+    /// `--sort` keys, first key first; empty keeps the collector's order.
+    pub sort: Vec<SortKey>,
+    /// `-c`: the table again after each such pause, until interrupted.
+    pub continuous: Option<Duration>,
+}
+
+pub fn run(query: &Query, options: &PrintOptions) -> Result<(), Error> {
+    let services = Services::load();
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout);
+    let mut next = Instant::now();
+    let mut notice = OwnersNotice::default();
+    loop {
+        let mut snapshot = platform::snapshot(query).map_err(Error::Collect)?;
+        sort_sockets(&mut snapshot, &options.sort);
+        notice.note(&snapshot.owners);
+        match &options.format {
+            Format::Table(table) => {
+                if options.continuous.is_some() {
+                    write_time_stamp(&mut out, &snapshot).map_err(Error::Write)?;
+                }
+                output::table::write_table(&mut out, &snapshot, &services, table)
+            }
+            Format::Csv => output::csv::write_csv(&mut out, &snapshot, &services),
+            Format::Json => output::json::write_json(&mut out, &snapshot, &services),
+        }
+        .and_then(|()| out.flush())
+        .map_err(Error::Write)?;
+        let Some(interval) = options.continuous else {
+            return Ok(());
+        };
+        // Keep the cadence: a slow collection shortens the pause, never shifts the tables.
+        next += interval;
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else {
+            next = now;
+        }
+    }
+}
+
+/// The line before each table of `-c`: when its snapshot was taken, as JSON's `taken_at`.
+fn write_time_stamp<W: Write>(out: &mut W, snapshot: &Snapshot) -> io::Result<()> {
+    let taken_at = snapshot.taken_at.unwrap_or_else(SystemTime::now);
+    writeln!(out, "--- {}", output::json::rfc3339(taken_at))
+}
