@@ -49,8 +49,11 @@ def uses(text):
     paths = []
     for m in re.finditer(r"\buse\s+([^;]+);", text):
         paths.extend(expand(m.group(1).replace("\n", " ")))
-    for m in re.finditer(r"\b((?:crate|super)(?:::\w+)+)", text):
+    for m in re.finditer(r"(?<![\w:])((?:crate|super|self)(?:::\w+)+)", text):
         paths.append(m.group(1))
+    # A child module named without a prefix (`linux::snapshot()`, `use sock_diag::Request`).
+    for m in re.finditer(r"(?<![\w:])(\w+)::", text):
+        paths.append("self::" + m.group(1))
     return paths
 
 
@@ -75,10 +78,19 @@ def expand(tree):
 
 def resolve(path, here, mods):
     parts = path.split("::")
+    if parts[0] not in ("crate", "super", "self"):
+        parts = ["self"] + parts
     if parts[0] == "crate":
         parts = parts[1:]
     elif parts[0] in ("super", "self"):
         base = here.split("::") if here else []
+        if parts[0] == "self" and len(parts) > 1:
+            # `self::x` and a bare `x::` name a child of this module, never the module itself.
+            for n in range(len(parts), 1, -1):
+                child = "::".join(base + parts[1:n])
+                if child in mods:
+                    return child
+            return None
         while parts and parts[0] in ("super", "self"):
             if parts[0] == "super":
                 base = base[:-1]
@@ -136,11 +148,8 @@ def main():
     edges = {}
     for mod, path in mods.items():
         text = strip_tests(open(path).read())
-        here = mod if not path.endswith(("mod.rs", "lib.rs")) else mod
-        # `super` in a non-mod file is relative to the parent module.
-        ctx = mod if path.endswith(("mod.rs", "lib.rs")) else "::".join(mod.split("::")[:-1]) + "::_"
         for p in uses(text):
-            target = resolve(p, ctx.rstrip(":_").rstrip(":") if False else ctx, mods)
+            target = resolve(p, mod, mods)
             if target is None or target == mod:
                 continue
             edges.setdefault(mod, set()).add(target)
@@ -176,6 +185,10 @@ def main():
     print(f"rooms: {len(nodes)}  arrows: {arrows}  floors: {max(depth.values()) + 1}  circles: {len(comps)}")
     for c in comps:
         print("  circle: " + " <-> ".join(name(m) for m in c))
+    pairs = sorted((a, b) for a, ts in edges.items() for b in ts if a < b and a in edges.get(b, ()))
+    print(f"rooms importing each other: {len(pairs)}")
+    for a, b in pairs:
+        print(f"  {name(a)} <-> {name(b)}")
     print(f"arrows into lib.rs: {len(into_lib)} ({', '.join(into_lib)})")
     sizes = sorted(((logic_lines(p), name(m)) for m, p in mods.items()), reverse=True)
     print("largest files (lines of logic, tests and blank lines aside):")

@@ -4,6 +4,7 @@ use std::fmt::Write;
 use std::net::SocketAddr;
 
 use crate::model::TcpInfo;
+use crate::platform::system::interface_name;
 
 /// Append `addr` as `host:port` (`[host]:port` for IPv6, `[host%interface]:port` with a scope),
 /// with `(service)` right after the port when given: no space inside, so `awk '{print $4}'`
@@ -72,26 +73,6 @@ pub fn endpoint_tail_start(endpoint: &str) -> usize {
         None => endpoint.len(),
     };
     endpoint[..before_service].rfind(':').unwrap_or(0)
-}
-
-/// The name of network interface `index` (an IPv6 scope id), if it has one now. Interface names
-/// are chosen by whoever created the link: escape them before they reach a terminal.
-#[cfg(unix)]
-pub fn interface_name(index: u32) -> Option<String> {
-    let mut name: [libc::c_char; libc::IF_NAMESIZE] = [0; libc::IF_NAMESIZE];
-    // SAFETY: `name` has the IF_NAMESIZE bytes if_indextoname may write.
-    let found = unsafe { libc::if_indextoname(index, name.as_mut_ptr()) };
-    if found.is_null() {
-        return None;
-    }
-    // SAFETY: on success if_indextoname wrote a NUL-terminated name into `name`.
-    let name = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) };
-    Some(name.to_string_lossy().into_owned())
-}
-
-#[cfg(not(unix))]
-pub fn interface_name(_index: u32) -> Option<String> {
-    None
 }
 
 /// Append an interface name as [`push_escaped`] does, and whitespace and brackets escaped too:
@@ -324,9 +305,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn ipv6_scope_is_the_interface_name_or_its_index() {
-        // SAFETY: a NUL-terminated name.
-        let lo = unsafe { libc::if_nametoindex(c"lo".as_ptr()) };
-        assert_ne!(lo, 0, "no loopback interface");
+        let lo = crate::platform::system::interface_index("lo").expect("no loopback interface");
         assert_eq!(
             endpoint(&format!("[fe80::1%{lo}]:22"), Some("ssh")),
             "[fe80::1%lo]:22(ssh)"

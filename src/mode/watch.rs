@@ -19,6 +19,7 @@ use crate::filter::eval::Owners;
 use crate::mode::notice::OwnersNotice;
 use crate::model::{Event, EventKind, Process, Proto, Snapshot, Socket, SocketState};
 use crate::output::events;
+use crate::platform::system::stdout_reader_gone;
 use crate::platform::{CloseNotice, Collector};
 use crate::services::Services;
 
@@ -513,25 +514,6 @@ impl Printer {
     }
 }
 
-/// Whether stdout is a pipe whose reader has gone (`| head -1`): the watch then ends quietly
-/// even while nothing happens that it would write.
-#[cfg(unix)]
-fn reader_gone() -> bool {
-    let mut stdout = libc::pollfd {
-        fd: libc::STDOUT_FILENO,
-        events: 0,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, no waiting.
-    let ready = unsafe { libc::poll(&mut stdout, 1, 0) };
-    ready > 0 && stdout.revents & libc::POLLERR != 0
-}
-
-#[cfg(not(unix))]
-fn reader_gone() -> bool {
-    false
-}
-
 /// Flags raised by SIGINT and SIGTERM: the watch ends with status 0, its output flushed.
 fn stop_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -569,7 +551,7 @@ pub fn run(query: &Query, options: &WatchOptions) -> Result<(), Error> {
     let mut last_snapshot = next_snapshot;
     let mut snapshots_took = [Duration::MAX; 2];
     while !stop.load(Ordering::Relaxed) {
-        if reader_gone() {
+        if stdout_reader_gone() {
             return Ok(());
         }
         let now = Instant::now();

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use super::{Process, Socket, SocketState};
+use super::process::Process;
+use super::socket::{Socket, SocketState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {

@@ -1,7 +1,9 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use super::{Process, Socket, UnixSocket};
+use super::process::Process;
+use super::socket::Socket;
+use super::unix::UnixSocket;
 
 /// Whether the owner columns can be trusted to be complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

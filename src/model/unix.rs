@@ -1,4 +1,4 @@
-use super::SocketState;
+use super::socket::SocketState;
 
 /// The type of a Unix domain socket, as `socket(AF_UNIX, type, 0)` chose it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -8,10 +8,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
-use crate::format::interface_name;
 use crate::model::{
     OwnerCoverage, Process, Proto, Snapshot, Socket, TcpInfo, UnixPath, UnixSocket,
 };
+use crate::platform::system::interface_name;
 use crate::services::{PortClass, Services};
 
 /// Bumped on any change that could break a reader; adding a field is not such a change.
@@ -431,8 +431,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_scoped_endpoint_keeps_its_host_bare_and_names_the_interface() {
-        // SAFETY: a NUL-terminated name.
-        let lo = unsafe { libc::if_nametoindex(c"lo".as_ptr()) };
+        let lo = crate::platform::system::interface_index("lo").expect("no loopback interface");
         let json = endpoint_json(&format!("[fe80::1%{lo}]:22"));
         assert_eq!(json["host"], "fe80::1");
         assert_eq!(json["scope_id"], lo);

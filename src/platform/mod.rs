@@ -17,6 +17,7 @@ mod macos_convert;
 #[cfg(windows)]
 mod netstat2;
 mod processes;
+pub mod system;
 
 #[cfg(windows)]
 use self::netstat2 as backend;
