@@ -1,16 +1,19 @@
 //! One function per OS that takes a [`Snapshot`]: sockets, then (when asked) their owners.
 //! Nothing above this module knows which OS it runs on.
 
-use std::fmt;
-
 use crate::filter::Query;
 use crate::model::Snapshot;
+
+pub use close_notice::CloseNotice;
+pub use error::CollectError;
 
 #[cfg(target_os = "linux")]
 pub(crate) mod linux;
 #[cfg(target_os = "macos")]
 mod macos;
 // The macOS backend's pure conversions are unit-tested on every OS.
+pub mod close_notice;
+pub mod error;
 #[cfg(all(test, not(target_os = "macos")))]
 #[path = "macos/convert.rs"]
 mod macos_convert;
@@ -29,35 +32,6 @@ use macos as backend;
 /// Whether the OS knows an account by this name; `None` when it will not list its accounts.
 pub fn user_exists(name: &str) -> Option<bool> {
     processes::users().map(|users| users.iter().any(|user| user.name() == name))
-}
-
-/// Why a snapshot could not be taken. Missing privileges for owners is not an error:
-/// it is reported in [`Snapshot::owners`].
-#[derive(Debug)]
-pub struct CollectError {
-    pub context: String,
-    pub source: std::io::Error,
-}
-
-impl CollectError {
-    pub fn new(context: impl Into<String>, source: std::io::Error) -> Self {
-        CollectError {
-            context: context.into(),
-            source,
-        }
-    }
-}
-
-impl fmt::Display for CollectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.context, self.source)
-    }
-}
-
-impl std::error::Error for CollectError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
 }
 
 /// Takes snapshots for one query, remembering between them what makes the next one cheaper
@@ -106,20 +80,6 @@ impl Collector {
         }
         Ok(snapshot)
     }
-}
-
-/// What the kernel's close notices (Linux) tell a watch, or why they stopped.
-#[derive(Debug)]
-pub enum CloseNotice {
-    /// Sockets the kernel destroyed just now: final state, cookie, and a TCP socket's tcp_info.
-    Closed {
-        sockets: Vec<crate::model::Socket>,
-        at: std::time::SystemTime,
-    },
-    /// The kernel dropped notices (its queue for us overflowed): some closes were not told.
-    Overrun,
-    /// The notices stopped for good.
-    Ended(std::io::Error),
 }
 
 /// Start sending the kernel's close notices for the query's protocols and families on

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, TcpState, get_sockets_info};
 
-use super::CollectError;
+use super::error::CollectError;
 use crate::filter::Query;
 use crate::model::{OwnerCoverage, Proto, Snapshot, Socket, SocketState};
 

@@ -14,7 +14,7 @@ use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use super::{sock_diag, tcp_info};
 use crate::filter::Query;
 use crate::model::{Family, Proto, Socket};
-use crate::platform::CloseNotice;
+use crate::platform::close_notice::CloseNotice;
 
 /// `enum sknetlink_groups` (linux/sock_diag.h).
 const SKNLGRP_INET_TCP_DESTROY: u32 = 1;

@@ -13,7 +13,7 @@ mod unix_diag;
 
 use std::net::SocketAddr;
 
-use super::CollectError;
+use super::error::CollectError;
 use crate::filter::Query;
 use crate::filter::kernel::{KernelFilter, Pushdown};
 use crate::model::{

@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::model::{OwnerCoverage, OwnerGaps, Refusers, Socket, UnixSocket};
-use crate::platform::CollectError;
+use crate::platform::error::CollectError;
 
 /// Inodes are small unique integers: one multiply spreads them well enough and costs far less
 /// than SipHash, which matters at 200,000 lookups.

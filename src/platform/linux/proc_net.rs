@@ -27,7 +27,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::KernelSocket;
 use crate::model::{Family, Proto, Socket, Timer, TimerKind};
-use crate::platform::CollectError;
+use crate::platform::error::CollectError;
 
 /// Read one kernel table (/proc/net/tcp for (Tcp, Ipv4), tcp6, udp, udp6) and append its
 /// sockets to `out`.

@@ -18,7 +18,7 @@ use super::{KernelSocket, tcp_info};
 use crate::filter::kernel::Pushdown;
 use crate::filter::{Listening, Query};
 use crate::model::{Family, Proto, Socket, Timer};
-use crate::platform::CollectError;
+use crate::platform::error::CollectError;
 
 /// Room for many sockets per recv: each costs ~100 bytes on the wire, so fewer syscalls.
 const RECV_BUFFER_BYTES: usize = 64 * 1024;

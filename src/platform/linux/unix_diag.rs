@@ -11,7 +11,7 @@ use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netlink_sys::{Socket as NetlinkSocket, SocketAddr as NetlinkAddr};
 
 use crate::model::{UnixPath, UnixSocket, UnixType};
-use crate::platform::CollectError;
+use crate::platform::error::CollectError;
 
 const RECV_BUFFER_BYTES: usize = 64 * 1024;
 const NETLINK_HEADER_BYTES: usize = 16;

@@ -12,7 +12,7 @@ use libproc::libproc::proc_pid::{listpidinfo, pidinfo};
 use libproc::processes::{ProcFilter, pids_by_type};
 
 use self::convert::SocketFd;
-use super::CollectError;
+use super::error::CollectError;
 use crate::filter::Query;
 use crate::model::{Family, OwnerCoverage, OwnerGaps, Proto, Snapshot};
 
