@@ -17,7 +17,9 @@ use crate::error::Error;
 use crate::filter::Query;
 use crate::filter::eval::Owners;
 use crate::mode::notice::OwnersNotice;
-use crate::model::{Event, EventKind, Process, Proto, Snapshot, Socket, SocketState};
+use crate::model::{
+    Event, EventKind, Process, Proto, Remnants, Snapshot, Socket, SocketKey, SocketState, pair,
+};
 use crate::output::events;
 use crate::platform::system::stdout_reader_gone;
 use crate::platform::{CloseNotice, Collector};
@@ -60,31 +62,12 @@ const CLOSED_MEMORY_LIMIT: usize = 1 << 18;
 /// The longest sleep between looks at the stop flag: an interrupt ends the watch this soon.
 const STOP_CHECK: Duration = Duration::from_millis(200);
 
-/// What names one socket across snapshots: the kernel's cookie, or where there is none (the
-/// /proc fallback, other OSes) its protocol, ends and inode.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Cookie(u64),
-    Ends(Proto, SocketAddr, Option<SocketAddr>, Option<u64>),
-}
-
-impl Key {
-    fn of(socket: &Socket) -> Key {
-        match socket.cookie {
-            Some(cookie) => Key::Cookie(cookie),
-            None => Key::Ends(socket.proto, socket.local, socket.remote, socket.inode),
-        }
-    }
-}
-
 /// A socket as the last snapshot saw it, with its owners' descriptions (shared by all the
 /// sockets of a process): a close notice carries no inode, so its owners come from here.
 #[derive(Debug, Clone)]
 struct Seen {
     socket: Socket,
     owners: Vec<Rc<Process>>,
-    /// The number of the snapshot that last listed it.
-    listed_in: u64,
     /// Who held it last, once its owners closed it and the kernel finishes it alone.
     last_held: Option<Held>,
 }
@@ -189,10 +172,10 @@ type Ends = (Proto, SocketAddr, SocketAddr);
 /// close notice, and which closes were already reported. Pure: time comes in as arguments.
 #[derive(Debug, Default)]
 pub struct Tracker {
-    alive: HashMap<Key, Seen>,
+    alive: HashMap<SocketKey, Seen>,
     /// Gone from the last snapshot; reported closed by a notice or, at the deadline, by the
     /// comparison.
-    vanished: HashMap<Key, (Seen, Instant)>,
+    vanished: HashMap<SocketKey, (Seen, Instant)>,
     /// Cookies reported closed while a snapshot may still list them (a TCP connection's
     /// TIME_WAIT remnant keeps its cookie): they are not opened again, for [`CLOSED_MEMORY`]
     /// after the close or after the last snapshot that listed them, whichever is later.
@@ -202,7 +185,7 @@ pub struct Tracker {
     closed_ends: ClosedMemory<Ends>,
     /// Remnants a snapshot listed before any close was reported for their connection: the
     /// close notice, which carries the connection's own cookie, closes the remnant instead.
-    remnants: HashMap<Ends, Key>,
+    remnants: HashMap<Ends, SocketKey>,
     /// Account names by uid, for `user` conditions on sockets only a notice saw.
     user_names: HashMap<u32, String>,
     snapshots: u64,
@@ -223,14 +206,13 @@ impl Tracker {
             .alive
             .keys()
             .next()
-            .is_some_and(|key| matches!(key, Key::Cookie(_)));
+            .is_some_and(|key| matches!(key, SocketKey::Cookie(_)));
         if keyed_by_cookie && snapshot.sockets.iter().any(|s| s.cookie.is_none()) {
             return self.expire(now, snapshot.taken_at.unwrap_or_else(SystemTime::now));
         }
         let at = snapshot.taken_at.unwrap_or_else(SystemTime::now);
         let existing = self.snapshots == 0;
         self.snapshots += 1;
-        let number = self.snapshots;
         self.user_names.extend(snapshot.user_names);
         let processes: HashMap<u32, Rc<Process>> = snapshot
             .processes
@@ -247,13 +229,21 @@ impl Tracker {
         let mut events = Vec::new();
         self.closed.forget(now);
         self.closed_ends.forget(now);
-        for socket in snapshot.sockets {
-            let key = Key::of(&socket);
+        let alive = &self.alive;
+        let pairing = pair(
+            &snapshot.sockets,
+            |key| alive.contains_key(key).then_some(*key),
+            alive.keys().map(|key| (*key, *key)),
+            Remnants::Apart,
+        );
+        for (socket, continues) in snapshot.sockets.into_iter().zip(pairing.continues) {
+            let key = SocketKey::of(&socket);
+            // A socket listed twice under one key is the same socket, updated twice.
+            let previous = continues.or_else(|| self.alive.contains_key(&key).then_some(key));
             // Most sockets are unchanged: updated in place, with no map rebuilt per snapshot.
-            if let Some(seen) = self.alive.get_mut(&key) {
+            if let Some(seen) = previous.and_then(|previous| self.alive.get_mut(&previous)) {
                 let from = seen.socket.state;
                 seen.update(socket, describe);
-                seen.listed_in = number;
                 if from != seen.socket.state {
                     events.push(event(EventKind::State { from }, at, seen));
                 }
@@ -262,7 +252,7 @@ impl Tracker {
             // What remains of a connection already reported closed, listed again: remembered
             // while listed, so a snapshot that misses it for a moment does not make it news.
             let closed_cookie = match key {
-                Key::Cookie(cookie) if self.closed.contains(&cookie, now) => Some(cookie),
+                SocketKey::Cookie(cookie) if self.closed.contains(&cookie, now) => Some(cookie),
                 _ => None,
             };
             let remnant = remnant_ends(&socket);
@@ -277,7 +267,7 @@ impl Tracker {
                 continue;
             }
             if let Some(ends) = remnant {
-                self.remnants.insert(ends, key.clone());
+                self.remnants.insert(ends, key);
             }
             let seen = match self.vanished.remove(&key) {
                 Some((mut seen, _)) => {
@@ -292,29 +282,16 @@ impl Tracker {
                     let seen = Seen {
                         owners: describe(&socket),
                         socket,
-                        listed_in: number,
                         last_held: None,
                     };
                     events.push(event(EventKind::Open { existing }, at, &seen));
                     seen
                 }
             };
-            self.alive.insert(
-                key,
-                Seen {
-                    listed_in: number,
-                    ..seen
-                },
-            );
+            self.alive.insert(key, seen);
         }
         let deadline = now + grace;
-        let gone: Vec<Key> = self
-            .alive
-            .iter()
-            .filter(|(_, seen)| seen.listed_in != number)
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in gone {
+        for key in pairing.gone {
             if let Some(seen) = self.alive.remove(&key) {
                 self.vanished.insert(key, (seen, deadline));
             }
@@ -328,15 +305,15 @@ impl Tracker {
 
     /// Closes of sockets whose notice did not come by their deadline.
     pub fn expire(&mut self, now: Instant, at: SystemTime) -> Vec<Event> {
-        let mut expired: Vec<Key> = self
+        let mut expired: Vec<SocketKey> = self
             .vanished
             .iter()
             .filter(|(_, (_, deadline))| *deadline <= now)
-            .map(|(key, _)| key.clone())
+            .map(|(key, _)| *key)
             .collect();
         expired.sort_by_key(|key| match key {
-            Key::Cookie(cookie) => (*cookie, None),
-            Key::Ends(_, local, _, _) => (0, Some(*local)),
+            SocketKey::Cookie(cookie) => (*cookie, None),
+            SocketKey::Ends { local, .. } => (0, Some(*local)),
         });
         let mut events = Vec::with_capacity(expired.len());
         for key in expired {
@@ -392,7 +369,7 @@ impl Tracker {
                 .remote
                 .map(|remote| (socket.proto, socket.local, remote))
                 .and_then(|ends| self.remnants.remove(&ends));
-            let remembered = [Some(Key::Cookie(cookie)), remnant]
+            let remembered = [Some(SocketKey::Cookie(cookie)), remnant]
                 .into_iter()
                 .flatten()
                 .find_map(|key| {
@@ -421,7 +398,6 @@ impl Tracker {
                     let seen = Seen {
                         socket: socket.clone(),
                         owners: Vec::new(),
-                        listed_in: 0,
                         last_held: None,
                     };
                     events.push(event(EventKind::Open { existing: false }, at, &seen));
@@ -432,7 +408,6 @@ impl Tracker {
             let seen = Seen {
                 socket,
                 owners,
-                listed_in: 0,
                 last_held: None,
             };
             events.push(event(EventKind::Close, at, &seen));

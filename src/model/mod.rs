@@ -1,6 +1,7 @@
 //! The data every front end works from: one [`Snapshot`] of sockets and their owning processes.
 
 mod counters;
+mod diff;
 mod event;
 mod process;
 mod snapshot;
@@ -8,6 +9,7 @@ mod socket;
 mod unix;
 
 pub use counters::ProtocolCounters;
+pub use diff::{Pairing, Remnants, SocketKey, pair};
 pub use event::{Event, EventKind};
 pub use process::Process;
 pub use snapshot::{OwnerCoverage, OwnerGaps, Refusers, Snapshot};
