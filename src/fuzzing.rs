@@ -90,5 +90,5 @@ fn sample_sockets() -> &'static [Socket] {
 
 /// The HTTP request parser of `--serve`: what it made of the bytes a client sent.
 pub fn http_request(received: &[u8]) -> String {
-    crate::mode::metrics::serve::parse_request_debug(received)
+    crate::mode::metrics::http::parse_request_debug(received)
 }

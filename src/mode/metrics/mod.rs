@@ -2,6 +2,7 @@
 //! ([`crate::output::prometheus`]), and deliver it.
 
 pub mod file;
+pub mod http;
 pub mod scrape;
 pub mod serve;
 
