@@ -11,7 +11,9 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::Not;
 
-use crate::model::{Socket, SocketState};
+#[cfg(doc)]
+use crate::model::SocketState;
+use crate::model::{Socket, States};
 
 /// Op codes from the uapi header linux/inet_diag.h.
 const BC_NOP: u8 = 0;
@@ -302,11 +304,10 @@ pub struct KernelFilter {
 }
 
 impl KernelFilter {
-    /// What the kernel keeps, decided here (the /proc fallback); exact for a mask built from
-    /// [`state_bits`].
+    /// What the kernel keeps, decided here (the /proc fallback); exact for a mask that has a
+    /// state's every kernel number or none ([`SocketState::kernel_states`]).
     pub fn keeps(&self, socket: &Socket) -> bool {
-        self.states & state_bits(socket.state) != 0
-            && self.expr.matches(&KernelEndpoints::of(socket))
+        States(self.states).keeps(socket.state) && self.expr.matches(&KernelEndpoints::of(socket))
     }
 
     /// The request's part: an expression that folds to true needs no program.
@@ -319,25 +320,6 @@ impl KernelFilter {
             states: self.states,
             bytecode,
         })
-    }
-}
-
-/// The request's state-mask bits for a state (include/net/tcp_states.h). SYN_RECV is two: the
-/// model shows request sockets (TCP_NEW_SYN_RECV, 12) as SYN_RECV too. UDP reuses the numbers:
-/// unconnected is TCP_CLOSE (7).
-pub fn state_bits(state: SocketState) -> u32 {
-    match state {
-        SocketState::Established => 1 << 1,
-        SocketState::SynSent => 1 << 2,
-        SocketState::SynRecv => (1 << 3) | (1 << 12),
-        SocketState::FinWait1 => 1 << 4,
-        SocketState::FinWait2 => 1 << 5,
-        SocketState::TimeWait => 1 << 6,
-        SocketState::Close | SocketState::Unconn => 1 << 7,
-        SocketState::CloseWait => 1 << 8,
-        SocketState::LastAck => 1 << 9,
-        SocketState::Listen => 1 << 10,
-        SocketState::Closing => 1 << 11,
     }
 }
 
@@ -589,7 +571,7 @@ impl Program {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::Proto;
+    use crate::model::{Proto, SocketState};
 
     /// `inet_diag_bc_audit`: the checks the kernel makes before it runs a program.
     pub(crate) fn audit(program: &[u8]) -> Result<(), String> {
@@ -922,23 +904,6 @@ pub(crate) mod tests {
         assert!(!some.keeps(&socket(SocketState::Listen, "0.0.0.0:23", None)));
         let established = socket(SocketState::Established, "[::1]:22", Some("[::1]:4000"));
         assert!(!some.keeps(&established));
-    }
-
-    #[test]
-    fn every_state_has_its_kernel_number() {
-        for state in SocketState::ALL {
-            let bits = state_bits(state);
-            assert_ne!(bits, 0, "{state:?}");
-            for number in 0..16u8 {
-                let proto = if state == SocketState::Unconn {
-                    Proto::Udp
-                } else {
-                    Proto::Tcp
-                };
-                let from_kernel = SocketState::from_kernel(proto, number) == Some(state);
-                assert_eq!(bits & (1 << number) != 0, from_kernel, "{state:?} {number}");
-            }
-        }
     }
 
     #[test]

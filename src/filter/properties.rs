@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use super::ast::{self, Expr, Filter, HostCond, PortSide, States, UserMatch};
 use super::eval::Owners;
 use super::kernel::tests::{audit, run};
-use super::kernel::{KernelEndpoints, KernelFilter, state_bits};
+use super::kernel::{KernelEndpoints, KernelFilter};
 use crate::model::{Family, Process, Proto, Socket, SocketState};
 
 /// Few distinct values, so conditions and sockets meet: ports and addresses at the edges.
@@ -167,7 +167,7 @@ fn kernel_keeps(filter: &Filter, socket: &Socket) -> bool {
     let pushdown = KernelFilter::of(filter)
         .pushdown()
         .expect("a filter this small fits one attribute");
-    pushdown.states & state_bits(socket.state) != 0
+    States(pushdown.states).keeps(socket.state)
         && pushdown.bytecode.as_ref().is_none_or(|program| {
             audit(program).unwrap_or_else(|e| panic!("the kernel refuses {program:?}: {e}"));
             run(program, &KernelEndpoints::of(socket))

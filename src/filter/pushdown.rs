@@ -8,30 +8,29 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ast::{self, Expr, Filter, PortSide};
 use super::kernel::{HostCond, KernelExpr, KernelFilter, PortOp, Prefix, Side};
-use crate::model::Family;
-
-/// Every real kernel state, TCP_ESTABLISHED (1) to TCP_NEW_SYN_RECV (12).
-const ALL_STATES: u32 = 0x1ffe;
-const SYN_RECV: u32 = 1 << 3;
-const NEW_SYN_RECV: u32 = 1 << 12;
+use crate::model::{Family, SocketState, States};
 
 impl KernelFilter {
     /// What the kernel can filter of `filter`: a superset of what `filter` keeps.
     pub fn of(filter: &Filter) -> KernelFilter {
         // The model shows request sockets (TCP_NEW_SYN_RECV) as SYN_RECV, as ss does: they go
         // with bit 3, whatever bit 12 says.
-        let mut states = filter
-            .states
-            .map_or(ALL_STATES, |states| states.0 & ALL_STATES & !NEW_SYN_RECV);
-        if states & SYN_RECV != 0 {
-            states |= NEW_SYN_RECV;
+        let new_syn_recv = States::of_kernel(States::NEW_SYN_RECV);
+        let mut states = filter.states.map_or(States::ALL, |states| {
+            states.intersection(States::ALL).without(new_syn_recv)
+        });
+        if states.contains(SocketState::SynRecv) {
+            states = states.union(new_syn_recv);
         }
         let expr = filter
             .expr
             .as_ref()
             .map_or(KernelExpr::True, |expr| lower(expr, true))
             .simplify();
-        KernelFilter { states, expr }
+        KernelFilter {
+            states: states.0,
+            expr,
+        }
     }
 }
 
@@ -110,7 +109,7 @@ mod tests {
     use super::*;
     use crate::filter::ast::{HostCond as Cond, ProcessMatch, States, UserMatch};
     use crate::filter::eval::Owners;
-    use crate::model::{Process, Proto, Socket, SocketState};
+    use crate::model::{Process, Proto, Socket};
 
     /// xorshift: the same cases every run.
     struct Generator(u64);
@@ -345,7 +344,7 @@ mod tests {
             ..Filter::default()
         };
         assert_eq!(KernelFilter::of(&filter).states, (1 << 3) | (1 << 12));
-        assert_eq!(KernelFilter::of(&Filter::default()).states, ALL_STATES);
+        assert_eq!(KernelFilter::of(&Filter::default()).states, 0x1ffe);
     }
 
     /// The deepest filters the parser lets through: `( ... op ( ... ) )` with the operator

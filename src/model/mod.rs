@@ -9,5 +9,5 @@ mod unix;
 pub use counters::ProtocolCounters;
 pub use process::Process;
 pub use snapshot::{OwnerCoverage, OwnerGaps, Refusers, Snapshot};
-pub use socket::{Family, Proto, Socket, SocketState, TcpInfo, Timer, TimerKind};
+pub use socket::{Family, Proto, Socket, SocketState, States, TcpInfo, Timer, TimerKind};
 pub use unix::{UnixPath, UnixSocket, UnixType, resolve_peers};

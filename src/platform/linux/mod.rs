@@ -17,7 +17,7 @@ use super::CollectError;
 use crate::filter::Query;
 use crate::filter::kernel::{KernelFilter, Pushdown};
 use crate::model::{
-    Family, OwnerCoverage, Proto, Snapshot, Socket, SocketState, Timer, UnixSocket,
+    Family, OwnerCoverage, Proto, Snapshot, Socket, SocketState, States, Timer, UnixSocket,
 };
 
 /// The four kernel tables, in the order netstat prints them.
@@ -196,7 +196,7 @@ impl KernelSocket {
         let unconnected = self.remote.port() == 0 && self.remote.ip().is_unspecified();
         // TIME_WAIT and request sockets (TCP_NEW_SYN_RECV) are kernel mini-sockets with no
         // owner: the uid the kernel prints for them is a placeholder 0.
-        let mini_socket = matches!(self.state, 6 | 12);
+        let mini_socket = matches!(self.state, States::TIME_WAIT | States::NEW_SYN_RECV);
         // An orphan (closed by its owner, no file: inode 0) gets the same placeholder 0 for
         // whoever owned it; a uid other than 0 can only be the real one.
         let placeholder_uid = mini_socket || (self.inode == 0 && self.uid == 0);
@@ -252,14 +252,18 @@ mod tests {
 
     #[test]
     fn proc_net_filtered_here_keeps_what_the_kernel_keeps() {
-        use crate::filter::kernel::{KernelExpr, state_bits};
+        use crate::filter::kernel::KernelExpr;
         use sock_diag::kernel_filter_tests::{agree, expressions, fixture, ours, rows};
         let fixture = fixture();
         let all_states = SocketState::ALL
             .into_iter()
-            .map(state_bits)
-            .fold(0, |a, b| a | b);
-        let connected = state_bits(SocketState::Established) | state_bits(SocketState::TimeWait);
+            .map(SocketState::kernel_states)
+            .fold(States::NONE, States::union)
+            .0;
+        let connected = SocketState::Established
+            .kernel_states()
+            .union(SocketState::TimeWait.kernel_states())
+            .0;
         let query = Query::default();
         let both = |filter: Option<&KernelFilter>| {
             agree(|| {

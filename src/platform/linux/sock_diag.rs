@@ -17,19 +17,11 @@ use netlink_sys::{Socket as NetlinkSocket, SocketAddr as NetlinkAddr};
 use super::{KernelSocket, tcp_info};
 use crate::filter::kernel::Pushdown;
 use crate::filter::{Listening, Query};
-use crate::model::{Family, Proto, Socket, Timer};
+use crate::model::{Family, Proto, Socket, States, Timer};
 use crate::platform::CollectError;
 
 /// Room for many sockets per recv: each costs ~100 bytes on the wire, so fewer syscalls.
 const RECV_BUFFER_BYTES: usize = 64 * 1024;
-
-/// Kernel TCP state numbers as bits of the request's state mask.
-const TCP_ESTABLISHED_BIT: u32 = 1 << 1;
-const TCP_CLOSE_BIT: u32 = 1 << 7;
-const TCP_LISTEN_BIT: u32 = 1 << 10;
-/// The real states, TCP_ESTABLISHED (1) to TCP_NEW_SYN_RECV (12). Bit 13 (TCP_BOUND_INACTIVE,
-/// Linux 6.8) asks for sockets that are only bound, which ss and netstat do not list either.
-const ALL_STATES: u32 = ((1 << 13) - 1) & !1;
 
 /// `struct nlmsghdr`.
 const NETLINK_HEADER_BYTES: usize = 16;
@@ -324,13 +316,12 @@ fn family_suffix(family: Family) -> &'static str {
 
 /// The kernel filters by state for us, so unwanted sockets never leave the kernel.
 fn state_mask(proto: Proto, listening: Listening) -> u32 {
-    match (proto, listening) {
-        (_, Listening::All) => ALL_STATES,
-        (Proto::Tcp, Listening::Only) => TCP_LISTEN_BIT,
-        (Proto::Tcp, Listening::Exclude) => ALL_STATES & !TCP_LISTEN_BIT,
-        (Proto::Udp, Listening::Only) => TCP_CLOSE_BIT,
-        (Proto::Udp, Listening::Exclude) => TCP_ESTABLISHED_BIT,
-    }
+    let states = match listening {
+        Listening::All => States::ALL,
+        Listening::Only => States::listening(proto),
+        Listening::Exclude => States::not_listening(proto),
+    };
+    states.0
 }
 
 #[cfg(test)]
@@ -561,8 +552,8 @@ mod tests {
     #[test]
     fn a_request_without_a_program_is_what_the_crate_sends() {
         for (family, protocol, states) in [
-            (AF_INET, IPPROTO_TCP, ALL_STATES),
-            (AF_INET6, IPPROTO_UDP, TCP_CLOSE_BIT),
+            (AF_INET, IPPROTO_TCP, States::ALL.0),
+            (AF_INET6, IPPROTO_UDP, States::of_kernel(States::CLOSE).0),
             (AF_INET6, IPPROTO_TCP, 0xdead_beef),
         ] {
             assert_eq!(
@@ -575,8 +566,15 @@ mod tests {
     #[test]
     fn a_program_rides_in_one_bytecode_attribute() {
         let program = [1, 4, 8, 0, 0, 4, 4, 0];
-        let bytes = dump_request(AF_INET6, IPPROTO_TCP, TCP_LISTEN_BIT, Some(&program)).unwrap();
-        let mut expected = crate_request(AF_INET6, IPPROTO_TCP, TCP_LISTEN_BIT);
+        let bytes = dump_request(
+            AF_INET6,
+            IPPROTO_TCP,
+            States::of_kernel(States::LISTEN).0,
+            Some(&program),
+        )
+        .unwrap();
+        let mut expected =
+            crate_request(AF_INET6, IPPROTO_TCP, States::of_kernel(States::LISTEN).0);
         expected.extend(12u16.to_ne_bytes());
         expected.extend(1u16.to_ne_bytes());
         expected.extend(program);
@@ -587,7 +585,7 @@ mod tests {
     #[test]
     fn a_program_longer_than_an_attribute_is_refused_before_sending() {
         let program = vec![0; usize::from(u16::MAX)];
-        let error = dump_request(AF_INET, IPPROTO_TCP, ALL_STATES, Some(&program)).unwrap_err();
+        let error = dump_request(AF_INET, IPPROTO_TCP, States::ALL.0, Some(&program)).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
     }
 }
@@ -822,7 +820,7 @@ pub(super) mod kernel_filter_tests {
     fn the_kernel_keeps_what_the_expression_keeps() {
         let fixture = fixture();
         let listening = (1 << 10) | (1 << 7);
-        for states in [ALL_STATES, 1 << 1, 1 << 6, listening] {
+        for states in [States::ALL.0, 1 << 1, 1 << 6, listening] {
             for expr in expressions(&fixture) {
                 let filter = KernelFilter { states, expr };
                 let pushdown = filter.pushdown().unwrap();
@@ -871,7 +869,7 @@ pub(super) mod kernel_filter_tests {
             ],
         );
         let masks = [
-            ALL_STATES,
+            States::ALL.0,
             1 << 1,
             1 << 6,
             (1 << 10) | (1 << 7),
@@ -908,7 +906,7 @@ pub(super) mod kernel_filter_tests {
         let fixture = fixture();
         let keep = |expr: KernelExpr| {
             let filter = KernelFilter {
-                states: ALL_STATES,
+                states: States::ALL.0,
                 expr,
             };
             ours(
@@ -955,7 +953,7 @@ pub(super) mod kernel_filter_tests {
         let fixture = fixture();
         for (expr, keeps_all) in [(KernelExpr::True, true), (KernelExpr::False, false)] {
             let pushdown = Pushdown {
-                states: ALL_STATES,
+                states: States::ALL.0,
                 bytecode: Some(expr.compile().unwrap()),
             };
             let (kept, expected) = agree(|| {
@@ -980,7 +978,7 @@ pub(super) mod kernel_filter_tests {
             vec![0, 8, 0, 0],
         ] {
             let pushdown = Pushdown {
-                states: ALL_STATES,
+                states: States::ALL.0,
                 bytecode: Some(program.clone()),
             };
             let error = dump_all(Some(&pushdown)).unwrap_err();
@@ -1065,7 +1063,7 @@ pub(super) mod kernel_filter_tests {
         ];
         for (text, expr) in cases {
             let filter = KernelFilter {
-                states: ALL_STATES,
+                states: States::ALL.0,
                 expr,
             };
             let pushdown = filter.pushdown().unwrap();
