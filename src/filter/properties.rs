@@ -9,9 +9,10 @@ use std::net::{IpAddr, SocketAddr};
 use proptest::prelude::*;
 
 use super::ast::{self, Expr, Filter, HostCond, PortSide, States, UserMatch};
+use super::bytecode::KernelEndpoints;
+use super::bytecode::tests::{audit, run};
 use super::eval::Owners;
-use super::kernel::tests::{audit, run};
-use super::kernel::{KernelEndpoints, KernelFilter};
+use super::kernel::KernelFilter;
 use crate::model::{Family, Process, Proto, Socket, SocketState};
 
 /// Few distinct values, so conditions and sockets meet: ports and addresses at the edges.

@@ -252,7 +252,7 @@ mod tests {
 
     #[test]
     fn proc_net_filtered_here_keeps_what_the_kernel_keeps() {
-        use crate::filter::kernel::KernelExpr;
+        use crate::filter::bytecode::KernelExpr;
         use sock_diag::kernel_filter_tests::{agree, expressions, fixture, ours, rows};
         let fixture = fixture();
         let all_states = SocketState::ALL

@@ -595,8 +595,9 @@ mod tests {
 #[cfg(test)]
 pub(super) mod kernel_filter_tests {
     use super::*;
-    use crate::filter::kernel::tests::Generator;
-    use crate::filter::kernel::{HostCond, KernelExpr, KernelFilter, PortOp, Prefix, Side};
+    use crate::filter::bytecode::tests::Generator;
+    use crate::filter::bytecode::{HostCond, KernelExpr, PortOp, Prefix, Side};
+    use crate::filter::kernel::KernelFilter;
     use crate::model::SocketState;
     use std::collections::BTreeSet;
     use std::io::Read;
