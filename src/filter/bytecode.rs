@@ -841,7 +841,7 @@ pub(crate) mod tests {
             states: 1 << 10,
             expr: chain,
         };
-        assert!(filter.pushdown().unwrap_err().bytes > MAX_PROGRAM_BYTES);
+        assert!(filter.bytecode().unwrap_err().bytes > MAX_PROGRAM_BYTES);
     }
 
     #[test]

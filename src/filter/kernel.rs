@@ -1,14 +1,60 @@
-//! A [`Filter`] as far as the kernel can decide it: the [`KernelFilter`] that a sock_diag request
-//! carries. Conditions only userspace can decide (process, pid, user, proto) become `True` where
-//! they count for a socket (under an even number of `not`s) and `False` where they count against
-//! it, so the kernel keeps every socket the whole filter could keep; the whole filter is then
-//! evaluated on what came back. Pure.
+//! The kernel's part of a [`Query`]: for each protocol one [`Request`], the state mask and the
+//! inet_diag program a sock_diag dump sends ([`request`]). The states are the filter's `state`
+//! words, else netstat's listening split. Of the filter's expression, conditions only userspace
+//! can decide (process, pid, user, proto) become `True` where they count for a socket (under an
+//! even number of `not`s) and `False` where they count against it, so the kernel keeps every
+//! socket the whole filter could keep; the whole filter is then evaluated on what came back.
+//! Pure.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ast::{self, Expr, Filter, PortSide};
 use super::bytecode::{HostCond, KernelEndpoints, KernelExpr, PortOp, Prefix, Side, TooLong};
-use crate::model::{Family, Socket, SocketState, States};
+use super::{Listening, Query};
+use crate::model::{Family, Proto, Socket, SocketState, States};
+
+/// One sock_diag dump request for one protocol's tables: everything the kernel decides of a
+/// query before a socket leaves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub proto: Proto,
+    /// `idiag_states`: bit n asks for the sockets in kernel state n ([`States`]).
+    pub states: u32,
+    /// The program, as an INET_DIAG_REQ_BYTECODE attribute. `None`: no attribute, when there
+    /// is nothing to test or the program is too long for one request (then only the state
+    /// mask is the kernel's; the expression is decided here, by [`Request::keeps`]).
+    pub bytecode: Option<Vec<u8>>,
+    /// Ask for each socket's tcp_info and congestion algorithm (`-i`, TCP only).
+    pub tcp_info: bool,
+    filter: KernelFilter,
+}
+
+/// The request for `proto`'s tables (IPv4 and IPv6 ask the same): the states the query wants
+/// and what the kernel can test of its filter.
+pub fn request(query: &Query, proto: Proto) -> Request {
+    let no_filter = Filter::default();
+    let filter = query.filter.as_ref().unwrap_or(&no_filter);
+    let mut kernel = KernelFilter::of(filter);
+    // The filter's state words replace the listening split, as in ss.
+    if filter.states.is_none() {
+        kernel.states = match query.listening {
+            Listening::All => States::ALL,
+            Listening::Only => States::listening(proto),
+            Listening::Exclude => States::not_listening(proto),
+        }
+        .0;
+    }
+    // UDP has no tcp_info; asking only when -i wants it keeps the plain dump lean.
+    kernel.into_request(proto, query.tcp_info && proto == Proto::Tcp)
+}
+
+impl Request {
+    /// What the kernel keeps of this protocol's sockets, decided here: for a table read from
+    /// /proc/net, so both collectors keep the same sockets.
+    pub fn keeps(&self, socket: &Socket) -> bool {
+        self.filter.keeps(socket)
+    }
+}
 
 /// A state mask and an expression: everything one sock_diag request can filter in the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,25 +71,25 @@ impl KernelFilter {
         States(self.states).keeps(socket.state) && self.expr.matches(&KernelEndpoints::of(socket))
     }
 
-    /// The request's part: an expression that folds to true needs no program.
-    pub fn pushdown(&self) -> Result<Pushdown, TooLong> {
-        let bytecode = match self.expr.clone().simplify() {
+    /// The program the request carries: an expression that folds to true needs none.
+    pub fn bytecode(&self) -> Result<Option<Vec<u8>>, TooLong> {
+        Ok(match self.expr.clone().simplify() {
             KernelExpr::True => None,
             expr => Some(expr.compile()?),
-        };
-        Ok(Pushdown {
-            states: self.states,
-            bytecode,
         })
     }
-}
 
-/// What a sock_diag request carries: the state mask, and the program as INET_DIAG_REQ_BYTECODE.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pushdown {
-    pub states: u32,
-    /// `None`: no attribute, every socket in those states.
-    pub bytecode: Option<Vec<u8>>,
+    /// The request for one protocol that carries this filter. A program too long for one
+    /// request leaves the expression to userspace, the mask to the kernel.
+    pub fn into_request(self, proto: Proto, tcp_info: bool) -> Request {
+        Request {
+            proto,
+            states: self.states,
+            bytecode: self.bytecode().unwrap_or(None),
+            tcp_info,
+            filter: self,
+        }
+    }
 }
 
 impl KernelFilter {
@@ -146,7 +192,7 @@ mod tests {
     use crate::filter::ast::{HostCond as Cond, ProcessMatch, States, UserMatch};
     use crate::filter::bytecode::tests::port;
     use crate::filter::eval::Owners;
-    use crate::model::{Process, Proto, Socket};
+    use crate::model::{Process, Socket};
 
     /// xorshift: the same cases every run.
     struct Generator(u64);
@@ -390,14 +436,14 @@ mod tests {
             states: 1 << 1,
             expr: KernelExpr::True,
         };
-        assert_eq!(all.pushdown().unwrap().bytecode, None);
+        assert_eq!(all.bytecode().unwrap(), None);
         let some = KernelFilter {
             states: 1 << 10,
             expr: port(Side::Source, PortOp::Eq, 22),
         };
-        let pushdown = some.pushdown().unwrap();
-        assert_eq!(pushdown.states, 1 << 10);
-        assert!(pushdown.bytecode.is_some());
+        let request = some.clone().into_request(Proto::Tcp, false);
+        assert_eq!(request.states, 1 << 10);
+        assert!(request.bytecode.is_some());
         let socket = |state, local: &str, remote: Option<&str>| Socket {
             remote: remote.map(|r| r.parse().unwrap()),
             ..Socket::new(Proto::Tcp, state, local.parse().unwrap())
@@ -413,16 +459,69 @@ mod tests {
         let sport = port(Side::Source, PortOp::Eq, 22);
         let filter = |expr| KernelFilter { states: 1, expr };
         let undecided = KernelExpr::True.or(KernelExpr::True);
-        assert_eq!(filter(undecided).pushdown().unwrap().bytecode, None);
+        assert_eq!(filter(undecided).bytecode().unwrap(), None);
         let narrowed = filter(KernelExpr::True.and(sport.clone()));
-        assert_eq!(
-            narrowed.pushdown().unwrap().bytecode,
-            Some(sport.compile().unwrap())
-        );
+        assert_eq!(narrowed.bytecode().unwrap(), Some(sport.compile().unwrap()));
         let never = filter(!(KernelExpr::True.or(sport)));
         assert_eq!(
-            never.pushdown().unwrap().bytecode,
+            never.bytecode().unwrap(),
             Some(KernelExpr::False.compile().unwrap())
+        );
+    }
+
+    fn state_mask(proto: Proto, listening: Listening) -> u32 {
+        let query = Query {
+            listening,
+            ..Query::default()
+        };
+        request(&query, proto).states
+    }
+
+    #[test]
+    fn state_masks_follow_netstat_listening() {
+        assert_eq!(state_mask(Proto::Tcp, Listening::Only), 1 << 10);
+        assert_eq!(state_mask(Proto::Tcp, Listening::Exclude) & (1 << 10), 0);
+        assert_ne!(state_mask(Proto::Tcp, Listening::Exclude) & (1 << 6), 0);
+        assert_eq!(state_mask(Proto::Udp, Listening::Only), 1 << 7);
+        assert_eq!(state_mask(Proto::Udp, Listening::Exclude), 1 << 1);
+        assert_eq!(state_mask(Proto::Udp, Listening::All), 0x1ffe);
+    }
+
+    #[test]
+    fn bound_inactive_sockets_are_never_asked_for() {
+        let bound_inactive = 1 << 13;
+        for proto in [Proto::Tcp, Proto::Udp] {
+            for listening in [Listening::All, Listening::Only, Listening::Exclude] {
+                assert_eq!(state_mask(proto, listening) & bound_inactive, 0);
+            }
+        }
+        assert_ne!(state_mask(Proto::Tcp, Listening::All) & (1 << 12), 0);
+    }
+
+    #[test]
+    fn one_request_per_protocol_carries_the_states_the_program_and_tcp_info() {
+        let services = crate::services::Services::builtin();
+        let words = crate::filter::parse::split_words(&["state established sport = :22"]);
+        let filter = crate::filter::parse::parse(&words, &services, &[Proto::Tcp, Proto::Udp]);
+        let query = Query {
+            // The filter's state words replace the listening split, as Query::wants_state says.
+            listening: Listening::Only,
+            tcp_info: true,
+            filter: Some(filter.unwrap()),
+            ..Query::default()
+        };
+        for proto in [Proto::Tcp, Proto::Udp] {
+            let request = request(&query, proto);
+            assert_eq!(request.proto, proto);
+            assert_eq!(request.states, 1 << 1, "{proto:?}");
+            let sport = port(Side::Source, PortOp::Eq, 22);
+            assert_eq!(request.bytecode, Some(sport.compile().unwrap()));
+            assert_eq!(request.tcp_info, proto == Proto::Tcp);
+        }
+        let plain = request(&Query::default(), Proto::Udp);
+        assert_eq!(
+            (plain.states, plain.bytecode, plain.tcp_info),
+            (0x1ffe, None, false)
         );
     }
 

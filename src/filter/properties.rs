@@ -165,11 +165,12 @@ fn owners() -> (HashMap<u32, Process>, HashMap<u32, String>) {
 /// What the kernel keeps of `socket` with the request built for `filter`: the state mask,
 /// then the compiled program (audited as the kernel audits it) run on the socket's ends.
 fn kernel_keeps(filter: &Filter, socket: &Socket) -> bool {
-    let pushdown = KernelFilter::of(filter)
-        .pushdown()
+    let kernel = KernelFilter::of(filter);
+    let bytecode = kernel
+        .bytecode()
         .expect("a filter this small fits one attribute");
-    States(pushdown.states).keeps(socket.state)
-        && pushdown.bytecode.as_ref().is_none_or(|program| {
+    States(kernel.states).keeps(socket.state)
+        && bytecode.as_ref().is_none_or(|program| {
             audit(program).unwrap_or_else(|e| panic!("the kernel refuses {program:?}: {e}"));
             run(program, &KernelEndpoints::of(socket))
         })

@@ -156,6 +156,7 @@ pub(super) fn closed_sockets(mut rest: &[u8]) -> Vec<Socket> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::kernel::request;
     use crate::model::SocketState;
     use std::net::{TcpListener, TcpStream};
     use std::sync::mpsc::channel;
@@ -288,7 +289,7 @@ mod tests {
         let mut dumped = Vec::new();
         sock_diag::Dumper::open()
             .unwrap()
-            .dump(Proto::Tcp, Family::Ipv4, &query, None, &mut dumped)
+            .dump(Family::Ipv4, &request(&query, Proto::Tcp), &mut dumped)
             .unwrap();
         let cookie = dumped
             .iter()

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 
 use super::CollectError;
 use crate::filter::Query;
-use crate::filter::kernel::{KernelFilter, Pushdown};
+use crate::filter::kernel::{self, Request};
 use crate::model::{
     Family, OwnerCoverage, Proto, Snapshot, Socket, SocketState, States, Timer, UnixSocket,
 };
@@ -122,18 +122,22 @@ fn dump_unix(query: &Query) -> Result<Vec<UnixSocket>, CollectError> {
 
 fn dump_sockets(query: &Query) -> Result<Vec<Socket>, CollectError> {
     let force_proc = std::env::var_os(COLLECTOR_ENV).is_some_and(|v| v == "procfs");
-    // What the kernel can decide of the user's filter never leaves it; the rest is decided on
-    // what comes back (platform::Collector evaluates the whole filter).
-    let kernel_filter = query.filter.as_ref().map(KernelFilter::of);
-    dump_tables(query, kernel_filter.as_ref(), force_proc)
+    // What the kernel can decide of the query never leaves it; the rest of the user's filter
+    // is decided on what comes back (platform::Collector evaluates the whole filter).
+    let requests: Vec<Request> = [Proto::Tcp, Proto::Udp]
+        .into_iter()
+        .filter(|&proto| query.wants_proto(proto))
+        .map(|proto| kernel::request(query, proto))
+        .collect();
+    dump_tables(query, &requests, force_proc)
 }
 
-/// The wanted tables, narrowed by `filter`: sent to the kernel with each sock_diag request, and
-/// applied here to what /proc/net gives (and to a table the kernel would not filter), so both
-/// collectors keep the same sockets.
+/// The wanted tables of each request's protocol: the request is sent to the kernel with each
+/// sock_diag dump, and decided here on what /proc/net gives (and on a table the kernel would
+/// not filter), so both collectors keep the same sockets.
 fn dump_tables(
     query: &Query,
-    filter: Option<&KernelFilter>,
+    requests: &[Request],
     force_proc: bool,
 ) -> Result<Vec<Socket>, CollectError> {
     let mut sockets = Vec::new();
@@ -142,35 +146,35 @@ fn dump_tables(
     } else {
         sock_diag::Dumper::open().ok()
     };
-    // A program too long for one request leaves the expression to userspace, the mask to the kernel.
-    let pushdown = filter.map(|f| {
-        f.pushdown().unwrap_or(Pushdown {
-            states: f.states,
-            bytecode: None,
-        })
-    });
-    for (proto, family) in TABLES {
-        if !query.wants_proto(proto) || !query.wants_family(family) {
-            continue;
+    for request in requests {
+        let proto = request.proto;
+        let mut table = Vec::new();
+        for family in [Family::Ipv4, Family::Ipv6] {
+            if !query.wants_family(family) {
+                continue;
+            }
+            let Some(dumper) = dumper.as_mut() else {
+                proc_net::read_table(proto, family, &mut table)?;
+                continue;
+            };
+            if let Err(diag_error) = dumper.dump(family, request, &mut table) {
+                // sock_diag is missing for this table (no inet_diag/udp_diag module, a
+                // locked-down container) or refused the program (a kernel without an op):
+                // /proc/net has the same sockets in text.
+                proc_net::read_table(proto, family, &mut table).map_err(|proc_error| {
+                    CollectError::new(
+                        format!("{diag_error}; then {}", proc_error.context),
+                        proc_error.source,
+                    )
+                })?;
+            }
         }
-        let Some(dumper) = dumper.as_mut() else {
-            proc_net::read_table(proto, family, &mut sockets)?;
-            continue;
-        };
-        if let Err(diag_error) = dumper.dump(proto, family, query, pushdown.as_ref(), &mut sockets)
-        {
-            // sock_diag is missing for this table (no inet_diag/udp_diag module, a locked-down
-            // container) or refused the program (a kernel without an op): /proc/net has the
-            // same sockets in text.
-            proc_net::read_table(proto, family, &mut sockets).map_err(|proc_error| {
-                CollectError::new(
-                    format!("{diag_error}; then {}", proc_error.context),
-                    proc_error.source,
-                )
-            })?;
-        }
+        sockets.extend(
+            table
+                .into_iter()
+                .filter(|s| query.wants(s) && request.keeps(s)),
+        );
     }
-    sockets.retain(|s| query.wants(s) && filter.is_none_or(|f| f.keeps(s)));
     Ok(sockets)
 }
 
@@ -253,6 +257,7 @@ mod tests {
     #[test]
     fn proc_net_filtered_here_keeps_what_the_kernel_keeps() {
         use crate::filter::bytecode::KernelExpr;
+        use crate::filter::kernel::KernelFilter;
         use sock_diag::kernel_filter_tests::{agree, expressions, fixture, ours, rows};
         let fixture = fixture();
         let all_states = SocketState::ALL
@@ -265,17 +270,22 @@ mod tests {
             .union(SocketState::TimeWait.kernel_states())
             .0;
         let query = Query::default();
-        let both = |filter: Option<&KernelFilter>| {
+        // The requests that carry `filter`, as the collector sends them.
+        let requests = |filter: &KernelFilter| {
+            [Proto::Tcp, Proto::Udp].map(|proto| filter.clone().into_request(proto, false))
+        };
+        let both = |filter: &KernelFilter| {
+            let requests = requests(filter);
             agree(|| {
-                let kernel = ours(&fixture, dump_tables(&query, filter, false).unwrap());
-                let proc = ours(&fixture, dump_tables(&query, filter, true).unwrap());
+                let kernel = ours(&fixture, dump_tables(&query, &requests, false).unwrap());
+                let proc = ours(&fixture, dump_tables(&query, &requests, true).unwrap());
                 (rows(&kernel), rows(&proc))
             })
         };
         for states in [all_states, connected] {
             for expr in expressions(&fixture) {
                 let filter = KernelFilter { states, expr };
-                let (kernel, proc) = both(Some(&filter));
+                let (kernel, proc) = both(&filter);
                 assert_eq!(kernel, proc, "{filter:?}");
             }
         }
@@ -284,10 +294,15 @@ mod tests {
             expr: KernelExpr::True,
         };
         let (kept, unfiltered) = agree(|| {
-            let unfiltered = ours(&fixture, dump_tables(&query, None, true).unwrap());
+            // /proc/net's tables as they are, nothing decided on them.
+            let mut read = Vec::new();
+            for (proto, family) in TABLES {
+                proc_net::read_table(proto, family, &mut read).unwrap();
+            }
+            let unfiltered = ours(&fixture, read);
             let kept = ours(
                 &fixture,
-                dump_tables(&query, Some(&everything), true).unwrap(),
+                dump_tables(&query, &requests(&everything), true).unwrap(),
             );
             (rows(&kept), rows(&unfiltered))
         });
