@@ -11,6 +11,7 @@ use netlink_packet_sock_diag::constants::{IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY
 use netlink_sys::Socket as NetlinkSocket;
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 
+use super::kernel_socket::TABLES;
 use super::{sock_diag, tcp_info};
 use crate::filter::Query;
 use crate::model::{Family, Proto, Socket};
@@ -57,7 +58,7 @@ pub fn start(query: &Query, sender: Sender<CloseNotice>) -> io::Result<()> {
 fn subscribe(query: &Query, buffer_bytes: libc::c_int) -> io::Result<NetlinkSocket> {
     let mut socket = NetlinkSocket::new(NETLINK_SOCK_DIAG)?;
     socket.bind_auto()?;
-    for (proto, family) in super::TABLES {
+    for (proto, family) in TABLES {
         if query.wants_proto(proto) && query.wants_family(family) {
             socket.add_membership(group(proto, family))?;
         }

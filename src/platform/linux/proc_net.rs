@@ -25,7 +25,7 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::KernelSocket;
+use super::kernel_socket::KernelSocket;
 use crate::model::{Family, Proto, Socket, States, Timer, TimerKind};
 use crate::platform::CollectError;
 

@@ -14,7 +14,8 @@ use netlink_packet_sock_diag::inet::{InetResponseHeader, SocketId};
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netlink_sys::{Socket as NetlinkSocket, SocketAddr as NetlinkAddr};
 
-use super::{KernelSocket, tcp_info};
+use super::kernel_socket::KernelSocket;
+use super::tcp_info;
 use crate::filter::kernel::Request;
 use crate::model::{Family, Proto, Socket, Timer};
 use crate::platform::CollectError;
