@@ -838,7 +838,7 @@ pub(crate) mod tests {
         assert!(chain.matches(&endpoints("127.0.0.1:50000", "0.0.0.0:0")));
         assert!(!chain.matches(&endpoints("127.0.0.1:50001", "0.0.0.0:0")));
         let filter = crate::filter::kernel::KernelFilter {
-            states: 1 << 10,
+            states: crate::model::States(1 << 10),
             expr: chain,
         };
         assert!(filter.bytecode().unwrap_err().bytes > MAX_PROGRAM_BYTES);

@@ -18,8 +18,8 @@ use crate::model::{Family, Proto, Socket, SocketState, States};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub proto: Proto,
-    /// `idiag_states`: bit n asks for the sockets in kernel state n ([`States`]).
-    pub states: u32,
+    /// `idiag_states`: the kernel states whose sockets are asked for.
+    pub states: States,
     /// The program, as an INET_DIAG_REQ_BYTECODE attribute. `None`: no attribute, when there
     /// is nothing to test or the program is too long for one request (then only the state
     /// mask is the kernel's; the expression is decided here, by [`Request::keeps`]).
@@ -41,8 +41,7 @@ pub fn request(query: &Query, proto: Proto) -> Request {
             Listening::All => States::ALL,
             Listening::Only => States::listening(proto),
             Listening::Exclude => States::not_listening(proto),
-        }
-        .0;
+        };
     }
     // UDP has no tcp_info; asking only when -i wants it keeps the plain dump lean.
     kernel.into_request(proto, query.tcp_info && proto == Proto::Tcp)
@@ -59,8 +58,8 @@ impl Request {
 /// A state mask and an expression: everything one sock_diag request can filter in the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelFilter {
-    /// Bit `1 << n` keeps sockets in kernel state `n` (include/net/tcp_states.h).
-    pub states: u32,
+    /// The kernel states whose sockets it keeps.
+    pub states: States,
     pub expr: KernelExpr,
 }
 
@@ -68,7 +67,7 @@ impl KernelFilter {
     /// What the kernel keeps, decided here (the /proc fallback); exact for a mask that has a
     /// state's every kernel number or none ([`SocketState::kernel_states`]).
     pub fn keeps(&self, socket: &Socket) -> bool {
-        States(self.states).keeps(socket.state) && self.expr.matches(&KernelEndpoints::of(socket))
+        self.states.keeps(socket.state) && self.expr.matches(&KernelEndpoints::of(socket))
     }
 
     /// The program the request carries: an expression that folds to true needs none.
@@ -109,10 +108,7 @@ impl KernelFilter {
             .as_ref()
             .map_or(KernelExpr::True, |expr| lower(expr, true))
             .simplify();
-        KernelFilter {
-            states: states.0,
-            expr,
-        }
+        KernelFilter { states, expr }
     }
 }
 
@@ -426,23 +422,26 @@ mod tests {
             states: Some(States::of_kernel(States::SYN_RECV)),
             ..Filter::default()
         };
-        assert_eq!(KernelFilter::of(&filter).states, (1 << 3) | (1 << 12));
-        assert_eq!(KernelFilter::of(&Filter::default()).states, 0x1ffe);
+        assert_eq!(
+            KernelFilter::of(&filter).states,
+            States((1 << 3) | (1 << 12))
+        );
+        assert_eq!(KernelFilter::of(&Filter::default()).states, States(0x1ffe));
     }
 
     #[test]
     fn pushdown_sends_no_program_for_true() {
         let all = KernelFilter {
-            states: 1 << 1,
+            states: States(1 << 1),
             expr: KernelExpr::True,
         };
         assert_eq!(all.bytecode().unwrap(), None);
         let some = KernelFilter {
-            states: 1 << 10,
+            states: States(1 << 10),
             expr: port(Side::Source, PortOp::Eq, 22),
         };
         let request = some.clone().into_request(Proto::Tcp, false);
-        assert_eq!(request.states, 1 << 10);
+        assert_eq!(request.states, States(1 << 10));
         assert!(request.bytecode.is_some());
         let socket = |state, local: &str, remote: Option<&str>| Socket {
             remote: remote.map(|r| r.parse().unwrap()),
@@ -457,7 +456,10 @@ mod tests {
     #[test]
     fn a_filter_that_folds_to_true_sends_no_program() {
         let sport = port(Side::Source, PortOp::Eq, 22);
-        let filter = |expr| KernelFilter { states: 1, expr };
+        let filter = |expr| KernelFilter {
+            states: States(1),
+            expr,
+        };
         let undecided = KernelExpr::True.or(KernelExpr::True);
         assert_eq!(filter(undecided).bytecode().unwrap(), None);
         let narrowed = filter(KernelExpr::True.and(sport.clone()));
@@ -474,7 +476,7 @@ mod tests {
             listening,
             ..Query::default()
         };
-        request(&query, proto).states
+        request(&query, proto).states.0
     }
 
     #[test]
@@ -513,14 +515,14 @@ mod tests {
         for proto in [Proto::Tcp, Proto::Udp] {
             let request = request(&query, proto);
             assert_eq!(request.proto, proto);
-            assert_eq!(request.states, 1 << 1, "{proto:?}");
+            assert_eq!(request.states, States(1 << 1), "{proto:?}");
             let sport = port(Side::Source, PortOp::Eq, 22);
             assert_eq!(request.bytecode, Some(sport.compile().unwrap()));
             assert_eq!(request.tcp_info, proto == Proto::Tcp);
         }
         let plain = request(&Query::default(), Proto::Udp);
         assert_eq!(
-            (plain.states, plain.bytecode, plain.tcp_info),
+            (plain.states.0, plain.bytecode, plain.tcp_info),
             (0x1ffe, None, false)
         );
     }

@@ -169,7 +169,7 @@ fn kernel_keeps(filter: &Filter, socket: &Socket) -> bool {
     let bytecode = kernel
         .bytecode()
         .expect("a filter this small fits one attribute");
-    States(kernel.states).keeps(socket.state)
+    kernel.states.keeps(socket.state)
         && bytecode.as_ref().is_none_or(|program| {
             audit(program).unwrap_or_else(|e| panic!("the kernel refuses {program:?}: {e}"));
             run(program, &KernelEndpoints::of(socket))

@@ -182,12 +182,10 @@ mod tests {
         let all_states = SocketState::ALL
             .into_iter()
             .map(SocketState::kernel_states)
-            .fold(States::NONE, States::union)
-            .0;
+            .fold(States::NONE, States::union);
         let connected = SocketState::Established
             .kernel_states()
-            .union(SocketState::TimeWait.kernel_states())
-            .0;
+            .union(SocketState::TimeWait.kernel_states());
         let query = Query::default();
         // The requests that carry `filter`, as the collector sends them.
         let requests = |filter: &KernelFilter| {

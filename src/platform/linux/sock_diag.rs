@@ -96,7 +96,7 @@ impl Dumper {
             Proto::Udp => IPPROTO_UDP,
         };
         let bytecode = request.bytecode.as_deref();
-        let mut bytes = dump_request(family_code, protocol, request.states, bytecode)?;
+        let mut bytes = dump_request(family_code, protocol, request.states.0, bytecode)?;
         if request.tcp_info {
             bytes[REQUEST_EXTENSIONS_BYTE] = tcp_info::EXTENSIONS;
         }
@@ -801,7 +801,10 @@ pub(super) mod kernel_filter_tests {
         let listening = (1 << 10) | (1 << 7);
         for states in [States::ALL.0, 1 << 1, 1 << 6, listening] {
             for expr in expressions(&fixture) {
-                let filter = KernelFilter { states, expr };
+                let filter = KernelFilter {
+                    states: States(states),
+                    expr,
+                };
                 let bytecode = filter.bytecode().unwrap();
                 let (kernel, here) = agree(|| {
                     let everything = unfiltered(&fixture);
@@ -859,7 +862,7 @@ pub(super) mod kernel_filter_tests {
         let mut selective = 0;
         for round in 0..300 {
             let filter = KernelFilter {
-                states: masks[round % masks.len()],
+                states: States(masks[round % masks.len()]),
                 expr: generate.expr(3),
             };
             let bytecode = filter.bytecode().unwrap();
@@ -887,7 +890,7 @@ pub(super) mod kernel_filter_tests {
         let fixture = fixture();
         let keep = |expr: KernelExpr| {
             let filter = KernelFilter {
-                states: States::ALL.0,
+                states: States::ALL,
                 expr,
             };
             ours(
@@ -1037,7 +1040,7 @@ pub(super) mod kernel_filter_tests {
         ];
         for (text, expr) in cases {
             let filter = KernelFilter {
-                states: States::ALL.0,
+                states: States::ALL,
                 expr,
             };
             let request = carrying(&filter, Proto::Tcp);
