@@ -47,12 +47,7 @@ pub fn filter(text: &str) -> FilterOutcome {
             "the kernel drops a socket the filter keeps: {socket:?} {filter:?} {kernel:?}"
         );
     }
-    FilterOutcome::Compiled(
-        kernel
-            .pushdown()
-            .map(|pushdown| pushdown.bytecode)
-            .map_err(|_| ()),
-    )
+    FilterOutcome::Compiled(kernel.bytecode().map_err(|_| ()))
 }
 
 fn sample_sockets() -> &'static [Socket] {

@@ -1,77 +1,13 @@
 //! The filter language's syntax tree: plain data that the userspace evaluator and a kernel
 //! compiler (INET_DIAG bytecode) can both walk.
 
-use std::fmt;
 use std::net::IpAddr;
 
 use regex::Regex;
 
-use crate::model::{Family, Proto, SocketState};
-
-/// A set of socket states as the kernel numbers them (bit n = kernel TCP state n, the
-/// `idiag_states` mask of sock_diag and ss's `state` words). Connected UDP is state 1
-/// (ESTABLISHED) and unconnected UDP state 7 (CLOSE), as ss shows them.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct States(pub u32);
-
-impl States {
-    pub const ESTABLISHED: u32 = 1;
-    pub const SYN_SENT: u32 = 2;
-    pub const SYN_RECV: u32 = 3;
-    pub const FIN_WAIT1: u32 = 4;
-    pub const FIN_WAIT2: u32 = 5;
-    pub const TIME_WAIT: u32 = 6;
-    pub const CLOSE: u32 = 7;
-    pub const CLOSE_WAIT: u32 = 8;
-    pub const LAST_ACK: u32 = 9;
-    pub const LISTEN: u32 = 10;
-    pub const CLOSING: u32 = 11;
-    /// A request socket (a connection in the SYN queue); shown as SYN-RECV.
-    pub const NEW_SYN_RECV: u32 = 12;
-
-    /// ss's `all`: every state bit up to NEW_SYN_RECV (ss's SS_ALL).
-    pub const ALL: States = States((1 << 13) - 1);
-    pub const NONE: States = States(0);
-
-    pub const fn of_kernel(state: u32) -> States {
-        States(1 << state)
-    }
-
-    /// The kernel state number of a socket state as rnetstat names it.
-    pub fn kernel_state(state: SocketState) -> u32 {
-        match state {
-            SocketState::Established => States::ESTABLISHED,
-            SocketState::SynSent => States::SYN_SENT,
-            SocketState::SynRecv => States::SYN_RECV,
-            SocketState::FinWait1 => States::FIN_WAIT1,
-            SocketState::FinWait2 => States::FIN_WAIT2,
-            SocketState::TimeWait => States::TIME_WAIT,
-            SocketState::Close | SocketState::Unconn => States::CLOSE,
-            SocketState::CloseWait => States::CLOSE_WAIT,
-            SocketState::LastAck => States::LAST_ACK,
-            SocketState::Listen => States::LISTEN,
-            SocketState::Closing => States::CLOSING,
-        }
-    }
-
-    pub fn contains(self, state: SocketState) -> bool {
-        self.0 & (1 << States::kernel_state(state)) != 0
-    }
-
-    pub fn union(self, other: States) -> States {
-        States(self.0 | other.0)
-    }
-
-    pub fn without(self, other: States) -> States {
-        States(self.0 & !other.0)
-    }
-}
-
-impl fmt::Debug for States {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "States({:#06x})", self.0)
-    }
-}
+/// The `state`/`exclude` words' set: the kernel's state numbers, defined in the model.
+pub use crate::model::States;
+use crate::model::{Family, Proto};
 
 /// A whole filter: the `state`/`exclude` words, then an optional expression.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

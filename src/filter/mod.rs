@@ -2,12 +2,12 @@
 //! where the OS can filter for us.
 
 pub mod ast;
+pub mod bytecode;
 pub mod eval;
 pub mod kernel;
 pub mod parse;
 #[cfg(test)]
 mod properties;
-pub mod pushdown;
 pub mod sort;
 
 pub use ast::Filter;

@@ -9,9 +9,10 @@ use std::net::{IpAddr, SocketAddr};
 use proptest::prelude::*;
 
 use super::ast::{self, Expr, Filter, HostCond, PortSide, States, UserMatch};
+use super::bytecode::KernelEndpoints;
+use super::bytecode::tests::{audit, run};
 use super::eval::Owners;
-use super::kernel::tests::{audit, run};
-use super::kernel::{KernelEndpoints, KernelFilter, state_bits};
+use super::kernel::KernelFilter;
 use crate::model::{Family, Process, Proto, Socket, SocketState};
 
 /// Few distinct values, so conditions and sockets meet: ports and addresses at the edges.
@@ -164,11 +165,12 @@ fn owners() -> (HashMap<u32, Process>, HashMap<u32, String>) {
 /// What the kernel keeps of `socket` with the request built for `filter`: the state mask,
 /// then the compiled program (audited as the kernel audits it) run on the socket's ends.
 fn kernel_keeps(filter: &Filter, socket: &Socket) -> bool {
-    let pushdown = KernelFilter::of(filter)
-        .pushdown()
+    let kernel = KernelFilter::of(filter);
+    let bytecode = kernel
+        .bytecode()
         .expect("a filter this small fits one attribute");
-    pushdown.states & state_bits(socket.state) != 0
-        && pushdown.bytecode.as_ref().is_none_or(|program| {
+    kernel.states.keeps(socket.state)
+        && bytecode.as_ref().is_none_or(|program| {
             audit(program).unwrap_or_else(|e| panic!("the kernel refuses {program:?}: {e}"));
             run(program, &KernelEndpoints::of(socket))
         })

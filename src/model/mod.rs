@@ -13,5 +13,5 @@ pub use diff::{Pairing, Remnants, SocketKey, pair};
 pub use event::{Event, EventKind};
 pub use process::Process;
 pub use snapshot::{OwnerCoverage, OwnerGaps, Refusers, Snapshot};
-pub use socket::{Family, Proto, Socket, SocketState, TcpInfo, Timer, TimerKind};
+pub use socket::{Family, Proto, Socket, SocketState, States, TcpInfo, Timer, TimerKind};
 pub use unix::{UnixPath, UnixSocket, UnixType, resolve_peers};

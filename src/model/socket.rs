@@ -87,32 +87,139 @@ impl SocketState {
         }
     }
 
-    /// The Linux kernel's TCP state number (include/net/tcp_states.h) as netstat names it.
-    /// UDP sockets reuse these numbers: TCP_CLOSE (7) is an unconnected UDP socket.
+    /// The Linux kernel's state number (include/net/tcp_states.h, [`States`]) as netstat names it.
+    /// UDP sockets reuse these numbers: TCP_CLOSE is an unconnected UDP socket.
     pub fn from_kernel(proto: Proto, state: u8) -> Option<SocketState> {
         Some(match (proto, state) {
-            (Proto::Udp, 1) => SocketState::Established,
-            (Proto::Udp, 7) => SocketState::Unconn,
+            (Proto::Udp, States::ESTABLISHED) => SocketState::Established,
+            (Proto::Udp, States::CLOSE) => SocketState::Unconn,
             (Proto::Udp, _) => return None,
-            (Proto::Tcp, 1) => SocketState::Established,
-            (Proto::Tcp, 2) => SocketState::SynSent,
-            // 12 is TCP_NEW_SYN_RECV, a request socket that netstat and ss show as SYN_RECV.
-            (Proto::Tcp, 3 | 12) => SocketState::SynRecv,
-            (Proto::Tcp, 4) => SocketState::FinWait1,
-            (Proto::Tcp, 5) => SocketState::FinWait2,
-            (Proto::Tcp, 6) => SocketState::TimeWait,
-            (Proto::Tcp, 7) => SocketState::Close,
-            (Proto::Tcp, 8) => SocketState::CloseWait,
-            (Proto::Tcp, 9) => SocketState::LastAck,
-            (Proto::Tcp, 10) => SocketState::Listen,
-            (Proto::Tcp, 11) => SocketState::Closing,
+            (Proto::Tcp, States::ESTABLISHED) => SocketState::Established,
+            (Proto::Tcp, States::SYN_SENT) => SocketState::SynSent,
+            // A request socket, which netstat and ss show as SYN_RECV.
+            (Proto::Tcp, States::SYN_RECV | States::NEW_SYN_RECV) => SocketState::SynRecv,
+            (Proto::Tcp, States::FIN_WAIT1) => SocketState::FinWait1,
+            (Proto::Tcp, States::FIN_WAIT2) => SocketState::FinWait2,
+            (Proto::Tcp, States::TIME_WAIT) => SocketState::TimeWait,
+            (Proto::Tcp, States::CLOSE) => SocketState::Close,
+            (Proto::Tcp, States::CLOSE_WAIT) => SocketState::CloseWait,
+            (Proto::Tcp, States::LAST_ACK) => SocketState::LastAck,
+            (Proto::Tcp, States::LISTEN) => SocketState::Listen,
+            (Proto::Tcp, States::CLOSING) => SocketState::Closing,
             (Proto::Tcp, _) => return None,
         })
+    }
+
+    /// The kernel's state number as rnetstat names it: SYN_RECV's own (a request socket is
+    /// NEW_SYN_RECV too, see [`SocketState::kernel_states`]); an unconnected UDP socket is CLOSE.
+    pub const fn kernel_state(self) -> u8 {
+        match self {
+            SocketState::Established => States::ESTABLISHED,
+            SocketState::SynSent => States::SYN_SENT,
+            SocketState::SynRecv => States::SYN_RECV,
+            SocketState::FinWait1 => States::FIN_WAIT1,
+            SocketState::FinWait2 => States::FIN_WAIT2,
+            SocketState::TimeWait => States::TIME_WAIT,
+            SocketState::Close | SocketState::Unconn => States::CLOSE,
+            SocketState::CloseWait => States::CLOSE_WAIT,
+            SocketState::LastAck => States::LAST_ACK,
+            SocketState::Listen => States::LISTEN,
+            SocketState::Closing => States::CLOSING,
+        }
+    }
+
+    /// Every kernel state the model names so ([`SocketState::from_kernel`] backwards): for
+    /// SYN_RECV also NEW_SYN_RECV, the request sockets shown as SYN_RECV.
+    pub const fn kernel_states(self) -> States {
+        let own = States::of_kernel(self.kernel_state());
+        match self {
+            SocketState::SynRecv => own.union(States::of_kernel(States::NEW_SYN_RECV)),
+            _ => own,
+        }
     }
 
     /// Listening in netstat's sense: a TCP listener or an unconnected UDP socket.
     pub fn is_listening(self) -> bool {
         matches!(self, SocketState::Listen | SocketState::Unconn)
+    }
+}
+
+/// A set of the kernel's socket states: bit n is state n of include/net/tcp_states.h, the numbers
+/// TCP, UDP and Unix sockets share. It is sock_diag's `idiag_states` mask, and what ss's `state`
+/// words select. Connected UDP is ESTABLISHED and unconnected UDP CLOSE, as ss shows them.
+/// The kernel's state numbers are written here and nowhere else.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct States(pub u32);
+
+impl States {
+    pub const ESTABLISHED: u8 = 1;
+    pub const SYN_SENT: u8 = 2;
+    pub const SYN_RECV: u8 = 3;
+    pub const FIN_WAIT1: u8 = 4;
+    pub const FIN_WAIT2: u8 = 5;
+    pub const TIME_WAIT: u8 = 6;
+    pub const CLOSE: u8 = 7;
+    pub const CLOSE_WAIT: u8 = 8;
+    pub const LAST_ACK: u8 = 9;
+    pub const LISTEN: u8 = 10;
+    pub const CLOSING: u8 = 11;
+    /// A request socket (a connection in the SYN queue); shown as SYN-RECV.
+    pub const NEW_SYN_RECV: u8 = 12;
+    /// TCP_BOUND_INACTIVE (Linux 6.8): a socket that is only bound, which ss and netstat do not
+    /// list (they would show it as CLOSE); never asked for.
+    pub const BOUND_INACTIVE: u8 = 13;
+
+    /// Every real state, ESTABLISHED (1) to NEW_SYN_RECV (12): ss's `all`, and "all states" in
+    /// a request. Bit 0 is no kernel state (ss's SS_UNKNOWN), BOUND_INACTIVE is left out.
+    pub const ALL: States = States(((1 << States::BOUND_INACTIVE) - 1) & !1);
+    pub const NONE: States = States(0);
+
+    pub const fn of_kernel(state: u8) -> States {
+        States(1 << state)
+    }
+
+    /// netstat's listening sockets of one protocol: a TCP listener, an unconnected UDP socket.
+    pub const fn listening(proto: Proto) -> States {
+        match proto {
+            Proto::Tcp => States::of_kernel(States::LISTEN),
+            Proto::Udp => States::of_kernel(States::CLOSE),
+        }
+    }
+
+    /// The others of one protocol: every other TCP state, a connected UDP socket.
+    pub const fn not_listening(proto: Proto) -> States {
+        match proto {
+            Proto::Tcp => States::ALL.without(States::listening(proto)),
+            Proto::Udp => States::of_kernel(States::ESTABLISHED),
+        }
+    }
+
+    /// Whether the set has the state's own number (a `state syn-recv` word is SYN_RECV's).
+    pub const fn contains(self, state: SocketState) -> bool {
+        self.0 & States::of_kernel(state.kernel_state()).0 != 0
+    }
+
+    /// Whether the set has any state the kernel reports as `state` ([`SocketState::kernel_states`]).
+    pub const fn keeps(self, state: SocketState) -> bool {
+        self.0 & state.kernel_states().0 != 0
+    }
+
+    pub const fn union(self, other: States) -> States {
+        States(self.0 | other.0)
+    }
+
+    pub const fn intersection(self, other: States) -> States {
+        States(self.0 & other.0)
+    }
+
+    pub const fn without(self, other: States) -> States {
+        States(self.0 & !other.0)
+    }
+}
+
+impl std::fmt::Debug for States {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "States({:#06x})", self.0)
     }
 }
 
@@ -318,6 +425,54 @@ pub struct TcpInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_states_is_every_state_the_model_names() {
+        let named = SocketState::ALL
+            .into_iter()
+            .map(SocketState::kernel_states)
+            .fold(States::NONE, States::union);
+        assert_eq!(States::ALL, named);
+    }
+
+    #[test]
+    fn every_state_has_its_kernel_number() {
+        for state in SocketState::ALL {
+            let bits = state.kernel_states().0;
+            assert_ne!(bits, 0, "{state:?}");
+            for number in 0..16u8 {
+                let proto = if state == SocketState::Unconn {
+                    Proto::Udp
+                } else {
+                    Proto::Tcp
+                };
+                let from_kernel = SocketState::from_kernel(proto, number) == Some(state);
+                assert_eq!(bits & (1 << number) != 0, from_kernel, "{state:?} {number}");
+            }
+        }
+    }
+
+    #[test]
+    fn listening_and_not_listening_split_each_protocol_as_netstat() {
+        for state in SocketState::ALL {
+            let proto = if matches!(state, SocketState::Unconn) {
+                Proto::Udp
+            } else {
+                Proto::Tcp
+            };
+            assert_eq!(
+                States::listening(proto).keeps(state),
+                state.is_listening(),
+                "{state:?}"
+            );
+            assert_eq!(
+                States::not_listening(proto).keeps(state),
+                !state.is_listening(),
+                "{state:?}"
+            );
+        }
+        assert!(States::not_listening(Proto::Udp).keeps(SocketState::Established));
+    }
 
     #[test]
     fn timers_print_as_netstat_o() {

@@ -1,4 +1,4 @@
-use super::socket::SocketState;
+use super::socket::{SocketState, States};
 
 /// The type of a Unix domain socket, as `socket(AF_UNIX, type, 0)` chose it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -108,10 +108,10 @@ impl UnixSocket {
     /// The kernel's state number for a Unix socket (it reuses TCP's numbers).
     pub fn state_from_kernel(state: u8) -> Option<SocketState> {
         Some(match state {
-            1 => SocketState::Established,
-            2 => SocketState::SynSent,
-            7 => SocketState::Unconn,
-            10 => SocketState::Listen,
+            States::ESTABLISHED => SocketState::Established,
+            States::SYN_SENT => SocketState::SynSent,
+            States::CLOSE => SocketState::Unconn,
+            States::LISTEN => SocketState::Listen,
             _ => return None,
         })
     }

@@ -11,6 +11,7 @@ use netlink_packet_sock_diag::constants::{IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY
 use netlink_sys::Socket as NetlinkSocket;
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 
+use super::kernel_socket::TABLES;
 use super::{sock_diag, tcp_info};
 use crate::filter::Query;
 use crate::model::{Family, Proto, Socket};
@@ -57,7 +58,7 @@ pub fn start(query: &Query, sender: Sender<CloseNotice>) -> io::Result<()> {
 fn subscribe(query: &Query, buffer_bytes: libc::c_int) -> io::Result<NetlinkSocket> {
     let mut socket = NetlinkSocket::new(NETLINK_SOCK_DIAG)?;
     socket.bind_auto()?;
-    for (proto, family) in super::TABLES {
+    for (proto, family) in TABLES {
         if query.wants_proto(proto) && query.wants_family(family) {
             socket.add_membership(group(proto, family))?;
         }
@@ -156,6 +157,7 @@ pub(super) fn closed_sockets(mut rest: &[u8]) -> Vec<Socket> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::kernel::request;
     use crate::model::SocketState;
     use std::net::{TcpListener, TcpStream};
     use std::sync::mpsc::channel;
@@ -288,7 +290,7 @@ mod tests {
         let mut dumped = Vec::new();
         sock_diag::Dumper::open()
             .unwrap()
-            .dump(Proto::Tcp, Family::Ipv4, &query, None, &mut dumped)
+            .dump(Family::Ipv4, &request(&query, Proto::Tcp), &mut dumped)
             .unwrap();
         let cookie = dumped
             .iter()

@@ -4,6 +4,7 @@
 pub mod destroy_events;
 #[doc(hidden)]
 pub mod fuzzing;
+mod kernel_socket;
 mod owners;
 mod proc_net;
 mod snmp;
@@ -11,22 +12,10 @@ mod sock_diag;
 mod tcp_info;
 mod unix_diag;
 
-use std::net::SocketAddr;
-
 use super::error::CollectError;
 use crate::filter::Query;
-use crate::filter::kernel::{KernelFilter, Pushdown};
-use crate::model::{
-    Family, OwnerCoverage, Proto, Snapshot, Socket, SocketState, Timer, UnixSocket,
-};
-
-/// The four kernel tables, in the order netstat prints them.
-const TABLES: [(Proto, Family); 4] = [
-    (Proto::Tcp, Family::Ipv4),
-    (Proto::Tcp, Family::Ipv6),
-    (Proto::Udp, Family::Ipv4),
-    (Proto::Udp, Family::Ipv6),
-];
+use crate::filter::kernel::{self, Request};
+use crate::model::{Family, OwnerCoverage, Proto, Snapshot, Socket, UnixSocket};
 
 /// Environment variable that forces the /proc/net collector (tests compare both collectors).
 pub const COLLECTOR_ENV: &str = "RNETSTAT_COLLECTOR";
@@ -122,18 +111,22 @@ fn dump_unix(query: &Query) -> Result<Vec<UnixSocket>, CollectError> {
 
 fn dump_sockets(query: &Query) -> Result<Vec<Socket>, CollectError> {
     let force_proc = std::env::var_os(COLLECTOR_ENV).is_some_and(|v| v == "procfs");
-    // What the kernel can decide of the user's filter never leaves it; the rest is decided on
-    // what comes back (platform::Collector evaluates the whole filter).
-    let kernel_filter = query.filter.as_ref().map(KernelFilter::of);
-    dump_tables(query, kernel_filter.as_ref(), force_proc)
+    // What the kernel can decide of the query never leaves it; the rest of the user's filter
+    // is decided on what comes back (platform::Collector evaluates the whole filter).
+    let requests: Vec<Request> = [Proto::Tcp, Proto::Udp]
+        .into_iter()
+        .filter(|&proto| query.wants_proto(proto))
+        .map(|proto| kernel::request(query, proto))
+        .collect();
+    dump_tables(query, &requests, force_proc)
 }
 
-/// The wanted tables, narrowed by `filter`: sent to the kernel with each sock_diag request, and
-/// applied here to what /proc/net gives (and to a table the kernel would not filter), so both
-/// collectors keep the same sockets.
+/// The wanted tables of each request's protocol: the request is sent to the kernel with each
+/// sock_diag dump, and decided here on what /proc/net gives (and on a table the kernel would
+/// not filter), so both collectors keep the same sockets.
 fn dump_tables(
     query: &Query,
-    filter: Option<&KernelFilter>,
+    requests: &[Request],
     force_proc: bool,
 ) -> Result<Vec<Socket>, CollectError> {
     let mut sockets = Vec::new();
@@ -142,136 +135,74 @@ fn dump_tables(
     } else {
         sock_diag::Dumper::open().ok()
     };
-    // A program too long for one request leaves the expression to userspace, the mask to the kernel.
-    let pushdown = filter.map(|f| {
-        f.pushdown().unwrap_or(Pushdown {
-            states: f.states,
-            bytecode: None,
-        })
-    });
-    for (proto, family) in TABLES {
-        if !query.wants_proto(proto) || !query.wants_family(family) {
-            continue;
+    for request in requests {
+        let proto = request.proto;
+        let mut table = Vec::new();
+        for family in [Family::Ipv4, Family::Ipv6] {
+            if !query.wants_family(family) {
+                continue;
+            }
+            let Some(dumper) = dumper.as_mut() else {
+                proc_net::read_table(proto, family, &mut table)?;
+                continue;
+            };
+            if let Err(diag_error) = dumper.dump(family, request, &mut table) {
+                // sock_diag is missing for this table (no inet_diag/udp_diag module, a
+                // locked-down container) or refused the program (a kernel without an op):
+                // /proc/net has the same sockets in text.
+                proc_net::read_table(proto, family, &mut table).map_err(|proc_error| {
+                    CollectError::new(
+                        format!("{diag_error}; then {}", proc_error.context),
+                        proc_error.source,
+                    )
+                })?;
+            }
         }
-        let Some(dumper) = dumper.as_mut() else {
-            proc_net::read_table(proto, family, &mut sockets)?;
-            continue;
-        };
-        if let Err(diag_error) = dumper.dump(proto, family, query, pushdown.as_ref(), &mut sockets)
-        {
-            // sock_diag is missing for this table (no inet_diag/udp_diag module, a locked-down
-            // container) or refused the program (a kernel without an op): /proc/net has the
-            // same sockets in text.
-            proc_net::read_table(proto, family, &mut sockets).map_err(|proc_error| {
-                CollectError::new(
-                    format!("{diag_error}; then {}", proc_error.context),
-                    proc_error.source,
-                )
-            })?;
-        }
+        sockets.extend(
+            table
+                .into_iter()
+                .filter(|s| query.wants(s) && request.keeps(s)),
+        );
     }
-    sockets.retain(|s| query.wants(s) && filter.is_none_or(|f| f.keeps(s)));
     Ok(sockets)
-}
-
-/// The kernel's raw view of one socket, as both sock_diag and /proc/net give it.
-#[derive(Debug, Clone, Copy)]
-struct KernelSocket {
-    proto: Proto,
-    state: u8,
-    local: SocketAddr,
-    remote: SocketAddr,
-    recv_q: u32,
-    /// `None` where the source cannot say (a listener's backlog limit in /proc/net).
-    send_q: Option<u32>,
-    uid: u32,
-    inode: u64,
-    timer: Timer,
-}
-
-impl KernelSocket {
-    /// Turn kernel conventions into the model's: all-zero peers and inode 0 mean "none".
-    fn into_socket(self) -> Option<Socket> {
-        let state = SocketState::from_kernel(self.proto, self.state)?;
-        let unconnected = self.remote.port() == 0 && self.remote.ip().is_unspecified();
-        // TIME_WAIT and request sockets (TCP_NEW_SYN_RECV) are kernel mini-sockets with no
-        // owner: the uid the kernel prints for them is a placeholder 0.
-        let mini_socket = matches!(self.state, 6 | 12);
-        // An orphan (closed by its owner, no file: inode 0) gets the same placeholder 0 for
-        // whoever owned it; a uid other than 0 can only be the real one.
-        let placeholder_uid = mini_socket || (self.inode == 0 && self.uid == 0);
-        Some(Socket {
-            proto: self.proto,
-            state,
-            local: self.local,
-            remote: (!unconnected && !state.is_listening()).then_some(self.remote),
-            recv_q: Some(self.recv_q),
-            send_q: self.send_q,
-            uid: (!placeholder_uid).then_some(self.uid),
-            inode: (self.inode != 0).then_some(self.inode),
-            pids: Vec::new(),
-            timer: Some(self.timer),
-            tcp_info: None,
-            cookie: None,
-            v6only: None,
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::kernel_socket::TABLES;
     use super::*;
-
-    fn kernel(state: u8, uid: u32, inode: u64) -> KernelSocket {
-        KernelSocket {
-            proto: Proto::Tcp,
-            state,
-            local: "127.0.0.1:40000".parse().unwrap(),
-            remote: "127.0.0.1:8080".parse().unwrap(),
-            recv_q: 0,
-            send_q: Some(0),
-            uid,
-            inode,
-            timer: Timer::from_sock_diag(0, 0, 0),
-        }
-    }
-
-    #[test]
-    fn placeholder_uids_are_unknown() {
-        let uid = |state, uid, inode| kernel(state, uid, inode).into_socket().unwrap().uid;
-        // FIN_WAIT2 orphan, TIME_WAIT, request socket: the kernel's 0 stands for nobody known.
-        assert_eq!(uid(5, 0, 0), None);
-        assert_eq!(uid(6, 0, 0), None);
-        assert_eq!(uid(12, 0, 0), None);
-        // A socket with a file: 0 is root.
-        assert_eq!(uid(1, 0, 77), Some(0));
-        assert_eq!(uid(1, 1000, 77), Some(1000));
-        // A kernel that keeps the owner's uid for an orphan says so with a non-zero uid.
-        assert_eq!(uid(5, 1000, 0), Some(1000));
-    }
+    use crate::model::{SocketState, States};
 
     #[test]
     fn proc_net_filtered_here_keeps_what_the_kernel_keeps() {
-        use crate::filter::kernel::{KernelExpr, state_bits};
+        use crate::filter::bytecode::KernelExpr;
+        use crate::filter::kernel::KernelFilter;
         use sock_diag::kernel_filter_tests::{agree, expressions, fixture, ours, rows};
         let fixture = fixture();
         let all_states = SocketState::ALL
             .into_iter()
-            .map(state_bits)
-            .fold(0, |a, b| a | b);
-        let connected = state_bits(SocketState::Established) | state_bits(SocketState::TimeWait);
+            .map(SocketState::kernel_states)
+            .fold(States::NONE, States::union);
+        let connected = SocketState::Established
+            .kernel_states()
+            .union(SocketState::TimeWait.kernel_states());
         let query = Query::default();
-        let both = |filter: Option<&KernelFilter>| {
+        // The requests that carry `filter`, as the collector sends them.
+        let requests = |filter: &KernelFilter| {
+            [Proto::Tcp, Proto::Udp].map(|proto| filter.clone().into_request(proto, false))
+        };
+        let both = |filter: &KernelFilter| {
+            let requests = requests(filter);
             agree(|| {
-                let kernel = ours(&fixture, dump_tables(&query, filter, false).unwrap());
-                let proc = ours(&fixture, dump_tables(&query, filter, true).unwrap());
+                let kernel = ours(&fixture, dump_tables(&query, &requests, false).unwrap());
+                let proc = ours(&fixture, dump_tables(&query, &requests, true).unwrap());
                 (rows(&kernel), rows(&proc))
             })
         };
         for states in [all_states, connected] {
             for expr in expressions(&fixture) {
                 let filter = KernelFilter { states, expr };
-                let (kernel, proc) = both(Some(&filter));
+                let (kernel, proc) = both(&filter);
                 assert_eq!(kernel, proc, "{filter:?}");
             }
         }
@@ -280,10 +211,15 @@ mod tests {
             expr: KernelExpr::True,
         };
         let (kept, unfiltered) = agree(|| {
-            let unfiltered = ours(&fixture, dump_tables(&query, None, true).unwrap());
+            // /proc/net's tables as they are, nothing decided on them.
+            let mut read = Vec::new();
+            for (proto, family) in TABLES {
+                proc_net::read_table(proto, family, &mut read).unwrap();
+            }
+            let unfiltered = ours(&fixture, read);
             let kept = ours(
                 &fixture,
-                dump_tables(&query, Some(&everything), true).unwrap(),
+                dump_tables(&query, &requests(&everything), true).unwrap(),
             );
             (rows(&kept), rows(&unfiltered))
         });

@@ -25,8 +25,8 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::KernelSocket;
-use crate::model::{Family, Proto, Socket, Timer, TimerKind};
+use super::kernel_socket::KernelSocket;
+use crate::model::{Family, Proto, Socket, States, Timer, TimerKind};
 use crate::platform::error::CollectError;
 
 /// Read one kernel table (/proc/net/tcp for (Tcp, Ipv4), tcp6, udp, udp6) and append its
@@ -213,7 +213,7 @@ fn parse_line(line: &str, proto: Proto) -> Result<KernelSocket, Problem> {
     let inode = decimal(text).ok_or_else(|| bad("inode", text))?;
 
     // For a listener the kernel prints 0 here, not its backlog limit.
-    let listener = proto == Proto::Tcp && state == TCP_LISTEN;
+    let listener = proto == Proto::Tcp && state == States::LISTEN;
     Ok(KernelSocket {
         proto,
         state,
@@ -238,9 +238,6 @@ fn clock_ticks_per_second() -> u64 {
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     u64::try_from(ticks).ok().filter(|&t| t > 0).unwrap_or(100)
 }
-
-/// The kernel's TCP_LISTEN state number.
-const TCP_LISTEN: u8 = 10;
 
 /// `ADDRESS:PORT`, the address 8 hex digits (IPv4) or 32 (IPv6), the port 4.
 fn parse_endpoint(text: &str) -> Option<SocketAddr> {

@@ -14,22 +14,14 @@ use netlink_packet_sock_diag::inet::{InetResponseHeader, SocketId};
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netlink_sys::{Socket as NetlinkSocket, SocketAddr as NetlinkAddr};
 
-use super::{KernelSocket, tcp_info};
-use crate::filter::kernel::Pushdown;
-use crate::filter::{Listening, Query};
+use super::kernel_socket::KernelSocket;
+use super::tcp_info;
+use crate::filter::kernel::Request;
 use crate::model::{Family, Proto, Socket, Timer};
 use crate::platform::error::CollectError;
 
 /// Room for many sockets per recv: each costs ~100 bytes on the wire, so fewer syscalls.
 const RECV_BUFFER_BYTES: usize = 64 * 1024;
-
-/// Kernel TCP state numbers as bits of the request's state mask.
-const TCP_ESTABLISHED_BIT: u32 = 1 << 1;
-const TCP_CLOSE_BIT: u32 = 1 << 7;
-const TCP_LISTEN_BIT: u32 = 1 << 10;
-/// The real states, TCP_ESTABLISHED (1) to TCP_NEW_SYN_RECV (12). Bit 13 (TCP_BOUND_INACTIVE,
-/// Linux 6.8) asks for sockets that are only bound, which ss and netstat do not list either.
-const ALL_STATES: u32 = ((1 << 13) - 1) & !1;
 
 /// `struct nlmsghdr`.
 const NETLINK_HEADER_BYTES: usize = 16;
@@ -67,28 +59,20 @@ impl Dumper {
         })
     }
 
-    /// Append the sockets of one (proto, family) table to `out`. On error `out` is left as it was.
-    /// A `filter` narrows the states the query asks for (the masks are intersected) and sends its
-    /// program; a program the kernel refuses is an error (EINVAL), never an empty table.
+    /// Append the sockets of one table, the request's protocol in `family`, to `out`. On error
+    /// `out` is left as it was. A program the kernel refuses is an error (EINVAL), never an
+    /// empty table.
     pub fn dump(
         &mut self,
-        proto: Proto,
         family: Family,
-        query: &Query,
-        filter: Option<&Pushdown>,
+        request: &Request,
         out: &mut Vec<Socket>,
     ) -> Result<(), CollectError> {
         let before = out.len();
-        let mut states = state_mask(proto, query.listening);
-        if let Some(filter) = filter {
-            states &= filter.states;
-        }
-        let bytecode = filter.and_then(|f| f.bytecode.as_deref());
-        // UDP has no tcp_info; asking only when -i wants it keeps the plain dump lean.
-        let info = query.tcp_info && proto == Proto::Tcp;
+        let proto = request.proto;
         let result = self
-            .request(proto, family, states, bytecode, info)
-            .and_then(|()| self.receive(proto, info, out));
+            .send(family, request)
+            .and_then(|()| self.receive(proto, request.tcp_info, out));
         result.map_err(|source| {
             out.truncate(before);
             CollectError::new(
@@ -102,24 +86,18 @@ impl Dumper {
         })
     }
 
-    fn request(
-        &mut self,
-        proto: Proto,
-        family: Family,
-        states: u32,
-        bytecode: Option<&[u8]>,
-        info: bool,
-    ) -> io::Result<()> {
+    fn send(&mut self, family: Family, request: &Request) -> io::Result<()> {
         let family_code = match family {
             Family::Ipv4 => AF_INET,
             Family::Ipv6 => AF_INET6,
         };
-        let protocol = match proto {
+        let protocol = match request.proto {
             Proto::Tcp => IPPROTO_TCP,
             Proto::Udp => IPPROTO_UDP,
         };
-        let mut bytes = dump_request(family_code, protocol, states, bytecode)?;
-        if info {
+        let bytecode = request.bytecode.as_deref();
+        let mut bytes = dump_request(family_code, protocol, request.states.0, bytecode)?;
+        if request.tcp_info {
             bytes[REQUEST_EXTENSIONS_BYTE] = tcp_info::EXTENSIONS;
         }
         self.socket.send(&bytes, 0)?;
@@ -322,20 +300,10 @@ fn family_suffix(family: Family) -> &'static str {
     }
 }
 
-/// The kernel filters by state for us, so unwanted sockets never leave the kernel.
-fn state_mask(proto: Proto, listening: Listening) -> u32 {
-    match (proto, listening) {
-        (_, Listening::All) => ALL_STATES,
-        (Proto::Tcp, Listening::Only) => TCP_LISTEN_BIT,
-        (Proto::Tcp, Listening::Exclude) => ALL_STATES & !TCP_LISTEN_BIT,
-        (Proto::Udp, Listening::Only) => TCP_CLOSE_BIT,
-        (Proto::Udp, Listening::Exclude) => TCP_ESTABLISHED_BIT,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::States;
     use netlink_packet_core::{NLM_F_MULTIPART, NetlinkHeader, NetlinkMessage, NetlinkPayload};
     use netlink_packet_sock_diag::SockDiagMessage;
     use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, InetResponse, StateFlags};
@@ -518,27 +486,6 @@ mod tests {
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
     }
 
-    #[test]
-    fn state_masks_follow_netstat_listening() {
-        assert_eq!(state_mask(Proto::Tcp, Listening::Only), 1 << 10);
-        assert_eq!(state_mask(Proto::Tcp, Listening::Exclude) & (1 << 10), 0);
-        assert_ne!(state_mask(Proto::Tcp, Listening::Exclude) & (1 << 6), 0);
-        assert_eq!(state_mask(Proto::Udp, Listening::Only), 1 << 7);
-        assert_eq!(state_mask(Proto::Udp, Listening::Exclude), 1 << 1);
-        assert_eq!(state_mask(Proto::Udp, Listening::All), 0x1ffe);
-    }
-
-    #[test]
-    fn bound_inactive_sockets_are_never_asked_for() {
-        let bound_inactive = 1 << 13;
-        for proto in [Proto::Tcp, Proto::Udp] {
-            for listening in [Listening::All, Listening::Only, Listening::Exclude] {
-                assert_eq!(state_mask(proto, listening) & bound_inactive, 0);
-            }
-        }
-        assert_ne!(state_mask(Proto::Tcp, Listening::All) & (1 << 12), 0);
-    }
-
     /// What netlink-packet-sock-diag serializes for a request: the oracle for ours.
     fn crate_request(family: u8, protocol: u8, states: u32) -> Vec<u8> {
         let request = InetRequest {
@@ -561,8 +508,8 @@ mod tests {
     #[test]
     fn a_request_without_a_program_is_what_the_crate_sends() {
         for (family, protocol, states) in [
-            (AF_INET, IPPROTO_TCP, ALL_STATES),
-            (AF_INET6, IPPROTO_UDP, TCP_CLOSE_BIT),
+            (AF_INET, IPPROTO_TCP, States::ALL.0),
+            (AF_INET6, IPPROTO_UDP, States::of_kernel(States::CLOSE).0),
             (AF_INET6, IPPROTO_TCP, 0xdead_beef),
         ] {
             assert_eq!(
@@ -575,8 +522,15 @@ mod tests {
     #[test]
     fn a_program_rides_in_one_bytecode_attribute() {
         let program = [1, 4, 8, 0, 0, 4, 4, 0];
-        let bytes = dump_request(AF_INET6, IPPROTO_TCP, TCP_LISTEN_BIT, Some(&program)).unwrap();
-        let mut expected = crate_request(AF_INET6, IPPROTO_TCP, TCP_LISTEN_BIT);
+        let bytes = dump_request(
+            AF_INET6,
+            IPPROTO_TCP,
+            States::of_kernel(States::LISTEN).0,
+            Some(&program),
+        )
+        .unwrap();
+        let mut expected =
+            crate_request(AF_INET6, IPPROTO_TCP, States::of_kernel(States::LISTEN).0);
         expected.extend(12u16.to_ne_bytes());
         expected.extend(1u16.to_ne_bytes());
         expected.extend(program);
@@ -587,7 +541,7 @@ mod tests {
     #[test]
     fn a_program_longer_than_an_attribute_is_refused_before_sending() {
         let program = vec![0; usize::from(u16::MAX)];
-        let error = dump_request(AF_INET, IPPROTO_TCP, ALL_STATES, Some(&program)).unwrap_err();
+        let error = dump_request(AF_INET, IPPROTO_TCP, States::ALL.0, Some(&program)).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
     }
 }
@@ -597,9 +551,11 @@ mod tests {
 #[cfg(test)]
 pub(super) mod kernel_filter_tests {
     use super::*;
-    use crate::filter::kernel::tests::Generator;
-    use crate::filter::kernel::{HostCond, KernelExpr, KernelFilter, PortOp, Prefix, Side};
-    use crate::model::SocketState;
+    use crate::filter::Query;
+    use crate::filter::bytecode::tests::Generator;
+    use crate::filter::bytecode::{HostCond, KernelExpr, PortOp, Prefix, Side};
+    use crate::filter::kernel::{KernelFilter, request};
+    use crate::model::{SocketState, States};
     use std::collections::BTreeSet;
     use std::io::Read;
     use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
@@ -709,15 +665,33 @@ pub(super) mod kernel_filter_tests {
 
     type Row = (Proto, SocketState, SocketAddr, Option<SocketAddr>);
 
-    fn dump_all(filter: Option<&Pushdown>) -> Result<Vec<Socket>, CollectError> {
+    /// Every table, each protocol's asked with `request(proto)`.
+    fn dump_all(request: impl Fn(Proto) -> Request) -> Result<Vec<Socket>, CollectError> {
         let mut dumper = Dumper::open()?;
         let mut out = Vec::new();
         for proto in [Proto::Tcp, Proto::Udp] {
+            let request = request(proto);
             for family in [Family::Ipv4, Family::Ipv6] {
-                dumper.dump(proto, family, &Query::default(), filter, &mut out)?;
+                dumper.dump(family, &request, &mut out)?;
             }
         }
         Ok(out)
+    }
+
+    /// The request that carries `filter` for `proto`, with its whole program (a test's fits).
+    fn carrying(filter: &KernelFilter, proto: Proto) -> Request {
+        let request = filter.clone().into_request(proto, false);
+        assert_eq!(request.bytecode, filter.bytecode().unwrap(), "{filter:?}");
+        request
+    }
+
+    /// The request for every socket, with `program` as its bytecode.
+    fn with_program(program: Vec<u8>) -> impl Fn(Proto) -> Request {
+        move |proto| {
+            let mut request = request(&Query::default(), proto);
+            request.bytecode = Some(program.clone());
+            request
+        }
     }
 
     pub(in crate::platform::linux) fn ours(fixture: &Fixture, sockets: Vec<Socket>) -> Vec<Socket> {
@@ -731,7 +705,10 @@ pub(super) mod kernel_filter_tests {
     }
 
     fn unfiltered(fixture: &Fixture) -> Vec<Socket> {
-        ours(fixture, dump_all(None).unwrap())
+        ours(
+            fixture,
+            dump_all(|proto| request(&Query::default(), proto)).unwrap(),
+        )
     }
 
     pub(in crate::platform::linux) fn rows<'a>(
@@ -822,13 +799,17 @@ pub(super) mod kernel_filter_tests {
     fn the_kernel_keeps_what_the_expression_keeps() {
         let fixture = fixture();
         let listening = (1 << 10) | (1 << 7);
-        for states in [ALL_STATES, 1 << 1, 1 << 6, listening] {
+        for states in [States::ALL.0, 1 << 1, 1 << 6, listening] {
             for expr in expressions(&fixture) {
-                let filter = KernelFilter { states, expr };
-                let pushdown = filter.pushdown().unwrap();
+                let filter = KernelFilter {
+                    states: States(states),
+                    expr,
+                };
+                let bytecode = filter.bytecode().unwrap();
                 let (kernel, here) = agree(|| {
                     let everything = unfiltered(&fixture);
-                    let kernel = ours(&fixture, dump_all(Some(&pushdown)).unwrap());
+                    let kernel = dump_all(|proto| carrying(&filter, proto)).unwrap();
+                    let kernel = ours(&fixture, kernel);
                     (
                         rows(&kernel),
                         rows(everything.iter().filter(|s| filter.keeps(s))),
@@ -836,8 +817,8 @@ pub(super) mod kernel_filter_tests {
                 });
                 assert_eq!(
                     kernel, here,
-                    "states {states:#x}, {:?}, program {:?}",
-                    filter.expr, pushdown.bytecode
+                    "states {states:#x}, {:?}, program {bytecode:?}",
+                    filter.expr
                 );
             }
         }
@@ -871,7 +852,7 @@ pub(super) mod kernel_filter_tests {
             ],
         );
         let masks = [
-            ALL_STATES,
+            States::ALL.0,
             1 << 1,
             1 << 6,
             (1 << 10) | (1 << 7),
@@ -881,17 +862,18 @@ pub(super) mod kernel_filter_tests {
         let mut selective = 0;
         for round in 0..300 {
             let filter = KernelFilter {
-                states: masks[round % masks.len()],
+                states: States(masks[round % masks.len()]),
                 expr: generate.expr(3),
             };
-            let pushdown = filter.pushdown().unwrap();
+            let bytecode = filter.bytecode().unwrap();
             let (kernel, here) = agree(|| {
                 let everything = unfiltered(&fixture);
-                let kernel = ours(&fixture, dump_all(Some(&pushdown)).unwrap());
+                let kernel = dump_all(|proto| carrying(&filter, proto)).unwrap();
+                let kernel = ours(&fixture, kernel);
                 let here = everything.iter().filter(|s| filter.keeps(s));
                 (rows(&kernel), rows(here))
             });
-            assert_eq!(kernel, here, "{filter:?}, program {:?}", pushdown.bytecode);
+            assert_eq!(kernel, here, "{filter:?}, program {bytecode:?}");
             if !here.is_empty() && here.len() < total {
                 selective += 1;
             }
@@ -908,12 +890,12 @@ pub(super) mod kernel_filter_tests {
         let fixture = fixture();
         let keep = |expr: KernelExpr| {
             let filter = KernelFilter {
-                states: ALL_STATES,
+                states: States::ALL,
                 expr,
             };
             ours(
                 &fixture,
-                dump_all(Some(&filter.pushdown().unwrap())).unwrap(),
+                dump_all(|proto| carrying(&filter, proto)).unwrap(),
             )
         };
         // The v4 listener, its two accepted sockets still open, and the TIME_WAIT of the pair
@@ -954,17 +936,14 @@ pub(super) mod kernel_filter_tests {
     fn the_kernel_runs_always_true_and_always_false_programs() {
         let fixture = fixture();
         for (expr, keeps_all) in [(KernelExpr::True, true), (KernelExpr::False, false)] {
-            let pushdown = Pushdown {
-                states: ALL_STATES,
-                bytecode: Some(expr.compile().unwrap()),
-            };
+            let program = expr.compile().unwrap();
             let (kept, expected) = agree(|| {
                 let expected = if keeps_all {
                     unfiltered(&fixture)
                 } else {
                     Vec::new()
                 };
-                let kept = ours(&fixture, dump_all(Some(&pushdown)).unwrap());
+                let kept = ours(&fixture, dump_all(with_program(program.clone())).unwrap());
                 (rows(&kept), rows(&expected))
             });
             assert_eq!(kept, expected, "{expr:?}");
@@ -979,11 +958,7 @@ pub(super) mod kernel_filter_tests {
             vec![11, 8, 6, 0, 0, 0, 80, 0],
             vec![0, 8, 0, 0],
         ] {
-            let pushdown = Pushdown {
-                states: ALL_STATES,
-                bytecode: Some(program.clone()),
-            };
-            let error = dump_all(Some(&pushdown)).unwrap_err();
+            let error = dump_all(with_program(program.clone())).unwrap_err();
             assert_eq!(
                 error.source.raw_os_error(),
                 Some(libc::EINVAL),
@@ -1065,18 +1040,15 @@ pub(super) mod kernel_filter_tests {
         ];
         for (text, expr) in cases {
             let filter = KernelFilter {
-                states: ALL_STATES,
+                states: States::ALL,
                 expr,
             };
-            let pushdown = filter.pushdown().unwrap();
+            let request = carrying(&filter, Proto::Tcp);
             let (ours, ss) = agree(|| {
                 let mut kernel = Vec::new();
                 let mut dumper = Dumper::open().unwrap();
                 for family in [Family::Ipv4, Family::Ipv6] {
-                    let query = Query::default();
-                    dumper
-                        .dump(Proto::Tcp, family, &query, Some(&pushdown), &mut kernel)
-                        .unwrap();
+                    dumper.dump(family, &request, &mut kernel).unwrap();
                 }
                 let ours: BTreeSet<_> = ours(&fixture, kernel)
                     .into_iter()

@@ -10,7 +10,7 @@ use netlink_packet_sock_diag::constants::{AF_UNIX, SOCK_DIAG_BY_FAMILY};
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netlink_sys::{Socket as NetlinkSocket, SocketAddr as NetlinkAddr};
 
-use crate::model::{UnixPath, UnixSocket, UnixType};
+use crate::model::{States, UnixPath, UnixSocket, UnixType};
 use crate::platform::error::CollectError;
 
 const RECV_BUFFER_BYTES: usize = 64 * 1024;
@@ -30,9 +30,11 @@ const UDIAG_SHOW_RQLEN: u32 = 1 << 4;
 /// Linux 5.3+; older kernels ignore the bit and the uid stays unknown.
 const UDIAG_SHOW_UID: u32 = 1 << 6;
 
-/// Every Unix socket state a dump can ask for (TCP_ESTABLISHED, TCP_SYN_SENT, TCP_CLOSE,
-/// TCP_LISTEN as bits): which of them to keep is the caller's choice.
-const ALL_STATES: u32 = (1 << 1) | (1 << 2) | (1 << 7) | (1 << 10);
+/// Every Unix socket state a dump can ask for: which of them to keep is the caller's choice.
+const ALL_STATES: States = States::of_kernel(States::ESTABLISHED)
+    .union(States::of_kernel(States::SYN_SENT))
+    .union(States::of_kernel(States::CLOSE))
+    .union(States::of_kernel(States::LISTEN));
 
 /// Every Unix socket of this network namespace, peers' paths resolved.
 pub fn dump() -> Result<Vec<UnixSocket>, CollectError> {
@@ -65,7 +67,7 @@ fn dump_request() -> Vec<u8> {
     out.extend((NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
     out.extend([0; 8]);
     out.extend([AF_UNIX, 0, 0, 0]);
-    out.extend(ALL_STATES.to_ne_bytes());
+    out.extend(ALL_STATES.0.to_ne_bytes());
     out.extend(0u32.to_ne_bytes());
     let show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID;
     out.extend(show.to_ne_bytes());
