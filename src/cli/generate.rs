@@ -51,7 +51,11 @@ is in
 the metrics of
 .B \-\-metrics
 in
-.IR docs/metrics.md .
+.IR docs/metrics.md ,
+the dashboard's keys in
+.IR docs/live.md ,
+and every flag with examples in
+.IR docs/usage.md .
 .SH "EXIT STATUS"
 .TP
 .B 0
