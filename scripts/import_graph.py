@@ -5,6 +5,7 @@ from one file to another. Prints rooms, arrows, circles, floors and the largest 
     python3 scripts/import_graph.py [--dot] [src]
 """
 import os
+import signal
 import re
 import sys
 
@@ -142,6 +143,7 @@ def logic_lines(path):
 
 
 def main():
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     src = args[0] if args else "src"
     mods = module_files(src)
@@ -157,22 +159,22 @@ def main():
     nodes = sorted(mods)
     name = lambda m: m or "lib.rs"
     comps = [sorted(c) for c in sccs(nodes, edges) if len(c) > 1]
-    # Floors: longest chain down from each room (circles collapsed).
-    comp_of = {v: i for i, c in enumerate(sccs(nodes, edges)) for v in c}
-    depth = {}
+    # Floors: the longest chain of arrows down from a room, a circle counted as one room.
+    comps_all = sccs(nodes, edges)
+    comp_of = {v: i for i, c in enumerate(comps_all) for v in c}
+    comp_edges = {}
+    for v, ts in edges.items():
+        for w in ts:
+            if comp_of[w] != comp_of[v]:
+                comp_edges.setdefault(comp_of[v], set()).add(comp_of[w])
+    comp_depth = {}
 
-    def floor(v, seen=()):
-        if v in depth:
-            return depth[v]
-        d = 0
-        for w in edges.get(v, ()):
-            if comp_of[w] != comp_of[v] and w not in seen:
-                d = max(d, floor(w, seen + (v,)) + 1)
-        depth[v] = d
-        return d
+    def floor(c):
+        if c not in comp_depth:
+            comp_depth[c] = 1 + max((floor(d) for d in comp_edges.get(c, ())), default=0)
+        return comp_depth[c]
 
-    for v in nodes:
-        floor(v)
+    depth = {v: floor(comp_of[v]) - 1 for v in nodes}
     into_lib = sorted(name(m) for m, ts in edges.items() if "" in ts)
     arrows = sum(len(t) for t in edges.values())
     if "--dot" in sys.argv:
