@@ -2,7 +2,7 @@
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind};
 
-use super::app::{Key, Msg};
+use super::msg::{Key, Msg};
 
 /// Rows one wheel notch moves the selection.
 const WHEEL_ROWS: i32 = 3;

@@ -7,6 +7,10 @@
 pub mod app;
 pub mod event;
 mod kill;
+pub mod msg;
+pub mod rows;
+pub mod search;
+pub mod table;
 pub mod view;
 
 #[cfg(test)]
@@ -32,8 +36,9 @@ use crate::error::Error;
 use crate::filter::Query;
 use crate::platform;
 use crate::services::Services;
+use app::App;
 pub use app::LiveOptions;
-use app::{App, Effect, Msg};
+use msg::{Effect, Msg};
 
 /// Messages handled before the next frame is drawn, so a burst of keys costs one frame
 /// but a flood cannot starve the screen.

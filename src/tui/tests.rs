@@ -9,8 +9,11 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
-use super::app::{App, Effect, Key, KillOwner, Line, Mark, Msg};
+use super::app::{App, KillOwner};
 use super::kill::ProcessStart;
+use super::msg::{Effect, Key, Msg};
+use super::rows::Mark;
+use super::table::Line;
 use super::view;
 use crate::filter::{Listening, Query};
 use crate::model::{
@@ -124,11 +127,12 @@ fn type_text(app: &mut App, text: &str) {
 
 /// The sockets as the table lists them: (marker, local address text).
 fn shown(app: &App) -> Vec<(char, String)> {
-    app.lines
+    app.table
+        .lines
         .iter()
         .filter_map(|line| match line {
             Line::Socket(row) => {
-                let row = &app.rows[*row as usize];
+                let row = &app.table.rows[*row as usize];
                 Some((row.mark.symbol(), row.local.clone()))
             }
             Line::Group(_) => None,
@@ -192,8 +196,8 @@ fn three_sockets() -> Vec<Socket> {
 fn first_snapshot_marks_nothing_new() {
     let mut app = new_app();
     feed(&mut app, three_sockets());
-    assert!(app.rows.iter().all(|row| row.mark == Mark::None));
-    assert_eq!(app.counts.tcp, 3);
+    assert!(app.table.rows.iter().all(|row| row.mark == Mark::None));
+    assert_eq!(app.table.counts.tcp, 3);
 }
 
 #[test]
@@ -223,16 +227,16 @@ fn gone_socket_stays_three_refreshes_then_leaves() {
     let without = three_sockets()[..2].to_vec();
     for _ in 0..3 {
         feed(&mut app, without.clone());
-        assert_eq!(app.rows.len(), 3);
-        let gone: Vec<_> = app.rows.iter().filter(|r| r.mark.is_gone()).collect();
+        assert_eq!(app.table.rows.len(), 3);
+        let gone: Vec<_> = app.table.rows.iter().filter(|r| r.mark.is_gone()).collect();
         assert_eq!(gone.len(), 1);
         assert_eq!(gone[0].remote, "127.0.0.1:50000");
         // Gone sockets are not counted as present.
-        assert_eq!(app.counts.tcp, 2);
+        assert_eq!(app.table.counts.tcp, 2);
     }
     feed(&mut app, without);
-    assert_eq!(app.rows.len(), 2);
-    assert!(app.rows.iter().all(|row| row.mark == Mark::None));
+    assert_eq!(app.table.rows.len(), 2);
+    assert!(app.table.rows.iter().all(|row| row.mark == Mark::None));
 }
 
 #[test]
@@ -241,8 +245,12 @@ fn a_gone_socket_that_comes_back_is_new_again() {
     feed(&mut app, three_sockets());
     feed(&mut app, three_sockets()[..2].to_vec());
     feed(&mut app, three_sockets());
-    assert_eq!(app.rows.len(), 3);
-    let back = app.rows.iter().find(|r| r.remote == "127.0.0.1:50000");
+    assert_eq!(app.table.rows.len(), 3);
+    let back = app
+        .table
+        .rows
+        .iter()
+        .find(|r| r.remote == "127.0.0.1:50000");
     assert_eq!(back.map(|r| r.mark), Some(Mark::New(3)));
 }
 
@@ -259,10 +267,14 @@ fn state_change_is_marked_for_three_refreshes() {
         Mark::None,
     ] {
         feed(&mut app, closing.clone());
-        let row = app.rows.iter().find(|r| r.remote == "127.0.0.1:50000");
+        let row = app
+            .table
+            .rows
+            .iter()
+            .find(|r| r.remote == "127.0.0.1:50000");
         assert_eq!(row.map(|r| r.mark), Some(expected));
     }
-    assert_eq!(app.rows.len(), 3);
+    assert_eq!(app.table.rows.len(), 3);
 }
 
 #[test]
@@ -274,8 +286,12 @@ fn time_wait_without_inode_is_the_same_socket_changing_state() {
     time_wait[2].inode = None;
     time_wait[2].pids.clear();
     feed(&mut app, time_wait);
-    assert_eq!(app.rows.len(), 3, "not one gone row plus one new row");
-    let row = app.rows.iter().find(|r| r.remote == "127.0.0.1:50000");
+    assert_eq!(app.table.rows.len(), 3, "not one gone row plus one new row");
+    let row = app
+        .table
+        .rows
+        .iter()
+        .find(|r| r.remote == "127.0.0.1:50000");
     assert_eq!(row.map(|r| r.mark), Some(Mark::Changed(3)));
     assert_eq!(row.map(|r| r.socket.state), Some(SocketState::TimeWait));
 }
@@ -290,7 +306,12 @@ fn reuseport_listeners_sharing_an_address_are_told_apart_by_inode() {
     feed(&mut app, pair.clone());
     // One of the two closes; the other is untouched.
     feed(&mut app, vec![pair[1].clone()]);
-    let marks: Vec<_> = app.rows.iter().map(|r| (r.socket.inode, r.mark)).collect();
+    let marks: Vec<_> = app
+        .table
+        .rows
+        .iter()
+        .map(|r| (r.socket.inode, r.mark))
+        .collect();
     assert!(marks.contains(&(Some(21), Mark::Gone(3))), "{marks:?}");
     assert!(marks.contains(&(Some(22), Mark::None)), "{marks:?}");
 }
@@ -302,7 +323,7 @@ fn owners_changing_update_the_program_text() {
     let mut moved = three_sockets();
     moved[1].pids = vec![300];
     feed(&mut app, moved);
-    let row = app.rows.iter().find(|r| r.socket.inode == Some(12));
+    let row = app.table.rows.iter().find(|r| r.socket.inode == Some(12));
     assert_eq!(row.map(|r| r.program.as_str()), Some("evil\\x1b[2J"));
 }
 
@@ -319,11 +340,14 @@ fn pause_holds_the_view_and_unpause_shows_the_newest_snapshot() {
     feed(&mut app, later.clone());
     later.push(listener("0.0.0.0:25", 31, &[]));
     feed(&mut app, later);
-    assert_eq!(app.rows.len(), 3, "the view is frozen while paused");
-    assert_eq!(app.snapshots_seen, 1);
+    assert_eq!(app.table.rows.len(), 3, "the view is frozen while paused");
+    assert_eq!(app.table.snapshots_seen, 1);
     press(&mut app, Key::Char(' '));
     assert!(!app.paused);
-    assert_eq!(app.snapshots_seen, 2, "only the newest snapshot is applied");
+    assert_eq!(
+        app.table.snapshots_seen, 2,
+        "only the newest snapshot is applied"
+    );
     let new: Vec<_> = shown(&app)
         .into_iter()
         .filter(|(mark, _)| *mark == '+')
@@ -339,30 +363,30 @@ fn filter_typing_backspace_enter_and_esc() {
     press(&mut app, Key::Char('/'));
     assert!(app.typing);
     type_text(&mut app, "HTTP-");
-    assert_eq!(app.filter, "HTTP-");
+    assert_eq!(app.table.filter, "HTTP-");
     // Case-insensitive, over the service labels: both sockets on 8080 (http-alt).
     assert_eq!(locals(&app), ["127.0.0.1:8080(http-alt)"; 2]);
     press(&mut app, Key::Backspace);
-    assert_eq!(app.filter, "HTTP");
-    assert_eq!(app.lines.len(), 3, "http and http-alt");
+    assert_eq!(app.table.filter, "HTTP");
+    assert_eq!(app.table.lines.len(), 3, "http and http-alt");
     // 'q' while typing is text, not quit.
     assert_eq!(press(&mut app, Key::Char('q')), None);
-    assert!(app.lines.is_empty());
+    assert!(app.table.lines.is_empty());
     press(&mut app, Key::Backspace);
     press(&mut app, Key::Enter);
     assert!(!app.typing);
-    assert_eq!(app.filter, "HTTP");
-    assert_eq!(app.lines.len(), 3);
+    assert_eq!(app.table.filter, "HTTP");
+    assert_eq!(app.table.lines.len(), 3);
     // The kept filter applies to the next snapshot too.
     let mut more = three_sockets();
     more.push(listener("0.0.0.0:22", 30, &[]));
     feed(&mut app, more);
-    assert_eq!(app.lines.len(), 3);
+    assert_eq!(app.table.lines.len(), 3);
     press(&mut app, Key::Char('/'));
     press(&mut app, Key::Esc);
     assert!(!app.typing);
-    assert_eq!(app.filter, "");
-    assert_eq!(app.lines.len(), 4);
+    assert_eq!(app.table.filter, "");
+    assert_eq!(app.table.lines.len(), 4);
 }
 
 #[test]
@@ -372,7 +396,7 @@ fn filter_matches_ports_state_pid_and_program() {
     let count = |app: &mut App, text: &str| {
         press(app, Key::Char('/'));
         type_text(app, text);
-        let n = app.lines.len();
+        let n = app.table.lines.len();
         press(app, Key::Esc);
         n
     };
@@ -431,7 +455,7 @@ fn slash_text_that_parses_is_a_filter_expression() {
     press(&mut app, Key::Char('/'));
     type_text(&mut app, "sport = :8");
     assert!(app.filter_is_expression());
-    assert!(app.lines.is_empty());
+    assert!(app.table.lines.is_empty());
     type_text(&mut app, "0");
     assert_eq!(locals(&app), ["0.0.0.0:80(http)"]);
     let header = &screen(&app)[2];
@@ -497,9 +521,9 @@ fn slash_search_matches_numbers_as_whole_ports_and_pids() {
     // Typing on from `808` to `8080` finds 8080, which `808` did not show.
     press(&mut app, Key::Char('/'));
     type_text(&mut app, "808");
-    assert!(app.lines.is_empty());
+    assert!(app.table.lines.is_empty());
     type_text(&mut app, "0");
-    assert_eq!(app.lines.len(), 1);
+    assert_eq!(app.table.lines.len(), 1);
     assert!(!app.filter_is_expression());
     let header = &screen(&app)[2];
     assert!(
@@ -553,7 +577,7 @@ fn the_command_line_filter_is_the_starting_text_and_can_be_cleared() {
         interval: Duration::from_secs(1),
         filter: "state established dport = :50000".to_string(),
     });
-    assert_eq!(app.filter, "state established dport = :50000");
+    assert_eq!(app.table.filter, "state established dport = :50000");
     assert!(app.filter_is_expression());
     feed(&mut app, three_sockets());
     assert_eq!(locals(&app), ["127.0.0.1:8080(http-alt)"]);
@@ -565,12 +589,12 @@ fn the_command_line_filter_is_the_starting_text_and_can_be_cleared() {
     // Editable as if typed: Backspace widens the port to :5000, nothing matches it.
     press(&mut app, Key::Char('/'));
     press(&mut app, Key::Backspace);
-    assert_eq!(app.filter, "state established dport = :5000");
-    assert!(app.lines.is_empty());
+    assert_eq!(app.table.filter, "state established dport = :5000");
+    assert!(app.table.lines.is_empty());
     // Esc clears it and every row the collector sent is there.
     press(&mut app, Key::Esc);
-    assert_eq!(app.filter, "");
-    assert_eq!(app.lines.len(), 3);
+    assert_eq!(app.table.filter, "");
+    assert_eq!(app.table.lines.len(), 3);
 }
 
 #[test]
@@ -643,34 +667,37 @@ fn sort_by_column_key_and_reverse_on_repeat() {
     );
     press(&mut app, Key::Char('8')); // Program
     assert_eq!(
-        app.lines
+        app.table
+            .lines
             .iter()
             .filter_map(|l| match l {
-                Line::Socket(r) => Some(app.rows[*r as usize].program.clone()),
+                Line::Socket(r) => Some(app.table.rows[*r as usize].program.clone()),
                 Line::Group(_) => None,
             })
             .collect::<Vec<_>>(),
         ["nginx", "python3", "python3"]
     );
     press(&mut app, Key::Char('8'));
-    assert!(app.sort.reverse);
+    assert!(app.table.sort.reverse);
     // Reversed on the column only: the two python3 rows keep their tiebreak order.
     let reversed: Vec<_> = app
+        .table
         .lines
         .iter()
         .filter_map(|l| match l {
-            Line::Socket(r) => Some(app.rows[*r as usize].remote.clone()),
+            Line::Socket(r) => Some(app.table.rows[*r as usize].remote.clone()),
             Line::Group(_) => None,
         })
         .collect();
     assert_eq!(reversed, ["*:*", "127.0.0.1:50000", "*:*"]);
     press(&mut app, Key::Char('4')); // State, a new column: ascending again
-    assert!(!app.sort.reverse);
+    assert!(!app.table.sort.reverse);
     let states: Vec<_> = app
+        .table
         .lines
         .iter()
         .filter_map(|l| match l {
-            Line::Socket(r) => Some(app.rows[*r as usize].socket.state),
+            Line::Socket(r) => Some(app.table.rows[*r as usize].socket.state),
             Line::Group(_) => None,
         })
         .collect();
@@ -724,13 +751,13 @@ fn selection_follows_its_socket_and_clamps_when_rows_vanish() {
     for _ in 0..4 {
         feed(&mut app, few.clone());
     }
-    assert_eq!(app.lines.len(), 4);
+    assert_eq!(app.table.lines.len(), 4);
     assert_eq!(app.selected, 3);
     feed(&mut app, Vec::new());
     for _ in 0..3 {
         feed(&mut app, Vec::new());
     }
-    assert!(app.lines.is_empty());
+    assert!(app.table.lines.is_empty());
     assert_eq!(app.selected, 0);
     assert_eq!(app.offset, 0);
 }
@@ -953,7 +980,7 @@ fn paste_fills_an_open_filter_and_is_otherwise_ignored() {
     feed(&mut app, three_sockets());
     // Closed filter: the text is not keys (`k` then `y` would have killed).
     assert_eq!(app.update(Msg::Paste("/:80\rky".to_string())), None);
-    assert!(app.confirm.is_none() && !app.typing && app.filter.is_empty());
+    assert!(app.confirm.is_none() && !app.typing && app.table.filter.is_empty());
     press(&mut app, Key::Char('k'));
     assert_eq!(app.update(Msg::Paste("y".to_string())), None);
     assert!(
@@ -967,9 +994,9 @@ fn paste_fills_an_open_filter_and_is_otherwise_ignored() {
         app.typing,
         "a pasted carriage return does not end the filter"
     );
-    assert_eq!(app.filter, ":8080[2Jky");
+    assert_eq!(app.table.filter, ":8080[2Jky");
     press(&mut app, Key::Esc);
-    assert!(!app.typing && app.filter.is_empty());
+    assert!(!app.typing && app.table.filter.is_empty());
 }
 
 #[test]
@@ -1007,7 +1034,7 @@ fn quit_keys_and_esc_closes_before_it_quits() {
     assert_eq!(press(&mut app, Key::Esc), None, "closes details");
     assert!(app.details.is_none());
     assert_eq!(press(&mut app, Key::Esc), None, "clears the filter");
-    assert_eq!(app.filter, "");
+    assert_eq!(app.table.filter, "");
     assert_eq!(press(&mut app, Key::Esc), Some(Effect::Quit));
     assert_eq!(app.update(Msg::Terminate), Some(Effect::Quit));
 }
@@ -1017,37 +1044,38 @@ fn grouping_by_process_expands_and_collapses() {
     let mut app = new_app();
     feed(&mut app, three_sockets());
     press(&mut app, Key::Char('g'));
-    assert!(app.grouped);
+    assert!(app.table.grouped);
     let names: Vec<_> = app
+        .table
         .groups
         .iter()
         .map(|g| (g.name.as_str(), g.sockets))
         .collect();
     assert_eq!(names, [("nginx", 1), ("python3", 2)]);
-    assert_eq!(app.lines, [Line::Group(0), Line::Group(1)]);
-    assert_eq!(app.groups[0].pid, Some(100));
+    assert_eq!(app.table.lines, [Line::Group(0), Line::Group(1)]);
+    assert_eq!(app.table.groups[0].pid, Some(100));
     press(&mut app, Key::Down);
     press(&mut app, Key::Enter);
-    assert_eq!(app.lines.len(), 4);
-    assert!(matches!(app.lines[2], Line::Socket(_)));
+    assert_eq!(app.table.lines.len(), 4);
+    assert!(matches!(app.table.lines[2], Line::Socket(_)));
     press(&mut app, Key::Down);
     press(&mut app, Key::Enter); // a socket row in the group: details
     assert!(app.details.is_some());
     press(&mut app, Key::Esc);
     press(&mut app, Key::Left); // collapses the socket's group, selecting the group
-    assert_eq!(app.lines.len(), 2);
+    assert_eq!(app.table.lines.len(), 2);
     assert_eq!(app.selected, 1);
     press(&mut app, Key::Right);
-    assert_eq!(app.lines.len(), 4);
+    assert_eq!(app.table.lines.len(), 4);
     // Expansion survives refreshes; a new program appears as its own group.
     let mut more = three_sockets();
     more.push(listener("0.0.0.0:6666", 50, &[300]));
     feed(&mut app, more);
-    assert_eq!(app.groups.len(), 3);
-    assert_eq!(app.lines.len(), 5);
+    assert_eq!(app.table.groups.len(), 3);
+    assert_eq!(app.table.lines.len(), 5);
     press(&mut app, Key::Char('g'));
-    assert!(!app.grouped);
-    assert_eq!(app.lines.len(), 4);
+    assert!(!app.table.grouped);
+    assert_eq!(app.table.lines.len(), 4);
 }
 
 #[test]
@@ -1062,6 +1090,7 @@ fn grouping_keeps_unrelated_processes_of_one_name_apart() {
     app.update(Msg::Snapshot(Box::new(shot)));
     press(&mut app, Key::Char('g'));
     let groups: Vec<_> = app
+        .table
         .groups
         .iter()
         .map(|g| (g.name.as_str(), g.pid, g.sockets))
@@ -1078,7 +1107,7 @@ fn grouping_keeps_unrelated_processes_of_one_name_apart() {
     // Expanding one python3 leaves the other closed.
     press(&mut app, Key::Down);
     press(&mut app, Key::Right);
-    assert_eq!(app.lines.len(), 6);
+    assert_eq!(app.table.lines.len(), 6);
     let lines = screen(&app);
     assert_eq!(lines[5], "  ▾ python3  2 sockets  pid 200  Rx -  Tx -");
     assert_eq!(lines[8], "  ▸ python3  1 socket  pid 201  Rx -  Tx -");
@@ -1692,7 +1721,7 @@ fn the_window_follows_the_selection_at_scale() {
     assert!(lines[12].contains("10.1.134.159"));
     press(&mut app, Key::Char('/'));
     type_text(&mut app, "10.1.134.15");
-    assert_eq!(app.lines.len(), 1 + 10);
+    assert_eq!(app.table.lines.len(), 1 + 10);
 }
 
 #[test]
@@ -1728,10 +1757,11 @@ fn order_kept_across_refreshes_matches_a_full_sort() {
         press(&mut fresh, Key::Char(column_key));
         feed(&mut fresh, sockets(5));
         let present = |app: &App| -> Vec<(String, String)> {
-            app.lines
+            app.table
+                .lines
                 .iter()
                 .filter_map(|line| match line {
-                    Line::Socket(row) => Some(&app.rows[*row as usize]),
+                    Line::Socket(row) => Some(&app.table.rows[*row as usize]),
                     Line::Group(_) => None,
                 })
                 .filter(|row| !row.mark.is_gone())
@@ -1771,10 +1801,11 @@ fn every_column_sorts_both_ways_as_the_row_comparison_orders() {
         feed(&mut app, sockets.clone());
         press(&mut app, Key::Char(digit));
         for _ in 0..2 {
-            let rows = &app.rows;
+            let rows = &app.table.rows;
             let mut expected: Vec<u32> = (0..rows.len() as u32).collect();
-            expected.sort_by(|&a, &b| super::app::order(rows, app.sort, a, b));
+            expected.sort_by(|&a, &b| super::table::order(rows, app.table.sort, a, b));
             let shown: Vec<u32> = app
+                .table
                 .lines
                 .iter()
                 .map(|line| match line {
@@ -1785,7 +1816,7 @@ fn every_column_sorts_both_ways_as_the_row_comparison_orders() {
             assert_eq!(
                 shown, expected,
                 "column {digit}, reverse {}",
-                app.sort.reverse
+                app.table.sort.reverse
             );
             press(&mut app, Key::Char(digit));
         }
@@ -2048,7 +2079,7 @@ fn a_deep_or_long_pasted_filter_is_an_answer_or_an_error_not_a_crash() {
         let header = &screen(&app)[2];
         assert!(header.starts_with("filter: "), "{header}");
         press(&mut app, Key::Esc);
-        assert_eq!(app.lines.len(), 3);
+        assert_eq!(app.table.lines.len(), 3);
     }
     let chain = std::iter::once(8080)
         .chain(10_000..59_999)

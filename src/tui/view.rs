@@ -10,8 +10,10 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::app::{App, Column, Details, Group, KillTarget, Line as TableLine, Mark, Row};
+use super::app::{App, Details, KillTarget};
 use super::kill;
+use super::rows::{Column, Mark, Row};
+use super::table::{Group, Line as TableLine};
 use crate::filter::Listening;
 use crate::format::{endpoint_tail_start, escaped, escaped_name, push_tcp_info, rate};
 use crate::model::{OwnerCoverage, SocketState};
@@ -103,7 +105,7 @@ fn header_lines(app: &App, width: usize) -> Vec<Line<'static>> {
         ));
     }
 
-    let counts = &app.counts;
+    let counts = &app.table.counts;
     let total = counts.tcp + counts.udp;
     let mut totals = format!(
         "{total} socket{} │ tcp {} │ udp {} │ Rx {} Tx {}",
@@ -125,8 +127,8 @@ fn header_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     // The filter leads: on a narrow terminal the end of this line is cut, and a filter in force
     // must never be out of sight.
     let mut settings = Vec::new();
-    if !app.filter.is_empty() {
-        let filter = format!("filter: {}", escaped(&app.filter));
+    if !app.table.filter.is_empty() {
+        let filter = format!("filter: {}", escaped(&app.table.filter));
         let mode = match app.filter_error() {
             None if app.filter_is_expression() => " (expression)".to_string(),
             None => String::new(),
@@ -155,10 +157,10 @@ fn header_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     settings.push(separator());
     settings.push(Span::raw(format!(
         "sort: {} {}",
-        app.sort.column.title(),
-        arrow(app.sort.reverse)
+        app.table.sort.column.title(),
+        arrow(app.table.sort.reverse)
     )));
-    if app.grouped {
+    if app.table.grouped {
         settings.push(separator());
         settings.push(Span::raw("by process"));
     }
@@ -456,8 +458,8 @@ fn push_cell(out: &mut String, text: &str, width: usize, align: Align, shorten: 
 
 fn titles(app: &App) -> [String; COLUMNS] {
     Column::ALL.map(|column| {
-        if column == app.sort.column {
-            format!("{}{}", column.title(), arrow(app.sort.reverse))
+        if column == app.table.sort.column {
+            format!("{}{}", column.title(), arrow(app.table.sort.reverse))
         } else {
             column.title().to_string()
         }
@@ -542,11 +544,11 @@ fn render_table(app: &App, frame: &mut Frame, area: Rect) {
     if rows > 0 && app.selected >= start + rows {
         start = app.selected + 1 - rows;
     }
-    let end = app.lines.len().min(start.saturating_add(rows));
+    let end = app.table.lines.len().min(start.saturating_add(rows));
     let in_view: Vec<(usize, InView)> = (start..end.max(start))
-        .map(|position| match app.lines[position] {
+        .map(|position| match app.table.lines[position] {
             TableLine::Socket(row) => {
-                let row = &app.rows[row as usize];
+                let row = &app.table.rows[row as usize];
                 (position, InView::Socket(row.mark, Box::new(row_cells(row))))
             }
             TableLine::Group(group) => (position, InView::Group(group)),
@@ -565,10 +567,10 @@ fn render_table(app: &App, frame: &mut Frame, area: Rect) {
         titles_line(&titles, &widths),
         Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
     )];
-    if app.lines.is_empty() {
-        let why = if app.snapshots_seen == 0 {
+    if app.table.lines.is_empty() {
+        let why = if app.table.snapshots_seen == 0 {
             "collecting the first snapshot…"
-        } else if !app.filter.is_empty() {
+        } else if !app.table.filter.is_empty() {
             "no socket matches the filter"
         } else {
             "no sockets"
@@ -582,7 +584,7 @@ fn render_table(app: &App, frame: &mut Frame, area: Rect) {
         let (text, style) = match line {
             InView::Socket(mark, cells) => (row_text(*mark, cells, &widths), mark_style(*mark)),
             InView::Group(group) => (
-                group_text(&app.groups[*group as usize]),
+                group_text(&app.table.groups[*group as usize]),
                 Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
             ),
         };
@@ -641,7 +643,7 @@ fn footer_line(app: &App, width: u16) -> Line<'static> {
     let width = usize::from(width);
     if app.typing {
         const TYPING_HINTS: &str = "  Enter keep · Esc clear · Backspace delete";
-        let filter = escaped(&app.filter);
+        let filter = escaped(&app.table.filter);
         let count = filter.chars().count();
         // The end of a long filter, where the cursor is, stays in view.
         let prompt = if count + 2 > width {
