@@ -261,6 +261,20 @@ fn push_bits_per_second(out: &mut String, bytes_per_second: u64) {
     };
 }
 
+/// Wall-clock time of day in UTC (no time zone database needed on any OS).
+pub fn clock(at: std::time::SystemTime) -> String {
+    let seconds = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+        % 86_400;
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,12 +4,14 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::kill::ProcessStart;
+use super::details::{self, Details};
+use super::kill::{self, ProcessStart};
+use super::layout::table_rows;
 use super::msg::{Effect, Key, Msg};
 use super::rows::{Column, GroupKey, Row};
 use super::table::{Line, Table};
 use crate::filter::Query;
-use crate::model::{OwnerCoverage, Process, Proto, Snapshot};
+use crate::model::{OwnerCoverage, Proto, Snapshot};
 use crate::services::Services;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,22 +21,6 @@ pub struct LiveOptions {
     pub interval: Duration,
     /// The filter words given on the command line: the dashboard's starting `/` text.
     pub filter: String,
-}
-
-/// The socket in the details pane, followed across refreshes by row.
-#[derive(Debug, Clone)]
-pub struct Details {
-    /// Where the socket is in `App::rows`; `None` once it has left the table.
-    row: Option<usize>,
-    /// The socket as last seen.
-    pub last: Row,
-    /// Every owner pid with what is known of it (`None`: it exited before it was described).
-    pub owners: Vec<(u32, Option<Process>)>,
-    pub gone: bool,
-    /// The first line of the popup in view (it scrolls when taller than the screen).
-    pub scroll: usize,
-    /// See [`Snapshot::owners_as_of`]: `owners` may miss a process that shares it since.
-    pub owners_as_of: Option<SystemTime>,
 }
 
 /// The kill dialog: every process holding the socket, one of them chosen.
@@ -62,6 +48,17 @@ pub struct KillOwner {
     pub program: String,
     /// When it started, read as the dialog opened; `None` until read, or if it could not be.
     pub started: Option<ProcessStart>,
+    /// Why `y` will not signal it (init, rnetstat itself), decided as the dialog opens.
+    pub refused: Option<&'static str>,
+}
+
+impl KillOwner {
+    /// When it started, for the dialog; `None` until the start was read.
+    pub fn started_text(&self) -> Option<String> {
+        self.started
+            .is_some()
+            .then(|| kill::describe_start(self.started))
+    }
 }
 
 /// What the selection stays on across refreshes, sorts and filters.
@@ -153,7 +150,7 @@ impl App {
             Msg::Scroll(delta) => self.move_selection(delta as isize),
             Msg::Resize { width, height } => {
                 self.screen = (width, height);
-                self.page = super::view::table_rows(height);
+                self.page = table_rows(height);
                 self.keep_selection_in_view();
             }
             Msg::Snapshot(snapshot) => {
@@ -205,7 +202,7 @@ impl App {
                     };
                     self.confirm = Some(target);
                 }
-                Key::Char('y') => match super::kill::refusal(pid) {
+                Key::Char('y') => match target.owners[target.selected].refused {
                     Some(why) => self.status = Some(format!("refused to kill pid {pid}: {why}")),
                     None => {
                         return Some(Effect::Kill {
@@ -297,7 +294,7 @@ impl App {
             return;
         };
         let (width, height) = self.screen;
-        let (_, page) = super::view::details_scroll(details, self.coverage, width, height);
+        let (_, page) = details::scroll(details, width, height);
         let page = page.max(1) as isize;
         match key {
             Key::Up => self.scroll_details(-1),
@@ -312,9 +309,8 @@ impl App {
 
     fn scroll_details(&mut self, delta: isize) {
         let (width, height) = self.screen;
-        let coverage = self.coverage;
         if let Some(details) = &mut self.details {
-            let (limit, _) = super::view::details_scroll(details, coverage, width, height);
+            let (limit, _) = details::scroll(details, width, height);
             details.scroll = details.scroll.saturating_add_signed(delta).min(limit);
         }
     }
@@ -398,6 +394,7 @@ impl App {
                     pid,
                     program: self.table.program_of(pid),
                     started: None,
+                    refused: kill::refusal(pid),
                 })
                 .collect(),
             selected: 0,
@@ -422,14 +419,17 @@ impl App {
         let Some(found) = self.table.rows.get(row) else {
             return;
         };
-        self.details = Some(Details {
+        let mut details = Details {
             row: Some(row),
             last: found.clone(),
             owners: self.table.owner_details(found),
             gone: found.mark.is_gone(),
             scroll: 0,
             owners_as_of: self.owners_as_of,
-        });
+            lines: Vec::new(),
+        };
+        details.describe(self.coverage);
+        self.details = Some(details);
     }
 
     fn set_expanded(&mut self, group: usize, expanded: Option<bool>) {
@@ -515,6 +515,7 @@ impl App {
                 }
                 None => details.gone = true,
             }
+            details.describe(self.coverage);
             self.details = Some(details);
         }
 

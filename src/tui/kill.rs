@@ -96,7 +96,7 @@ fn same_process(
 /// A start time for people: the UTC clock time, or `unknown`.
 pub fn describe_start(start: Option<ProcessStart>) -> String {
     match start.and_then(|start| start.at) {
-        Some(at) => super::view::clock(at),
+        Some(at) => crate::format::clock(at),
         None => "unknown".to_string(),
     }
 }

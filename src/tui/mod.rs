@@ -5,8 +5,10 @@
 //! and the terminal is restored on quit, on error, on panic and on signals.
 
 pub mod app;
+pub mod details;
 pub mod event;
 mod kill;
+pub mod layout;
 pub mod msg;
 pub mod rows;
 pub mod search;

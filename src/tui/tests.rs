@@ -769,7 +769,7 @@ fn paging_moves_by_the_rows_on_screen() {
         .map(|i| listener(&format!("10.0.{}.{}:9000", i / 200, i % 200), i, &[]))
         .collect();
     feed(&mut app, many);
-    let page = view::table_rows(HEIGHT);
+    let page = super::layout::table_rows(HEIGHT);
     assert_eq!(page, HEIGHT as usize - 5);
     press(&mut app, Key::PageDown);
     assert_eq!(app.selected, page);
@@ -829,6 +829,7 @@ fn kill_asks_first_and_only_y_confirms() {
         pid,
         program: "nginx".to_string(),
         started: None,
+        refused: None,
     };
     assert_eq!(target.owners, vec![owner(100), owner(101)]);
     assert_eq!((target.pid(), target.inode), (100, Some(11)));

@@ -1,60 +1,23 @@
 //! Drawing: `render(&App, &mut Frame)` reads the state and never changes it. Only the rows
 //! in view are turned into text, so 100,000 sockets draw as fast as 40.
 
-use std::borrow::Cow;
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::app::{App, Details, KillTarget};
-use super::kill;
-use super::rows::{Column, Mark, Row};
+use super::app::{App, KillTarget};
+use super::details::{self, Details};
+use super::layout::{
+    Align, CHANGED_COLOUR, COLUMNS, GONE_COLOUR, NEW_COLOUR, RowCells, Shorten, areas, centered,
+    column_widths, optional_rate, push_cell, row_cells,
+};
+use super::rows::{Column, Mark};
 use super::table::{Group, Line as TableLine};
 use crate::filter::Listening;
-use crate::format::{endpoint_tail_start, escaped, escaped_name, push_tcp_info, rate};
+use crate::format::{clock, escaped};
 use crate::model::{OwnerCoverage, SocketState};
-
-const HEADER_HEIGHT: u16 = 3;
-const FOOTER_HEIGHT: u16 = 1;
-
-pub const NEW_COLOUR: Color = Color::Green;
-pub const GONE_COLOUR: Color = Color::Red;
-pub const CHANGED_COLOUR: Color = Color::Yellow;
-
-struct Areas {
-    header: Rect,
-    table: Rect,
-    footer: Rect,
-}
-
-fn areas(area: Rect) -> Areas {
-    let [header, table, footer] = Layout::vertical([
-        Constraint::Length(HEADER_HEIGHT),
-        Constraint::Min(0),
-        Constraint::Length(FOOTER_HEIGHT),
-    ])
-    .areas(area);
-    Areas {
-        header,
-        table,
-        footer,
-    }
-}
-
-/// How many socket rows fit under the column titles on a terminal `height` rows tall
-/// (the app pages by this).
-pub fn table_rows(height: u16) -> usize {
-    usize::from(
-        areas(Rect::new(0, 0, 1, height))
-            .table
-            .height
-            .saturating_sub(1),
-    )
-}
 
 pub fn render(app: &App, frame: &mut Frame) {
     let area = frame.area();
@@ -69,7 +32,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         areas.footer,
     );
     if let Some(details) = &app.details {
-        render_details(details, app.coverage, frame, areas.table);
+        render_details(details, frame, areas.table);
     }
     if app.help {
         render_help(frame, area);
@@ -194,266 +157,6 @@ fn describe_query(app: &App) -> String {
         words.push("numeric");
     }
     words.join(", ")
-}
-
-/// Wall-clock time of day in UTC (no time zone database needed on any OS).
-pub(super) fn clock(at: SystemTime) -> String {
-    let seconds = at
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
-        % 86_400;
-    format!(
-        "{:02}:{:02}:{:02} UTC",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    )
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Align {
-    Left,
-    Right,
-}
-
-/// How a cell too wide for its column is shortened; what it names is kept whole, the rest of
-/// the head loses its end to `…`.
-#[derive(Clone, Copy)]
-enum Shorten {
-    /// Cut the end.
-    End,
-    /// Keep the text from this byte on (a program's ` +N`).
-    Tail(usize),
-    /// An endpoint: keep `:port(service)` from `port` on, or at least `:port` up to `service`.
-    Endpoint { port: usize, service: usize },
-}
-
-impl Shorten {
-    fn endpoint(text: &str) -> Shorten {
-        let port = endpoint_tail_start(text);
-        let service = text[port..].find('(').map_or(text.len(), |at| port + at);
-        Shorten::Endpoint { port, service }
-    }
-}
-
-const COLUMNS: usize = Column::ALL.len();
-
-/// One socket row as text, cell by cell in `Column::ALL` order.
-struct RowCells<'a> {
-    texts: [Cow<'a, str>; COLUMNS],
-    shorten: [Shorten; COLUMNS],
-}
-
-fn row_cells(row: &Row) -> RowCells<'_> {
-    let socket = &row.socket;
-    let optional = |value: Option<u32>| value.map_or(Cow::Borrowed("-"), |v| v.to_string().into());
-    let program: Cow<str> = match (row.program.as_str(), socket.pids.len()) {
-        (_, 0) => "-".into(),
-        ("", 1) => "?".into(),
-        ("", n) => format!("? +{}", n - 1).into(),
-        (name, 1) => name.into(),
-        (name, n) => format!("{name} +{}", n - 1).into(),
-    };
-    // Names are escaped as words (no spaces), so a space starts the count.
-    let program_tail = program.rfind(' ').unwrap_or(program.len());
-    RowCells {
-        shorten: [
-            Shorten::End,
-            Shorten::endpoint(&row.local),
-            Shorten::endpoint(&row.remote),
-            Shorten::End,
-            Shorten::End,
-            Shorten::End,
-            Shorten::End,
-            Shorten::Tail(program_tail),
-            Shorten::End,
-            Shorten::End,
-            Shorten::End,
-        ],
-        texts: [
-            row.proto_text().into(),
-            row.local.as_str().into(),
-            row.remote.as_str().into(),
-            socket.state.as_str().into(),
-            optional(socket.recv_q),
-            optional(socket.send_q),
-            optional(socket.pids.first().copied()),
-            program,
-            row.user.as_str().into(),
-            optional_rate(row.rx_rate),
-            optional_rate(row.tx_rate),
-        ],
-    }
-}
-
-const ALIGN: [Align; COLUMNS] = [
-    Align::Left,
-    Align::Left,
-    Align::Left,
-    Align::Left,
-    Align::Right,
-    Align::Right,
-    Align::Right,
-    Align::Left,
-    Align::Left,
-    Align::Right,
-    Align::Right,
-];
-
-const LOCAL: usize = 1;
-const FOREIGN: usize = 2;
-const PROGRAM: usize = 7;
-const USER: usize = 8;
-const RX_RATE: usize = 9;
-const TX_RATE: usize = 10;
-
-fn optional_rate(value: Option<f64>) -> Cow<'static, str> {
-    value.map_or(Cow::Borrowed("-"), |v| rate(v).into())
-}
-
-/// Width and alignment of each column of `Column::ALL` for a terminal `width` wide, from the
-/// column titles and the rows in view. Every column is as wide as its widest cell. When that
-/// does not fit, columns shrink by priority, in rounds: user, the rates (round two hides them
-/// whole, before the addresses lose their services) and program first, then the two
-/// addresses (the wider one first). Round one hides the user, keeps six characters of the
-/// program (`py… +1`) and every address's whole `:port(service)` after one character of its
-/// host: at 80 columns `127.0.0.1:8080(http-alt)` on both sides still shows its service; round
-/// two keeps the ports (services as far as they fit); round three leaves one character.
-fn column_widths(
-    width: u16,
-    titles: &[String; COLUMNS],
-    rows: &[&RowCells],
-) -> [(usize, Align); COLUMNS] {
-    let mut widths: [usize; COLUMNS] = std::array::from_fn(|i| titles[i].chars().count());
-    let mut keep_service = [0usize; COLUMNS];
-    let mut keep_port = [0usize; COLUMNS];
-    keep_service[USER] = 0;
-    keep_service[PROGRAM] = 6;
-    keep_port[USER] = 0;
-    keep_port[PROGRAM] = 6;
-    for cells in rows {
-        for (index, text) in cells.texts.iter().enumerate() {
-            let count = text.chars().count();
-            widths[index] = widths[index].max(count);
-            let chars = |from: usize, to: usize| text[from..to].chars().count();
-            let (service, port) = match cells.shorten[index] {
-                Shorten::End => continue,
-                Shorten::Tail(tail) => (chars(tail, text.len()) + 2, chars(tail, text.len()) + 2),
-                Shorten::Endpoint { port, service } => {
-                    (chars(port, text.len()) + 2, chars(port, service) + 1)
-                }
-            };
-            keep_service[index] = keep_service[index].max(service.min(count));
-            keep_port[index] = keep_port[index].max(port.min(count));
-        }
-    }
-    // The rates keep their width while services are kept, and go before ports would.
-    for index in [RX_RATE, TX_RATE] {
-        keep_service[index] = widths[index];
-    }
-    let available = usize::from(width);
-    for floor in [keep_service, keep_port, [0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]] {
-        shrink(&mut widths, &floor, available);
-    }
-    std::array::from_fn(|i| (widths[i], ALIGN[i]))
-}
-
-/// The characters a row takes: marker, cells, and a space between shown (non-empty) columns.
-fn row_width(widths: &[usize; COLUMNS]) -> usize {
-    let shown = widths.iter().filter(|&&w| w > 0).count();
-    2 + widths.iter().sum::<usize>() + shown.saturating_sub(1)
-}
-
-/// Narrow user, program, then the addresses (the wider first) towards `floor` until the row
-/// fits in `available`; a column narrowed to 0 is hidden.
-fn shrink(widths: &mut [usize; COLUMNS], floor: &[usize; COLUMNS], available: usize) {
-    let over = |widths: &[usize; COLUMNS]| row_width(widths).saturating_sub(available);
-    for index in [USER, TX_RATE, RX_RATE, PROGRAM] {
-        let slack = widths[index].saturating_sub(floor[index]);
-        let over = over(widths);
-        // A cut rate would mislead: it is whole or hidden.
-        let all_or_nothing = matches!(index, RX_RATE | TX_RATE) && over > 0;
-        // Hiding a column also frees the space before it.
-        widths[index] -= if floor[index] == 0 && (over >= widths[index] || all_or_nothing) {
-            widths[index]
-        } else {
-            over.min(slack)
-        };
-    }
-    loop {
-        let over = over(widths);
-        let slack = |i: usize| widths[i].saturating_sub(floor[i]);
-        // The wider address gives first; on a tie, the foreign one.
-        let (first, second) = if widths[LOCAL] > widths[FOREIGN] {
-            (LOCAL, FOREIGN)
-        } else {
-            (FOREIGN, LOCAL)
-        };
-        let index = if slack(first) > 0 { first } else { second };
-        if over == 0 || slack(index) == 0 {
-            return;
-        }
-        let other = if index == LOCAL { FOREIGN } else { LOCAL };
-        let step = if slack(other) > 0 && widths[index] > widths[other] {
-            widths[index] - widths[other]
-        } else {
-            1
-        };
-        widths[index] -= step.min(slack(index)).min(over).max(1);
-    }
-}
-
-/// Append `text` padded or shortened to exactly `width` characters (see [`Shorten`]).
-fn push_cell(out: &mut String, text: &str, width: usize, align: Align, shorten: Shorten) {
-    let count = text.chars().count();
-    if count > width {
-        if width == 0 {
-            return;
-        }
-        let tail_start = match shorten {
-            Shorten::End => None,
-            Shorten::Tail(start) => Some(start),
-            Shorten::Endpoint { port, .. } => Some(port),
-        };
-        if let Some(start) = tail_start {
-            let tail = &text[start..];
-            let tail_count = tail.chars().count();
-            if tail_count < width {
-                out.extend(text.chars().take(width - 1 - tail_count));
-                out.push('…');
-                out.push_str(tail);
-                return;
-            }
-            if let Shorten::Endpoint { port, service } = shorten {
-                // No room for the host: `…:port(serv…`, or at least `…:port`.
-                let port_count = text[port..service].chars().count();
-                let room = width - 1;
-                if room >= port_count + 3 {
-                    out.push('…');
-                    out.extend(tail.chars().take(room - 1));
-                    out.push('…');
-                    return;
-                }
-                if room >= port_count {
-                    out.push('…');
-                    out.push_str(&text[port..service]);
-                    out.extend(std::iter::repeat_n(' ', room - port_count));
-                    return;
-                }
-            }
-        }
-        out.extend(text.chars().take(width - 1));
-        out.push('…');
-        return;
-    }
-    let padding = width - count;
-    if align == Align::Right {
-        out.extend(std::iter::repeat_n(' ', padding));
-    }
-    out.push_str(text);
-    if align == Align::Left {
-        out.extend(std::iter::repeat_n(' ', padding));
-    }
 }
 
 fn titles(app: &App) -> [String; COLUMNS] {
@@ -676,195 +379,8 @@ fn footer_line(app: &App, width: u16) -> Line<'static> {
     }
 }
 
-/// A `width` x `height` box in the middle of `area`, never larger than it.
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let width = width.min(area.width);
-    let height = height.min(area.height);
-    Rect::new(
-        area.x + (area.width - width) / 2,
-        area.y + (area.height - height) / 2,
-        width,
-        height,
-    )
-}
-
-fn field(name: &str, value: String) -> Line<'static> {
-    Line::from(vec![
-        Span::styled(
-            format!("{name:<9}"),
-            Style::new().add_modifier(Modifier::BOLD),
-        ),
-        Span::raw(value),
-    ])
-}
-
-/// The details of `details` as lines at most `width` columns wide (long ones wrapped).
-fn details_lines(details: &Details, coverage: OwnerCoverage, width: usize) -> Vec<Line<'static>> {
-    let row = &details.last;
-    let socket = &row.socket;
-    let optional = |value: Option<u64>| value.map_or_else(|| "-".to_string(), |v| v.to_string());
-    let mut lines = Vec::new();
-    if details.gone {
-        lines.push(Line::styled(
-            "gone: no longer in the newest snapshot (as last seen)",
-            Style::new().fg(GONE_COLOUR).add_modifier(Modifier::BOLD),
-        ));
-    }
-    lines.push(field("Proto", row.proto_text().to_string()));
-    lines.push(field("Local", row.local.clone()));
-    lines.push(field("Foreign", row.remote.clone()));
-    lines.push(field("State", socket.state.as_str().to_string()));
-    lines.push(field("Recv-Q", optional(socket.recv_q.map(u64::from))));
-    lines.push(field("Send-Q", optional(socket.send_q.map(u64::from))));
-    lines.push(field(
-        "UID",
-        match socket.uid {
-            Some(uid) => format!("{uid} ({})", row.user),
-            None => "-".to_string(),
-        },
-    ));
-    lines.push(field("Inode", optional(socket.inode)));
-    lines.push(field("Rx/s", optional_rate(row.rx_rate).into_owned()));
-    lines.push(field("Tx/s", optional_rate(row.tx_rate).into_owned()));
-    lines.push(field(
-        "Timer",
-        socket
-            .timer
-            .map_or_else(|| "-".to_string(), |timer| timer.to_string()),
-    ));
-    if let Some(info) = &socket.tcp_info {
-        let mut text = String::new();
-        push_tcp_info(&mut text, info);
-        lines.push(field("TCP info", text));
-    }
-    lines.push(field(
-        "Owners",
-        match details.owners_as_of {
-            // Between full scans: a process that began sharing the socket since is not found.
-            Some(at) => format!(
-                "{} (as of the last full owner scan, {}, or later)",
-                details.owners.len(),
-                clock(at)
-            ),
-            None => details.owners.len().to_string(),
-        },
-    ));
-    let gaps = coverage.gaps();
-    if details.owners.is_empty() && !gaps.is_empty() {
-        lines.push(Line::from(format!("  none visible: {}", gaps.describe())));
-    }
-    for (pid, process) in &details.owners {
-        match process {
-            Some(process) => {
-                lines.push(Line::from(format!(
-                    "  pid {pid}  {}  user {}",
-                    escaped_name(&process.name),
-                    process
-                        .user
-                        .as_deref()
-                        .map_or_else(|| "-".to_string(), escaped)
-                )));
-                lines.push(Line::styled(
-                    format!(
-                        "    {}",
-                        process
-                            .cmdline
-                            .as_deref()
-                            .map_or_else(|| "(command line not available)".to_string(), escaped)
-                    ),
-                    Style::new().add_modifier(Modifier::DIM),
-                ));
-            }
-            // A pid is only known from reading its fds, so one that cannot be described is gone.
-            None => lines.push(Line::from(format!("  pid {pid}  exited"))),
-        }
-    }
-    lines
-        .into_iter()
-        .flat_map(|line| wrap(line, width))
-        .collect()
-}
-
-/// Columns `c` takes on a terminal.
-fn char_width(c: char) -> usize {
-    let mut buffer = [0; 4];
-    Span::raw(&*c.encode_utf8(&mut buffer)).width()
-}
-
-/// Break `line` into lines at most `width` columns wide: after a space where there is one,
-/// else mid-word. Styles are kept.
-fn wrap(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
-    let chars: Vec<(char, Style)> = line
-        .spans
-        .iter()
-        .flat_map(|span| span.content.chars().map(move |c| (c, span.style)))
-        .collect();
-    if width == 0 || chars.is_empty() {
-        return vec![line];
-    }
-    let mut wrapped = Vec::new();
-    let mut start = 0;
-    while start < chars.len() {
-        let (mut end, mut used, mut after_space) = (start, 0, None);
-        while end < chars.len() {
-            let columns = char_width(chars[end].0);
-            if used + columns > width && end > start {
-                break;
-            }
-            used += columns;
-            end += 1;
-            if chars[end - 1].0 == ' ' {
-                after_space = Some(end);
-            }
-        }
-        if end < chars.len()
-            && let Some(space) = after_space
-        {
-            end = space;
-        }
-        let mut spans: Vec<Span<'static>> = Vec::new();
-        for &(c, style) in &chars[start..end] {
-            match spans.last_mut() {
-                Some(span) if span.style == style => span.content.to_mut().push(c),
-                _ => spans.push(Span::styled(c.to_string(), style)),
-            }
-        }
-        wrapped.push(Line::from(spans).style(line.style));
-        start = end;
-    }
-    wrapped
-}
-
-/// Where the details popup goes in the table `area`, and all its lines, wrapped to fit.
-fn details_layout(
-    details: &Details,
-    coverage: OwnerCoverage,
-    area: Rect,
-) -> (Rect, Vec<Line<'static>>) {
-    let width = area.width.saturating_sub(4).max(60).min(area.width);
-    let lines = details_lines(details, coverage, usize::from(width.saturating_sub(2)));
-    let height = u16::try_from(lines.len())
-        .unwrap_or(u16::MAX)
-        .saturating_add(2);
-    (centered(area, width, height), lines)
-}
-
-/// How far the details popup can scroll on a `width` x `height` terminal, and how many of its
-/// lines show at once (a page).
-pub fn details_scroll(
-    details: &Details,
-    coverage: OwnerCoverage,
-    width: u16,
-    height: u16,
-) -> (usize, usize) {
-    let table = areas(Rect::new(0, 0, width, height)).table;
-    let (popup, lines) = details_layout(details, coverage, table);
-    let visible = usize::from(popup.height.saturating_sub(2));
-    (lines.len().saturating_sub(visible), visible)
-}
-
-fn render_details(details: &Details, coverage: OwnerCoverage, frame: &mut Frame, area: Rect) {
-    let (popup, lines) = details_layout(details, coverage, area);
+fn render_details(details: &Details, frame: &mut Frame, area: Rect) {
+    let (popup, lines) = details::popup(details, area);
     let visible = usize::from(popup.height.saturating_sub(2));
     let total = lines.len();
     let first = details.scroll.min(total.saturating_sub(visible));
@@ -956,13 +472,10 @@ fn render_confirm(target: &KillTarget, frame: &mut Frame, area: Rect) {
             owner.pid,
             owner.program
         );
-        if owner.started.is_some() {
-            text.push_str(&format!(
-                "  started {}",
-                kill::describe_start(owner.started)
-            ));
+        if let Some(started) = owner.started_text() {
+            text.push_str(&format!("  started {started}"));
         }
-        if let Some(why) = kill::refusal(owner.pid) {
+        if let Some(why) = owner.refused {
             text.push_str(&format!("  (refused: {why})"));
         }
         lines.push(if chosen {
