@@ -32,7 +32,7 @@ def strip_tests(text):
     """Drop `#[cfg(test)] mod tests { ... }` bodies and comments: test-only arrows are not the design."""
     text = re.sub(r"//[^\n]*", "", text)
     out, i = [], 0
-    for m in re.finditer(r"#\[cfg\(test\)\]\s*(pub(\([^)]*\))?\s+)?mod\s+\w+\s*\{", text):
+    for m in re.finditer(r"#\[cfg\([^\]]*\btest\b[^\]]*\)\]\s*(pub(\([^)]*\))?\s+)?mod\s+\w+\s*\{", text):
         if m.start() < i:
             continue
         out.append(text[i:m.start()])
@@ -147,6 +147,10 @@ def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     src = args[0] if args else "src"
     mods = module_files(src)
+    # Files that are test modules (`#[cfg(test)] mod tests;`) are not rooms of the design.
+    for mod, path in list(mods.items()):
+        for m in re.finditer(r"#\[cfg\([^\]]*\btest\b[^\]]*\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", open(path).read()):
+            mods.pop("::".join(filter(None, [mod, m.group(1)])), None)
     edges = {}
     for mod, path in mods.items():
         text = strip_tests(open(path).read())
