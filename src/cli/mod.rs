@@ -124,6 +124,7 @@ impl Args {
                 numeric: self.numeric,
                 interval,
                 filter: String::new(),
+                parsed_filter: None,
             })
         } else {
             print(Format::Table(TableOptions {
@@ -187,6 +188,7 @@ impl Args {
         let mut config = self.into_config(stdout_is_terminal, no_color);
         if let Mode::Live(live) = &mut config.mode {
             live.filter = words.join(" ");
+            live.parsed_filter = filter.clone();
         }
         if let Some(filter) = filter {
             // Conditions name addresses, ports and owners of TCP/UDP sockets; none of them
@@ -455,6 +457,7 @@ mod tests {
                 numeric: true,
                 interval: DEFAULT_INTERVAL,
                 filter: String::new(),
+                parsed_filter: None,
             })
         );
     }
@@ -541,6 +544,9 @@ mod tests {
             panic!("live expected")
         };
         assert_eq!(live.filter, "state established ( dport = :443 )");
+        // Parsed once, here: the dashboard takes the filter, not the words to parse again.
+        assert_eq!(live.parsed_filter, c.query.filter);
+        assert!(live.parsed_filter.is_some());
         assert_eq!(c.query.listening, Listening::All);
         let c = resolved(&["--live"]).unwrap();
         assert!(matches!(c.mode, Mode::Live(l) if l.filter.is_empty()));

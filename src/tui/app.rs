@@ -10,7 +10,7 @@ use super::layout::table_rows;
 use super::msg::{Effect, Key, Msg};
 use super::rows::{Column, GroupKey, Row};
 use super::table::{Line, Table};
-use crate::filter::Query;
+use crate::filter::{Filter, Query};
 use crate::model::{OwnerCoverage, Proto, Snapshot};
 use crate::services::Services;
 
@@ -21,6 +21,8 @@ pub struct LiveOptions {
     pub interval: Duration,
     /// The filter words given on the command line: the dashboard's starting `/` text.
     pub filter: String,
+    /// That text as the command line parsed it, so the dashboard does not parse it again.
+    pub parsed_filter: Option<Filter>,
 }
 
 /// The kill dialog: every process holding the socket, one of them chosen.
@@ -128,7 +130,12 @@ impl App {
             confirm: None,
             status: None,
         };
-        app.set_filter(options.filter.clone());
+        match &options.parsed_filter {
+            Some(filter) => app
+                .table
+                .set_parsed_filter(options.filter.clone(), filter.clone()),
+            None => app.set_filter(options.filter.clone()),
+        }
         app
     }
 

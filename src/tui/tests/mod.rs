@@ -42,6 +42,7 @@ fn new_app() -> App {
         numeric: false,
         interval: Duration::from_secs(1),
         filter: String::new(),
+        parsed_filter: None,
     };
     let mut app = App::new(Services::builtin(), query, &options);
     app.update(Msg::Resize {

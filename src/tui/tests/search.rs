@@ -194,11 +194,34 @@ fn header_shows_why_the_text_is_not_an_expression_escaped_and_cut() {
 }
 
 #[test]
+fn the_command_line_filter_is_taken_as_parsed_not_parsed_again() {
+    // What the command line parsed is what applies; the text is only what `/` shows and edits.
+    // A text that would not parse proves the dashboard did not parse it again.
+    let parsed = crate::filter::parse::parse(
+        &["dport", "=", ":50000"].map(String::from),
+        &Services::builtin(),
+        &[Proto::Tcp, Proto::Udp],
+    )
+    .expect("a filter");
+    let mut app = app_with_options(LiveOptions {
+        numeric: false,
+        interval: Duration::from_secs(1),
+        filter: "( dport".to_string(),
+        parsed_filter: Some(parsed),
+    });
+    assert!(app.filter_is_expression());
+    assert_eq!(app.table.filter, "( dport");
+    feed(&mut app, three_sockets());
+    assert_eq!(locals(&app), ["127.0.0.1:8080(http-alt)"]);
+}
+
+#[test]
 fn the_command_line_filter_is_the_starting_text_and_can_be_cleared() {
     let mut app = app_with_options(LiveOptions {
         numeric: false,
         interval: Duration::from_secs(1),
         filter: "state established dport = :50000".to_string(),
+        parsed_filter: None,
     });
     assert_eq!(app.table.filter, "state established dport = :50000");
     assert!(app.filter_is_expression());
@@ -269,6 +292,7 @@ fn typing_key_by_key_shows_what_the_whole_text_shows_at_once() {
                 numeric: false,
                 interval: Duration::from_secs(1),
                 filter: prefix.to_string(),
+                parsed_filter: None,
             });
             feed(&mut fresh, sockets());
             assert_eq!(locals(&typed), locals(&fresh), "after typing {prefix:?}");
