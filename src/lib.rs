@@ -30,7 +30,7 @@ pub fn run(config: &Config) -> Result<(), Error> {
         Mode::Summary(options) => mode::summary::run(query, options),
         Mode::Live(options) => tui::run(query, options),
         Mode::Watch(options) => mode::watch::run(query, options),
-        Mode::Metrics(target) => mode::metrics::run(query, target),
+        Mode::Metrics(options) => mode::metrics::run(query, options),
         Mode::Generate(kind) => cli::generate::run(*kind),
     }
 }

@@ -17,7 +17,7 @@ use crate::filter::ast::{Expr, UserMatch};
 use crate::filter::parse::{MAX_FILTER_BYTES, parse, split_words};
 use crate::filter::{Filter, Listening, Query};
 use crate::format::escaped;
-use crate::mode::metrics::MetricsTarget;
+use crate::mode::metrics::{MetricsOptions, MetricsTarget};
 use crate::mode::print::{Format, PrintOptions};
 use crate::mode::summary::SummaryOptions;
 use crate::mode::watch::WatchOptions;
@@ -39,7 +39,7 @@ pub enum Mode {
     /// `--watch`: events until interrupted.
     Watch(WatchOptions),
     /// `--metrics`, `--metrics-file`, `--serve`: the Prometheus exposition.
-    Metrics(MetricsTarget),
+    Metrics(MetricsOptions),
     /// `--generate`: the man page or a completion script, no sockets.
     Generate(Generate),
 }
@@ -108,15 +108,21 @@ impl Args {
         } else if self.csv {
             print(Format::Csv)
         } else if let Some(path) = self.metrics_file.clone() {
-            Mode::Metrics(MetricsTarget::File {
-                path,
-                interval,
-                once: self.once,
+            Mode::Metrics(MetricsOptions {
+                target: MetricsTarget::File {
+                    path,
+                    interval,
+                    once: self.once,
+                },
             })
         } else if let Some(addr) = self.serve {
-            Mode::Metrics(MetricsTarget::Serve { addr, interval })
+            Mode::Metrics(MetricsOptions {
+                target: MetricsTarget::Serve { addr, interval },
+            })
         } else if self.metrics {
-            Mode::Metrics(MetricsTarget::Stdout)
+            Mode::Metrics(MetricsOptions {
+                target: MetricsTarget::Stdout,
+            })
         } else if self.json {
             print(Format::Json)
         } else if self.live {

@@ -16,6 +16,12 @@ use crate::filter::Query;
 use crate::mode::notice::OwnersNotice;
 use crate::platform::Collector;
 
+/// What `--metrics`, `--metrics-file` and `--serve` were asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsOptions {
+    pub target: MetricsTarget,
+}
+
 /// Where the Prometheus exposition goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetricsTarget {
@@ -34,8 +40,8 @@ pub enum MetricsTarget {
     },
 }
 
-pub fn run(query: &Query, target: &MetricsTarget) -> Result<(), Error> {
-    match target {
+pub fn run(query: &Query, options: &MetricsOptions) -> Result<(), Error> {
+    match &options.target {
         MetricsTarget::Stdout => {
             let mut collector = Collector::new(query.clone());
             let (text, owners) = scrape::exposition(&mut collector).map_err(Error::Collect)?;
