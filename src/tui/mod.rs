@@ -65,7 +65,7 @@ fn terminal_in_use() -> MutexGuard<'static, ()> {
 enum Incoming {
     App(Msg),
     #[cfg(unix)]
-    Signal(libc::c_int),
+    Signal(std::ffi::c_int),
 }
 
 pub fn run(query: &Query, options: &LiveOptions) -> Result<(), Error> {
@@ -159,7 +159,7 @@ fn event_loop(
 fn on_signal(
     app: &mut App,
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
-    signal: libc::c_int,
+    signal: std::ffi::c_int,
 ) -> io::Result<bool> {
     use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGTERM, SIGTSTP};
     use signal_hook::low_level::emulate_default_handler;
