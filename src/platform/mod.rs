@@ -6,6 +6,7 @@ use crate::model::Snapshot;
 
 pub use close_notice::CloseNotice;
 pub use error::CollectError;
+pub use signal::{ProcessStart, refusal};
 
 #[cfg(target_os = "linux")]
 pub(crate) mod linux;
@@ -20,6 +21,7 @@ mod macos_convert;
 #[cfg(windows)]
 mod netstat2;
 mod processes;
+pub mod signal;
 pub mod system;
 
 #[cfg(windows)]
@@ -117,4 +119,31 @@ pub fn protocol_counters() -> crate::model::ProtocolCounters {
 /// Take one snapshot of the sockets `query` asks for, with owners when `query.owners` is set.
 pub fn snapshot(query: &Query) -> Result<Snapshot, CollectError> {
     Collector::new(query.clone()).snapshot()
+}
+
+/// When process `pid` started; `None` if it exited, cannot be read, or the OS does not say.
+pub fn process_start(pid: u32) -> Option<ProcessStart> {
+    #[cfg(target_os = "linux")]
+    return linux::pidfd::process_start(pid);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
+/// SIGTERM to `pid` if, at this moment, it is still the process that `started` then and holds
+/// the socket `inode`; otherwise nothing is sent and the error says why.
+pub fn terminate_holder(
+    pid: u32,
+    inode: Option<u64>,
+    started: Option<ProcessStart>,
+) -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    return linux::pidfd::terminate_holder(pid, inode, started);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (pid, inode, started);
+        Err("killing processes is not supported on this OS".to_string())
+    }
 }

@@ -5,13 +5,14 @@
 use std::time::{Duration, SystemTime};
 
 use super::details::{self, Details};
-use super::kill::{self, ProcessStart};
+use super::kill::{KillOwner, KillTarget};
 use super::layout::table_rows;
 use super::msg::{Effect, Key, Msg};
 use super::rows::{Column, GroupKey, Row};
 use super::table::{Line, Table};
 use crate::filter::{Filter, Query};
 use crate::model::{OwnerCoverage, Proto, Snapshot};
+use crate::platform::refusal;
 use crate::services::Services;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,44 +24,6 @@ pub struct LiveOptions {
     pub filter: String,
     /// That text as the command line parsed it, so the dashboard does not parse it again.
     pub parsed_filter: Option<Filter>,
-}
-
-/// The kill dialog: every process holding the socket, one of them chosen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KillTarget {
-    /// Every owner, in pid order.
-    pub owners: Vec<KillOwner>,
-    /// Index into `owners` of the one `y` signals.
-    pub selected: usize,
-    /// The socket, rechecked at the moment of sending: its owners may have changed since.
-    pub inode: Option<u64>,
-}
-
-impl KillTarget {
-    pub fn pid(&self) -> u32 {
-        self.owners[self.selected].pid
-    }
-}
-
-/// One process the kill dialog offers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KillOwner {
-    pub pid: u32,
-    /// Escaped program name, `?` when unknown.
-    pub program: String,
-    /// When it started, read as the dialog opened; `None` until read, or if it could not be.
-    pub started: Option<ProcessStart>,
-    /// Why `y` will not signal it (init, rnetstat itself), decided as the dialog opens.
-    pub refused: Option<&'static str>,
-}
-
-impl KillOwner {
-    /// When it started, for the dialog; `None` until the start was read.
-    pub fn started_text(&self) -> Option<String> {
-        self.started
-            .is_some()
-            .then(|| kill::describe_start(self.started))
-    }
 }
 
 /// What the selection stays on across refreshes, sorts and filters.
@@ -401,7 +364,7 @@ impl App {
                     pid,
                     program: self.table.program_of(pid),
                     started: None,
-                    refused: kill::refusal(pid),
+                    refused: refusal(pid),
                 })
                 .collect(),
             selected: 0,

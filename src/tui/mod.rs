@@ -218,7 +218,7 @@ fn dispatch(app: &mut App, msg: Msg) -> bool {
             inode,
             started,
         }) => {
-            let result = kill::terminate_holder(pid, inode, started);
+            let result = platform::terminate_holder(pid, inode, started);
             dispatch(app, Msg::Killed { pid, result })
         }
         Some(Effect::ReadStartTimes) => {
@@ -228,7 +228,7 @@ fn dispatch(app: &mut App, msg: Msg) -> bool {
                 .map_or(&[][..], |target| &target.owners);
             let starts = owners
                 .iter()
-                .map(|owner| kill::start_of(owner.pid))
+                .map(|owner| platform::process_start(owner.pid))
                 .collect();
             dispatch(app, Msg::StartTimes(starts))
         }

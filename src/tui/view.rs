@@ -7,8 +7,9 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::app::{App, KillTarget};
+use super::app::App;
 use super::details::{self, Details};
+use super::kill::KillTarget;
 use super::layout::{
     Align, CHANGED_COLOUR, COLUMNS, GONE_COLOUR, NEW_COLOUR, RowCells, Shorten, areas, centered,
     column_widths, optional_rate, push_cell, row_cells,

@@ -586,11 +586,10 @@ fn refuse_busy(mut stream: TcpStream) {
     let _ = stream.write(&bytes);
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
-    #[cfg(unix)]
     #[test]
     fn io_reasons_lose_the_os_error_number() {
         let in_use = io::Error::from_raw_os_error(libc::EADDRINUSE);

@@ -6,6 +6,7 @@ pub mod destroy_events;
 pub mod fuzzing;
 mod kernel_socket;
 mod owners;
+pub mod pidfd;
 mod proc_net;
 mod snmp;
 mod sock_diag;

@@ -16,7 +16,8 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
-use super::app::{App, KillOwner};
+use super::app::App;
+use super::kill::KillOwner;
 use super::kill::ProcessStart;
 use super::msg::{Effect, Key, Msg};
 use super::rows::Mark;
