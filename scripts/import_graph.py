@@ -150,7 +150,9 @@ def main():
     # Files that are test modules (`#[cfg(test)] mod tests;`) are not rooms of the design.
     for mod, path in list(mods.items()):
         for m in re.finditer(r"#\[cfg\([^\]]*\btest\b[^\]]*\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", open(path).read()):
-            mods.pop("::".join(filter(None, [mod, m.group(1)])), None)
+            test_mod = "::".join(filter(None, [mod, m.group(1)]))
+            for key in [k for k in mods if k == test_mod or k.startswith(test_mod + "::")]:
+                mods.pop(key)
     edges = {}
     for mod, path in mods.items():
         text = strip_tests(open(path).read())
