@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+pub mod holders;
+
 pub fn rnetstat() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rnetstat"))
 }
@@ -75,8 +77,14 @@ pub type Tuple = (String, String, String, String);
 
 /// `ss -tuanH`, normalised: interface scopes dropped, wildcard peers as `*`, netstat state names.
 pub fn ss_tuples() -> BTreeSet<Tuple> {
-    let output = Command::new("ss")
-        .args(["-tuanH"])
+    ss_tuples_through(&[])
+}
+
+/// [`ss_tuples`] of `ss` run through `prefix` (`ip netns exec NS`).
+pub fn ss_tuples_through(prefix: &[&str]) -> BTreeSet<Tuple> {
+    let mut words = prefix.iter().copied().chain(["ss", "-tuanH"]);
+    let output = Command::new(words.next().unwrap_or_default())
+        .args(words)
         .output()
         .expect("run ss");
     assert!(output.status.success(), "ss failed");

@@ -1,0 +1,99 @@
+//! What holds sockets for a test and is cleaned up when dropped, also when the test fails: a
+//! python3 script, a network namespace.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// A python3 script holding sockets until its stdin closes; the holder ends it when dropped,
+/// so a failed assertion does not leave it running.
+pub struct Python {
+    child: Child,
+    /// The first line the script printed.
+    pub line: String,
+}
+
+impl Python {
+    /// Run `script` with `python3`, through `prefix` (`setpriv ...`, `ip netns exec NS`) if any.
+    pub fn run(prefix: &[&str], script: &str) -> Python {
+        let mut words = prefix.iter().copied().chain(["python3", "-c", script]);
+        let mut command = Command::new(words.next().unwrap_or_default());
+        command.args(words);
+        let child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        // Held from here on, so a failure below still ends it.
+        let mut python = Python {
+            child,
+            line: String::new(),
+        };
+        let stdout = python.child.stdout.take().expect("piped stdout");
+        BufReader::new(stdout)
+            .read_line(&mut python.line)
+            .expect("the script's first line");
+        assert!(!python.line.is_empty(), "the script printed nothing");
+        python
+    }
+
+    pub fn numbers(&self) -> Vec<u32> {
+        self.line
+            .split_whitespace()
+            .map(|n| n.parse().expect("a number"))
+            .collect()
+    }
+}
+
+impl Drop for Python {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        if matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A network namespace of the test's own, deleted when dropped (also when the test fails).
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn create(name: String) -> Netns {
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        let netns = Netns { name };
+        netns.ip(&["netns", "add", &netns.name]);
+        netns
+    }
+
+    /// `ip` with `args`, which must succeed.
+    pub fn ip(&self, args: &[&str]) {
+        let output = Command::new("ip").args(args).output().expect("ip");
+        assert!(
+            output.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// `ip -n NS` with `args`.
+    pub fn ip_in(&self, args: &[&str]) {
+        let mut all = vec!["-n", &self.name];
+        all.extend(args);
+        self.ip(&all);
+    }
+
+    pub fn exec(&self) -> Vec<&str> {
+        vec!["ip", "netns", "exec", &self.name]
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
