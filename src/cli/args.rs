@@ -55,6 +55,11 @@ pub struct Args {
     /// ports (and programs, with -p), and the TCP counters of netstat -s
     #[arg(short = 's', long = "statistics", visible_alias = "summary", conflicts_with_all = ["live", "continuous", "info"])]
     pub statistics: bool,
+    /// The network namespace to list instead of rnetstat's own, as ss -N: a name under
+    /// /run/netns (ip netns), a PID whose namespace to use, or a path to a namespace file
+    /// (Linux)
+    #[arg(short = 'N', long = "net", value_name = "NAME|PID|PATH")]
+    pub net: Option<String>,
     /// Wide: never truncate addresses or program names
     #[arg(short = 'W', long = "wide")]
     pub wide: bool,

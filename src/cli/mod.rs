@@ -15,7 +15,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use crate::error::Error;
 use crate::filter::ast::{Expr, UserMatch};
 use crate::filter::parse::{MAX_FILTER_BYTES, parse, split_words};
-use crate::filter::{Filter, Listening, Query};
+use crate::filter::{Filter, Listening, Netns, Query};
 use crate::format::escaped;
 use crate::mode::metrics::{MetricsOptions, MetricsTarget};
 use crate::mode::print::{Format, PrintOptions};
@@ -85,6 +85,7 @@ impl Args {
                 || metrics,
             tcp_info: self.info,
             filter: None,
+            netns: self.net.as_deref().map(Netns::named),
         };
         let interval = self.interval.unwrap_or(DEFAULT_INTERVAL);
         let continuous = self.continuous.then_some(interval);
@@ -175,6 +176,9 @@ impl Args {
                     .filter(|line| !line.trim_start().starts_with('#'))
                     .map(str::to_string),
             );
+        }
+        if self.net.is_some() && !cfg!(target_os = "linux") {
+            return Err("-N: network namespaces are Linux's".to_string());
         }
         if self.unix && !cfg!(target_os = "linux") {
             return Err("-x: Unix sockets are not supported on this OS".to_string());

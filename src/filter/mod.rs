@@ -43,6 +43,36 @@ pub struct Query {
     /// The user's filter words: its states replace `listening`, its expression is applied
     /// after collection (it may ask about owners).
     pub filter: Option<Filter>,
+    /// `-N`: the network namespace to list instead of rnetstat's own.
+    pub netns: Option<Netns>,
+}
+
+/// A network namespace named on the command line (`-N NAME|PID|PATH`, as ss): a name under
+/// /run/netns, a process's namespace, or a path to a namespace file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Netns {
+    /// As the user wrote it, for messages.
+    pub given: String,
+    /// The namespace file it names: /run/netns/NAME, /proc/PID/ns/net, or the path itself.
+    pub path: std::path::PathBuf,
+}
+
+impl Netns {
+    /// Read `-N`'s argument as ss does: digits are a pid, text with a `/` is a path, anything
+    /// else a name under /run/netns. Nothing is opened here.
+    pub fn named(given: &str) -> Netns {
+        let path = if !given.is_empty() && given.bytes().all(|b| b.is_ascii_digit()) {
+            format!("/proc/{given}/ns/net").into()
+        } else if given.contains('/') {
+            given.into()
+        } else {
+            std::path::Path::new("/run/netns").join(given)
+        };
+        Netns {
+            given: given.to_string(),
+            path,
+        }
+    }
 }
 
 impl Default for Query {
@@ -57,6 +87,7 @@ impl Default for Query {
             owners: false,
             tcp_info: false,
             filter: None,
+            netns: None,
         }
     }
 }
@@ -103,6 +134,24 @@ impl Query {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_namespace_is_a_pid_a_path_or_a_name_under_run_netns() {
+        assert_eq!(
+            Netns::named("1234").path,
+            std::path::Path::new("/proc/1234/ns/net")
+        );
+        assert_eq!(
+            Netns::named("/var/run/x").path,
+            std::path::Path::new("/var/run/x")
+        );
+        assert_eq!(Netns::named("./x").path, std::path::Path::new("./x"));
+        assert_eq!(
+            Netns::named("blue").path,
+            std::path::Path::new("/run/netns/blue")
+        );
+        assert_eq!(Netns::named("blue").given, "blue");
+    }
     use std::net::SocketAddr;
 
     fn socket(proto: Proto, state: SocketState, local: &str) -> Socket {

@@ -17,7 +17,7 @@ pub struct SummaryOptions {
 pub fn run(query: &Query, options: &SummaryOptions) -> Result<(), Error> {
     let snapshot = platform::snapshot(query).map_err(Error::Collect)?;
     OwnersNotice::default().note(&snapshot.owners);
-    let summary = summarize(&snapshot, platform::protocol_counters());
+    let summary = summarize(&snapshot, platform::protocol_counters(query));
     let mut out = BufWriter::new(io::stdout().lock());
     if options.json {
         write_json(&mut out, &summary, &snapshot)

@@ -44,6 +44,11 @@ pub struct Collector {
 }
 
 impl Collector {
+    /// What this collector collects.
+    pub fn query(&self) -> &Query {
+        &self.query
+    }
+
     pub fn new(query: Query) -> Collector {
         Collector {
             query,
@@ -98,9 +103,13 @@ pub fn watch_closes(
             linux::COLLECTOR_ENV
         ));
     }
+    // The subscription's socket is made in the query's namespace, so it hears that one's closes.
     #[cfg(target_os = "linux")]
-    return linux::destroy_events::start(query, sender)
-        .map_err(|e| format!("the kernel's close notices are unavailable: {e}"));
+    return linux::in_netns(query, || {
+        linux::destroy_events::start(query, sender)
+            .map_err(|e| CollectError::new("subscribing to close notices", e))
+    })
+    .map_err(|e| format!("the kernel's close notices are unavailable: {e}"));
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (query, sender);
@@ -108,12 +117,16 @@ pub fn watch_closes(
     }
 }
 
-/// The kernel's `netstat -s` counters; all unknown where the OS does not give them.
-pub fn protocol_counters() -> crate::model::ProtocolCounters {
+/// The kernel's `netstat -s` counters of the query's network namespace; all unknown where the
+/// OS does not give them (or the namespace cannot be entered).
+pub fn protocol_counters(query: &Query) -> crate::model::ProtocolCounters {
     #[cfg(target_os = "linux")]
-    return linux::protocol_counters();
+    return linux::in_netns(query, || Ok(linux::protocol_counters())).unwrap_or_default();
     #[cfg(not(target_os = "linux"))]
-    return crate::model::ProtocolCounters::default();
+    {
+        let _ = query;
+        crate::model::ProtocolCounters::default()
+    }
 }
 
 /// Take one snapshot of the sockets `query` asks for, with owners when `query.owners` is set.

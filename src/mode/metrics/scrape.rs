@@ -12,7 +12,7 @@ use crate::platform::{CollectError, Collector};
 pub fn scrape(collector: &mut Collector) -> Result<(Snapshot, Scrape), CollectError> {
     let started = Instant::now();
     let snapshot = collector.snapshot()?;
-    let counters = platform::protocol_counters();
+    let counters = platform::protocol_counters(collector.query());
     let scrape = Scrape {
         duration: started.elapsed(),
         tcp_retransmitted_segments: counters.retransmitted_segments,

@@ -113,6 +113,8 @@ fn holders(addr: SocketAddr) -> String {
         owners: true,
         tcp_info: false,
         filter: None,
+        // The port is bound in rnetstat's own namespace: its holders are there.
+        netns: None,
     };
     let Ok(snapshot) = Collector::new(query).snapshot() else {
         return "and its holder could not be looked up".to_string();

@@ -5,6 +5,7 @@ pub mod destroy_events;
 #[doc(hidden)]
 pub mod fuzzing;
 mod kernel_socket;
+mod netns;
 mod owners;
 pub mod pidfd;
 mod proc_net;
@@ -32,14 +33,14 @@ pub struct Memory {
 pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectError> {
     let mut owners_as_of = None;
     let mut unix_sockets = if query.unix {
-        dump_unix(query)?
+        in_netns(query, || dump_unix(query))?
     } else {
         Vec::new()
     };
     let (sockets, owners) = match memory.owners.as_mut() {
         // Unix sockets are not in the live view, so a refresh has none to find owners for.
         Some(known) if query.owners && !query.unix && !known.due_for_full_scan() => {
-            let mut sockets = dump_sockets(query)?;
+            let mut sockets = in_netns(query, || dump_sockets(query))?;
             let owners = known.refresh(&mut sockets);
             owners_as_of = Some(known.full_scan_at());
             (sockets, owners)
@@ -72,7 +73,7 @@ fn snapshot_with_full_scan(
                 .name("owners".to_string())
                 .spawn_scoped(scope, owners::scan_all)
         });
-        let mut sockets = dump_sockets(query)?;
+        let mut sockets = in_netns(query, || dump_sockets(query))?;
         let scan = match scan {
             None => return Ok((sockets, OwnerCoverage::NotCollected)),
             Some(Ok(thread)) => thread.join().map_err(|payload| {
@@ -89,6 +90,18 @@ fn snapshot_with_full_scan(
         let owners = owners::attach(&mut sockets, scan);
         Ok((sockets, owners))
     })
+}
+
+/// `work` in the query's network namespace (`-N`), or right here in rnetstat's own. Socket
+/// inodes are unique machine-wide, so owners come from the one fd scan either way.
+pub fn in_netns<T: Send>(
+    query: &Query,
+    work: impl FnOnce() -> Result<T, CollectError> + Send,
+) -> Result<T, CollectError> {
+    match &query.netns {
+        Some(netns) => netns::run_in(netns, work),
+        None => work(),
+    }
 }
 
 /// Unix sockets in the query's states; from /proc/net/unix when UNIX_DIAG is missing.

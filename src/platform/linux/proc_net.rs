@@ -39,12 +39,14 @@ pub fn read_table(proto: Proto, family: Family, out: &mut Vec<Socket>) -> Result
     read_path(table_path(proto, family), proto, family, out)
 }
 
+/// The table of the calling thread's network namespace: /proc/net is the process's (its first
+/// thread's), which is not the namespace a `-N` thread entered.
 fn table_path(proto: Proto, family: Family) -> &'static str {
     match (proto, family) {
-        (Proto::Tcp, Family::Ipv4) => "/proc/net/tcp",
-        (Proto::Tcp, Family::Ipv6) => "/proc/net/tcp6",
-        (Proto::Udp, Family::Ipv4) => "/proc/net/udp",
-        (Proto::Udp, Family::Ipv6) => "/proc/net/udp6",
+        (Proto::Tcp, Family::Ipv4) => "/proc/thread-self/net/tcp",
+        (Proto::Tcp, Family::Ipv6) => "/proc/thread-self/net/tcp6",
+        (Proto::Udp, Family::Ipv4) => "/proc/thread-self/net/udp",
+        (Proto::Udp, Family::Ipv6) => "/proc/thread-self/net/udp6",
     }
 }
 
@@ -715,10 +717,22 @@ mod tests {
 
     #[test]
     fn table_paths() {
-        assert_eq!(table_path(Proto::Tcp, Family::Ipv4), "/proc/net/tcp");
-        assert_eq!(table_path(Proto::Tcp, Family::Ipv6), "/proc/net/tcp6");
-        assert_eq!(table_path(Proto::Udp, Family::Ipv4), "/proc/net/udp");
-        assert_eq!(table_path(Proto::Udp, Family::Ipv6), "/proc/net/udp6");
+        assert_eq!(
+            table_path(Proto::Tcp, Family::Ipv4),
+            "/proc/thread-self/net/tcp"
+        );
+        assert_eq!(
+            table_path(Proto::Tcp, Family::Ipv6),
+            "/proc/thread-self/net/tcp6"
+        );
+        assert_eq!(
+            table_path(Proto::Udp, Family::Ipv4),
+            "/proc/thread-self/net/udp"
+        );
+        assert_eq!(
+            table_path(Proto::Udp, Family::Ipv6),
+            "/proc/thread-self/net/udp6"
+        );
     }
 
     #[test]

@@ -52,13 +52,13 @@ pub fn counters_from(snmp: &str, netstat: &str, sockstat: &str) -> ProtocolCount
     }
 }
 
-/// Read the counters of this process's network namespace.
+/// Read the counters of the calling thread's network namespace (a `-N` thread's too).
 pub fn read_counters() -> ProtocolCounters {
     let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
     counters_from(
-        &read("/proc/net/snmp"),
-        &read("/proc/net/netstat"),
-        &read("/proc/net/sockstat"),
+        &read("/proc/thread-self/net/snmp"),
+        &read("/proc/thread-self/net/netstat"),
+        &read("/proc/thread-self/net/sockstat"),
     )
 }
 

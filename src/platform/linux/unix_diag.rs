@@ -196,8 +196,9 @@ mod tests {
 /// `/proc/net/unix` when UNIX_DIAG is missing (no unix_diag module): the same sockets, without
 /// queues, peers or uids (unknown, never 0).
 pub fn read_proc_net_unix() -> Result<Vec<UnixSocket>, CollectError> {
-    let bytes = std::fs::read("/proc/net/unix")
-        .map_err(|e| CollectError::new("reading /proc/net/unix", e))?;
+    // The calling thread's namespace (`-N`), not the process's first thread's.
+    let bytes = std::fs::read("/proc/thread-self/net/unix")
+        .map_err(|e| CollectError::new("reading /proc/thread-self/net/unix", e))?;
     Ok(bytes
         .split(|&b| b == b'\n')
         .skip(1)

@@ -1,0 +1,208 @@
+//! `-N NAME|PID|PATH`: another network namespace's sockets, as `ss -N` lists them, in a
+//! namespace the test makes (and deletes, also when it fails).
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use common::holders::{Netns, Python};
+use common::{json_tuples, rnetstat, ss_tuples, ss_tuples_through};
+use serde_json::Value;
+
+/// A namespace with loopback up and a python3 holding, inside it, a TCP listener with one
+/// connection to it and an IPv6 UDP socket; it prints its pid and the listener's port.
+fn namespace_with_sockets(tag: &str) -> (Netns, Python, u32, u16) {
+    let netns = Netns::create(format!("rnetstat-{tag}-{}", std::process::id()));
+    netns.ip_in(&["link", "set", "lo", "up"]);
+    let holder = Python::run(
+        &netns.exec(),
+        "import os,socket,sys\n\
+         s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+         c=socket.create_connection(s.getsockname()); a,_=s.accept()\n\
+         u=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); u.bind(('::1',0))\n\
+         print(os.getpid(), s.getsockname()[1], flush=True)\n\
+         sys.stdin.read()\n",
+    );
+    let numbers = holder.numbers();
+    let (pid, port) = (numbers[0], u16::try_from(numbers[1]).expect("a port"));
+    (netns, holder, pid, port)
+}
+
+fn json(args: &[&str], procfs: bool) -> Value {
+    let mut command = rnetstat();
+    command.env_remove("RNETSTAT_COLLECTOR");
+    if procfs {
+        command.env("RNETSTAT_COLLECTOR", "procfs");
+    }
+    let output = command.args(args).output().expect("run rnetstat");
+    assert!(
+        output.status.success(),
+        "rnetstat {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_ip, has_python3, has_ss)),
+    ignore = "needs root, ip, python3 and ss (apt-get install iproute2 python3)"
+)]
+fn one_namespace_by_name_pid_or_path_is_what_ss_sees_inside_it() {
+    let (netns, _holder, pid, port) = namespace_with_sockets("N");
+    let inside = ss_tuples_through(&netns.exec());
+    assert_eq!(inside.len(), 4, "ss in the namespace: {inside:?}");
+    let path = format!("/run/netns/{}", netns.name);
+    let pid_text = pid.to_string();
+    for given in [netns.name.as_str(), pid_text.as_str(), path.as_str()] {
+        for procfs in [false, true] {
+            let doc = json(&["--json", "-tuan", "-N", given], procfs);
+            assert_eq!(
+                json_tuples(&doc),
+                inside,
+                "-N {given} (procfs collector: {procfs})"
+            );
+        }
+    }
+    // Owners come from the one fd scan of the machine: the holder owns its sockets.
+    let doc = json(&["--json", "-tlnp", "-N", &netns.name], false);
+    let listener = doc["sockets"]
+        .as_array()
+        .expect("sockets")
+        .iter()
+        .find(|s| s["local"]["port"] == port)
+        .expect("the listener");
+    assert_eq!(
+        listener["processes"],
+        serde_json::json!([pid]),
+        "{listener}"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_ip, has_python3, has_ss)),
+    ignore = "needs root, ip, python3 and ss (apt-get install iproute2 python3)"
+)]
+fn without_n_the_namespace_rnetstat_runs_in_is_listed_alone() {
+    let (_netns, _holder, _pid, port) = namespace_with_sockets("host");
+    let listener = (
+        "tcp".to_string(),
+        format!("127.0.0.1 {port}"),
+        "*".to_string(),
+        "LISTEN".to_string(),
+    );
+    let filter = format!("sport = :{port}");
+    let host = json_tuples(&json(&["--json", "-tln", &filter], false));
+    // The namespace's listener is not here, unless this namespace has one on that port too.
+    assert_eq!(
+        host.contains(&listener),
+        ss_tuples().contains(&listener),
+        "{host:?}"
+    );
+}
+
+#[test]
+fn an_unknown_or_wrong_namespace_is_one_line_and_exit_1() {
+    let output = rnetstat()
+        .args(["-tan", "-N", "rnetstat-no-such-namespace"])
+        .output()
+        .expect("run rnetstat");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        "rnetstat: -N rnetstat-no-such-namespace: no such network namespace \
+         (/run/netns/rnetstat-no-such-namespace)"
+    );
+    // A file that is not a namespace is refused by the kernel, and said so.
+    let scratch = tempfile::NamedTempFile::new().expect("a scratch file");
+    let path = scratch.path().to_str().expect("a UTF-8 path");
+    let output = rnetstat()
+        .args(["-tan", "-N", path])
+        .output()
+        .expect("run rnetstat");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.ends_with(&format!(
+            "rnetstat: -N {path}: entering {path}: not a network namespace\n"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_ip, has_python3)),
+    ignore = "needs root, ip and python3 (apt-get install iproute2 python3)"
+)]
+fn watch_hears_the_namespace_s_connections_and_its_kernel_close_notices() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::mpsc::channel;
+    use std::time::{Duration, Instant};
+
+    let netns = Netns::create(format!("rnetstat-watch-{}", std::process::id()));
+    netns.ip_in(&["link", "set", "lo", "up"]);
+    let mut watcher = rnetstat()
+        .args([
+            "--watch",
+            "--json",
+            "-t",
+            "--interval",
+            "0.2",
+            "-N",
+            &netns.name,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rnetstat --watch");
+    let stdout = watcher.stdout.take().expect("piped stdout");
+    let (sender, lines) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    // A connection made and closed inside the namespace, once the watch has started.
+    std::thread::sleep(Duration::from_millis(500));
+    let holder = Python::run(
+        &netns.exec(),
+        "import socket,sys,time\n\
+         s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+         c=socket.create_connection(s.getsockname()); a,_=s.accept()\n\
+         time.sleep(0.6)\n\
+         print(s.getsockname()[1], flush=True)\n\
+         c.close(); a.close()\n\
+         sys.stdin.read()\n",
+    );
+    let port = u64::from(holder.numbers()[0]);
+    let (mut opened, mut closed) = (false, false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(opened && closed) && Instant::now() < deadline {
+        let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        let event: Value = serde_json::from_str(&line).expect("NDJSON");
+        let ours =
+            event["socket"]["local"]["port"] == port || event["socket"]["remote"]["port"] == port;
+        opened |= ours && event["event"] == "open";
+        // A close the kernel told is the socket's final state; one found by comparing
+        // refreshes would be as last seen, ESTABLISHED.
+        closed |= ours && event["event"] == "close" && event["socket"]["state"] != "ESTABLISHED";
+    }
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut watcher.stderr.take().expect("stderr"), &mut stderr)
+        .expect("stderr");
+    assert!(
+        opened && closed,
+        "open {opened}, close told by the kernel {closed}; {stderr}"
+    );
+    // The close notices were heard in the namespace: no fallback to comparing refreshes.
+    assert!(!stderr.contains("comparing refreshes"), "{stderr}");
+}
