@@ -206,3 +206,85 @@ fn watch_hears_the_namespace_s_connections_and_its_kernel_close_notices() {
     // The close notices were heard in the namespace: no fallback to comparing refreshes.
     assert!(!stderr.contains("comparing refreshes"), "{stderr}");
 }
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_ip, has_python3, has_ss)),
+    ignore = "needs root, ip, python3 and ss (apt-get install iproute2 python3)"
+)]
+fn all_namespaces_hold_each_namespace_s_sockets_labelled_with_it() {
+    use std::os::unix::fs::MetadataExt;
+
+    let (one, _one_holder, _, one_port) = namespace_with_sockets("all1");
+    let (two, _two_holder, two_pid, _) = namespace_with_sockets("all2");
+    let own_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let own_port = own_listener.local_addr().expect("address").port();
+    let inode_of = |path: &str| std::fs::metadata(path).expect("a namespace file").ino();
+    let own = inode_of("/proc/self/ns/net");
+    let doc = json(&["--json", "--all-netns", "-tuanp"], false);
+    let namespaces = doc["namespaces"].as_array().expect("namespaces");
+    for netns in [&one, &two] {
+        let inode = inode_of(&format!("/run/netns/{}", netns.name));
+        assert!(
+            namespaces
+                .iter()
+                .any(|n| n["inode"] == inode && n["name"] == netns.name.as_str()),
+            "{} ({inode}) in {namespaces:?}",
+            netns.name
+        );
+        // Each namespace's sockets, as ss inside it lists them, each labelled with it.
+        let labelled: Vec<Value> = doc["sockets"]
+            .as_array()
+            .expect("sockets")
+            .iter()
+            .filter(|s| s["netns"] == inode)
+            .cloned()
+            .collect();
+        let only = serde_json::json!({ "sockets": labelled });
+        assert_eq!(
+            json_tuples(&only),
+            ss_tuples_through(&netns.exec()),
+            "{}",
+            netns.name
+        );
+    }
+    // rnetstat's own namespace is listed too, its sockets labelled with it.
+    let ours = doc["sockets"]
+        .as_array()
+        .expect("sockets")
+        .iter()
+        .find(|s| s["local"]["port"] == own_port && s["state"] == "LISTEN")
+        .expect("the test's own listener");
+    assert_eq!(ours["netns"], own, "{ours}");
+    // Owners across namespaces come from the one fd scan.
+    let two_inode = inode_of(&format!("/run/netns/{}", two.name));
+    assert!(
+        doc["sockets"]
+            .as_array()
+            .expect("sockets")
+            .iter()
+            .filter(|s| s["netns"] == two_inode)
+            .all(|s| s["processes"] == serde_json::json!([two_pid])),
+        "{doc}"
+    );
+    // The table names the namespace in its own column, one awk field.
+    let output = rnetstat()
+        .args(["--all-netns", "-tln", &format!("sport = :{one_port}")])
+        .output()
+        .expect("run rnetstat");
+    let table = String::from_utf8_lossy(&output.stdout);
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert!(header.contains(&"Netns"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|row| row.contains(&format!("127.0.0.1:{one_port} "))
+                && row.split_whitespace().any(|cell| cell == one.name)),
+        "{table}"
+    );
+}

@@ -15,7 +15,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use crate::error::Error;
 use crate::filter::ast::{Expr, UserMatch};
 use crate::filter::parse::{MAX_FILTER_BYTES, parse, split_words};
-use crate::filter::{Filter, Listening, Netns, Query};
+use crate::filter::{Filter, Listening, Namespaces, Netns, Query};
 use crate::format::escaped;
 use crate::mode::metrics::{MetricsOptions, MetricsTarget};
 use crate::mode::print::{Format, PrintOptions};
@@ -85,7 +85,11 @@ impl Args {
                 || metrics,
             tcp_info: self.info,
             filter: None,
-            netns: self.net.as_deref().map(Netns::named),
+            netns: match (&self.net, self.all_netns) {
+                (Some(given), _) => Namespaces::One(Netns::named(given)),
+                (None, true) => Namespaces::All,
+                (None, false) => Namespaces::Own,
+            },
         };
         let interval = self.interval.unwrap_or(DEFAULT_INTERVAL);
         let continuous = self.continuous.then_some(interval);
@@ -177,8 +181,8 @@ impl Args {
                     .map(str::to_string),
             );
         }
-        if self.net.is_some() && !cfg!(target_os = "linux") {
-            return Err("-N: network namespaces are Linux's".to_string());
+        if (self.net.is_some() || self.all_netns) && !cfg!(target_os = "linux") {
+            return Err("-N, --all-netns: network namespaces are Linux's".to_string());
         }
         if self.unix && !cfg!(target_os = "linux") {
             return Err("-x: Unix sockets are not supported on this OS".to_string());

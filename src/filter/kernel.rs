@@ -236,6 +236,7 @@ mod tests {
             Socket {
                 timer: None,
                 v6only: None,
+                netns: None,
                 proto,
                 state,
                 local: SocketAddr::new(self.address(v6), self.port()),

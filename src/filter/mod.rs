@@ -43,8 +43,19 @@ pub struct Query {
     /// The user's filter words: its states replace `listening`, its expression is applied
     /// after collection (it may ask about owners).
     pub filter: Option<Filter>,
-    /// `-N`: the network namespace to list instead of rnetstat's own.
-    pub netns: Option<Netns>,
+    /// Which network namespaces to list: rnetstat's own, another (`-N`), or all (`--all-netns`).
+    pub netns: Namespaces,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Namespaces {
+    /// The one rnetstat runs in.
+    #[default]
+    Own,
+    /// `-N NAME|PID|PATH`.
+    One(Netns),
+    /// `--all-netns`: every network namespace a process or a /run/netns name holds.
+    All,
 }
 
 /// A network namespace named on the command line (`-N NAME|PID|PATH`, as ss): a name under
@@ -87,7 +98,7 @@ impl Default for Query {
             owners: false,
             tcp_info: false,
             filter: None,
-            netns: None,
+            netns: Namespaces::Own,
         }
     }
 }

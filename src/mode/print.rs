@@ -41,6 +41,7 @@ pub fn run(query: &Query, options: &PrintOptions) -> Result<(), Error> {
         let mut snapshot = platform::snapshot(query).map_err(Error::Collect)?;
         sort_sockets(&mut snapshot, &options.sort);
         notice.note(&snapshot.owners);
+        notice.note_namespaces(&snapshot.namespaces);
         match &options.format {
             Format::Table(table) => {
                 if options.continuous.is_some() {

@@ -16,7 +16,9 @@ pub struct SummaryOptions {
 
 pub fn run(query: &Query, options: &SummaryOptions) -> Result<(), Error> {
     let snapshot = platform::snapshot(query).map_err(Error::Collect)?;
-    OwnersNotice::default().note(&snapshot.owners);
+    let mut notice = OwnersNotice::default();
+    notice.note(&snapshot.owners);
+    notice.note_namespaces(&snapshot.namespaces);
     let summary = summarize(&snapshot, platform::protocol_counters(query));
     let mut out = BufWriter::new(io::stdout().lock());
     if options.json {

@@ -3,6 +3,7 @@
 mod counters;
 mod diff;
 mod event;
+mod namespace;
 mod process;
 mod snapshot;
 mod socket;
@@ -11,6 +12,7 @@ mod unix;
 pub use counters::ProtocolCounters;
 pub use diff::{Pairing, Remnants, SocketKey, pair};
 pub use event::{Event, EventKind};
+pub use namespace::Namespace;
 pub use process::Process;
 pub use snapshot::{OwnerCoverage, OwnerGaps, Refusers, Snapshot};
 pub use socket::{Family, Proto, Socket, SocketState, States, TcpInfo, Timer, TimerKind};

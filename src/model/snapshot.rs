@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
+use super::namespace::Namespace;
 use super::process::Process;
 use super::socket::Socket;
 use super::unix::UnixSocket;
@@ -297,6 +298,8 @@ pub struct Snapshot {
     /// view's refresh between full scans): a process that started sharing a known socket
     /// since then is not listed yet. `None`: every process was searched for this snapshot.
     pub owners_as_of: Option<SystemTime>,
+    /// `--all-netns`: every network namespace listed, in inode order; empty when one is.
+    pub namespaces: Vec<Namespace>,
 }
 
 impl Snapshot {

@@ -247,6 +247,9 @@ pub struct Socket {
     /// IPV6_V6ONLY of an IPv6 socket (Linux sock_diag): `false` is a `[::]` socket that takes
     /// IPv4 too; `None` for IPv4 and where the OS does not say.
     pub v6only: Option<bool>,
+    /// The inode of the network namespace the socket is in (`--all-netns`, see
+    /// [`Snapshot::namespaces`](super::Snapshot::namespaces)); `None` when one namespace is listed.
+    pub netns: Option<u64>,
 }
 
 impl Socket {
@@ -267,6 +270,7 @@ impl Socket {
             tcp_info: None,
             cookie: None,
             v6only: None,
+            netns: None,
         }
     }
 

@@ -86,6 +86,8 @@ pub const COLUMNS: &[(&str, &[&str])] = &[
         "tcp_info_sndbuf_limited_us",
         &["tcp_info", "sndbuf_limited_us"],
     ),
+    // Added after the first release of the columns: last, so earlier columns keep their places.
+    ("netns", &["netns"]),
 ];
 
 pub fn write_csv<W: Write>(

@@ -26,7 +26,17 @@ struct Document<'a> {
     /// Each owner of a listed socket once, keyed by its pid as a string: a socket names its
     /// owners by pid, so a long argv is written once per document, not once per socket.
     processes: ProcessMap<'a>,
+    /// `--all-netns`: every network namespace listed (empty when one is).
+    namespaces: Vec<NamespaceView<'a>>,
     sockets: Sockets<'a>,
+}
+
+#[derive(Serialize)]
+struct NamespaceView<'a> {
+    inode: u64,
+    name: Option<&'a str>,
+    /// Why its sockets are missing; null when they are listed.
+    error: Option<&'a str>,
 }
 
 /// The owners of the snapshot's sockets, in pid order, each once.
@@ -106,6 +116,9 @@ struct SocketView<'a> {
     send_q: Option<u32>,
     uid: Option<u32>,
     inode: Option<u64>,
+    /// The inode of its network namespace (`--all-netns`, a key of `namespaces`); null when
+    /// one namespace is listed.
+    netns: Option<u64>,
     timer: Option<TimerView>,
     processes: Pids<'a>,
     tcp_info: Option<TcpInfoView<'a>>,
@@ -306,6 +319,7 @@ fn socket_view<'a>(
         send_q: socket.send_q,
         uid: socket.uid,
         inode: socket.inode,
+        netns: socket.netns,
         timer: socket.timer.map(|timer| TimerView {
             kind: timer.kind.name().into_owned(),
             expires_ms: timer.expires_ms,
@@ -366,6 +380,15 @@ pub fn write_json<W: Write>(
         taken_at: snapshot.taken_at.map(rfc3339),
         owners: coverage_view(snapshot.owners),
         processes: ProcessMap { snapshot },
+        namespaces: snapshot
+            .namespaces
+            .iter()
+            .map(|namespace| NamespaceView {
+                inode: namespace.inode,
+                name: namespace.name.as_deref(),
+                error: namespace.error.as_deref(),
+            })
+            .collect(),
         sockets: Sockets { snapshot, services },
     };
     serde_json::to_writer(&mut *out, &document).map_err(io::Error::from)?;

@@ -138,6 +138,14 @@ pub fn write_table<W: Write>(
             limit: None,
         },
     ];
+    let namespaces = !snapshot.namespaces.is_empty();
+    if namespaces {
+        columns.push(Column {
+            title: "Netns",
+            align: Align::Left,
+            limit: None,
+        });
+    }
     if options.extended {
         columns.push(Column {
             title: "User",
@@ -282,6 +290,18 @@ fn push_row(
     cells.finish_cell(columns[4].limit);
     cells.text.push_str(socket.state.as_str());
     cells.finish_cell(None);
+    if !snapshot.namespaces.is_empty() {
+        // A name is chosen by whoever made it: escaped as a word, so the cell is one awk field.
+        let namespace = snapshot
+            .namespaces
+            .iter()
+            .find(|namespace| Some(namespace.inode) == socket.netns);
+        match namespace {
+            Some(namespace) => cells.text.push_str(&escaped_name(&namespace.label())),
+            None => cells.text.push('-'),
+        }
+        cells.finish_cell(None);
+    }
     if options.extended {
         push_user(cells, snapshot, socket.uid, options);
         push_optional_number(cells, socket.inode);

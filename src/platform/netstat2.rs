@@ -64,6 +64,7 @@ pub fn snapshot(query: &Query, _memory: &mut Memory) -> Result<Snapshot, Collect
                 tcp_info: None,
                 cookie: None,
                 v6only: None,
+                netns: None,
             })
         })
         .collect();

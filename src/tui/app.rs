@@ -456,6 +456,8 @@ impl App {
             owners_as_of,
             // The dashboard does not show Unix sockets (and -x conflicts with --live).
             unix_sockets: _,
+            // Nor, yet, which namespace each socket is in (--all-netns).
+            namespaces: _,
         } = snapshot;
         // Rates need the real time between the two snapshots, never the nominal interval.
         let elapsed = match (self.taken_at, taken_at) {

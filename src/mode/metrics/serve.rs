@@ -25,7 +25,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::http::{Answer, Parsed, Route, answer, parse_request, route};
 use super::scrape::exposition;
 use crate::error::Error;
-use crate::filter::{Listening, Query};
+use crate::filter::{Listening, Namespaces, Query};
 use crate::mode::notice::OwnersNotice;
 use crate::model::SocketState;
 use crate::output::prometheus::CONTENT_TYPE;
@@ -114,7 +114,7 @@ fn holders(addr: SocketAddr) -> String {
         tcp_info: false,
         filter: None,
         // The port is bound in rnetstat's own namespace: its holders are there.
-        netns: None,
+        netns: Namespaces::Own,
     };
     let Ok(snapshot) = Collector::new(query).snapshot() else {
         return "and its holder could not be looked up".to_string();

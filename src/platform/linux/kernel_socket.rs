@@ -53,6 +53,7 @@ impl KernelSocket {
             tcp_info: None,
             cookie: None,
             v6only: None,
+            netns: None,
         })
     }
 }

@@ -15,9 +15,9 @@ mod tcp_info;
 mod unix_diag;
 
 use super::error::CollectError;
-use crate::filter::Query;
 use crate::filter::kernel::{self, Request};
-use crate::model::{Family, OwnerCoverage, Proto, Snapshot, Socket, UnixSocket};
+use crate::filter::{Namespaces, Netns, Query};
+use crate::model::{Family, Namespace, OwnerCoverage, Proto, Snapshot, Socket, UnixSocket};
 
 /// Environment variable that forces the /proc/net collector (tests compare both collectors).
 pub const COLLECTOR_ENV: &str = "RNETSTAT_COLLECTOR";
@@ -37,20 +37,20 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
     } else {
         Vec::new()
     };
-    let (sockets, owners) = match memory.owners.as_mut() {
+    let (sockets, owners, namespaces) = match memory.owners.as_mut() {
         // Unix sockets are not in the live view, so a refresh has none to find owners for.
         Some(known) if query.owners && !query.unix && !known.due_for_full_scan() => {
-            let mut sockets = in_netns(query, || dump_sockets(query))?;
+            let (mut sockets, namespaces) = dump_namespaces(query)?;
             let owners = known.refresh(&mut sockets);
             owners_as_of = Some(known.full_scan_at());
-            (sockets, owners)
+            (sockets, owners, namespaces)
         }
         _ => {
-            let (sockets, owners) = snapshot_with_full_scan(query, &mut unix_sockets)?;
+            let (sockets, owners, namespaces) = snapshot_with_full_scan(query, &mut unix_sockets)?;
             if query.owners {
                 memory.owners = Some(owners::KnownOwners::after_full_scan(&sockets, owners));
             }
-            (sockets, owners)
+            (sockets, owners, namespaces)
         }
     };
     Ok(Snapshot {
@@ -58,6 +58,7 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
         unix_sockets,
         owners,
         owners_as_of,
+        namespaces,
         ..Snapshot::default()
     })
 }
@@ -65,7 +66,7 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
 fn snapshot_with_full_scan(
     query: &Query,
     unix_sockets: &mut [UnixSocket],
-) -> Result<(Vec<Socket>, OwnerCoverage), CollectError> {
+) -> Result<(Vec<Socket>, OwnerCoverage, Vec<Namespace>), CollectError> {
     // The fd scan does not need the dump's result until the end: run both at once.
     std::thread::scope(|scope| {
         let scan = query.owners.then(|| {
@@ -73,9 +74,9 @@ fn snapshot_with_full_scan(
                 .name("owners".to_string())
                 .spawn_scoped(scope, owners::scan_all)
         });
-        let mut sockets = in_netns(query, || dump_sockets(query))?;
+        let (mut sockets, namespaces) = dump_namespaces(query)?;
         let scan = match scan {
-            None => return Ok((sockets, OwnerCoverage::NotCollected)),
+            None => return Ok((sockets, OwnerCoverage::NotCollected, namespaces)),
             Some(Ok(thread)) => thread.join().map_err(|payload| {
                 CollectError::new(
                     "scanning /proc for socket owners",
@@ -88,8 +89,47 @@ fn snapshot_with_full_scan(
         // The one fd scan sees socket inodes of every kind: Unix sockets' owners come with it.
         owners::attach_unix(unix_sockets, &scan);
         let owners = owners::attach(&mut sockets, scan);
-        Ok((sockets, owners))
+        Ok((sockets, owners, namespaces))
     })
+}
+
+/// The query's TCP and UDP sockets in the namespaces it asks for; with `--all-netns`, each
+/// socket labelled with its namespace, and every namespace listed (with why, when its sockets
+/// could not be read).
+fn dump_namespaces(query: &Query) -> Result<(Vec<Socket>, Vec<Namespace>), CollectError> {
+    if query.netns != Namespaces::All {
+        return Ok((in_netns(query, || dump_sockets(query))?, Vec::new()));
+    }
+    let own = netns::own_inode();
+    let mut sockets = Vec::new();
+    let mut namespaces = Vec::new();
+    for found in netns::discover() {
+        let dumped = if Some(found.inode) == own {
+            dump_sockets(query)
+        } else {
+            let netns = Netns {
+                given: found.path.to_string_lossy().into_owned(),
+                path: found.path.clone(),
+            };
+            netns::run_in(&netns, || dump_sockets(query))
+        };
+        let error = match dumped {
+            Ok(mut dumped) => {
+                for socket in &mut dumped {
+                    socket.netns = Some(found.inode);
+                }
+                sockets.append(&mut dumped);
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        };
+        namespaces.push(Namespace {
+            inode: found.inode,
+            name: found.name,
+            error,
+        });
+    }
+    Ok((sockets, namespaces))
 }
 
 /// `work` in the query's network namespace (`-N`), or right here in rnetstat's own. Socket
@@ -99,8 +139,8 @@ pub fn in_netns<T: Send>(
     work: impl FnOnce() -> Result<T, CollectError> + Send,
 ) -> Result<T, CollectError> {
     match &query.netns {
-        Some(netns) => netns::run_in(netns, work),
-        None => work(),
+        Namespaces::One(netns) => netns::run_in(netns, work),
+        Namespaces::Own | Namespaces::All => work(),
     }
 }
 

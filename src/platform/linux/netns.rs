@@ -3,8 +3,12 @@
 //! terminal, `--serve`'s listener) stays where it is; a netlink socket belongs for good to the
 //! namespace of the thread that created it.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use crate::filter::Netns;
 use crate::format::escaped;
@@ -57,4 +61,75 @@ pub fn run_in<T: Send>(
             std::panic::resume_unwind(payload);
         })
     })
+}
+
+/// A network namespace found on the machine, with a file that names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The nsfs inode: the namespace's identity.
+    pub inode: u64,
+    /// A file to enter it by: /run/netns/NAME, or /proc/PID/ns/net of a process in it.
+    pub path: PathBuf,
+    /// Its /run/netns name, or `host` for pid 1's namespace.
+    pub name: Option<String>,
+}
+
+/// The inode of the namespace a namespace file names; `None` if it cannot be read.
+fn inode_of(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|meta| meta.ino())
+}
+
+/// The namespace rnetstat's threads run in (this thread's).
+pub fn own_inode() -> Option<u64> {
+    inode_of(Path::new("/proc/thread-self/ns/net"))
+}
+
+/// Every network namespace a /run/netns name or a process holds, in inode order, as lsns
+/// finds them. A process that exits while we look is skipped: its namespace, if it outlives
+/// it, is held by another process or a name.
+pub fn discover() -> Vec<Found> {
+    let mut found: BTreeMap<u64, Found> = BTreeMap::new();
+    let host = inode_of(Path::new("/proc/1/ns/net"));
+    if let Ok(names) = std::fs::read_dir("/run/netns") {
+        for entry in names.flatten() {
+            let path = entry.path();
+            if let Some(inode) = inode_of(&path) {
+                found.entry(inode).or_insert(Found {
+                    inode,
+                    name: Some(entry.file_name().to_string_lossy().into_owned()),
+                    path,
+                });
+            }
+        }
+    }
+    if let Ok(processes) = std::fs::read_dir("/proc") {
+        for entry in processes.flatten() {
+            let name = entry.file_name();
+            if !name.as_bytes().iter().all(u8::is_ascii_digit) {
+                continue;
+            }
+            let path = entry.path().join("ns/net");
+            if let Some(inode) = inode_of(&path) {
+                found.entry(inode).or_insert(Found {
+                    inode,
+                    path,
+                    name: None,
+                });
+            }
+        }
+    }
+    for namespace in found.values_mut() {
+        if namespace.name.is_none() && Some(namespace.inode) == host {
+            namespace.name = Some("host".to_string());
+        }
+    }
+    // rnetstat's own namespace, even where /proc lists no process (hidepid): it is listed.
+    if let Some(inode) = own_inode() {
+        found.entry(inode).or_insert(Found {
+            inode,
+            path: PathBuf::from("/proc/thread-self/ns/net"),
+            name: (Some(inode) == host).then(|| "host".to_string()),
+        });
+    }
+    found.into_values().collect()
 }
