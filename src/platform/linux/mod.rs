@@ -19,6 +19,9 @@ use crate::filter::kernel::{self, Request};
 use crate::filter::{Namespaces, Netns, Query};
 use crate::model::{Family, Namespace, OwnerCoverage, Proto, Snapshot, Socket, UnixSocket};
 
+/// How many namespaces `--all-netns` enters and dumps at once.
+const NAMESPACES_AT_ONCE: usize = 4;
+
 /// Environment variable that forces the /proc/net collector (tests compare both collectors).
 pub const COLLECTOR_ENV: &str = "RNETSTAT_COLLECTOR";
 
@@ -101,18 +104,43 @@ fn dump_namespaces(query: &Query) -> Result<(Vec<Socket>, Vec<Namespace>), Colle
         return Ok((in_netns(query, || dump_sockets(query))?, Vec::new()));
     }
     let own = netns::own_inode();
+    let found = netns::discover();
+    // A few namespaces at a time: entering one and dumping it is mostly waiting on the kernel.
+    let mut dumped: Vec<Result<Vec<Socket>, CollectError>> = Vec::with_capacity(found.len());
+    for batch in found.chunks(NAMESPACES_AT_ONCE) {
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = batch
+                .iter()
+                .map(|found| {
+                    let dump = move || {
+                        if Some(found.inode) == own {
+                            return dump_sockets(query);
+                        }
+                        let netns = Netns {
+                            given: found.path.to_string_lossy().into_owned(),
+                            path: found.path.clone(),
+                        };
+                        netns::run_in(&netns, || dump_sockets(query))
+                    };
+                    // No thread to spare (RLIMIT_NPROC): this one on the way, after the others.
+                    std::thread::Builder::new()
+                        .spawn_scoped(scope, dump)
+                        .map_err(|_| dump)
+                })
+                .collect();
+            for thread in threads {
+                dumped.push(match thread {
+                    Ok(thread) => thread
+                        .join()
+                        .unwrap_or_else(|payload| std::panic::resume_unwind(payload)),
+                    Err(dump) => dump(),
+                });
+            }
+        });
+    }
     let mut sockets = Vec::new();
-    let mut namespaces = Vec::new();
-    for found in netns::discover() {
-        let dumped = if Some(found.inode) == own {
-            dump_sockets(query)
-        } else {
-            let netns = Netns {
-                given: found.path.to_string_lossy().into_owned(),
-                path: found.path.clone(),
-            };
-            netns::run_in(&netns, || dump_sockets(query))
-        };
+    let mut namespaces = Vec::with_capacity(found.len());
+    for (found, dumped) in found.into_iter().zip(dumped) {
         let error = match dumped {
             Ok(mut dumped) => {
                 for socket in &mut dumped {
