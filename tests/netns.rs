@@ -288,3 +288,77 @@ fn all_namespaces_hold_each_namespace_s_sockets_labelled_with_it() {
         "{table}"
     );
 }
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_ip, has_python3)),
+    ignore = "needs root, ip and python3 (apt-get install iproute2 python3)"
+)]
+fn watch_over_all_namespaces_labels_opens_and_the_kernel_s_closes() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::MetadataExt;
+    use std::process::Stdio;
+    use std::sync::mpsc::channel;
+    use std::time::{Duration, Instant};
+
+    let netns = Netns::create(format!("rnetstat-watchall-{}", std::process::id()));
+    netns.ip_in(&["link", "set", "lo", "up"]);
+    let inode = std::fs::metadata(format!("/run/netns/{}", netns.name))
+        .expect("the namespace's file")
+        .ino();
+    let mut watcher = rnetstat()
+        .args([
+            "--watch",
+            "--json",
+            "-t",
+            "--interval",
+            "0.2",
+            "--all-netns",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rnetstat --watch");
+    let stdout = watcher.stdout.take().expect("piped stdout");
+    let (sender, lines) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    let holder = Python::run(
+        &netns.exec(),
+        "import socket,sys,time\n\
+         s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+         c=socket.create_connection(s.getsockname()); a,_=s.accept()\n\
+         time.sleep(0.6)\n\
+         print(s.getsockname()[1], flush=True)\n\
+         c.close(); a.close()\n\
+         sys.stdin.read()\n",
+    );
+    let port = u64::from(holder.numbers()[0]);
+    let (mut opened, mut closed) = (false, false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(opened && closed) && Instant::now() < deadline {
+        let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        let event: Value = serde_json::from_str(&line).expect("NDJSON");
+        let ours = (event["socket"]["local"]["port"] == port
+            || event["socket"]["remote"]["port"] == port)
+            && event["socket"]["netns"] == inode;
+        opened |= ours && event["event"] == "open";
+        // Told by the kernel: the final state, not ESTABLISHED as a refresh last saw it.
+        closed |= ours && event["event"] == "close" && event["socket"]["state"] != "ESTABLISHED";
+    }
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut watcher.stderr.take().expect("stderr"), &mut stderr)
+        .expect("stderr");
+    assert!(
+        opened && closed,
+        "open {opened}, close told by the kernel {closed}, in namespace {inode}; {stderr}"
+    );
+}

@@ -62,8 +62,8 @@ pub struct Args {
     pub net: Option<String>,
     /// Every network namespace on the machine (those of every process, and the names under
     /// /run/netns), each socket labelled with its namespace in a Netns column (Linux; not with
-    /// --watch or -x yet)
-    #[arg(long = "all-netns", conflicts_with_all = ["net", "watch", "unix"])]
+    /// -x yet)
+    #[arg(long = "all-netns", conflicts_with_all = ["net", "unix"])]
     pub all_netns: bool,
     /// Wide: never truncate addresses or program names
     #[arg(short = 'W', long = "wide")]

@@ -503,7 +503,12 @@ pub fn run(query: &Query, options: &WatchOptions) -> Result<(), Error> {
     let stop = stop_flag();
     let (sender, notices) = mpsc::channel();
     let mut notices_live = match crate::platform::watch_closes(query, sender) {
-        Ok(()) => true,
+        Ok(unsubscribed) => {
+            for why in unsubscribed {
+                eprintln!("rnetstat: {why}: its closes come from comparing refreshes");
+            }
+            true
+        }
         Err(why) => {
             eprintln!(
                 "rnetstat: {why}: closes come from comparing refreshes, and a socket that \

@@ -91,11 +91,12 @@ impl Collector {
 
 /// Start sending the kernel's close notices for the query's protocols and families on
 /// `sender`, from a thread of their own; the error says why there are none (the caller then
-/// compares snapshots only).
+/// compares snapshots only). With `--all-netns`, one subscription per namespace: the ones that
+/// could not be made are the `Ok` list, each a line to say.
 pub fn watch_closes(
     query: &Query,
     sender: std::sync::mpsc::Sender<CloseNotice>,
-) -> Result<(), String> {
+) -> Result<Vec<String>, String> {
     #[cfg(target_os = "linux")]
     if std::env::var_os(linux::COLLECTOR_ENV).is_some_and(|v| v == "procfs") {
         return Err(format!(
@@ -103,12 +104,17 @@ pub fn watch_closes(
             linux::COLLECTOR_ENV
         ));
     }
+    #[cfg(target_os = "linux")]
+    if query.netns == crate::filter::Namespaces::All {
+        return linux::watch_all_closes(query, sender);
+    }
     // The subscription's socket is made in the query's namespace, so it hears that one's closes.
     #[cfg(target_os = "linux")]
     return linux::in_netns(query, || {
-        linux::destroy_events::start(query, sender)
+        linux::destroy_events::start(query, sender, None)
             .map_err(|e| CollectError::new("subscribing to close notices", e))
     })
+    .map(|()| Vec::new())
     .map_err(|e| format!("the kernel's close notices are unavailable: {e}"));
     #[cfg(not(target_os = "linux"))]
     {

@@ -46,11 +46,12 @@ fn group(proto: Proto, family: Family) -> u32 {
 /// Subscribe to the close notices of the query's protocols and families and send them on
 /// `sender` from a thread of its own. Linux lets any user subscribe (sock_diag's groups are
 /// NL_CFG_F_NONROOT_RECV); an old kernel without them, or a sandbox, refuses.
-pub fn start(query: &Query, sender: Sender<CloseNotice>) -> io::Result<()> {
+/// `netns` labels the closed sockets with their namespace (`--all-netns`).
+pub fn start(query: &Query, sender: Sender<CloseNotice>, netns: Option<u64>) -> io::Result<()> {
     let socket = subscribe(query, RECEIVE_BUFFER_BYTES)?;
     std::thread::Builder::new()
         .name("close-notices".to_string())
-        .spawn(move || read_notices(&socket, &sender))?;
+        .spawn(move || read_notices(&socket, &sender, netns))?;
     Ok(())
 }
 
@@ -86,15 +87,18 @@ fn set_receive_buffer(socket: &NetlinkSocket, size: libc::c_int) {
     }
 }
 
-fn read_notices(socket: &NetlinkSocket, sender: &Sender<CloseNotice>) {
+fn read_notices(socket: &NetlinkSocket, sender: &Sender<CloseNotice>, netns: Option<u64>) {
     let mut buffer = vec![0u8; DATAGRAM_BYTES];
     loop {
         let notice = match socket.recv(&mut &mut buffer[..], 0) {
             Ok(received) => {
                 let datagram = &buffer[..received.min(buffer.len())];
-                let sockets = closed_sockets(datagram);
+                let mut sockets = closed_sockets(datagram);
                 if sockets.is_empty() {
                     continue;
+                }
+                for socket in &mut sockets {
+                    socket.netns = netns;
                 }
                 CloseNotice::Closed {
                     sockets,
@@ -216,7 +220,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         let (sender, notices) = channel();
-        std::thread::spawn(move || read_notices(&socket, &sender));
+        std::thread::spawn(move || read_notices(&socket, &sender, None));
         // The kernel tells of the drops once the notices it did queue are read.
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
@@ -279,7 +283,7 @@ mod tests {
             ..Query::default()
         };
         let (sender, notices) = channel();
-        if let Err(e) = start(&query, sender) {
+        if let Err(e) = start(&query, sender, None) {
             panic!("subscribing to close notices (these tests run as root): {e}");
         }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

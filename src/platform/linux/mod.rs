@@ -160,6 +160,48 @@ fn dump_namespaces(query: &Query) -> Result<(Vec<Socket>, Vec<Namespace>), Colle
     Ok((sockets, namespaces))
 }
 
+/// `--watch --all-netns`: a close-notice subscription in every namespace there is now, each
+/// labelling its sockets with its namespace. A namespace made later is not subscribed: its
+/// closes come from comparing snapshots. The namespaces that could not be subscribed to are
+/// the `Ok` list; none at all is the error.
+pub fn watch_all_closes(
+    query: &Query,
+    sender: std::sync::mpsc::Sender<crate::platform::CloseNotice>,
+) -> Result<Vec<String>, String> {
+    let own = netns::own_inode();
+    let found = netns::discover();
+    let mut failed = Vec::new();
+    for namespace in &found {
+        let subscribe = || {
+            destroy_events::start(query, sender.clone(), Some(namespace.inode))
+                .map_err(|e| CollectError::new("subscribing to close notices", e))
+        };
+        let subscribed = if Some(namespace.inode) == own {
+            subscribe()
+        } else {
+            let netns = Netns {
+                given: namespace.path.to_string_lossy().into_owned(),
+                path: namespace.path.clone(),
+            };
+            netns::run_in(&netns, subscribe)
+        };
+        if let Err(e) = subscribed {
+            let label = namespace
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("netns:[{}]", namespace.inode));
+            failed.push(format!(
+                "network namespace {}: the kernel's close notices are unavailable: {e}",
+                crate::format::escaped(&label)
+            ));
+        }
+    }
+    if !found.is_empty() && failed.len() == found.len() {
+        return Err(failed.join("; "));
+    }
+    Ok(failed)
+}
+
 /// `work` in the query's network namespace (`-N`), or right here in rnetstat's own. Socket
 /// inodes are unique machine-wide, so owners come from the one fd scan either way.
 pub fn in_netns<T: Send>(
