@@ -362,3 +362,42 @@ fn watch_over_all_namespaces_labels_opens_and_the_kernel_s_closes() {
         "open {opened}, close told by the kernel {closed}, in namespace {inode}; {stderr}"
     );
 }
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_ip, has_python3)),
+    ignore = "needs root, ip and python3 (apt-get install iproute2 python3)"
+)]
+fn unix_sockets_of_every_namespace_are_labelled_with_it() {
+    use std::os::unix::fs::MetadataExt;
+
+    let netns = Netns::create(format!("rnetstat-unix-{}", std::process::id()));
+    let inode = std::fs::metadata(format!("/run/netns/{}", netns.name))
+        .expect("the namespace's file")
+        .ino();
+    // An abstract name belongs to the network namespace it is bound in.
+    let name = format!("rnetstat-netns-test-{}", std::process::id());
+    let _holder = Python::run(
+        &netns.exec(),
+        &format!(
+            "import socket,sys\n\
+             s=socket.socket(socket.AF_UNIX); s.bind('\\0{name}'); s.listen()\n\
+             print(1, flush=True)\n\
+             sys.stdin.read()\n"
+        ),
+    );
+    let path = format!("@{name}");
+    let named = |doc: &Value| -> Vec<Value> {
+        doc["sockets"]
+            .as_array()
+            .expect("sockets")
+            .iter()
+            .filter(|s| s["local"]["path"] == path.as_str())
+            .cloned()
+            .collect()
+    };
+    let all = named(&json(&["--json", "-xl", "--all-netns"], false));
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["netns"], inode, "{all:?}");
+    assert!(named(&json(&["--json", "-xl"], false)).is_empty());
+}

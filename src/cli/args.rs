@@ -61,9 +61,8 @@ pub struct Args {
     #[arg(short = 'N', long = "net", value_name = "NAME|PID|PATH")]
     pub net: Option<String>,
     /// Every network namespace on the machine (those of every process, and the names under
-    /// /run/netns), each socket labelled with its namespace in a Netns column (Linux; not with
-    /// -x yet)
-    #[arg(long = "all-netns", conflicts_with_all = ["net", "unix"])]
+    /// /run/netns), each socket labelled with its namespace in a Netns column (Linux)
+    #[arg(long = "all-netns", conflicts_with = "net")]
     pub all_netns: bool,
     /// Wide: never truncate addresses or program names
     #[arg(short = 'W', long = "wide")]

@@ -102,6 +102,8 @@ pub struct UnixSocket {
     pub uid: Option<u32>,
     /// Pids of every process holding this socket, ascending; empty when unknown or not asked for.
     pub pids: Vec<u32>,
+    /// The inode of its network namespace (`--all-netns`); `None` when one namespace is listed.
+    pub netns: Option<u64>,
 }
 
 impl UnixSocket {
@@ -143,6 +145,7 @@ mod tests {
             send_q: Some(0),
             uid: None,
             pids: Vec::new(),
+            netns: None,
         }
     }
 

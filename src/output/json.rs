@@ -201,6 +201,8 @@ struct UnixView<'a> {
     send_q: Option<u32>,
     uid: Option<u32>,
     inode: u64,
+    /// `--all-netns`: the inode of its network namespace; null when one is listed.
+    netns: Option<u64>,
     processes: Pids<'a>,
 }
 
@@ -228,6 +230,7 @@ fn unix_view<'a>(snapshot: &'a Snapshot, socket: &'a UnixSocket) -> UnixView<'a>
         send_q: socket.send_q,
         uid: socket.uid,
         inode: socket.inode,
+        netns: socket.netns,
         processes: Pids {
             processes: &snapshot.processes,
             pids: &socket.pids,

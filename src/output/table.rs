@@ -290,18 +290,7 @@ fn push_row(
     cells.finish_cell(columns[4].limit);
     cells.text.push_str(socket.state.as_str());
     cells.finish_cell(None);
-    if !snapshot.namespaces.is_empty() {
-        // A name is chosen by whoever made it: escaped as a word, so the cell is one awk field.
-        let namespace = snapshot
-            .namespaces
-            .iter()
-            .find(|namespace| Some(namespace.inode) == socket.netns);
-        match namespace {
-            Some(namespace) => cells.text.push_str(&escaped_name(&namespace.label())),
-            None => cells.text.push('-'),
-        }
-        cells.finish_cell(None);
-    }
+    push_netns(cells, snapshot, socket.netns);
     if options.extended {
         push_user(cells, snapshot, socket.uid, options);
         push_optional_number(cells, socket.inode);
@@ -334,6 +323,23 @@ fn push_user(cells: &mut Cells, snapshot: &Snapshot, uid: Option<u32>, options: 
 }
 
 /// The PID/Program cell of a socket held by `pids`.
+/// The Netns cell of `--all-netns`: the namespace's name or `netns:[INODE]`. A name is chosen
+/// by whoever made it: escaped as a word, so the cell is one awk field.
+fn push_netns(cells: &mut Cells, snapshot: &Snapshot, netns: Option<u64>) {
+    if snapshot.namespaces.is_empty() {
+        return;
+    }
+    let namespace = snapshot
+        .namespaces
+        .iter()
+        .find(|namespace| Some(namespace.inode) == netns);
+    match namespace {
+        Some(namespace) => cells.text.push_str(&escaped_name(&namespace.label())),
+        None => cells.text.push('-'),
+    }
+    cells.finish_cell(None);
+}
+
 fn push_owners(cells: &mut Cells, columns: &[Column], snapshot: &Snapshot, pids: &[u32]) {
     let start = cells.start();
     let mut any = false;
@@ -394,6 +400,7 @@ fn push_unix_row(
     cells.finish_cell(columns[4].limit);
     cells.text.push_str(socket.state.as_str());
     cells.finish_cell(None);
+    push_netns(cells, snapshot, socket.netns);
     if options.extended {
         push_user(cells, snapshot, socket.uid, options);
         push_optional_number(cells, Some(socket.inode));
@@ -748,6 +755,7 @@ mod tests {
             send_q: Some(128),
             uid: Some(0),
             pids: vec![7],
+            netns: None,
         };
         let mut snapshot = sample();
         snapshot.sockets.truncate(1);

@@ -35,12 +35,12 @@ pub struct Memory {
 
 pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectError> {
     let mut owners_as_of = None;
-    let mut unix_sockets = if query.unix {
-        in_netns(query, || dump_unix(query))?
+    let (mut unix_sockets, unix_errors) = if query.unix {
+        dump_unix_namespaces(query)?
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
-    let (sockets, owners, namespaces) = match memory.owners.as_mut() {
+    let (sockets, owners, mut namespaces) = match memory.owners.as_mut() {
         // Unix sockets are not in the live view, so a refresh has none to find owners for.
         Some(known) if query.owners && !query.unix && !known.due_for_full_scan() => {
             let (mut sockets, namespaces) = dump_namespaces(query)?;
@@ -56,6 +56,15 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
             (sockets, owners, namespaces)
         }
     };
+    for (inode, error) in unix_errors {
+        if let Some(namespace) = namespaces.iter_mut().find(|n| n.inode == inode) {
+            let said = namespace
+                .error
+                .take()
+                .map_or_else(String::new, |e| format!("{e}; "));
+            namespace.error = Some(format!("{said}Unix sockets: {error}"));
+        }
+    }
     Ok(Snapshot {
         sockets,
         unix_sockets,
@@ -158,6 +167,41 @@ fn dump_namespaces(query: &Query) -> Result<(Vec<Socket>, Vec<Namespace>), Colle
         });
     }
     Ok((sockets, namespaces))
+}
+
+/// Namespaces (by inode) whose sockets could not be read, and why.
+type Unread = Vec<(u64, String)>;
+
+/// The query's Unix sockets in the namespaces it asks for; with `--all-netns`, labelled with
+/// their namespace, and the namespaces whose Unix sockets could not be read with why.
+fn dump_unix_namespaces(query: &Query) -> Result<(Vec<UnixSocket>, Unread), CollectError> {
+    if query.netns != Namespaces::All {
+        return Ok((in_netns(query, || dump_unix(query))?, Vec::new()));
+    }
+    let own = netns::own_inode();
+    let mut sockets = Vec::new();
+    let mut errors = Vec::new();
+    for found in netns::discover() {
+        let dumped = if Some(found.inode) == own {
+            dump_unix(query)
+        } else {
+            let netns = Netns {
+                given: found.path.to_string_lossy().into_owned(),
+                path: found.path.clone(),
+            };
+            netns::run_in(&netns, || dump_unix(query))
+        };
+        match dumped {
+            Ok(mut dumped) => {
+                for socket in &mut dumped {
+                    socket.netns = Some(found.inode);
+                }
+                sockets.append(&mut dumped);
+            }
+            Err(e) => errors.push((found.inode, e.to_string())),
+        }
+    }
+    Ok((sockets, errors))
 }
 
 /// `--watch --all-netns`: a close-notice subscription in every namespace there is now, each

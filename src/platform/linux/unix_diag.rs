@@ -131,6 +131,7 @@ pub(super) fn parse_socket(payload: &[u8]) -> Option<UnixSocket> {
         send_q: None,
         uid: None,
         pids: Vec::new(),
+        netns: None,
     };
     let mut attributes = &payload[UNIX_DIAG_MSG_BYTES..];
     while attributes.len() >= 4 {
@@ -251,6 +252,7 @@ pub(super) fn parse_proc_line(line: &[u8]) -> Option<UnixSocket> {
         send_q: None,
         uid: None,
         pids: Vec::new(),
+        netns: None,
     })
 }
 
