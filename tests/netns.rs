@@ -401,3 +401,46 @@ fn unix_sockets_of_every_namespace_are_labelled_with_it() {
     assert_eq!(all[0]["netns"], inode, "{all:?}");
     assert!(named(&json(&["--json", "-xl"], false)).is_empty());
 }
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_ip, has_python3, has_ss)),
+    ignore = "needs root, ip, python3 and ss (apt-get install iproute2 python3)"
+)]
+fn the_netns_word_picks_namespaces_by_name_or_inode() {
+    use std::os::unix::fs::MetadataExt;
+
+    let (blue, _blue_holder, _, _) = namespace_with_sockets("blue");
+    let (red, _red_holder, _, _) = namespace_with_sockets("red");
+    let inode_of = |netns: &Netns| {
+        std::fs::metadata(format!("/run/netns/{}", netns.name))
+            .expect("the namespace's file")
+            .ino()
+    };
+    // The word lists every namespace, then keeps the one named: blue's sockets, all of them.
+    let doc = json(&["--json", "-tuan", "netns", &blue.name], false);
+    let sockets = doc["sockets"].as_array().expect("sockets");
+    assert!(
+        sockets.iter().all(|s| s["netns"] == inode_of(&blue)),
+        "{doc}"
+    );
+    assert_eq!(json_tuples(&doc), ss_tuples_through(&blue.exec()));
+    // By inode, and two at once.
+    let red_inode = inode_of(&red).to_string();
+    let either = format!("netns {} or netns {red_inode}", blue.name);
+    let doc = json(&["--json", "-tuan", &either], false);
+    let mut both = ss_tuples_through(&blue.exec());
+    both.extend(ss_tuples_through(&red.exec()));
+    assert_eq!(json_tuples(&doc), both);
+    // A name with no namespace is a usage error, as a user with no account is.
+    let output = rnetstat()
+        .args(["-tan", "netns", "rnetstat-no-such-namespace"])
+        .output()
+        .expect("run rnetstat");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "rnetstat: filter: no network namespace named 'rnetstat-no-such-namespace' \
+         (a name under /run/netns, or host)\n"
+    );
+}

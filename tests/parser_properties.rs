@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use proptest::prelude::*;
-use rnetstat::filter::ast::{Expr, HostCond, PortOp, PortSide, ProcessMatch, Side, UserMatch};
+use rnetstat::filter::ast::{
+    Expr, HostCond, NetnsMatch, PortOp, PortSide, ProcessMatch, Side, UserMatch,
+};
 use rnetstat::filter::parse;
 use rnetstat::filter::{Filter, ast::States};
 use rnetstat::fuzzing;
@@ -501,6 +503,8 @@ fn leaf() -> impl Strategy<Value = Expr> {
         any::<u32>().prop_map(Expr::Pid),
         any::<u32>().prop_map(|uid| Expr::User(UserMatch::Uid(uid))),
         "[a-z_][a-z0-9_-]{0,8}".prop_map(|n| Expr::User(UserMatch::Name(n))),
+        any::<u64>().prop_map(|inode| Expr::Netns(NetnsMatch::Inode(inode))),
+        "[a-z_][a-z0-9_-]{0,8}".prop_map(|n| Expr::Netns(NetnsMatch::Name(n))),
     ]
 }
 
@@ -618,5 +622,7 @@ fn print_expr(out: &mut String, expr: &Expr) {
         Expr::Pid(pid) => write!(out, "pid {pid}").unwrap(),
         Expr::User(UserMatch::Uid(uid)) => write!(out, "user {uid}").unwrap(),
         Expr::User(UserMatch::Name(name)) => write!(out, "user {name}").unwrap(),
+        Expr::Netns(NetnsMatch::Inode(inode)) => write!(out, "netns {inode}").unwrap(),
+        Expr::Netns(NetnsMatch::Name(name)) => write!(out, "netns {name}").unwrap(),
     }
 }

@@ -30,6 +30,7 @@ and parentheses; rnetstat adds
 .BR "process NAME" | /REGEX/ ,
 .BR "pid N" ,
 .BR "user NAME" | UID ,
+.BR "netns NAME" | INODE ,
 .BR "proto tcp" | udp
 and
 .BR "port N" .

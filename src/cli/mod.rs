@@ -13,7 +13,7 @@ pub use args::{Args, DEFAULT_INTERVAL, Generate, MIN_INTERVAL_SECONDS, VERSION};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 use crate::error::Error;
-use crate::filter::ast::{Expr, UserMatch};
+use crate::filter::ast::{Expr, NetnsMatch, UserMatch};
 use crate::filter::parse::{MAX_FILTER_BYTES, parse, split_words};
 use crate::filter::{Filter, Listening, Namespaces, Netns, Query};
 use crate::format::escaped;
@@ -202,7 +202,6 @@ impl Args {
         let mut config = self.into_config(stdout_is_terminal, no_color);
         if let Mode::Live(live) = &mut config.mode {
             live.filter = words.join(" ");
-            live.parsed_filter = filter.clone();
         }
         if let Some(filter) = filter {
             // Conditions name addresses, ports and owners of TCP/UDP sockets; none of them
@@ -217,10 +216,35 @@ impl Args {
             if filter.states.is_some() {
                 config.query.listening = Listening::All;
             }
+            let mut filter = filter;
+            if filter
+                .expr
+                .iter()
+                .flat_map(Expr::conditions)
+                .any(|c| matches!(c, Expr::Netns(_)))
+            {
+                if let Namespaces::One(netns) = &config.query.netns {
+                    return Err(format!(
+                        "filter: netns picks among all namespaces; -N {} lists one",
+                        escaped(&netns.given)
+                    ));
+                }
+                // The word asks which namespace a socket is in: every namespace is listed.
+                config.query.netns = Namespaces::All;
+                if let Some(name) = resolve_namespaces(&mut filter) {
+                    return Err(format!(
+                        "filter: no network namespace named '{}' (a name under /run/netns, or host)",
+                        escaped(&name)
+                    ));
+                }
+            }
             if let Some(name) = unknown_user(&filter) {
                 return Err(format!("filter: no user named '{}'", escaped(name)));
             }
             config.query.owners |= filter.needs_owners();
+            if let Mode::Live(live) = &mut config.mode {
+                live.parsed_filter = Some(filter.clone());
+            }
             config.query.filter = Some(filter);
         }
         Ok(config)
@@ -260,6 +284,24 @@ fn unknown_user(filter: &Filter) -> Option<&str> {
             }
             _ => None,
         })
+}
+
+/// Turn each `netns NAME` into its namespace's inode; the first name with no namespace.
+fn resolve_namespaces(filter: &mut Filter) -> Option<String> {
+    let mut unknown = None;
+    if let Some(expr) = &mut filter.expr {
+        expr.conditions_mut(&mut |condition| {
+            if let Expr::Netns(NetnsMatch::Name(name)) = condition {
+                match platform::netns_inode(name) {
+                    Some(inode) => *condition = Expr::Netns(NetnsMatch::Inode(inode)),
+                    None => {
+                        unknown.get_or_insert_with(|| name.clone());
+                    }
+                }
+            }
+        });
+    }
+    unknown
 }
 
 /// What to tell a user who reached for a netstat or ss flag rnetstat does not have.

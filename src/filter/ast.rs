@@ -119,6 +119,15 @@ pub enum UserMatch {
     Uid(u32),
 }
 
+/// A network namespace (`netns NAME|INODE`, with `--all-netns`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetnsMatch {
+    /// As written: a /run/netns name or `host`, until the command line resolves it.
+    Name(String),
+    /// The namespace's nsfs inode.
+    Inode(u64),
+}
+
 /// A filter expression. Everything that walks one (evaluation, the kernel compiler, clone, drop)
 /// recurses once per level: the parser builds none deeper than `parse::MAX_DEPTH`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +156,8 @@ pub enum Expr {
     Pid(u32),
     /// rnetstat: `user NAME|UID`: the socket's owner (the uid the kernel records for it).
     User(UserMatch),
+    /// rnetstat: `netns NAME|INODE`: the socket's network namespace (`--all-netns`).
+    Netns(NetnsMatch),
 }
 
 impl Expr {
@@ -175,6 +186,20 @@ impl Expr {
     pub fn needs_owners(&self) -> bool {
         self.conditions()
             .any(|c| matches!(c, Expr::Process(_) | Expr::Pid(_)))
+    }
+
+    /// Call `change` on every condition, left to right (recursing once per level: the parser
+    /// builds none deeper than `parse::MAX_DEPTH`).
+    pub fn conditions_mut(&mut self, change: &mut impl FnMut(&mut Expr)) {
+        match self {
+            Expr::And(terms) | Expr::Or(terms) => {
+                for term in terms {
+                    term.conditions_mut(change);
+                }
+            }
+            Expr::Not(inner) => inner.conditions_mut(change),
+            condition => change(condition),
+        }
     }
 
     /// Every condition (each part that is not `and`, `or` or `not`), left to right, walked

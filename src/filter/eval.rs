@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::ast::{Expr, Filter, HostCond, PortSide, ProcessMatch, Side, UserMatch};
+use super::ast::{Expr, Filter, HostCond, NetnsMatch, PortSide, ProcessMatch, Side, UserMatch};
 use crate::model::{Family, Process, Snapshot, Socket};
 
 /// What `process`, `pid` and `user` conditions look up: a snapshot's processes and names.
@@ -71,6 +71,9 @@ impl Expr {
                     ProcessMatch::Pattern(regex) => regex.is_match(&process.name),
                 }),
             Expr::Pid(pid) => socket.pids.contains(pid),
+            Expr::Netns(NetnsMatch::Inode(inode)) => socket.netns == Some(*inode),
+            // A name the command line could not resolve names no namespace.
+            Expr::Netns(NetnsMatch::Name(_)) => false,
             Expr::User(wanted) => socket.uid.is_some_and(|uid| match wanted {
                 UserMatch::Uid(wanted) => uid == *wanted,
                 UserMatch::Name(name) => owners.user_names.get(&uid) == Some(name),

@@ -142,7 +142,9 @@ fn lower(expr: &Expr, counts_for: bool) -> KernelExpr {
             None => userspace_only(),
         },
         // The kernel dumps one protocol per request: `proto` is decided by which tables are read.
-        Expr::Proto(_) | Expr::Process(_) | Expr::Pid(_) | Expr::User(_) => userspace_only(),
+        Expr::Proto(_) | Expr::Process(_) | Expr::Pid(_) | Expr::User(_) | Expr::Netns(_) => {
+            userspace_only()
+        }
     }
 }
 

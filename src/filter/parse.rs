@@ -14,7 +14,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use regex::Regex;
 
-use super::ast::{Expr, Filter, HostCond, PortOp, PortSide, ProcessMatch, Side, States, UserMatch};
+use super::ast::{
+    Expr, Filter, HostCond, NetnsMatch, PortOp, PortSide, ProcessMatch, Side, States, UserMatch,
+};
 use crate::format::escaped;
 use crate::model::{Family, Proto};
 use crate::services::Services;
@@ -543,6 +545,17 @@ impl Parser<'_> {
                     Err(_) => UserMatch::Name(text),
                 }))
             }
+            "netns" => {
+                let Some(text) = self.take().map(str::to_string) else {
+                    return Err(self.error_here(
+                        "expected a namespace name or inode after 'netns'".to_string(),
+                    ));
+                };
+                Ok(Expr::Netns(match text.parse::<u64>() {
+                    Ok(inode) => NetnsMatch::Inode(inode),
+                    Err(_) => NetnsMatch::Name(text),
+                }))
+            }
             ")" => Err(self.error_at_last("expected a condition before ')'".to_string())),
             "and" | "&&" | "&" | "or" | "||" | "|" => {
                 Err(self.error_at_last(format!("expected a condition before '{word}'")))
@@ -1037,6 +1050,14 @@ mod tests {
         };
         assert!(regex.is_match("a/b c"));
         assert_eq!(expr("pid 1234"), Expr::Pid(1234));
+        assert_eq!(
+            expr("netns blue"),
+            Expr::Netns(NetnsMatch::Name("blue".to_string()))
+        );
+        assert_eq!(
+            expr("netns 4026531833"),
+            Expr::Netns(NetnsMatch::Inode(4_026_531_833))
+        );
         assert_eq!(expr("user 0"), Expr::User(UserMatch::Uid(0)));
         assert_eq!(
             expr("user postgres"),

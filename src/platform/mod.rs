@@ -140,6 +140,18 @@ pub fn snapshot(query: &Query) -> Result<Snapshot, CollectError> {
     Collector::new(query.clone()).snapshot()
 }
 
+/// The inode of the network namespace called `name`: a /run/netns name, or `host` for pid 1's
+/// namespace; `None` when there is none (or off Linux).
+pub fn netns_inode(name: &str) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    return linux::netns_inode(name);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = name;
+        None
+    }
+}
+
 /// When process `pid` started; `None` if it exited, cannot be read, or the OS does not say.
 pub fn process_start(pid: u32) -> Option<ProcessStart> {
     #[cfg(target_os = "linux")]

@@ -246,6 +246,8 @@ pub fn watch_all_closes(
     Ok(failed)
 }
 
+pub use netns::inode_named as netns_inode;
+
 /// `work` in the query's network namespace (`-N`), or right here in rnetstat's own. Socket
 /// inodes are unique machine-wide, so owners come from the one fd scan either way.
 pub fn in_netns<T: Send>(

@@ -79,6 +79,17 @@ fn inode_of(path: &Path) -> Option<u64> {
     std::fs::metadata(path).ok().map(|meta| meta.ino())
 }
 
+/// The namespace a `netns NAME` filter word names: /run/netns/NAME, or pid 1's for `host`.
+pub fn inode_named(name: &str) -> Option<u64> {
+    if name == "host" {
+        return inode_of(Path::new("/proc/1/ns/net"));
+    }
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return None;
+    }
+    inode_of(&Path::new("/run/netns").join(name))
+}
+
 /// The namespace rnetstat's threads run in (this thread's).
 pub fn own_inode() -> Option<u64> {
     inode_of(Path::new("/proc/thread-self/ns/net"))
