@@ -444,3 +444,54 @@ fn the_netns_word_picks_namespaces_by_name_or_inode() {
          (a name under /run/netns, or host)\n"
     );
 }
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_ip, has_python3, has_promtool)),
+    ignore = "needs root, ip, python3 and promtool (apt-get install iproute2 python3 prometheus)"
+)]
+fn metrics_over_all_namespaces_name_each_listener_s_namespace() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let (netns, _holder, _, port) = namespace_with_sockets("metrics");
+    let output = rnetstat()
+        .args(["--metrics", "--all-netns"])
+        .output()
+        .expect("run rnetstat --metrics");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    let label = format!("netns=\"{}\"", netns.name);
+    let port_label = format!("port=\"{port}\"");
+    for family in [
+        "rnetstat_listener_info{",
+        "rnetstat_listener_queue_length{",
+        "rnetstat_listener_queue_max{",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(family) && l.contains(&port_label) && l.contains(&label)),
+            "{family} {port_label} {label} in\n{text}"
+        );
+    }
+    // Still a valid exposition.
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    promtool
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&output.stdout)
+        .expect("write");
+    let checked = promtool.wait_with_output().expect("promtool");
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}

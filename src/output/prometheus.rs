@@ -130,8 +130,24 @@ fn write_sockets<W: Write>(out: &mut W, snapshot: &Snapshot) -> io::Result<()> {
     Ok(())
 }
 
-/// `rnetstat_listener_info{proto,family,address,port,process,user} 1`: one series per listening
-/// socket. Listeners that share every label (SO_REUSEPORT groups of one program) are one series.
+/// The `netns` label of a socket with `--all-netns` (its namespace's name, else `netns:[INODE]`):
+/// one value per namespace, on per-listener series only. `None` when one namespace is listed.
+fn netns_label(snapshot: &Snapshot, netns: Option<u64>) -> Option<String> {
+    if snapshot.namespaces.is_empty() {
+        return None;
+    }
+    Some(
+        snapshot
+            .namespaces
+            .iter()
+            .find(|namespace| Some(namespace.inode) == netns)
+            .map_or_else(String::new, |namespace| namespace.label()),
+    )
+}
+
+/// `rnetstat_listener_info{proto,family,address,port,process,user} 1` (and `netns` with
+/// `--all-netns`): one series per listening socket. Listeners that share every label
+/// (SO_REUSEPORT groups of one program) are one series.
 fn write_listeners<W: Write>(
     out: &mut W,
     snapshot: &Snapshot,
@@ -149,6 +165,7 @@ fn write_listeners<W: Write>(
             )
         });
         listeners.insert((
+            netns_label(snapshot, socket.netns),
             socket.proto,
             socket.family(),
             socket.local.ip(),
@@ -163,20 +180,20 @@ fn write_listeners<W: Write>(
         "gauge",
         "One series per listening socket (TCP LISTEN, unconnected UDP), always 1.",
     )?;
-    for (proto, family, address, port, process, user) in listeners {
-        sample(
-            out,
-            "rnetstat_listener_info",
-            &[
-                ("proto", proto.as_str()),
-                ("family", family.as_str()),
-                ("address", &address.to_string()),
-                ("port", &port.to_string()),
-                ("process", process),
-                ("user", &user),
-            ],
-            1,
-        )?;
+    for (netns, proto, family, address, port, process, user) in listeners {
+        let (address, port) = (address.to_string(), port.to_string());
+        let mut labels = vec![
+            ("proto", proto.as_str()),
+            ("family", family.as_str()),
+            ("address", address.as_str()),
+            ("port", port.as_str()),
+            ("process", process),
+            ("user", &user),
+        ];
+        if let Some(netns) = &netns {
+            labels.push(("netns", netns));
+        }
+        sample(out, "rnetstat_listener_info", &labels, 1)?;
     }
     Ok(())
 }
@@ -189,14 +206,15 @@ type PortQueue = (Option<u64>, Option<u64>);
 /// For a TCP listener the kernel reports the accept queue as Recv-Q and the backlog as Send-Q;
 /// a UDP socket has no accept queue, so it has no series here.
 fn write_listener_queues<W: Write>(out: &mut W, snapshot: &Snapshot) -> io::Result<()> {
-    let mut ports: BTreeMap<u16, PortQueue> = BTreeMap::new();
+    // By namespace too with `--all-netns`: the same port in two namespaces is two listeners.
+    let mut ports: BTreeMap<(Option<String>, u16), PortQueue> = BTreeMap::new();
     for socket in &snapshot.sockets {
         if socket.proto != Proto::Tcp || socket.state != SocketState::Listen {
             continue;
         }
         let queue = (socket.recv_q.map(u64::from), socket.send_q.map(u64::from));
         ports
-            .entry(socket.local.port())
+            .entry((netns_label(snapshot, socket.netns), socket.local.port()))
             .and_modify(|(length, max)| {
                 *length = length.zip(queue.0).map(|(a, b)| a + b);
                 *max = max.zip(queue.1).map(|(a, b)| a + b);
@@ -209,10 +227,11 @@ fn write_listener_queues<W: Write>(out: &mut W, snapshot: &Snapshot) -> io::Resu
         "gauge",
         "Connections waiting in the accept queues of the TCP listeners on a port.",
     )?;
-    for (port, (length, _)) in &ports {
+    for ((netns, port), (length, _)) in &ports {
         if let Some(length) = length {
             let port = port.to_string();
-            let labels = [("proto", "tcp"), ("port", port.as_str())];
+            let mut labels = vec![("proto", "tcp"), ("port", port.as_str())];
+            labels.extend(netns.as_deref().map(|netns| ("netns", netns)));
             sample(out, "rnetstat_listener_queue_length", &labels, length)?;
         }
     }
@@ -222,10 +241,11 @@ fn write_listener_queues<W: Write>(out: &mut W, snapshot: &Snapshot) -> io::Resu
         "gauge",
         "The accept queue limits (listen backlogs) of the TCP listeners on a port, summed.",
     )?;
-    for (port, (_, max)) in &ports {
+    for ((netns, port), (_, max)) in &ports {
         if let Some(max) = max {
             let port = port.to_string();
-            let labels = [("proto", "tcp"), ("port", port.as_str())];
+            let mut labels = vec![("proto", "tcp"), ("port", port.as_str())];
+            labels.extend(netns.as_deref().map(|netns| ("netns", netns)));
             sample(out, "rnetstat_listener_queue_max", &labels, max)?;
         }
     }
