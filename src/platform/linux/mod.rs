@@ -210,7 +210,7 @@ fn dump_unix_namespaces(query: &Query) -> Result<(Vec<UnixSocket>, Unread), Coll
 /// the `Ok` list; none at all is the error.
 pub fn watch_all_closes(
     query: &Query,
-    sender: std::sync::mpsc::Sender<crate::platform::CloseNotice>,
+    sender: std::sync::mpsc::Sender<crate::platform::close_notice::CloseNotice>,
 ) -> Result<Vec<String>, String> {
     let own = netns::own_inode();
     let found = netns::discover();
