@@ -133,29 +133,24 @@ fn an_unknown_or_wrong_namespace_is_one_line_and_exit_1() {
     );
 }
 
-#[test]
-#[cfg_attr(
-    not(all(is_root, has_ip, has_python3)),
-    ignore = "needs root, ip and python3 (apt-get install iproute2 python3)"
-)]
-fn watch_hears_the_namespace_s_connections_and_its_kernel_close_notices() {
+/// `rnetstat --watch --json -t --interval 0.2 FLAGS`; once it has run `settle`, one connection
+/// made and closed inside `netns`. Whether, within 10 s, an event `ours` (given the event and the
+/// connection's listening port) opened it, and one closed it with the kernel's final state (a
+/// close found by comparing refreshes is as last seen, ESTABLISHED); and the watch's stderr.
+fn watch_one_connection(
+    flags: &[&str],
+    netns: &Netns,
+    settle: std::time::Duration,
+    ours: impl Fn(&Value, u64) -> bool,
+) -> (bool, bool, String) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     use std::sync::mpsc::channel;
     use std::time::{Duration, Instant};
 
-    let netns = Netns::create(format!("rnetstat-watch-{}", std::process::id()));
-    netns.ip_in(&["link", "set", "lo", "up"]);
     let mut watcher = rnetstat()
-        .args([
-            "--watch",
-            "--json",
-            "-t",
-            "--interval",
-            "0.2",
-            "-N",
-            &netns.name,
-        ])
+        .args(["--watch", "--json", "-t", "--interval", "0.2"])
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -167,8 +162,7 @@ fn watch_hears_the_namespace_s_connections_and_its_kernel_close_notices() {
             let _ = sender.send(line);
         }
     });
-    // A connection made and closed inside the namespace, once the watch has started.
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(settle);
     let holder = Python::run(
         &netns.exec(),
         "import socket,sys,time\n\
@@ -187,11 +181,8 @@ fn watch_hears_the_namespace_s_connections_and_its_kernel_close_notices() {
             continue;
         };
         let event: Value = serde_json::from_str(&line).expect("NDJSON");
-        let ours =
-            event["socket"]["local"]["port"] == port || event["socket"]["remote"]["port"] == port;
+        let ours = ours(&event, port);
         opened |= ours && event["event"] == "open";
-        // A close the kernel told is the socket's final state; one found by comparing
-        // refreshes would be as last seen, ESTABLISHED.
         closed |= ours && event["event"] == "close" && event["socket"]["state"] != "ESTABLISHED";
     }
     let _ = watcher.kill();
@@ -199,6 +190,28 @@ fn watch_hears_the_namespace_s_connections_and_its_kernel_close_notices() {
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut watcher.stderr.take().expect("stderr"), &mut stderr)
         .expect("stderr");
+    (opened, closed, stderr)
+}
+
+/// Whether `event` is about a socket with `port` at either end.
+fn at_port(event: &Value, port: u64) -> bool {
+    event["socket"]["local"]["port"] == port || event["socket"]["remote"]["port"] == port
+}
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_ip, has_python3)),
+    ignore = "needs root, ip and python3 (apt-get install iproute2 python3)"
+)]
+fn watch_hears_the_namespace_s_connections_and_its_kernel_close_notices() {
+    let netns = Netns::create(format!("rnetstat-watch-{}", std::process::id()));
+    netns.ip_in(&["link", "set", "lo", "up"]);
+    let (opened, closed, stderr) = watch_one_connection(
+        &["-N", &netns.name],
+        &netns,
+        std::time::Duration::from_millis(500),
+        at_port,
+    );
     assert!(
         opened && closed,
         "open {opened}, close told by the kernel {closed}; {stderr}"
@@ -295,68 +308,19 @@ fn all_namespaces_hold_each_namespace_s_sockets_labelled_with_it() {
     ignore = "needs root, ip and python3 (apt-get install iproute2 python3)"
 )]
 fn watch_over_all_namespaces_labels_opens_and_the_kernel_s_closes() {
-    use std::io::{BufRead, BufReader};
     use std::os::unix::fs::MetadataExt;
-    use std::process::Stdio;
-    use std::sync::mpsc::channel;
-    use std::time::{Duration, Instant};
 
     let netns = Netns::create(format!("rnetstat-watchall-{}", std::process::id()));
     netns.ip_in(&["link", "set", "lo", "up"]);
     let inode = std::fs::metadata(format!("/run/netns/{}", netns.name))
         .expect("the namespace's file")
         .ino();
-    let mut watcher = rnetstat()
-        .args([
-            "--watch",
-            "--json",
-            "-t",
-            "--interval",
-            "0.2",
-            "--all-netns",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run rnetstat --watch");
-    let stdout = watcher.stdout.take().expect("piped stdout");
-    let (sender, lines) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = sender.send(line);
-        }
-    });
-    std::thread::sleep(Duration::from_millis(800));
-    let holder = Python::run(
-        &netns.exec(),
-        "import socket,sys,time\n\
-         s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
-         c=socket.create_connection(s.getsockname()); a,_=s.accept()\n\
-         time.sleep(0.6)\n\
-         print(s.getsockname()[1], flush=True)\n\
-         c.close(); a.close()\n\
-         sys.stdin.read()\n",
+    let (opened, closed, stderr) = watch_one_connection(
+        &["--all-netns"],
+        &netns,
+        std::time::Duration::from_millis(800),
+        |event, port| at_port(event, port) && event["socket"]["netns"] == inode,
     );
-    let port = u64::from(holder.numbers()[0]);
-    let (mut opened, mut closed) = (false, false);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !(opened && closed) && Instant::now() < deadline {
-        let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) else {
-            continue;
-        };
-        let event: Value = serde_json::from_str(&line).expect("NDJSON");
-        let ours = (event["socket"]["local"]["port"] == port
-            || event["socket"]["remote"]["port"] == port)
-            && event["socket"]["netns"] == inode;
-        opened |= ours && event["event"] == "open";
-        // Told by the kernel: the final state, not ESTABLISHED as a refresh last saw it.
-        closed |= ours && event["event"] == "close" && event["socket"]["state"] != "ESTABLISHED";
-    }
-    let _ = watcher.kill();
-    let _ = watcher.wait();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut watcher.stderr.take().expect("stderr"), &mut stderr)
-        .expect("stderr");
     assert!(
         opened && closed,
         "open {opened}, close told by the kernel {closed}, in namespace {inode}; {stderr}"

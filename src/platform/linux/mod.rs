@@ -16,7 +16,7 @@ mod unix_diag;
 
 use super::error::CollectError;
 use crate::filter::kernel::{self, Request};
-use crate::filter::{Namespaces, Netns, Query};
+use crate::filter::{Namespaces, Query};
 use crate::model::{Family, Namespace, OwnerCoverage, Proto, Snapshot, Socket, UnixSocket};
 
 /// How many namespaces `--all-netns` enters and dumps at once.
@@ -35,21 +35,28 @@ pub struct Memory {
 
 pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectError> {
     let mut owners_as_of = None;
+    // Found once per snapshot, for the Unix dump and the TCP/UDP dump alike.
+    let found = if query.netns == Namespaces::All {
+        netns::discover()
+    } else {
+        Vec::new()
+    };
     let (mut unix_sockets, unix_errors) = if query.unix {
-        dump_unix_namespaces(query)?
+        dump_unix_namespaces(query, &found)?
     } else {
         (Vec::new(), Vec::new())
     };
     let (sockets, owners, mut namespaces) = match memory.owners.as_mut() {
         // Unix sockets are not in the live view, so a refresh has none to find owners for.
         Some(known) if query.owners && !query.unix && !known.due_for_full_scan() => {
-            let (mut sockets, namespaces) = dump_namespaces(query)?;
+            let (mut sockets, namespaces) = dump_namespaces(query, &found)?;
             let owners = known.refresh(&mut sockets);
             owners_as_of = Some(known.full_scan_at());
             (sockets, owners, namespaces)
         }
         _ => {
-            let (sockets, owners, namespaces) = snapshot_with_full_scan(query, &mut unix_sockets)?;
+            let (sockets, owners, namespaces) =
+                snapshot_with_full_scan(query, &found, &mut unix_sockets)?;
             if query.owners {
                 memory.owners = Some(owners::KnownOwners::after_full_scan(&sockets, owners));
             }
@@ -77,6 +84,7 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
 
 fn snapshot_with_full_scan(
     query: &Query,
+    found: &[netns::Found],
     unix_sockets: &mut [UnixSocket],
 ) -> Result<(Vec<Socket>, OwnerCoverage, Vec<Namespace>), CollectError> {
     // The fd scan does not need the dump's result until the end: run both at once.
@@ -86,7 +94,7 @@ fn snapshot_with_full_scan(
                 .name("owners".to_string())
                 .spawn_scoped(scope, owners::scan_all)
         });
-        let (mut sockets, namespaces) = dump_namespaces(query)?;
+        let (mut sockets, namespaces) = dump_namespaces(query, found)?;
         let scan = match scan {
             None => return Ok((sockets, OwnerCoverage::NotCollected, namespaces)),
             Some(Ok(thread)) => thread.join().map_err(|payload| {
@@ -107,13 +115,15 @@ fn snapshot_with_full_scan(
 
 /// The query's TCP and UDP sockets in the namespaces it asks for; with `--all-netns`, each
 /// socket labelled with its namespace, and every namespace listed (with why, when its sockets
-/// could not be read).
-fn dump_namespaces(query: &Query) -> Result<(Vec<Socket>, Vec<Namespace>), CollectError> {
+/// could not be read). `found`: the namespaces of `--all-netns`.
+fn dump_namespaces(
+    query: &Query,
+    found: &[netns::Found],
+) -> Result<(Vec<Socket>, Vec<Namespace>), CollectError> {
     if query.netns != Namespaces::All {
         return Ok((in_netns(query, || dump_sockets(query))?, Vec::new()));
     }
     let own = netns::own_inode();
-    let found = netns::discover();
     // A few namespaces at a time: entering one and dumping it is mostly waiting on the kernel.
     let mut dumped: Vec<Result<Vec<Socket>, CollectError>> = Vec::with_capacity(found.len());
     for batch in found.chunks(NAMESPACES_AT_ONCE) {
@@ -121,16 +131,7 @@ fn dump_namespaces(query: &Query) -> Result<(Vec<Socket>, Vec<Namespace>), Colle
             let threads: Vec<_> = batch
                 .iter()
                 .map(|found| {
-                    let dump = move || {
-                        if Some(found.inode) == own {
-                            return dump_sockets(query);
-                        }
-                        let netns = Netns {
-                            given: found.path.to_string_lossy().into_owned(),
-                            path: found.path.clone(),
-                        };
-                        netns::run_in(&netns, || dump_sockets(query))
-                    };
+                    let dump = move || found.run(own, || dump_sockets(query));
                     // No thread to spare (RLIMIT_NPROC): this one on the way, after the others.
                     std::thread::Builder::new()
                         .spawn_scoped(scope, dump)
@@ -149,7 +150,7 @@ fn dump_namespaces(query: &Query) -> Result<(Vec<Socket>, Vec<Namespace>), Colle
     }
     let mut sockets = Vec::new();
     let mut namespaces = Vec::with_capacity(found.len());
-    for (found, dumped) in found.into_iter().zip(dumped) {
+    for (found, dumped) in found.iter().zip(dumped) {
         let error = match dumped {
             Ok(mut dumped) => {
                 for socket in &mut dumped {
@@ -160,11 +161,7 @@ fn dump_namespaces(query: &Query) -> Result<(Vec<Socket>, Vec<Namespace>), Colle
             }
             Err(e) => Some(e.to_string()),
         };
-        namespaces.push(Namespace {
-            inode: found.inode,
-            name: found.name,
-            error,
-        });
+        namespaces.push(found.listed(error));
     }
     Ok((sockets, namespaces))
 }
@@ -174,23 +171,18 @@ type Unread = Vec<(u64, String)>;
 
 /// The query's Unix sockets in the namespaces it asks for; with `--all-netns`, labelled with
 /// their namespace, and the namespaces whose Unix sockets could not be read with why.
-fn dump_unix_namespaces(query: &Query) -> Result<(Vec<UnixSocket>, Unread), CollectError> {
+fn dump_unix_namespaces(
+    query: &Query,
+    found: &[netns::Found],
+) -> Result<(Vec<UnixSocket>, Unread), CollectError> {
     if query.netns != Namespaces::All {
         return Ok((in_netns(query, || dump_unix(query))?, Vec::new()));
     }
     let own = netns::own_inode();
     let mut sockets = Vec::new();
     let mut errors = Vec::new();
-    for found in netns::discover() {
-        let dumped = if Some(found.inode) == own {
-            dump_unix(query)
-        } else {
-            let netns = Netns {
-                given: found.path.to_string_lossy().into_owned(),
-                path: found.path.clone(),
-            };
-            netns::run_in(&netns, || dump_unix(query))
-        };
+    for found in found {
+        let dumped = found.run(own, || dump_unix(query));
         match dumped {
             Ok(mut dumped) => {
                 for socket in &mut dumped {
@@ -220,23 +212,10 @@ pub fn watch_all_closes(
             destroy_events::start(query, sender.clone(), Some(namespace.inode))
                 .map_err(|e| CollectError::new("subscribing to close notices", e))
         };
-        let subscribed = if Some(namespace.inode) == own {
-            subscribe()
-        } else {
-            let netns = Netns {
-                given: namespace.path.to_string_lossy().into_owned(),
-                path: namespace.path.clone(),
-            };
-            netns::run_in(&netns, subscribe)
-        };
-        if let Err(e) = subscribed {
-            let label = namespace
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("netns:[{}]", namespace.inode));
+        if let Err(e) = namespace.run(own, subscribe) {
             failed.push(format!(
                 "network namespace {}: the kernel's close notices are unavailable: {e}",
-                crate::format::escaped(&label)
+                crate::format::escaped(&namespace.listed(None).label())
             ));
         }
     }

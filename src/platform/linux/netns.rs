@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::filter::Netns;
 use crate::format::escaped;
+use crate::model::Namespace;
 use crate::platform::error::CollectError;
 
 /// Run `work` on a thread of its own inside `netns`, and return what it returned. Threads it
@@ -72,6 +73,34 @@ pub struct Found {
     pub path: PathBuf,
     /// Its /run/netns name, or `host` for pid 1's namespace.
     pub name: Option<String>,
+}
+
+impl Found {
+    /// `work` inside this namespace: right here when it is `own` (rnetstat's), else on a
+    /// thread that entered it.
+    pub fn run<T: Send>(
+        &self,
+        own: Option<u64>,
+        work: impl FnOnce() -> Result<T, CollectError> + Send,
+    ) -> Result<T, CollectError> {
+        if Some(self.inode) == own {
+            return work();
+        }
+        let netns = Netns {
+            given: self.path.to_string_lossy().into_owned(),
+            path: self.path.clone(),
+        };
+        run_in(&netns, work)
+    }
+
+    /// As a snapshot lists it, with why its sockets are missing, if they are.
+    pub fn listed(&self, error: Option<String>) -> Namespace {
+        Namespace {
+            inode: self.inode,
+            name: self.name.clone(),
+            error,
+        }
+    }
 }
 
 /// The inode of the namespace a namespace file names; `None` if it cannot be read.
