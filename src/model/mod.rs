@@ -1,5 +1,6 @@
 //! The data every front end works from: one [`Snapshot`] of sockets and their owning processes.
 
+mod context;
 mod counters;
 mod diff;
 mod event;
@@ -9,6 +10,7 @@ mod snapshot;
 mod socket;
 mod unix;
 
+pub use context::{Container, Context, Pod, Runtime};
 pub use counters::ProtocolCounters;
 pub use diff::{Pairing, Remnants, SocketKey, pair};
 pub use event::{Event, EventKind};
