@@ -37,9 +37,11 @@ pub fn filter(text: &str) -> FilterOutcome {
     let kernel = KernelFilter::of(&filter);
     let processes = HashMap::new();
     let user_names = HashMap::new();
+    let cgroups = HashMap::new();
     let owners = Owners {
         processes: &processes,
         user_names: &user_names,
+        cgroups: &cgroups,
     };
     for socket in sample_sockets() {
         assert!(

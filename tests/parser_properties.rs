@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use proptest::prelude::*;
 use rnetstat::filter::ast::{
-    Expr, HostCond, NetnsMatch, PortOp, PortSide, ProcessMatch, Side, UserMatch,
+    CgroupMatch, Expr, HostCond, NetnsMatch, PortOp, PortSide, ProcessMatch, Side, UserMatch,
 };
 use rnetstat::filter::parse;
 use rnetstat::filter::{Filter, ast::States};
@@ -505,6 +505,9 @@ fn leaf() -> impl Strategy<Value = Expr> {
         "[a-z_][a-z0-9_-]{0,8}".prop_map(|n| Expr::User(UserMatch::Name(n))),
         any::<u64>().prop_map(|inode| Expr::Netns(NetnsMatch::Inode(inode))),
         "[a-z_][a-z0-9_-]{0,8}".prop_map(|n| Expr::Netns(NetnsMatch::Name(n))),
+        "[a-z0-9][a-z0-9_.-]{0,8}".prop_map(Expr::Container),
+        "[a-z][a-z0-9_.@-]{0,8}".prop_map(Expr::Unit),
+        "(/[a-z0-9_.-]{1,6}){1,3}".prop_map(|p| Expr::Cgroup(CgroupMatch::Path(p))),
     ]
 }
 
@@ -624,5 +627,9 @@ fn print_expr(out: &mut String, expr: &Expr) {
         Expr::User(UserMatch::Name(name)) => write!(out, "user {name}").unwrap(),
         Expr::Netns(NetnsMatch::Inode(inode)) => write!(out, "netns {inode}").unwrap(),
         Expr::Netns(NetnsMatch::Name(name)) => write!(out, "netns {name}").unwrap(),
+        Expr::Container(word) => write!(out, "container {word}").unwrap(),
+        Expr::Unit(word) => write!(out, "unit {word}").unwrap(),
+        Expr::Cgroup(CgroupMatch::Path(path)) => write!(out, "cgroup {path}").unwrap(),
+        Expr::Cgroup(CgroupMatch::Id(id)) => write!(out, "cgroup {id}").unwrap(),
     }
 }

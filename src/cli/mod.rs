@@ -13,7 +13,7 @@ pub use args::{Args, DEFAULT_INTERVAL, Generate, MIN_INTERVAL_SECONDS, VERSION};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 use crate::error::Error;
-use crate::filter::ast::{Expr, NetnsMatch, UserMatch};
+use crate::filter::ast::{CgroupMatch, Expr, NetnsMatch, UserMatch};
 use crate::filter::parse::{MAX_FILTER_BYTES, parse, split_words};
 use crate::filter::{Filter, Listening, Namespaces, Netns, Query};
 use crate::format::escaped;
@@ -90,6 +90,15 @@ impl Args {
                 (None, true) => Namespaces::All,
                 (None, false) => Namespaces::Own,
             },
+            // What each socket runs as: shown with -e, beside the namespace with
+            // --all-netns, in the dashboard, and in every export.
+            contexts: self.extend
+                || self.all_netns
+                || (self.json && !self.statistics)
+                || self.csv
+                || self.live
+                || self.watch
+                || metrics,
         };
         let interval = self.interval.unwrap_or(DEFAULT_INTERVAL);
         let continuous = self.continuous.then_some(interval);
@@ -147,6 +156,7 @@ impl Args {
                 color: stdout_is_terminal && !no_color,
                 header: !self.no_header,
                 info: self.info,
+                contexts: cfg!(target_os = "linux") && (self.extend || self.all_netns),
             }))
         };
         let mut query = query;
@@ -238,10 +248,17 @@ impl Args {
                     ));
                 }
             }
+            if let Some(path) = resolve_cgroups(&mut filter) {
+                return Err(format!(
+                    "filter: no cgroup at '{}' (a cgroup v2 path, as `ss --cgroup` shows it)",
+                    escaped(&path)
+                ));
+            }
             if let Some(name) = unknown_user(&filter) {
                 return Err(format!("filter: no user named '{}'", escaped(name)));
             }
             config.query.owners |= filter.needs_owners();
+            config.query.contexts |= filter.needs_contexts();
             if let Mode::Live(live) = &mut config.mode {
                 live.parsed_filter = Some(filter.clone());
             }
@@ -296,6 +313,24 @@ fn resolve_namespaces(filter: &mut Filter) -> Option<String> {
                     Some(inode) => *condition = Expr::Netns(NetnsMatch::Inode(inode)),
                     None => {
                         unknown.get_or_insert_with(|| name.clone());
+                    }
+                }
+            }
+        });
+    }
+    unknown
+}
+
+/// Turn each `cgroup PATH` into its cgroup's id; the first path with no cgroup.
+fn resolve_cgroups(filter: &mut Filter) -> Option<String> {
+    let mut unknown = None;
+    if let Some(expr) = &mut filter.expr {
+        expr.conditions_mut(&mut |condition| {
+            if let Expr::Cgroup(CgroupMatch::Path(path)) = condition {
+                match platform::cgroup_id(path) {
+                    Some(id) => *condition = Expr::Cgroup(CgroupMatch::Id(id)),
+                    None => {
+                        unknown.get_or_insert_with(|| path.clone());
                     }
                 }
             }

@@ -26,6 +26,11 @@ impl Filter {
     pub fn needs_owners(&self) -> bool {
         self.expr.as_ref().is_some_and(Expr::needs_owners)
     }
+
+    /// Whether evaluating the filter needs what each socket runs as (its cgroup).
+    pub fn needs_contexts(&self) -> bool {
+        self.expr.as_ref().is_some_and(Expr::needs_contexts)
+    }
 }
 
 /// Which end of a connection a condition looks at.
@@ -128,6 +133,15 @@ pub enum NetnsMatch {
     Inode(u64),
 }
 
+/// A cgroup v2 (`cgroup PATH`, as ss).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CgroupMatch {
+    /// As written, until the command line finds its id.
+    Path(String),
+    /// The cgroup's id (its directory's inode in cgroupfs), as the kernel names sockets' cgroups.
+    Id(u64),
+}
+
 /// A filter expression. Everything that walks one (evaluation, the kernel compiler, clone, drop)
 /// recurses once per level: the parser builds none deeper than `parse::MAX_DEPTH`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +172,14 @@ pub enum Expr {
     User(UserMatch),
     /// rnetstat: `netns NAME|INODE`: the socket's network namespace (`--all-netns`).
     Netns(NetnsMatch),
+    /// rnetstat: `container NAME|ID`: the socket was made in this container (its name, or an
+    /// id or the start of one).
+    Container(String),
+    /// rnetstat: `unit NAME`: the socket was made in this systemd unit (`nginx` is
+    /// `nginx.service`).
+    Unit(String),
+    /// ss: `cgroup PATH`: the socket was made in exactly this cgroup v2.
+    Cgroup(CgroupMatch),
 }
 
 impl Expr {
@@ -186,6 +208,12 @@ impl Expr {
     pub fn needs_owners(&self) -> bool {
         self.conditions()
             .any(|c| matches!(c, Expr::Process(_) | Expr::Pid(_)))
+    }
+
+    /// Whether any part asks what a socket runs as (`container`, `unit`, `cgroup`).
+    pub fn needs_contexts(&self) -> bool {
+        self.conditions()
+            .any(|c| matches!(c, Expr::Container(_) | Expr::Unit(_) | Expr::Cgroup(_)))
     }
 
     /// Call `change` on every condition, left to right (recursing once per level: the parser

@@ -4,14 +4,18 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::ast::{Expr, Filter, HostCond, NetnsMatch, PortSide, ProcessMatch, Side, UserMatch};
-use crate::model::{Family, Process, Snapshot, Socket};
+use super::ast::{
+    CgroupMatch, Expr, Filter, HostCond, NetnsMatch, PortSide, ProcessMatch, Side, UserMatch,
+};
+use crate::model::{Cgroup, Family, Process, Snapshot, Socket, context_of};
 
 /// What `process`, `pid` and `user` conditions look up: a snapshot's processes and names.
 #[derive(Debug, Clone, Copy)]
 pub struct Owners<'a> {
     pub processes: &'a HashMap<u32, Process>,
     pub user_names: &'a HashMap<u32, String>,
+    /// What `container`, `unit` and `cgroup` look up: the sockets' cgroups.
+    pub cgroups: &'a HashMap<u64, Cgroup>,
 }
 
 impl<'a> Owners<'a> {
@@ -19,6 +23,7 @@ impl<'a> Owners<'a> {
         Owners {
             processes: &snapshot.processes,
             user_names: &snapshot.user_names,
+            cgroups: &snapshot.cgroups,
         }
     }
 }
@@ -41,6 +46,7 @@ pub fn retain_matching(snapshot: &mut Snapshot, filter: &Filter) {
     let owners = Owners {
         processes: &snapshot.processes,
         user_names: &snapshot.user_names,
+        cgroups: &snapshot.cgroups,
     };
     snapshot.sockets.retain(|s| filter.matches(s, owners));
 }
@@ -74,6 +80,13 @@ impl Expr {
             Expr::Netns(NetnsMatch::Inode(inode)) => socket.netns == Some(*inode),
             // A name the command line could not resolve names no namespace.
             Expr::Netns(NetnsMatch::Name(_)) => false,
+            Expr::Container(word) => context_of(socket, owners.cgroups, owners.processes)
+                .is_some_and(|context| context.is_container(word)),
+            Expr::Unit(word) => context_of(socket, owners.cgroups, owners.processes)
+                .is_some_and(|context| context.is_unit(word)),
+            Expr::Cgroup(CgroupMatch::Id(id)) => socket.cgroup == Some(*id),
+            // A path the command line found no cgroup at names none.
+            Expr::Cgroup(CgroupMatch::Path(_)) => false,
             Expr::User(wanted) => socket.uid.is_some_and(|uid| match wanted {
                 UserMatch::Uid(wanted) => uid == *wanted,
                 UserMatch::Name(name) => owners.user_names.get(&uid) == Some(name),
@@ -187,6 +200,7 @@ mod tests {
             user: Some("www".into()),
             cmdline: None,
             argv: None,
+            cgroup: None,
         };
         World {
             processes: HashMap::from([(42, process)]),
@@ -201,8 +215,74 @@ mod tests {
             Owners {
                 processes: &world.processes,
                 user_names: &world.user_names,
+                cgroups: &std::collections::HashMap::new(),
             },
         )
+    }
+
+    #[test]
+    fn container_unit_and_cgroup_read_the_sockets_cgroup() {
+        let id = "2f1e6b6a1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f";
+        let cgroup = |path: String| {
+            let mut context = crate::model::Context::of_path(&path);
+            if let Some(crate::model::Context::Container(c)) = &mut context {
+                c.name = Some("web".into());
+            }
+            Cgroup { path, context }
+        };
+        let cgroups = HashMap::from([
+            (7, cgroup(format!("/machine.slice/libpod-{id}.scope"))),
+            (8, cgroup("/system.slice/nginx.service".into())),
+        ]);
+        let world = world();
+        let holds = |text: &str, socket: &Socket| {
+            let mut filter = filter(text);
+            if let Some(expr) = &mut filter.expr {
+                expr.conditions_mut(&mut |c| {
+                    if let Expr::Cgroup(CgroupMatch::Path(path)) = c {
+                        let id = cgroups
+                            .iter()
+                            .find(|(_, g)| g.path == *path)
+                            .map(|(id, _)| *id);
+                        *c = Expr::Cgroup(CgroupMatch::Id(id.unwrap_or(0)));
+                    }
+                });
+            }
+            filter.matches(
+                socket,
+                Owners {
+                    processes: &world.processes,
+                    user_names: &world.user_names,
+                    cgroups: &cgroups,
+                },
+            )
+        };
+        let in_cgroup = |id| Socket {
+            cgroup: Some(id),
+            ..established()
+        };
+        let (container, unit, unknown) = (in_cgroup(7), in_cgroup(8), in_cgroup(9));
+        assert!(holds("container web", &container));
+        assert!(holds(&format!("container {}", &id[..12]), &container));
+        assert!(!holds("container web", &unit) && !holds("container web", &unknown));
+        assert!(!holds("container nginx", &container));
+        assert!(holds("unit nginx", &unit) && holds("unit nginx.service", &unit));
+        assert!(!holds("unit nginx", &container) && !holds("unit nginx", &unknown));
+        assert!(holds("cgroup /system.slice/nginx.service", &unit));
+        assert!(!holds("cgroup /system.slice/nginx.service", &container));
+        assert!(
+            !holds("cgroup /system.slice", &unit),
+            "ss matches the exact cgroup"
+        );
+        // An unresolved path matches nothing.
+        assert!(!Expr::Cgroup(CgroupMatch::Path("/x".into())).matches(
+            &unit,
+            Owners {
+                processes: &world.processes,
+                user_names: &world.user_names,
+                cgroups: &cgroups,
+            }
+        ));
     }
 
     fn established() -> Socket {

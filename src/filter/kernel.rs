@@ -142,9 +142,14 @@ fn lower(expr: &Expr, counts_for: bool) -> KernelExpr {
             None => userspace_only(),
         },
         // The kernel dumps one protocol per request: `proto` is decided by which tables are read.
-        Expr::Proto(_) | Expr::Process(_) | Expr::Pid(_) | Expr::User(_) | Expr::Netns(_) => {
-            userspace_only()
-        }
+        Expr::Proto(_)
+        | Expr::Process(_)
+        | Expr::Pid(_)
+        | Expr::User(_)
+        | Expr::Netns(_)
+        | Expr::Container(_)
+        | Expr::Unit(_)
+        | Expr::Cgroup(_) => userspace_only(),
     }
 }
 
@@ -254,6 +259,7 @@ mod tests {
                 },
                 tcp_info: None,
                 cookie: None,
+                cgroup: None,
             }
         }
 
@@ -333,6 +339,7 @@ mod tests {
             user: None,
             cmdline: None,
             argv: None,
+            cgroup: None,
         };
         (
             HashMap::from([(100, process(100, "nginx")), (200, process(200, "python3"))]),
@@ -346,6 +353,7 @@ mod tests {
         let owners = Owners {
             processes: &processes,
             user_names: &user_names,
+            cgroups: &std::collections::HashMap::new(),
         };
         let mut generate = Generator(0x2545_f491_4f6c_dd1d);
         let sockets: Vec<Socket> = (0..200).map(|_| generate.socket()).collect();
@@ -378,6 +386,7 @@ mod tests {
         let owners = Owners {
             processes: &processes,
             user_names: &user_names,
+            cgroups: &std::collections::HashMap::new(),
         };
         let mut generate = Generator(0x9e37_79b9_7f4a_7c15);
         let sockets: Vec<Socket> = (0..200).map(|_| generate.socket()).collect();
@@ -566,6 +575,7 @@ mod tests {
                 let owners = Owners {
                     processes: &processes,
                     user_names: &user_names,
+                    cgroups: &std::collections::HashMap::new(),
                 };
                 for text in deepest(0) {
                     let words = split_words(&[&text]);

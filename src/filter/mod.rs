@@ -45,6 +45,9 @@ pub struct Query {
     pub filter: Option<Filter>,
     /// Which network namespaces to list: rnetstat's own, another (`-N`), or all (`--all-netns`).
     pub netns: Namespaces,
+    /// Say what each socket and owner runs as (Linux): the cgroup path, and the container,
+    /// pod or systemd unit it names. Costs a walk of the cgroup tree and the runtimes' files.
+    pub contexts: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -99,6 +102,7 @@ impl Default for Query {
             tcp_info: false,
             filter: None,
             netns: Namespaces::Own,
+            contexts: false,
         }
     }
 }

@@ -15,7 +15,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use regex::Regex;
 
 use super::ast::{
-    Expr, Filter, HostCond, NetnsMatch, PortOp, PortSide, ProcessMatch, Side, States, UserMatch,
+    CgroupMatch, Expr, Filter, HostCond, NetnsMatch, PortOp, PortSide, ProcessMatch, Side, States,
+    UserMatch,
 };
 use crate::format::escaped;
 use crate::model::{Family, Proto};
@@ -125,18 +126,19 @@ const STATE_NAMES: &str = "established, syn-sent, syn-recv, fin-wait-1, fin-wait
      closed, close-wait, last-ack, listening, closing, all, connected, synchronized, bucket, big";
 
 /// ss conditions rnetstat does not evaluate: a pointed error beats "unexpected word".
-const UNSUPPORTED_SS_WORDS: [&str; 4] = ["dev", "fwmark", "cgroup", "autobound"];
+const UNSUPPORTED_SS_WORDS: [&str; 3] = ["dev", "fwmark", "autobound"];
 
 /// Split arguments into words: on whitespace, with `(` and `)` words of their own, so
-/// `'(dport = :443)'` and `( dport = :443 )` read the same. A word starting with `/` runs to
-/// the next unescaped `/` (a `process /REGEX/` may hold spaces and parentheses).
+/// `'(dport = :443)'` and `( dport = :443 )` read the same. After `process`, a word starting
+/// with `/` runs to the next unescaped `/` (a `/REGEX/` may hold spaces and parentheses); a
+/// `cgroup /PATH` is a word like any other.
 pub fn split_words<S: AsRef<str>>(args: &[S]) -> Vec<String> {
     let text = args.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" ");
     let mut words = Vec::new();
     let mut chars = text.chars().peekable();
     let mut word = String::new();
     while let Some(c) = chars.next() {
-        if c == '/' && word.is_empty() {
+        if c == '/' && word.is_empty() && words.last().is_some_and(|w| w == "process") {
             word.push(c);
             while let Some(c) = chars.next() {
                 word.push(c);
@@ -555,6 +557,21 @@ impl Parser<'_> {
                     Ok(inode) => NetnsMatch::Inode(inode),
                     Err(_) => NetnsMatch::Name(text),
                 }))
+            }
+            "container" | "unit" | "cgroup" => {
+                let what = match word.as_str() {
+                    "container" => "a container name or id",
+                    "unit" => "a systemd unit",
+                    _ => "a cgroup path",
+                };
+                let Some(text) = self.take().map(str::to_string) else {
+                    return Err(self.error_here(format!("expected {what} after '{word}'")));
+                };
+                Ok(match word.as_str() {
+                    "container" => Expr::Container(text),
+                    "unit" => Expr::Unit(text),
+                    _ => Expr::Cgroup(CgroupMatch::Path(text)),
+                })
             }
             ")" => Err(self.error_at_last("expected a condition before ')'".to_string())),
             "and" | "&&" | "&" | "or" | "||" | "|" => {
@@ -1050,6 +1067,16 @@ mod tests {
         };
         assert!(regex.is_match("a/b c"));
         assert_eq!(expr("pid 1234"), Expr::Pid(1234));
+        assert_eq!(expr("container web"), Expr::Container("web".into()));
+        assert_eq!(expr("unit nginx"), Expr::Unit("nginx".into()));
+        // A cgroup path is one word, even the root or one with a single slash.
+        assert_eq!(
+            expr("cgroup / or cgroup /a"),
+            Expr::or(
+                Expr::Cgroup(CgroupMatch::Path("/".into())),
+                Expr::Cgroup(CgroupMatch::Path("/a".into()))
+            )
+        );
         assert_eq!(
             expr("netns blue"),
             Expr::Netns(NetnsMatch::Name("blue".to_string()))

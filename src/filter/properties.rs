@@ -155,6 +155,7 @@ fn owners() -> (HashMap<u32, Process>, HashMap<u32, String>) {
         user: None,
         cmdline: None,
         argv: None,
+        cgroup: None,
     };
     (
         HashMap::from([(100, process(100, "nginx")), (200, process(200, "python3"))]),
@@ -195,7 +196,7 @@ proptest! {
         sockets in prop::collection::vec(socket(), 1..8),
     ) {
         let (processes, user_names) = owners();
-        let owners = Owners { processes: &processes, user_names: &user_names };
+        let owners = Owners { processes: &processes, user_names: &user_names, cgroups: &HashMap::new() };
         let whole_filter = Filter { family: None, ..filter };
         for socket in &sockets {
             prop_assert_eq!(
@@ -214,7 +215,7 @@ proptest! {
         sockets in prop::collection::vec(socket(), 1..8),
     ) {
         let (processes, user_names) = owners();
-        let owners = Owners { processes: &processes, user_names: &user_names };
+        let owners = Owners { processes: &processes, user_names: &user_names, cgroups: &HashMap::new() };
         for socket in &sockets {
             let alone = filter.matches(socket, owners);
             prop_assert!(!alone || kernel_keeps(&filter, socket), "{:?} on {:?}", filter, socket);

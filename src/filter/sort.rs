@@ -173,6 +173,7 @@ mod tests {
             user: None,
             cmdline: None,
             argv: None,
+            cgroup: None,
         };
         Snapshot {
             sockets: vec![

@@ -420,9 +420,11 @@ impl Tracker {
     /// listener, an unconnected UDP socket) for `-l`/`-a`; owner conditions find no owner.
     fn wanted_unseen(&self, socket: &Socket, query: &Query) -> bool {
         let no_processes = HashMap::new();
+        let no_cgroups = HashMap::new();
         let owners = Owners {
             processes: &no_processes,
             user_names: &self.user_names,
+            cgroups: &no_cgroups,
         };
         let listening = match socket.proto {
             Proto::Tcp => SocketState::Listen,
@@ -659,6 +661,7 @@ mod tests {
             user: None,
             cmdline: None,
             argv: None,
+            cgroup: None,
         }
     }
 

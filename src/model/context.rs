@@ -4,6 +4,14 @@
 //! Only the path's shape is read here; names (a container's, a pod's) come from the runtimes'
 //! files on disk and are filled in by the platform code.
 
+/// A cgroup v2: its path (from the root of rnetstat's cgroup namespace, as `ss --cgroup`
+/// and `/proc/PID/cgroup` write it) and what that path says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cgroup {
+    pub path: String,
+    pub context: Option<Context>,
+}
+
 /// The container runtime whose cgroup naming a path follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Runtime {

@@ -10,12 +10,12 @@ mod snapshot;
 mod socket;
 mod unix;
 
-pub use context::{Container, Context, Pod, Runtime};
+pub use context::{Cgroup, Container, Context, Pod, Runtime};
 pub use counters::ProtocolCounters;
 pub use diff::{Pairing, Remnants, SocketKey, pair};
 pub use event::{Event, EventKind};
 pub use namespace::Namespace;
 pub use process::Process;
-pub use snapshot::{OwnerCoverage, OwnerGaps, Refusers, Snapshot};
+pub use snapshot::{OwnerCoverage, OwnerGaps, Refusers, Snapshot, context_of};
 pub use socket::{Family, Proto, Socket, SocketState, States, TcpInfo, Timer, TimerKind};
 pub use unix::{UnixPath, UnixSocket, UnixType, resolve_peers};

@@ -1,3 +1,5 @@
+use super::context::Cgroup;
+
 /// A process that owns at least one socket in the snapshot. Every text field is untrusted:
 /// the process chose it. Escape it before it reaches a terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,4 +11,7 @@ pub struct Process {
     pub cmdline: Option<String>,
     /// The arguments one by one (an argument may hold spaces or be empty); `None` as `cmdline`.
     pub argv: Option<Vec<String>>,
+    /// Its cgroup v2 path and what that says (Linux, when contexts are asked for); `None`
+    /// when not asked for or not known.
+    pub cgroup: Option<Box<Cgroup>>,
 }

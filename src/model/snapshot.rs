@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
+use super::context::{Cgroup, Context};
 use super::namespace::Namespace;
 use super::process::Process;
 use super::socket::Socket;
@@ -300,12 +301,36 @@ pub struct Snapshot {
     pub owners_as_of: Option<SystemTime>,
     /// `--all-netns`: every network namespace listed, in inode order; empty when one is.
     pub namespaces: Vec<Namespace>,
+    /// The cgroups of `sockets` by id, with their paths and what those say, when contexts
+    /// were asked for (Linux); a socket whose cgroup is not here has none known.
+    pub cgroups: HashMap<u64, Cgroup>,
 }
 
 impl Snapshot {
     /// The owning processes of `socket`, in pid order, skipping any that exited before we looked.
     pub fn owners_of<'a>(&'a self, socket: &'a Socket) -> impl Iterator<Item = &'a Process> + 'a {
         socket.pids.iter().filter_map(|pid| self.processes.get(pid))
+    }
+
+    /// What `socket` runs as: the context of the cgroup it was made in, else (no cgroup id
+    /// from the kernel) its first owner's.
+    pub fn context_of(&self, socket: &Socket) -> Option<&Context> {
+        context_of(socket, &self.cgroups, &self.processes)
+    }
+}
+
+/// [`Snapshot::context_of`] over a snapshot's parts: what filters and the dashboard hold.
+pub fn context_of<'a>(
+    socket: &Socket,
+    cgroups: &'a HashMap<u64, Cgroup>,
+    processes: &'a HashMap<u32, Process>,
+) -> Option<&'a Context> {
+    match socket.cgroup {
+        Some(id) => cgroups.get(&id)?.context.as_ref(),
+        None => socket
+            .pids
+            .first()
+            .and_then(|pid| processes.get(pid)?.cgroup.as_ref()?.context.as_ref()),
     }
 }
 

@@ -250,6 +250,10 @@ pub struct Socket {
     /// The inode of the network namespace the socket is in (`--all-netns`, see
     /// [`Snapshot::namespaces`](super::Snapshot::namespaces)); `None` when one namespace is listed.
     pub netns: Option<u64>,
+    /// The id of the cgroup v2 the socket was made in (Linux `INET_DIAG_CGROUP_ID`, what `ss
+    /// --cgroup` shows; a key of [`Snapshot::cgroups`](super::Snapshot::cgroups)); `None`
+    /// where the OS does not say.
+    pub cgroup: Option<u64>,
 }
 
 impl Socket {
@@ -271,6 +275,7 @@ impl Socket {
             cookie: None,
             v6only: None,
             netns: None,
+            cgroup: None,
         }
     }
 

@@ -216,6 +216,7 @@ mod tests {
             user: Some("root".into()),
             cmdline: Some("x ".repeat(1000)),
             argv: Some(vec!["x".into(); 1000]),
+            cgroup: None,
         };
         let processes = HashMap::from([(7, process(7, "a,\"b\"")), (9, process(9, "c"))]);
         let socket = json!({"processes": [7, 9]});

@@ -109,7 +109,7 @@ pub fn write_json<W: Write>(
             EventKind::State { from } => Some(from.as_str()),
             _ => None,
         },
-        socket: socket_object(&event.processes, services, &event.socket),
+        socket: socket_object(&event.processes, services, &event.socket, None),
     };
     serde_json::to_writer(&mut *out, &view).map_err(io::Error::from)?;
     out.write_all(b"\n")
@@ -196,6 +196,7 @@ mod tests {
             user: None,
             cmdline: None,
             argv: None,
+            cgroup: None,
         };
         Event {
             kind,

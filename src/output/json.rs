@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
 use crate::model::{
-    OwnerCoverage, Process, Proto, Snapshot, Socket, TcpInfo, UnixPath, UnixSocket,
+    Cgroup, Context, OwnerCoverage, Process, Proto, Snapshot, Socket, TcpInfo, UnixPath, UnixSocket,
 };
 use crate::platform::system::interface_name;
 use crate::services::{PortClass, Services};
@@ -94,6 +94,7 @@ impl Serialize for Sockets<'_> {
                 &self.snapshot.processes,
                 self.services,
                 socket,
+                cgroup_of(self.snapshot, socket),
             ))?;
         }
         for socket in &self.snapshot.unix_sockets {
@@ -119,9 +120,64 @@ struct SocketView<'a> {
     /// The inode of its network namespace (`--all-netns`, a key of `namespaces`); null when
     /// one namespace is listed.
     netns: Option<u64>,
+    /// The id of the cgroup v2 the socket was made in (`ss --cgroup`); null where the OS
+    /// does not say.
+    cgroup_id: Option<u64>,
+    /// That cgroup's path; null when not asked for or not found (removed since).
+    cgroup: Option<&'a str>,
+    /// What the path says: container, pod or systemd unit; null when it names none.
+    context: Option<ContextView<'a>>,
     timer: Option<TimerView>,
     processes: Pids<'a>,
     tcp_info: Option<TcpInfoView<'a>>,
+}
+
+/// What a cgroup path says, flat (docs/json.md): `kind` is `container`, `pod` or `unit`;
+/// the fields another kind has are null.
+#[derive(Serialize)]
+struct ContextView<'a> {
+    kind: &'static str,
+    /// What the table's Container column shows: `podman:web`, `pod:default/web`,
+    /// `unit:nginx.service`.
+    label: String,
+    runtime: Option<&'static str>,
+    id: Option<&'a str>,
+    name: Option<&'a str>,
+    pod: Option<PodView<'a>>,
+    unit: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct PodView<'a> {
+    uid: &'a str,
+    namespace: Option<&'a str>,
+    name: Option<&'a str>,
+}
+
+fn context_view(context: &Context) -> ContextView<'_> {
+    let container = context.container();
+    ContextView {
+        kind: match context {
+            Context::Container(_) => "container",
+            Context::Pod(_) => "pod",
+            Context::Unit(_) => "unit",
+        },
+        label: context.label(),
+        runtime: container.and_then(|c| c.runtime).map(|r| r.as_str()),
+        id: container.map(|c| c.id.as_str()),
+        name: container.and_then(|c| c.name.as_deref()),
+        pod: context.pod().map(|pod| PodView {
+            uid: &pod.uid,
+            namespace: pod.namespace.as_deref(),
+            name: pod.name.as_deref(),
+        }),
+        unit: context.unit(),
+    }
+}
+
+/// The cgroup `socket` was made in, when known.
+fn cgroup_of<'a>(snapshot: &'a Snapshot, socket: &Socket) -> Option<&'a Cgroup> {
+    snapshot.cgroups.get(&socket.cgroup?)
 }
 
 /// `tcp_info` with its units in the names where they are not counts (docs/json.md).
@@ -267,6 +323,12 @@ pub fn process_object(p: &Process) -> impl Serialize + '_ {
         user: p.user.as_deref(),
         cmdline: p.cmdline.as_deref(),
         argv: p.argv.as_deref(),
+        cgroup: p.cgroup.as_ref().map(|c| c.path.as_str()),
+        context: p
+            .cgroup
+            .as_ref()
+            .and_then(|c| c.context.as_ref())
+            .map(context_view),
     }
 }
 
@@ -277,6 +339,9 @@ struct ProcessView<'a> {
     user: Option<&'a str>,
     cmdline: Option<&'a str>,
     argv: Option<&'a [String]>,
+    /// Its cgroup v2 path (/proc/PID/cgroup) and what that says; null when not asked for.
+    cgroup: Option<&'a str>,
+    context: Option<ContextView<'a>>,
 }
 
 fn endpoint_view(addr: SocketAddr, proto: Proto, services: &Services) -> EndpointView<'_> {
@@ -300,14 +365,16 @@ pub fn socket_object<'a>(
     processes: &'a HashMap<u32, Process>,
     services: &'a Services,
     socket: &'a Socket,
+    cgroup: Option<&'a Cgroup>,
 ) -> impl Serialize + 'a {
-    socket_view(processes, services, socket)
+    socket_view(processes, services, socket, cgroup)
 }
 
 fn socket_view<'a>(
     processes: &'a HashMap<u32, Process>,
     services: &'a Services,
     socket: &'a Socket,
+    cgroup: Option<&'a Cgroup>,
 ) -> SocketView<'a> {
     SocketView {
         proto: socket.proto.as_str(),
@@ -323,6 +390,9 @@ fn socket_view<'a>(
         uid: socket.uid,
         inode: socket.inode,
         netns: socket.netns,
+        cgroup_id: socket.cgroup,
+        cgroup: cgroup.map(|c| c.path.as_str()),
+        context: cgroup.and_then(|c| c.context.as_ref()).map(context_view),
         timer: socket.timer.map(|timer| TimerView {
             kind: timer.kind.name().into_owned(),
             expires_ms: timer.expires_ms,
@@ -360,8 +430,10 @@ pub fn socket_values<'a>(
     snapshot: &'a Snapshot,
     services: &'a Services,
 ) -> impl Iterator<Item = serde_json::Result<serde_json::Value>> + 'a {
-    let inet = (snapshot.sockets.iter())
-        .map(|socket| serde_json::to_value(socket_view(&snapshot.processes, services, socket)));
+    let inet = (snapshot.sockets.iter()).map(|socket| {
+        let cgroup = cgroup_of(snapshot, socket);
+        serde_json::to_value(socket_view(&snapshot.processes, services, socket, cgroup))
+    });
     let unix = (snapshot.unix_sockets.iter())
         .map(|socket| serde_json::to_value(unix_view(snapshot, socket)));
     inet.chain(unix)

@@ -504,6 +504,7 @@ mod tests {
                         user: None,
                         cmdline: None,
                         argv: None,
+                        cgroup: None,
                     };
                     (pid, process)
                 })

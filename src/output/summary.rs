@@ -351,6 +351,7 @@ mod tests {
                 user: None,
                 cmdline: None,
                 argv: None,
+                cgroup: None,
             };
             snapshot.processes.insert(pid, process);
         }

@@ -7,7 +7,7 @@ use crate::format::{
     NO_PEER, escaped_name, push_escaped, push_escaped_name, push_tcp_info, write_endpoint,
     write_local_endpoint,
 };
-use crate::model::{Family, Snapshot, Socket, SocketState, UnixSocket};
+use crate::model::{Context, Family, Snapshot, Socket, SocketState, UnixSocket};
 use crate::services::Services;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub struct TableOptions {
     /// tcp_info under each TCP row (-i). The query may collect it without -i: -o needs its
     /// retransmit count.
     pub info: bool,
+    /// The Container column: what each socket runs as (-e, --all-netns; Linux).
+    pub contexts: bool,
 }
 
 /// Without -W, cells longer than these are shortened in the middle (the port stays visible).
@@ -144,6 +146,13 @@ pub fn write_table<W: Write>(
             title: "Netns",
             align: Align::Left,
             limit: None,
+        });
+    }
+    if options.contexts {
+        columns.push(Column {
+            title: "Container",
+            align: Align::Left,
+            limit: program_limit,
         });
     }
     if options.extended {
@@ -291,6 +300,9 @@ fn push_row(
     cells.text.push_str(socket.state.as_str());
     cells.finish_cell(None);
     push_netns(cells, snapshot, socket.netns);
+    if options.contexts {
+        push_context(cells, columns, snapshot.context_of(socket));
+    }
     if options.extended {
         push_user(cells, snapshot, socket.uid, options);
         push_optional_number(cells, socket.inode);
@@ -338,6 +350,17 @@ fn push_netns(cells: &mut Cells, snapshot: &Snapshot, netns: Option<u64>) {
         None => cells.text.push('-'),
     }
     cells.finish_cell(None);
+}
+
+/// The Container cell: `podman:web`, `pod:default/web`, `unit:nginx.service`, `-` for none.
+/// Names are the runtimes' and users' choice: escaped as a word, so the cell is one awk field.
+fn push_context(cells: &mut Cells, columns: &[Column], context: Option<&Context>) {
+    match context {
+        Some(context) => cells.text.push_str(&escaped_name(&context.label())),
+        None => cells.text.push('-'),
+    }
+    let column = columns.iter().find(|c| c.title == "Container");
+    cells.finish_cell(column.and_then(|c| c.limit));
 }
 
 fn push_owners(cells: &mut Cells, columns: &[Column], snapshot: &Snapshot, pids: &[u32]) {
@@ -401,6 +424,15 @@ fn push_unix_row(
     cells.text.push_str(socket.state.as_str());
     cells.finish_cell(None);
     push_netns(cells, snapshot, socket.netns);
+    if options.contexts {
+        // The kernel does not say which cgroup a Unix socket was made in: its owner's.
+        let owner = socket
+            .pids
+            .first()
+            .and_then(|pid| snapshot.processes.get(pid));
+        let context = owner.and_then(|p| p.cgroup.as_ref()?.context.as_ref());
+        push_context(cells, columns, context);
+    }
     if options.extended {
         push_user(cells, snapshot, socket.uid, options);
         push_optional_number(cells, Some(socket.inode));
@@ -534,6 +566,7 @@ mod tests {
         TableOptions {
             header: true,
             info: false,
+            contexts: false,
             numeric: false,
             programs: false,
             extended: false,
@@ -565,6 +598,7 @@ mod tests {
                 user: Some("root".into()),
                 cmdline: None,
                 argv: None,
+                cgroup: None,
             },
         );
         snapshot.user_names.insert(0, "root".into());
@@ -599,6 +633,7 @@ mod tests {
         let options = TableOptions {
             header: true,
             info: false,
+            contexts: false,
             numeric: true,
             programs: true,
             extended: true,
@@ -644,6 +679,7 @@ mod tests {
         let options = TableOptions {
             header: true,
             info: false,
+            contexts: false,
             extended: true,
             ..plain()
         };
@@ -676,6 +712,7 @@ mod tests {
             TableOptions {
                 header: true,
                 info: false,
+                contexts: false,
                 wide: true,
                 ..plain()
             },
@@ -691,6 +728,7 @@ mod tests {
             TableOptions {
                 header: true,
                 info: false,
+                contexts: false,
                 color: true,
                 ..plain()
             },
@@ -791,6 +829,7 @@ mod tests {
         let options = TableOptions {
             header: true,
             info: false,
+            contexts: false,
             numeric: true,
             programs: true,
             extended: true,
@@ -815,6 +854,7 @@ mod tests {
             TableOptions {
                 header: true,
                 info: false,
+                contexts: false,
                 color: true,
                 ..plain()
             },
@@ -829,6 +869,7 @@ mod tests {
         let options = TableOptions {
             header: true,
             info: false,
+            contexts: false,
             numeric: true,
             programs: true,
             ..plain()

@@ -70,6 +70,12 @@ impl Collector {
                 snapshot.user_names.entry(uid).or_insert(name);
             }
         }
+        #[cfg(target_os = "linux")]
+        let mut contexts = self.query.contexts.then(linux::cgroup::Contexts::new);
+        #[cfg(target_os = "linux")]
+        if let Some(contexts) = &mut contexts {
+            snapshot.cgroups = contexts.of_sockets(&snapshot.sockets);
+        }
         let filter = self.query.filter.as_ref();
         // A filter that needs no process details runs first, so only kept sockets' owners
         // are described.
@@ -81,6 +87,12 @@ impl Collector {
             let pids = snapshot.sockets.iter().flat_map(|s| s.pids.iter());
             snapshot.processes =
                 processes::describe_pids(pids.chain(unix_pids).copied(), users.as_ref());
+            #[cfg(target_os = "linux")]
+            if let Some(contexts) = &mut contexts {
+                for process in snapshot.processes.values_mut() {
+                    process.cgroup = contexts.of_process(process.pid);
+                }
+            }
         }
         if let Some(filter) = filter.filter(|f| f.needs_owners()) {
             crate::filter::eval::retain_matching(&mut snapshot, filter);
@@ -138,6 +150,18 @@ pub fn protocol_counters(query: &Query) -> crate::model::ProtocolCounters {
 /// Take one snapshot of the sockets `query` asks for, with owners when `query.owners` is set.
 pub fn snapshot(query: &Query) -> Result<Snapshot, CollectError> {
     Collector::new(query.clone()).snapshot()
+}
+
+/// The id of the cgroup v2 at `path` (as `ss --cgroup` and /proc/PID/cgroup write it), what
+/// the kernel names sockets' cgroups by; `None` when there is none (or off Linux).
+pub fn cgroup_id(path: &str) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    return linux::cgroup::mount().and_then(|root| linux::cgroup::id_of(&root, path));
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// The inode of the network namespace called `name`: a /run/netns name, or `host` for pid 1's

@@ -92,6 +92,7 @@ pub fn describe_pids(
                 user,
                 cmdline: argv.as_deref().map(ps_cmdline),
                 argv,
+                cgroup: None,
             };
             Some((process.pid, process))
         })

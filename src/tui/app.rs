@@ -458,6 +458,7 @@ impl App {
             unix_sockets: _,
             // Nor, yet, which namespace each socket is in (--all-netns).
             namespaces: _,
+            cgroups,
         } = snapshot;
         // Rates need the real time between the two snapshots, never the nominal interval.
         let elapsed = match (self.taken_at, taken_at) {
@@ -472,7 +473,9 @@ impl App {
         self.taken_at = taken_at;
         self.coverage = owners;
         self.owners_as_of = owners_as_of;
-        let remap = self.table.merge(sockets, processes, user_names, elapsed);
+        let remap = self
+            .table
+            .merge(sockets, processes, user_names, cgroups, elapsed);
 
         if let Some(mut details) = self.details.take() {
             details.row = details

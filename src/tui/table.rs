@@ -12,7 +12,7 @@ use super::search::Matcher;
 use crate::filter::Filter;
 use crate::filter::eval::Owners;
 use crate::format::escaped_name;
-use crate::model::{Process, Proto, Remnants, Socket, SocketKey, SocketState, pair};
+use crate::model::{Cgroup, Process, Proto, Remnants, Socket, SocketKey, SocketState, pair};
 use crate::services::Services;
 
 /// One process in the by-process view (the first owner of each of its sockets).
@@ -75,6 +75,8 @@ pub struct Table {
     pub groups: Vec<Group>,
     pub processes: HashMap<u32, Process>,
     user_names: HashMap<u32, String>,
+    /// The sockets' cgroups of the newest snapshot: what each runs as.
+    pub cgroups: HashMap<u64, Cgroup>,
     pub counts: Counts,
     pub snapshots_seen: u64,
     pub sort: Sort,
@@ -100,6 +102,7 @@ impl Table {
             groups: Vec::new(),
             processes: HashMap::new(),
             user_names: HashMap::new(),
+            cgroups: HashMap::new(),
             counts: Counts::default(),
             snapshots_seen: 0,
             sort: Sort {
@@ -219,12 +222,14 @@ impl Table {
         sockets: Vec<Socket>,
         processes: HashMap<u32, Process>,
         user_names: HashMap<u32, String>,
+        cgroups: HashMap<u64, Cgroup>,
         elapsed: Option<f64>,
     ) -> Vec<Option<usize>> {
         let first = self.snapshots_seen == 0;
         self.snapshots_seen += 1;
         self.processes = processes;
         self.user_names = user_names;
+        self.cgroups = cgroups;
         let context = RowContext {
             services: &self.services,
             numeric: self.numeric,
@@ -405,6 +410,7 @@ impl Table {
         let owners = Owners {
             processes: &self.processes,
             user_names: &self.user_names,
+            cgroups: &self.cgroups,
         };
         if matches!(matcher, Matcher::Everything) {
             self.filtered.clone_from(&self.sorted);

@@ -115,6 +115,7 @@ fn holders(addr: SocketAddr) -> String {
         filter: None,
         // The port is bound in rnetstat's own namespace: its holders are there.
         netns: Namespaces::Own,
+        contexts: false,
     };
     let Ok(snapshot) = Collector::new(query).snapshot() else {
         return "and its holder could not be looked up".to_string();

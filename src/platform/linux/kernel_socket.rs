@@ -54,6 +54,7 @@ impl KernelSocket {
             cookie: None,
             v6only: None,
             netns: None,
+            cgroup: None,
         })
     }
 }

@@ -1,6 +1,8 @@
 //! Linux: sockets from NETLINK_SOCK_DIAG (falling back to /proc/net when the kernel refuses),
 //! owners from a scan of /proc/PID/fd.
 
+pub mod cgroup;
+mod containers;
 pub mod destroy_events;
 #[doc(hidden)]
 pub mod fuzzing;

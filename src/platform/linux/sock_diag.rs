@@ -225,9 +225,7 @@ pub(super) fn socket_of(
         return Ok(None);
     };
     socket.cookie = Some(cookie(&id.cookie));
-    if socket.local.is_ipv6() {
-        socket.v6only = v6only_of(payload);
-    }
+    (socket.v6only, socket.cgroup) = unasked_attributes(payload);
     if info {
         let attributes = payload.get(INET_DIAG_MSG_BYTES..).unwrap_or_default();
         socket.tcp_info = tcp_info::from_attributes(attributes);
@@ -243,18 +241,29 @@ pub(super) fn socket_of(
 /// `INET_DIAG_SKV6ONLY` (linux/inet_diag.h): the kernel adds it to every IPv6 socket's reply
 /// unasked, one byte, IPV6_V6ONLY.
 const INET_DIAG_SKV6ONLY: u16 = 11;
+/// `INET_DIAG_CGROUP_ID` (linux/inet_diag.h, Linux 5.7): the id of the cgroup v2 the socket
+/// was made in, a u64 every reply carries unasked (what `ss --cgroup` shows).
+const INET_DIAG_CGROUP_ID: u16 = 21;
 
-/// IPV6_V6ONLY of the socket of one `inet_diag_msg` and its attributes; `None` for IPv4 (and a
-/// kernel that does not say).
-fn v6only_of(payload: &[u8]) -> Option<bool> {
-    if payload.first().copied() != Some(AF_INET6) {
-        return None;
+/// What the kernel says of every socket without being asked, from the attributes after one
+/// `inet_diag_msg`: IPV6_V6ONLY of an IPv6 socket (`None` for IPv4), and the socket's cgroup
+/// id; each `None` when the kernel does not say.
+fn unasked_attributes(payload: &[u8]) -> (Option<bool>, Option<u64>) {
+    let ipv6 = payload.first().copied() == Some(AF_INET6);
+    let (mut v6only, mut cgroup) = (None, None);
+    let attributes = payload.get(INET_DIAG_MSG_BYTES..).unwrap_or_default();
+    for (kind, value) in tcp_info::attributes(attributes) {
+        match kind {
+            INET_DIAG_SKV6ONLY if ipv6 => v6only = value.first().map(|&byte| byte != 0),
+            INET_DIAG_CGROUP_ID => {
+                cgroup = value
+                    .get(..8)
+                    .map(|b| u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]));
+            }
+            _ => {}
+        }
     }
-    let attributes = payload.get(INET_DIAG_MSG_BYTES..)?;
-    tcp_info::attributes(attributes)
-        .find(|&(kind, _)| kind == INET_DIAG_SKV6ONLY)
-        .and_then(|(_, value)| value.first())
-        .map(|&byte| byte != 0)
+    (v6only, cgroup)
 }
 
 /// `idiag_cookie`: two native-endian u32 halves, the low one first (net/core/sock_diag.c).

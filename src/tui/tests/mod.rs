@@ -94,6 +94,7 @@ fn process(pid: u32, name: &str, user: &str, cmdline: &str) -> Process {
         user: Some(user.to_string()),
         cmdline: Some(cmdline.to_string()),
         argv: Some(cmdline.split(' ').map(str::to_string).collect()),
+        cgroup: None,
     }
 }
 
