@@ -65,6 +65,7 @@ pub fn snapshot(query: &Query, _memory: &mut Memory) -> Result<Snapshot, Collect
                 cookie: None,
                 v6only: None,
                 netns: None,
+                cgroup: None,
             })
         })
         .collect();
