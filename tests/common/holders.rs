@@ -97,3 +97,75 @@ impl Drop for Netns {
             .output();
     }
 }
+
+/// A cgroup v2 directory of the test's own (`/system.slice/NAME.service`), removed when
+/// dropped, also when the test fails: what is still in it is killed first. Made under the
+/// cgroup2 mount /proc/mounts names (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on a
+/// hybrid system).
+pub struct CgroupDir {
+    /// As /proc/PID/cgroup and `ss --cgroup` write it: `/system.slice/NAME.service`.
+    pub path: String,
+    /// The directories this made, outermost first: removed innermost first.
+    made: Vec<std::path::PathBuf>,
+    dir: std::path::PathBuf,
+}
+
+impl CgroupDir {
+    pub fn create(path: &str) -> CgroupDir {
+        let mounts = std::fs::read_to_string("/proc/mounts").expect("/proc/mounts");
+        let root = mounts
+            .lines()
+            .map(|line| line.split(' ').collect::<Vec<_>>())
+            .find(|fields| fields.get(2) == Some(&"cgroup2"))
+            .map(|fields| std::path::PathBuf::from(fields[1]))
+            .expect("a cgroup2 mount in /proc/mounts");
+        let mut made = Vec::new();
+        let mut dir = root;
+        for part in path.trim_start_matches('/').split('/') {
+            dir.push(part);
+            if !dir.exists() {
+                std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {dir:?}: {e}"));
+                made.push(dir.clone());
+            }
+        }
+        CgroupDir {
+            path: path.to_string(),
+            made,
+            dir,
+        }
+    }
+
+    /// Words to put before a command so that it runs in this cgroup from its first
+    /// instruction (`sh` moves itself in, then execs the command).
+    pub fn prefix(&self) -> Vec<String> {
+        let procs = self.dir.join("cgroup.procs");
+        vec![
+            "sh".to_string(),
+            "-c".to_string(),
+            format!("echo $$ > '{}' && exec \"$0\" \"$@\"", procs.display()),
+        ]
+    }
+
+    /// Move process `pid` into this cgroup.
+    pub fn enter(&self, pid: u32) {
+        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string())
+            .unwrap_or_else(|e| panic!("moving {pid} into {}: {e}", self.path));
+    }
+}
+
+impl Drop for CgroupDir {
+    fn drop(&mut self) {
+        for dir in self.made.iter().rev() {
+            for _ in 0..100 {
+                let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                for pid in procs.split_whitespace() {
+                    let _ = Command::new("kill").args(["-KILL", pid]).output();
+                }
+                if std::fs::remove_dir(dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
+}
