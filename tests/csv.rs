@@ -14,7 +14,7 @@ const COMPARE: &str = r#"
 import csv, json, sys
 INTEGERS = {"local_port", "local_scope_id", "local_inode", "remote_port", "remote_scope_id",
             "remote_inode", "recv_q", "send_q", "uid", "inode", "timer_expires_ms",
-            "timer_retransmits", "timer_probes"}
+            "timer_retransmits", "timer_probes", "netns", "cgroup_id"}
 NESTED = ("local", "remote", "timer", "tcp_info")
 def split(column):
     for head in NESTED:
@@ -65,6 +65,9 @@ def canonical(socket):
 def fill(socket):
     # The CSV has a column for every field of either kind of socket; JSON omits the other kind's.
     socket = dict(socket)
+    # The context is one cell: its label.
+    if socket.get("context") is not None:
+        socket["context"] = socket["context"]["label"]
     for column in [c for c in rows[0].keys()] if rows else []:
         head, tail = split(column)
         if column == "pids":

@@ -4,7 +4,8 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespace {
     pub inode: u64,
-    /// Its name under /run/netns (`ip netns`), `host` for the namespace of pid 1, else `None`.
+    /// Its name under /run/netns (`ip netns`), `host` for the namespace of pid 1, the label of
+    /// the container a process in it runs in (`podman:web`), else `None`.
     pub name: Option<String>,
     /// Why its sockets are not in the snapshot (it could not be entered or read); `None` when
     /// they are.

@@ -88,6 +88,9 @@ pub const COLUMNS: &[(&str, &[&str])] = &[
     ),
     // Added after the first release of the columns: last, so earlier columns keep their places.
     ("netns", &["netns"]),
+    ("cgroup_id", &["cgroup_id"]),
+    ("cgroup", &["cgroup"]),
+    ("context", &["context", "label"]),
 ];
 
 pub fn write_csv<W: Write>(

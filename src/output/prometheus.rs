@@ -10,7 +10,7 @@ use std::fmt::Display;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::model::{OwnerCoverage, Proto, Snapshot, Socket, SocketState};
+use crate::model::{Context, OwnerCoverage, Proto, Snapshot, Socket, SocketState};
 
 /// What the exposition says about its own collection, and what was read beside the snapshot.
 #[derive(Debug, Clone, Copy, Default)]
@@ -145,8 +145,18 @@ fn netns_label(snapshot: &Snapshot, netns: Option<u64>) -> Option<String> {
     )
 }
 
-/// `rnetstat_listener_info{proto,family,address,port,process,user} 1` (and `netns` with
-/// `--all-netns`): one series per listening socket. Listeners that share every label
+/// The `container` label of a listener: the label of the container or pod it was made in
+/// (`podman:web`, `pod:default/web`), `""` for none. One value per container with a
+/// listener: bounded by the listeners, on `rnetstat_listener_info` only.
+fn container_label(snapshot: &Snapshot, socket: &Socket) -> String {
+    match snapshot.context_of(socket) {
+        Some(context @ (Context::Container(_) | Context::Pod(_))) => context.label(),
+        _ => String::new(),
+    }
+}
+
+/// `rnetstat_listener_info{proto,family,address,port,process,user,container} 1` (and `netns`
+/// with `--all-netns`): one series per listening socket. Listeners that share every label
 /// (SO_REUSEPORT groups of one program) are one series.
 fn write_listeners<W: Write>(
     out: &mut W,
@@ -166,6 +176,7 @@ fn write_listeners<W: Write>(
         });
         listeners.insert((
             netns_label(snapshot, socket.netns),
+            container_label(snapshot, socket),
             socket.proto,
             socket.family(),
             socket.local.ip(),
@@ -180,7 +191,7 @@ fn write_listeners<W: Write>(
         "gauge",
         "One series per listening socket (TCP LISTEN, unconnected UDP), always 1.",
     )?;
-    for (netns, proto, family, address, port, process, user) in listeners {
+    for (netns, container, proto, family, address, port, process, user) in listeners {
         let (address, port) = (address.to_string(), port.to_string());
         let mut labels = vec![
             ("proto", proto.as_str()),
@@ -189,6 +200,7 @@ fn write_listeners<W: Write>(
             ("port", port.as_str()),
             ("process", process),
             ("user", &user),
+            ("container", &container),
         ];
         if let Some(netns) = &netns {
             labels.push(("netns", netns));
@@ -589,6 +601,60 @@ mod tests {
     }
 
     #[test]
+    fn a_listener_in_a_container_says_which_on_its_info_series_only() {
+        let id = "2f1e6b6a1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f";
+        let mut listener = socket(
+            Proto::Tcp,
+            SocketState::Listen,
+            "0.0.0.0:80",
+            &[7],
+            (Some(0), Some(5)),
+        );
+        listener.cgroup = Some(11);
+        let mut unit = socket(
+            Proto::Tcp,
+            SocketState::Listen,
+            "0.0.0.0:22",
+            &[8],
+            NO_QUEUES,
+        );
+        unit.cgroup = Some(12);
+        let mut snapshot = with_processes(vec![listener, unit], &[(7, "httpd"), (8, "sshd")]);
+        let mut context = Context::of_path(&format!("/machine.slice/libpod-{id}.scope"));
+        if let Some(Context::Container(container)) = &mut context {
+            container.name = Some("web".into());
+        }
+        snapshot.cgroups = [
+            (
+                11,
+                crate::model::Cgroup {
+                    path: "/machine.slice/x".into(),
+                    context,
+                },
+            ),
+            (
+                12,
+                crate::model::Cgroup {
+                    path: "/system.slice/ssh.service".into(),
+                    context: Context::of_path("/system.slice/ssh.service"),
+                },
+            ),
+        ]
+        .into();
+        let text = exposition(&snapshot);
+        let info = series(&text, "rnetstat_listener_info");
+        assert!(
+            info[0].contains("port=\"22\"") && info[0].contains("container=\"\""),
+            "{text}"
+        );
+        assert!(
+            info[1].contains("port=\"80\"") && info[1].contains("container=\"podman:web\""),
+            "{text}"
+        );
+        assert!(!series(&text, "rnetstat_listener_queue_length")[0].contains("container"));
+    }
+
+    #[test]
     fn reuseport_listeners_are_one_info_series_and_their_queues_add_up() {
         let snapshot = with_processes(
             vec![
@@ -620,8 +686,8 @@ mod tests {
         assert_eq!(
             series(&text, "rnetstat_listener_info"),
             [
-                "rnetstat_listener_info{proto=\"tcp\",family=\"ipv4\",address=\"0.0.0.0\",port=\"443\",process=\"nginx\",user=\"root\"} 1",
-                "rnetstat_listener_info{proto=\"tcp\",family=\"ipv6\",address=\"::\",port=\"443\",process=\"nginx\",user=\"root\"} 1",
+                "rnetstat_listener_info{proto=\"tcp\",family=\"ipv4\",address=\"0.0.0.0\",port=\"443\",process=\"nginx\",user=\"root\",container=\"\"} 1",
+                "rnetstat_listener_info{proto=\"tcp\",family=\"ipv6\",address=\"::\",port=\"443\",process=\"nginx\",user=\"root\",container=\"\"} 1",
             ]
         );
         assert_eq!(

@@ -10,9 +10,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use super::cgroup;
+use super::containers::Names;
 use crate::filter::Netns;
 use crate::format::escaped;
-use crate::model::Namespace;
+use crate::model::{Context, Namespace};
 use crate::platform::error::CollectError;
 
 /// Run `work` on a thread of its own inside `netns`, and return what it returned. Threads it
@@ -71,7 +73,8 @@ pub struct Found {
     pub inode: u64,
     /// A file to enter it by: /run/netns/NAME, or /proc/PID/ns/net of a process in it.
     pub path: PathBuf,
-    /// Its /run/netns name, or `host` for pid 1's namespace.
+    /// Its /run/netns name, `host` for pid 1's namespace, or the label of the container a
+    /// process in it runs in (`podman:web`).
     pub name: Option<String>,
 }
 
@@ -130,6 +133,22 @@ pub fn own_inode() -> Option<u64> {
 pub fn discover() -> Vec<Found> {
     let mut found: BTreeMap<u64, Found> = BTreeMap::new();
     let host = inode_of(Path::new("/proc/1/ns/net"));
+    // A process that holds each namespace found through /proc: its container names it.
+    let mut holders: BTreeMap<u64, u32> = BTreeMap::new();
+    // docker keeps its containers' namespaces apart, named by sandbox id: the container's
+    // name (from a process in it) says more.
+    if let Ok(sandboxes) = std::fs::read_dir("/run/docker/netns") {
+        for entry in sandboxes.flatten() {
+            let path = entry.path();
+            if let Some(inode) = inode_of(&path) {
+                found.entry(inode).or_insert(Found {
+                    inode,
+                    name: None,
+                    path,
+                });
+            }
+        }
+    }
     if let Ok(names) = std::fs::read_dir("/run/netns") {
         for entry in names.flatten() {
             let path = entry.path();
@@ -150,6 +169,9 @@ pub fn discover() -> Vec<Found> {
             }
             let path = entry.path().join("ns/net");
             if let Some(inode) = inode_of(&path) {
+                if let Ok(pid) = name.to_string_lossy().parse::<u32>() {
+                    holders.entry(inode).or_insert(pid);
+                }
                 found.entry(inode).or_insert(Found {
                     inode,
                     path,
@@ -158,9 +180,25 @@ pub fn discover() -> Vec<Found> {
             }
         }
     }
+    let mut names = Names::default();
     for namespace in found.values_mut() {
-        if namespace.name.is_none() && Some(namespace.inode) == host {
-            namespace.name = Some("host".to_string());
+        if Some(namespace.inode) == host {
+            namespace.name.get_or_insert_with(|| "host".to_string());
+            continue;
+        }
+        // Named by a runtime (podman's netns-UUID, CNI's cni-UUID) or not at all: the
+        // container a process in it runs in says more.
+        let generated = namespace
+            .name
+            .as_deref()
+            .is_none_or(|name| name.starts_with("netns-") || name.starts_with("cni-"));
+        let Some(&pid) = holders.get(&namespace.inode).filter(|_| generated) else {
+            continue;
+        };
+        let context = cgroup::of_process(pid).and_then(|path| Context::of_path(&path));
+        if let Some(mut context @ (Context::Container(_) | Context::Pod(_))) = context {
+            names.fill(&mut context);
+            namespace.name = Some(context.label());
         }
     }
     // rnetstat's own namespace, even where /proc lists no process (hidepid): it is listed.
