@@ -237,3 +237,78 @@ fn an_unknown_cgroup_path_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn watch_labels_opens_and_closes_with_the_unit_and_selects_by_it() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::mpsc::channel;
+
+    let _one = one_at_a_time();
+    let unit = format!("rnetstat-watch-{}.service", std::process::id());
+    let cgroup = CgroupDir::create(&format!("/system.slice/{unit}"));
+    let mut watcher = rnetstat()
+        .args(["--watch", "--json", "-t", "--interval", "0.2"])
+        .arg(format!("unit {unit}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run rnetstat --watch");
+    let stdout = watcher.stdout.take().expect("piped stdout");
+    let (sender, lines) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // A connection outside the unit, which the filter leaves out, and one inside it.
+    let outside = Python::run(
+        &[],
+        "import socket,sys\n\
+         s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+         c=socket.create_connection(s.getsockname()); a,_=s.accept()\n\
+         print(s.getsockname()[1], flush=True)\n\
+         sys.stdin.read()\n",
+    );
+    let outside_port = u64::from(outside.numbers()[0]);
+    let prefix = cgroup.prefix();
+    let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
+    let holder = Python::run(
+        &prefix,
+        "import socket,sys,time\n\
+         s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+         c=socket.create_connection(s.getsockname()); a,_=s.accept()\n\
+         time.sleep(0.6)\n\
+         print(s.getsockname()[1], flush=True)\n\
+         c.close(); a.close()\n\
+         sys.stdin.read()\n",
+    );
+    let port = u64::from(holder.numbers()[0]);
+    let (mut opened, mut closed, mut others) = (false, false, Vec::new());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(opened && closed) && Instant::now() < deadline {
+        let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        let event: Value = serde_json::from_str(&line).expect("NDJSON");
+        if event["event"] == "process" {
+            continue;
+        }
+        let socket = &event["socket"];
+        let at = |p: u64| socket["local"]["port"] == p || socket["remote"]["port"] == p;
+        if at(outside_port) || socket["context"]["unit"] != unit.as_str() {
+            others.push(line.clone());
+        }
+        if at(port) {
+            assert_eq!(socket["cgroup"], cgroup.path.as_str(), "{line}");
+            opened |= event["event"] == "open";
+            closed |= event["event"] == "close" && socket["state"] != "ESTABLISHED";
+        }
+    }
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    assert!(opened && closed, "opened {opened}, closed {closed}");
+    assert!(others.is_empty(), "events outside the unit: {others:?}");
+    drop((holder, outside));
+}

@@ -18,7 +18,8 @@ use crate::filter::Query;
 use crate::filter::eval::Owners;
 use crate::mode::notice::OwnersNotice;
 use crate::model::{
-    Event, EventKind, Process, Proto, Remnants, Snapshot, Socket, SocketKey, SocketState, pair,
+    Cgroup, Event, EventKind, Process, Proto, Remnants, Snapshot, Socket, SocketKey, SocketState,
+    pair,
 };
 use crate::output::events;
 use crate::platform::system::stdout_reader_gone;
@@ -188,6 +189,8 @@ pub struct Tracker {
     remnants: HashMap<Ends, SocketKey>,
     /// Account names by uid, for `user` conditions on sockets only a notice saw.
     user_names: HashMap<u32, String>,
+    /// The cgroups snapshots described, by id: a closing socket is labelled with its own.
+    cgroups: HashMap<u64, Cgroup>,
     snapshots: u64,
 }
 
@@ -214,6 +217,7 @@ impl Tracker {
         let existing = self.snapshots == 0;
         self.snapshots += 1;
         self.user_names.extend(snapshot.user_names);
+        self.cgroups.extend(snapshot.cgroups);
         let processes: HashMap<u32, Rc<Process>> = snapshot
             .processes
             .into_iter()
@@ -300,6 +304,18 @@ impl Tracker {
         let (alive, vanished) = (&self.alive, &self.vanished);
         self.remnants
             .retain(|_, key| alive.contains_key(key) || vanished.contains_key(key));
+        self.labelled(events)
+    }
+
+    /// Each event with the cgroup its socket was made in, where a snapshot described it.
+    fn labelled(&self, mut events: Vec<Event>) -> Vec<Event> {
+        for event in &mut events {
+            if event.cgroup.is_none() {
+                event.cgroup = (event.socket.cgroup)
+                    .and_then(|id| self.cgroups.get(&id))
+                    .cloned();
+            }
+        }
         events
     }
 
@@ -322,7 +338,7 @@ impl Tracker {
                 events.push(event(EventKind::Close, at, &seen.closing()));
             }
         }
-        events
+        self.labelled(events)
     }
 
     /// Keep `socket`'s remnant, if a snapshot lists it again, from being reported opened anew.
@@ -389,6 +405,8 @@ impl Tracker {
                     socket.pids = seen.socket.pids;
                     // A notice has no inode, so the kernel's uid 0 in it reads as a placeholder.
                     socket.uid = socket.uid.or(seen.socket.uid);
+                    // Nor does it say the socket's cgroup.
+                    socket.cgroup = socket.cgroup.or(seen.socket.cgroup);
                     seen.owners
                 }
                 None => {
@@ -412,7 +430,7 @@ impl Tracker {
             };
             events.push(event(EventKind::Close, at, &seen));
         }
-        events
+        self.labelled(events)
     }
 
     /// Whether a socket only a close notice saw is one the user asked for. One that never had
@@ -420,11 +438,10 @@ impl Tracker {
     /// listener, an unconnected UDP socket) for `-l`/`-a`; owner conditions find no owner.
     fn wanted_unseen(&self, socket: &Socket, query: &Query) -> bool {
         let no_processes = HashMap::new();
-        let no_cgroups = HashMap::new();
         let owners = Owners {
             processes: &no_processes,
             user_names: &self.user_names,
-            cgroups: &no_cgroups,
+            cgroups: &self.cgroups,
         };
         let listening = match socket.proto {
             Proto::Tcp => SocketState::Listen,
@@ -464,6 +481,7 @@ fn event(kind: EventKind, at: SystemTime, seen: &Seen) -> Event {
             .iter()
             .map(|process| (process.pid, Process::clone(process)))
             .collect(),
+        cgroup: None,
     }
 }
 

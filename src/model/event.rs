@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
+use super::context::Cgroup;
 use super::process::Process;
 use super::socket::{Socket, SocketState};
 
@@ -27,4 +28,6 @@ pub struct Event {
     pub socket: Socket,
     /// The owners named by `socket.pids`, as described when a snapshot last saw them.
     pub processes: HashMap<u32, Process>,
+    /// The cgroup the socket was made in, with what it says, when a snapshot described it.
+    pub cgroup: Option<Cgroup>,
 }

@@ -109,7 +109,12 @@ pub fn write_json<W: Write>(
             EventKind::State { from } => Some(from.as_str()),
             _ => None,
         },
-        socket: socket_object(&event.processes, services, &event.socket, None),
+        socket: socket_object(
+            &event.processes,
+            services,
+            &event.socket,
+            event.cgroup.as_ref(),
+        ),
     };
     serde_json::to_writer(&mut *out, &view).map_err(io::Error::from)?;
     out.write_all(b"\n")
@@ -203,6 +208,7 @@ mod tests {
             at: UNIX_EPOCH + Duration::from_millis(1_795_219_199_123),
             socket,
             processes: HashMap::from([(4242, process)]),
+            cgroup: None,
         }
     }
 
