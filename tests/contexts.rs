@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::holders::{CgroupDir, Python};
+use common::holders::{Background, CgroupDir, Python};
 use common::{json_of, rnetstat, stdout_of};
 use serde_json::Value;
 
@@ -240,27 +240,16 @@ fn an_unknown_cgroup_path_is_a_usage_error() {
 
 #[test]
 fn watch_labels_opens_and_closes_with_the_unit_and_selects_by_it() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    use std::sync::mpsc::channel;
-
     let _one = one_at_a_time();
     let unit = format!("rnetstat-watch-{}.service", std::process::id());
     let cgroup = CgroupDir::create(&format!("/system.slice/{unit}"));
-    let mut watcher = rnetstat()
-        .args(["--watch", "--json", "-t", "--interval", "0.2"])
-        .arg(format!("unit {unit}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run rnetstat --watch");
-    let stdout = watcher.stdout.take().expect("piped stdout");
-    let (sender, lines) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = sender.send(line);
-        }
-    });
+    let watcher = Background::start(
+        &["--watch", "--json", "-t", "--interval", "0.2"]
+            .map(String::from)
+            .into_iter()
+            .chain([format!("unit {unit}")])
+            .collect::<Vec<_>>(),
+    );
     std::thread::sleep(Duration::from_millis(500));
     // A connection outside the unit, which the filter leaves out, and one inside it.
     let outside = Python::run(
@@ -288,7 +277,7 @@ fn watch_labels_opens_and_closes_with_the_unit_and_selects_by_it() {
     let (mut opened, mut closed, mut others) = (false, false, Vec::new());
     let deadline = Instant::now() + Duration::from_secs(10);
     while !(opened && closed) && Instant::now() < deadline {
-        let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) else {
+        let Ok(line) = watcher.lines.recv_timeout(Duration::from_millis(200)) else {
             continue;
         };
         let event: Value = serde_json::from_str(&line).expect("NDJSON");
@@ -306,8 +295,7 @@ fn watch_labels_opens_and_closes_with_the_unit_and_selects_by_it() {
             closed |= event["event"] == "close" && socket["state"] != "ESTABLISHED";
         }
     }
-    let _ = watcher.kill();
-    let _ = watcher.wait();
+    drop(watcher);
     assert!(opened && closed, "opened {opened}, closed {closed}");
     assert!(others.is_empty(), "events outside the unit: {others:?}");
     drop((holder, outside));

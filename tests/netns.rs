@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::holders::{Netns, Python};
+use common::holders::{Background, Netns, Python};
 use common::{json_tuples, rnetstat, ss_tuples, ss_tuples_through};
 use serde_json::Value;
 
@@ -143,25 +143,13 @@ fn watch_one_connection(
     settle: std::time::Duration,
     ours: impl Fn(&Value, u64) -> bool,
 ) -> (bool, bool, String) {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    use std::sync::mpsc::channel;
     use std::time::{Duration, Instant};
 
-    let mut watcher = rnetstat()
-        .args(["--watch", "--json", "-t", "--interval", "0.2"])
-        .args(flags)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run rnetstat --watch");
-    let stdout = watcher.stdout.take().expect("piped stdout");
-    let (sender, lines) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = sender.send(line);
-        }
-    });
+    let mut args: Vec<String> = ["--watch", "--json", "-t", "--interval", "0.2"]
+        .map(String::from)
+        .to_vec();
+    args.extend(flags.iter().map(|f| f.to_string()));
+    let watcher = Background::start(&args);
     std::thread::sleep(settle);
     let holder = Python::run(
         &netns.exec(),
@@ -177,7 +165,7 @@ fn watch_one_connection(
     let (mut opened, mut closed) = (false, false);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !(opened && closed) && Instant::now() < deadline {
-        let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) else {
+        let Ok(line) = watcher.lines.recv_timeout(Duration::from_millis(200)) else {
             continue;
         };
         let event: Value = serde_json::from_str(&line).expect("NDJSON");
@@ -185,12 +173,7 @@ fn watch_one_connection(
         opened |= ours && event["event"] == "open";
         closed |= ours && event["event"] == "close" && event["socket"]["state"] != "ESTABLISHED";
     }
-    let _ = watcher.kill();
-    let _ = watcher.wait();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut watcher.stderr.take().expect("stderr"), &mut stderr)
-        .expect("stderr");
-    (opened, closed, stderr)
+    (opened, closed, watcher.stop())
 }
 
 /// Whether `event` is about a socket with `port` at either end.

@@ -169,3 +169,49 @@ impl Drop for CgroupDir {
         }
     }
 }
+
+/// rnetstat running in the background (`--watch`), its stdout lines arriving on `lines`;
+/// killed when dropped, also when the test fails.
+pub struct Background {
+    child: Child,
+    pub lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Background {
+    pub fn start(args: &[String]) -> Background {
+        let mut child = super::rnetstat()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start rnetstat");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Background { child, lines }
+    }
+
+    /// Stop it and return what it wrote on stderr.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        stderr
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
