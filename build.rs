@@ -21,6 +21,9 @@ const TOOLS: &[(&str, &str)] = &[
     ("man", "man"),
     ("zsh", "zsh"),
     ("fish", "fish"),
+    ("podman", "podman"),
+    ("runc", "runc"),
+    ("nsenter", "nsenter"),
 ];
 
 fn main() {

@@ -81,6 +81,10 @@ fn wait_for_sockets(port: u16, count: usize) {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(is_root, has_ss, has_python3)),
+    ignore = "needs root, ss and python3 (apt-get install iproute2 python3)"
+)]
 fn a_process_started_in_a_service_cgroup_has_its_sockets_labelled_with_the_unit() {
     let _one = one_at_a_time();
     let unit = format!("rnetstat-test-{}.service", std::process::id());
@@ -168,6 +172,10 @@ fn a_process_started_in_a_service_cgroup_has_its_sockets_labelled_with_the_unit(
 }
 
 #[test]
+#[cfg_attr(
+    not(all(is_root, has_ss, has_python3)),
+    ignore = "needs root, ss and python3 (apt-get install iproute2 python3)"
+)]
 fn an_accepted_socket_keeps_its_listeners_cgroup_and_a_moved_process_its_old_sockets() {
     let _one = one_at_a_time();
     let id = std::process::id();
@@ -239,6 +247,10 @@ fn an_unknown_cgroup_path_is_a_usage_error() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(is_root, has_ss, has_python3)),
+    ignore = "needs root, ss and python3 (apt-get install iproute2 python3)"
+)]
 fn watch_labels_opens_and_closes_with_the_unit_and_selects_by_it() {
     let _one = one_at_a_time();
     let unit = format!("rnetstat-watch-{}.service", std::process::id());

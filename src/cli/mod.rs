@@ -248,6 +248,14 @@ impl Args {
                     ));
                 }
             }
+            // A container's sockets are in its own network namespace, as a rule: `container`
+            // looks in every namespace unless -N named one.
+            let names_container = (filter.expr.iter())
+                .flat_map(Expr::conditions)
+                .any(|c| matches!(c, Expr::Container(_)));
+            if names_container && config.query.netns == Namespaces::Own {
+                config.query.netns = Namespaces::All;
+            }
             if let Some(path) = resolve_cgroups(&mut filter) {
                 return Err(format!(
                     "filter: no cgroup at '{}' (a cgroup v2 path, as `ss --cgroup` shows it)",
@@ -259,6 +267,17 @@ impl Args {
             }
             config.query.owners |= filter.needs_owners();
             config.query.contexts |= filter.needs_contexts();
+            // Every namespace listed because a word asked (`netns`, `container`): the table
+            // shows what each socket runs as beside its namespace, as with --all-netns.
+            if config.query.netns == Namespaces::All
+                && let Mode::Print(PrintOptions {
+                    format: Format::Table(table),
+                    ..
+                }) = &mut config.mode
+            {
+                table.contexts = cfg!(target_os = "linux");
+                config.query.contexts = true;
+            }
             if let Mode::Live(live) = &mut config.mode {
                 live.parsed_filter = Some(filter.clone());
             }

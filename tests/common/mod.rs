@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+#[cfg(target_os = "linux")]
+pub mod container;
 pub mod holders;
 
 pub fn rnetstat() -> Command {
@@ -136,7 +138,8 @@ fn ss_endpoint(text: &str) -> String {
     }
     let port = if port == "*" { "0" } else { port };
     let host = match host {
-        "" if text.starts_with('[') => "::",
+        // `*:PORT` is an IPv6 socket that takes IPv4 too (not v6only), bound to `::`.
+        "" if text.starts_with('[') || text.starts_with('*') => "::",
         other => other,
     };
     format!("{host} {port}")
