@@ -3,6 +3,8 @@
 // Linux only: these run the Linux collector and read /proc, ss or tmux.
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::net::TcpListener;
 use std::process::{Command, Output};
 use std::thread;
@@ -1136,4 +1138,39 @@ fn a_deep_pasted_filter_matches_nothing_and_the_dashboard_runs_on() {
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("the dashboard to exit", |screen| screen.contains("EXITED:"));
     assert!(screen.contains("EXITED:0"), "{screen}");
+}
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_tmux, has_podman, has_runc, has_nsenter, has_ss)),
+    ignore = "needs root, tmux, podman, runc and nsenter (apt-get install tmux podman runc busybox-static)"
+)]
+fn live_all_netns_shows_a_containers_listener_and_groups_by_container() {
+    let name = format!("rnetstat-live-{}", std::process::id());
+    let container = common::container::Container::start(&name, 8082);
+    let tmux = Tmux::start("container", &dashboard_command("--all-netns -t -l"));
+    tmux.wait_for("the first refresh", |screen| screen.contains("refreshed"));
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", &format!("container {name}")]);
+    let label = format!("podman:{name}");
+    let screen = tmux.wait_for("the container's listener, alone", |screen| {
+        let rows = table_rows(screen);
+        rows.len() == 1 && rows[0].contains(":8082") && rows[0].contains(&label)
+    });
+    let row = table_rows(&screen)[0].to_string();
+    assert!(row.contains("httpd"), "{row}");
+    assert!(row.contains(&container.listener_pid.to_string()), "{row}");
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["g"]);
+    tmux.keys(&["g"]);
+    // (The header's `by container` may be cut off on this machine by its long owners note.)
+    tmux.wait_for("the container's group", |screen| {
+        screen
+            .lines()
+            .any(|line| line.contains(&format!("▸ {label}  1 socket")))
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_for("the dashboard to exit", |screen| {
+        screen.contains("EXITED:0")
+    });
 }

@@ -232,7 +232,7 @@ impl App {
             Key::Char(' ') => self.toggle_pause(),
             Key::Char('g') => {
                 let anchor = self.anchor();
-                self.table.toggle_grouped();
+                self.table.cycle_grouping();
                 self.restore(anchor);
             }
             Key::Char('k') => return self.ask_kill(),
@@ -393,6 +393,7 @@ impl App {
             row: Some(row),
             last: found.clone(),
             owners: self.table.owner_details(found),
+            cgroup: self.table.cgroup_of(found).cloned(),
             gone: found.mark.is_gone(),
             scroll: 0,
             owners_as_of: self.owners_as_of,
@@ -485,6 +486,7 @@ impl App {
                 Some(row) => {
                     details.last = row.clone();
                     details.owners = self.table.owner_details(row);
+                    details.cgroup = self.table.cgroup_of(row).cloned();
                     details.owners_as_of = self.owners_as_of;
                     details.gone = row.mark.is_gone();
                 }

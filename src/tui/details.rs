@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use super::layout::{GONE_COLOUR, areas, centered, optional_rate};
 use super::rows::Row;
 use crate::format::{clock, escaped, escaped_name, push_tcp_info};
-use crate::model::{OwnerCoverage, Process};
+use crate::model::{Cgroup, OwnerCoverage, Process};
 
 /// The socket in the details pane, followed across refreshes by row.
 #[derive(Debug, Clone)]
@@ -21,6 +21,8 @@ pub struct Details {
     pub last: Row,
     /// Every owner pid with what is known of it (`None`: it exited before it was described).
     pub owners: Vec<(u32, Option<Process>)>,
+    /// The cgroup the socket was made in, when known.
+    pub cgroup: Option<Cgroup>,
     pub gone: bool,
     /// The first line of the popup in view (it scrolls when taller than the screen).
     pub scroll: usize,
@@ -74,6 +76,25 @@ fn content(details: &Details, coverage: OwnerCoverage) -> Vec<Line<'static>> {
         },
     ));
     lines.push(field("Inode", optional(socket.inode)));
+    lines.push(field("Runs as", row.context.clone()));
+    let socket_cgroup = details.cgroup.as_ref().map(|c| c.path.as_str());
+    lines.push(field(
+        "Cgroup",
+        socket_cgroup.map_or_else(|| "-".to_string(), escaped),
+    ));
+    // The kernel's traps: an accepted socket carries its listener's cgroup, a moved process
+    // keeps its old sockets' one. Where the owner is now, when that is elsewhere.
+    for (pid, process) in &details.owners {
+        let owner_cgroup = process.as_ref().and_then(|p| p.cgroup.as_deref());
+        if let (Some(socket_cgroup), Some(owner)) = (socket_cgroup, owner_cgroup)
+            && owner.path != socket_cgroup
+        {
+            lines.push(Line::from(format!(
+                "  made in the cgroup above; owner pid {pid} is now in {}",
+                escaped(&owner.path)
+            )));
+        }
+    }
     lines.push(field("Rx/s", optional_rate(row.rx_rate).into_owned()));
     lines.push(field("Tx/s", optional_rate(row.tx_rate).into_owned()));
     lines.push(field(

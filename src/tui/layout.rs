@@ -120,6 +120,7 @@ pub fn row_cells(row: &Row) -> RowCells<'_> {
             Shorten::End,
             Shorten::End,
             Shorten::End,
+            Shorten::End,
         ],
         texts: [
             row.proto_text().into(),
@@ -131,6 +132,7 @@ pub fn row_cells(row: &Row) -> RowCells<'_> {
             optional(socket.pids.first().copied()),
             program,
             row.user.as_str().into(),
+            row.context.as_str().into(),
             optional_rate(row.rx_rate),
             optional_rate(row.tx_rate),
         ],
@@ -147,6 +149,7 @@ const ALIGN: [Align; COLUMNS] = [
     Align::Right,
     Align::Left,
     Align::Left,
+    Align::Left,
     Align::Right,
     Align::Right,
 ];
@@ -155,8 +158,9 @@ const LOCAL: usize = 1;
 const FOREIGN: usize = 2;
 const PROGRAM: usize = 7;
 const USER: usize = 8;
-const RX_RATE: usize = 9;
-const TX_RATE: usize = 10;
+const CONTAINER: usize = 9;
+const RX_RATE: usize = 10;
+const TX_RATE: usize = 11;
 
 pub fn optional_rate(value: Option<f64>) -> Cow<'static, str> {
     value.map_or(Cow::Borrowed("-"), |v| rate(v).into())
@@ -182,9 +186,16 @@ pub fn column_widths(
     keep_service[PROGRAM] = 6;
     keep_port[USER] = 0;
     keep_port[PROGRAM] = 6;
+    // What nothing in view runs as takes no room: the column shows when a row has a context.
+    if rows.iter().all(|cells| cells.texts[CONTAINER] == "-") {
+        widths[CONTAINER] = 0;
+    }
     for cells in rows {
         for (index, text) in cells.texts.iter().enumerate() {
             let count = text.chars().count();
+            if widths[index] == 0 && index == CONTAINER {
+                continue;
+            }
             widths[index] = widths[index].max(count);
             let chars = |from: usize, to: usize| text[from..to].chars().count();
             let (service, port) = match cells.shorten[index] {
@@ -203,7 +214,11 @@ pub fn column_widths(
         keep_service[index] = widths[index];
     }
     let available = usize::from(width);
-    for floor in [keep_service, keep_port, [0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]] {
+    for floor in [
+        keep_service,
+        keep_port,
+        [0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0],
+    ] {
         shrink(&mut widths, &floor, available);
     }
     std::array::from_fn(|i| (widths[i], ALIGN[i]))
@@ -215,11 +230,11 @@ fn row_width(widths: &[usize; COLUMNS]) -> usize {
     2 + widths.iter().sum::<usize>() + shown.saturating_sub(1)
 }
 
-/// Narrow user, program, then the addresses (the wider first) towards `floor` until the row
+/// Narrow the container, user, rates, program, then the addresses (the wider first) towards `floor` until the row
 /// fits in `available`; a column narrowed to 0 is hidden.
 fn shrink(widths: &mut [usize; COLUMNS], floor: &[usize; COLUMNS], available: usize) {
     let over = |widths: &[usize; COLUMNS]| row_width(widths).saturating_sub(available);
-    for index in [USER, TX_RATE, RX_RATE, PROGRAM] {
+    for index in [CONTAINER, USER, TX_RATE, RX_RATE, PROGRAM] {
         let slack = widths[index].saturating_sub(floor[index]);
         let over = over(widths);
         // A cut rate would mislead: it is whole or hidden.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::format::{
     NO_PEER, escaped, escaped_name, push_escaped, write_endpoint, write_local_endpoint,
 };
-use crate::model::{Family, Process, Proto, Socket, SocketKey};
+use crate::model::{Cgroup, Context, Family, Process, Proto, Socket, SocketKey, context_of};
 use crate::services::Services;
 
 /// How many refreshes a new, gone or state-changed socket stays highlighted.
@@ -58,6 +58,8 @@ pub enum Column {
     Pid,
     Program,
     User,
+    /// What the socket runs as: container, pod or systemd unit (from its cgroup).
+    Container,
     /// Bytes received per second (tcp_info bytes_received between two refreshes).
     RxRate,
     /// Bytes sent and acknowledged per second (tcp_info bytes_acked).
@@ -65,7 +67,7 @@ pub enum Column {
 }
 
 impl Column {
-    pub const ALL: [Column; 11] = [
+    pub const ALL: [Column; 12] = [
         Column::Proto,
         Column::Local,
         Column::Foreign,
@@ -75,6 +77,7 @@ impl Column {
         Column::Pid,
         Column::Program,
         Column::User,
+        Column::Container,
         Column::RxRate,
         Column::TxRate,
     ];
@@ -90,6 +93,7 @@ impl Column {
             Column::Pid => "PID",
             Column::Program => "Program",
             Column::User => "User",
+            Column::Container => "Container",
             Column::RxRate => "Rx/s",
             Column::TxRate => "Tx/s",
         }
@@ -128,6 +132,13 @@ pub struct Row {
     pub program: String,
     /// The first owner's user (or the socket's uid), escaped; `-` when unknown.
     pub user: String,
+    /// What it runs as (`podman:web`, `pod:default/web`, `unit:nginx.service`), escaped as a
+    /// word; `-` when nothing is known.
+    pub context: String,
+    /// The container or pod of `context`, empty for none: the by-container group.
+    pub container: String,
+    /// The systemd unit of `context`, empty for none: the by-unit group.
+    pub unit: String,
     /// Bytes per second received and sent (acked) since the previous refresh; `None` for UDP,
     /// sockets without tcp_info, a connection first seen this refresh, or counters that went back.
     pub rx_rate: Option<f64>,
@@ -142,6 +153,8 @@ pub struct RowContext<'a> {
     pub numeric: bool,
     pub processes: &'a HashMap<u32, Process>,
     pub user_names: &'a HashMap<u32, String>,
+    /// The sockets' cgroups, for what each runs as.
+    pub cgroups: &'a HashMap<u64, Cgroup>,
     /// Seconds between the previous snapshot and this one, when both have a time.
     pub elapsed: Option<f64>,
 }
@@ -156,6 +169,9 @@ impl Row {
             remote: String::new(),
             program: String::new(),
             user: String::new(),
+            context: String::new(),
+            container: String::new(),
+            unit: String::new(),
             rx_rate: None,
             tx_rate: None,
             search: String::new(),
@@ -198,6 +214,16 @@ impl Row {
             },
             _ => "-".to_string(),
         };
+        let runs_as = context_of(socket, context.cgroups, context.processes);
+        self.context = runs_as.map_or_else(|| "-".to_string(), |c| escaped_name(&c.label()));
+        self.container = match runs_as {
+            Some(Context::Container(_) | Context::Pod(_)) => self.context.clone(),
+            _ => String::new(),
+        };
+        self.unit = match runs_as {
+            Some(Context::Unit(_)) => self.context.clone(),
+            _ => String::new(),
+        };
 
         let mut search = String::with_capacity(self.local.len() + self.remote.len() + 32);
         search.push_str(socket.proto.as_str());
@@ -218,6 +244,10 @@ impl Row {
                 push_escaped(&mut search, &process.name);
             }
         }
+        if runs_as.is_some() {
+            search.push(' ');
+            search.push_str(&self.context);
+        }
         self.search = search.to_lowercase();
     }
 
@@ -230,16 +260,68 @@ impl Row {
         }
     }
 
-    /// The group this row belongs to in the by-process view: its first owner, by pid and name.
-    pub fn group_key(&self) -> GroupKey {
-        GroupKey {
-            pid: self.socket.pids.first().copied(),
-            name: self.program.clone(),
+    /// The group this row belongs to: by process, its first owner (pid and name); by
+    /// container or unit, that label (empty for none).
+    pub fn group_key(&self, grouping: Grouping) -> GroupKey {
+        match grouping {
+            Grouping::Container => GroupKey {
+                pid: None,
+                name: self.container.clone(),
+            },
+            Grouping::Unit => GroupKey {
+                pid: None,
+                name: self.unit.clone(),
+            },
+            Grouping::None | Grouping::Process => GroupKey {
+                pid: self.socket.pids.first().copied(),
+                name: self.program.clone(),
+            },
         }
     }
 }
 
-/// Which process a group is: unrelated processes that share a name are separate groups.
+/// How the table groups its rows; `g` cycles through them in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Grouping {
+    #[default]
+    None,
+    Process,
+    Container,
+    Unit,
+}
+
+impl Grouping {
+    pub fn next(self) -> Grouping {
+        match self {
+            Grouping::None => Grouping::Process,
+            Grouping::Process => Grouping::Container,
+            Grouping::Container => Grouping::Unit,
+            Grouping::Unit => Grouping::None,
+        }
+    }
+
+    /// What the header says; `None` when not grouped.
+    pub fn words(self) -> Option<&'static str> {
+        match self {
+            Grouping::None => None,
+            Grouping::Process => Some("by process"),
+            Grouping::Container => Some("by container"),
+            Grouping::Unit => Some("by unit"),
+        }
+    }
+
+    /// The title of the group of rows with none (no owner, no container, no unit).
+    pub fn none_title(self) -> &'static str {
+        match self {
+            Grouping::Container => "(no container)",
+            Grouping::Unit => "(no unit)",
+            Grouping::None | Grouping::Process => "(no known owner)",
+        }
+    }
+}
+
+/// Which group a row is in: by process, a pid and a name (unrelated processes that share a
+/// name are separate groups); by container or unit, the label and no pid.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct GroupKey {
     /// `None` for sockets with no known owner.
@@ -253,6 +335,11 @@ pub struct GroupKey {
 pub fn refresh_row(row: &mut Row, socket: Socket, context: &RowContext, column: Column) -> bool {
     let state_changed = row.socket.state != socket.state;
     let owners_changed = row.socket.pids != socket.pids;
+    // A cgroup described for the first time (removed and made again, or missed once).
+    let context_found = row.context == "-"
+        && socket
+            .cgroup
+            .is_some_and(|id| context.cgroups.contains_key(&id));
     let key = SocketKey::of(&socket);
     let same_connection = key == row.key;
     let (rx_rate, tx_rate) = match (&row.socket.tcp_info, &socket.tcp_info) {
@@ -271,6 +358,7 @@ pub fn refresh_row(row: &mut Row, socket: Socket, context: &RowContext, column: 
             Column::RecvQ => row.socket.recv_q != socket.recv_q,
             Column::SendQ => row.socket.send_q != socket.send_q,
             Column::Pid | Column::Program | Column::User => owners_changed,
+            Column::Container => owners_changed || context_found,
         };
     row.mark = if row.mark.is_gone() {
         Mark::New(HIGHLIGHT_REFRESHES)
@@ -283,7 +371,7 @@ pub fn refresh_row(row: &mut Row, socket: Socket, context: &RowContext, column: 
     row.socket = socket;
     row.rx_rate = rx_rate;
     row.tx_rate = tx_rate;
-    if state_changed || owners_changed {
+    if state_changed || owners_changed || context_found {
         row.describe(context);
     }
     moved

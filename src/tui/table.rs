@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 use super::rows::{
-    Column, GroupKey, HIGHLIGHT_REFRESHES, Mark, Row, RowContext, Sort, refresh_row,
+    Column, GroupKey, Grouping, HIGHLIGHT_REFRESHES, Mark, Row, RowContext, Sort, refresh_row,
 };
 use super::search::Matcher;
 use crate::filter::Filter;
@@ -84,7 +84,7 @@ pub struct Table {
     pub filter: String,
     /// How `filter` is read: an expression of the filter language, else a plain search.
     matcher: Matcher,
-    pub grouped: bool,
+    pub grouping: Grouping,
     expanded: HashSet<GroupKey>,
 }
 
@@ -111,7 +111,7 @@ impl Table {
             },
             filter: String::new(),
             matcher: Matcher::Everything,
-            grouped: false,
+            grouping: Grouping::None,
             expanded: HashSet::new(),
         }
     }
@@ -142,6 +142,11 @@ impl Table {
         self.processes
             .get(&pid)
             .map_or_else(|| "?".to_string(), |p| escaped_name(&p.name))
+    }
+
+    /// The cgroup `row`'s socket was made in, when known.
+    pub fn cgroup_of(&self, row: &Row) -> Option<&Cgroup> {
+        self.cgroups.get(&row.socket.cgroup?)
     }
 
     /// Every owner pid of `row` with what is known of it.
@@ -185,8 +190,14 @@ impl Table {
         self.rebuild_lines();
     }
 
-    pub fn toggle_grouped(&mut self) {
-        self.grouped = !self.grouped;
+    /// Whether rows are grouped (by process, container or unit).
+    pub fn grouped(&self) -> bool {
+        self.grouping != Grouping::None
+    }
+
+    /// Group by the next of none, process, container, unit (`g`).
+    pub fn cycle_grouping(&mut self) {
+        self.grouping = self.grouping.next();
         self.rebuild_lines();
     }
 
@@ -208,7 +219,9 @@ impl Table {
     pub fn group_at(&self, line: usize) -> Option<usize> {
         let key = match self.lines.get(line)? {
             Line::Group(group) => return Some(*group as usize),
-            Line::Socket(row) if self.grouped => self.rows[*row as usize].group_key(),
+            Line::Socket(row) if self.grouped() => {
+                self.rows[*row as usize].group_key(self.grouping)
+            }
             Line::Socket(_) => return None,
         };
         self.groups.iter().position(|g| g.key() == key)
@@ -235,6 +248,7 @@ impl Table {
             numeric: self.numeric,
             processes: &self.processes,
             user_names: &self.user_names,
+            cgroups: &self.cgroups,
             elapsed,
         };
 
@@ -377,6 +391,10 @@ impl Table {
                 let ranks = text_ranks(rows, |r| &r.user);
                 sorted_by(rows, reverse, |i, _| ranks[i])
             }
+            Column::Container => {
+                let ranks = text_ranks(rows, |r| &r.context);
+                sorted_by(rows, reverse, |i, _| ranks[i])
+            }
             Column::RxRate => sorted_by(rows, reverse, |_, r| RateKey(r.rx_rate)),
             Column::TxRate => sorted_by(rows, reverse, |_, r| RateKey(r.tx_rate)),
         };
@@ -431,32 +449,37 @@ impl Table {
     fn rebuild_lines(&mut self) {
         self.lines.clear();
         self.groups.clear();
-        if !self.grouped {
+        if !self.grouped() {
             self.lines
                 .extend(self.filtered.iter().map(|&row| Line::Socket(row)));
             return;
         }
         // Groups in order of their first row, so the sort column orders the groups too.
+        let grouping = self.grouping;
         let mut group_of: HashMap<(Option<u32>, &str), usize> = HashMap::new();
         let mut members: Vec<Vec<u32>> = Vec::new();
         for &row in &self.filtered {
             let found = &self.rows[row as usize];
-            let pid = found.socket.pids.first().copied();
-            let group = *group_of
-                .entry((pid, found.program.as_str()))
-                .or_insert_with(|| {
-                    let key = found.group_key();
-                    self.groups.push(Group {
-                        expanded: self.expanded.contains(&key),
-                        name: key.name,
-                        pid: key.pid,
-                        sockets: 0,
-                        rx_rate: None,
-                        tx_rate: None,
-                    });
-                    members.push(Vec::new());
-                    self.groups.len() - 1
+            let (pid, name) = match grouping {
+                Grouping::Container => (None, found.container.as_str()),
+                Grouping::Unit => (None, found.unit.as_str()),
+                Grouping::None | Grouping::Process => {
+                    (found.socket.pids.first().copied(), found.program.as_str())
+                }
+            };
+            let group = *group_of.entry((pid, name)).or_insert_with(|| {
+                let key = found.group_key(grouping);
+                self.groups.push(Group {
+                    expanded: self.expanded.contains(&key),
+                    name: key.name,
+                    pid: key.pid,
+                    sockets: 0,
+                    rx_rate: None,
+                    tx_rate: None,
                 });
+                members.push(Vec::new());
+                self.groups.len() - 1
+            });
             self.groups[group].sockets += 1;
             add_rate(&mut self.groups[group].rx_rate, found.rx_rate);
             add_rate(&mut self.groups[group].tx_rate, found.tx_rate);
@@ -533,6 +556,7 @@ fn compare(a: &Row, b: &Row, column: Column) -> Ordering {
         Column::Pid => x.pids.first().cmp(&y.pids.first()),
         Column::Program => a.program.cmp(&b.program),
         Column::User => a.user.cmp(&b.user),
+        Column::Container => a.context.cmp(&b.context),
         Column::RxRate => RateKey(a.rx_rate).cmp(&RateKey(b.rx_rate)),
         Column::TxRate => RateKey(a.tx_rate).cmp(&RateKey(b.tx_rate)),
     }

@@ -14,7 +14,7 @@ use super::layout::{
     Align, CHANGED_COLOUR, COLUMNS, GONE_COLOUR, NEW_COLOUR, RowCells, Shorten, areas, centered,
     column_widths, optional_rate, push_cell, row_cells,
 };
-use super::rows::{Column, Mark};
+use super::rows::{Column, Grouping, Mark};
 use super::table::{Group, Line as TableLine};
 use crate::filter::Listening;
 use crate::format::{clock, escaped};
@@ -124,9 +124,9 @@ fn header_lines(app: &App, width: usize) -> Vec<Line<'static>> {
         app.table.sort.column.title(),
         arrow(app.table.sort.reverse)
     )));
-    if app.table.grouped {
+    if let Some(words) = app.table.grouping.words() {
         settings.push(separator());
-        settings.push(Span::raw("by process"));
+        settings.push(Span::raw(words));
     }
     vec![Line::from(title), Line::from(totals), Line::from(settings)]
 }
@@ -200,9 +200,9 @@ fn row_text(mark: Mark, cells: &RowCells, widths: &[(usize, Align); COLUMNS]) ->
     text
 }
 
-fn group_text(group: &Group) -> String {
+fn group_text(group: &Group, grouping: Grouping) -> String {
     let name = match (group.name.as_str(), group.pid) {
-        ("", None) => "(no known owner)",
+        ("", None) => grouping.none_title(),
         ("", Some(_)) => "?",
         (name, _) => name,
     };
@@ -288,7 +288,7 @@ fn render_table(app: &App, frame: &mut Frame, area: Rect) {
         let (text, style) = match line {
             InView::Socket(mark, cells) => (row_text(*mark, cells, &widths), mark_style(*mark)),
             InView::Group(group) => (
-                group_text(&app.table.groups[*group as usize]),
+                group_text(&app.table.groups[*group as usize], app.table.grouping),
                 Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
             ),
         };
@@ -407,7 +407,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("1-9", "sort by column 1-9 (Proto … User); again: reverse"),
     ("0, )", "sort by Rx/s, by Tx/s (bytes per second, tcp_info)"),
     ("/", "filter expression or search; Enter keeps, Esc clears"),
-    ("g", "group by process; Enter/Right expands, Left collapses"),
+    (
+        "g",
+        "group by process, container, unit, none; Enter/Right expands, Left collapses",
+    ),
     ("Enter", "details of the socket (arrows scroll, Esc closes)"),
     ("space", "pause the view (collection goes on)"),
     ("k", "SIGTERM to an owner you choose (rechecked first)"),

@@ -3,6 +3,7 @@
 //! the dashboard is: the table, the `/` search, the app's keys and dialogs, details, the view.
 
 mod app;
+mod contexts;
 mod details;
 mod search;
 mod table;
@@ -20,7 +21,7 @@ use super::app::App;
 use super::kill::KillOwner;
 use super::kill::ProcessStart;
 use super::msg::{Effect, Key, Msg};
-use super::rows::Mark;
+use super::rows::{Grouping, Mark};
 use super::table::Line;
 use crate::filter::{Listening, Query};
 use crate::model::{

@@ -217,7 +217,7 @@ fn grouping_by_process_expands_and_collapses() {
     let mut app = new_app();
     feed(&mut app, three_sockets());
     press(&mut app, Key::Char('g'));
-    assert!(app.table.grouped);
+    assert_eq!(app.table.grouping, Grouping::Process);
     let names: Vec<_> = app
         .table
         .groups
@@ -246,8 +246,11 @@ fn grouping_by_process_expands_and_collapses() {
     feed(&mut app, more);
     assert_eq!(app.table.groups.len(), 3);
     assert_eq!(app.table.lines.len(), 5);
-    press(&mut app, Key::Char('g'));
-    assert!(!app.table.grouped);
+    // g goes on to by container and by unit, then back to no groups.
+    for grouping in [Grouping::Container, Grouping::Unit, Grouping::None] {
+        press(&mut app, Key::Char('g'));
+        assert_eq!(app.table.grouping, grouping);
+    }
     assert_eq!(app.table.lines.len(), 4);
 }
 
