@@ -124,7 +124,8 @@ pub struct Args {
     pub generate: Option<Generate>,
     /// ss's filter: [state|exclude STATE]... [EXPRESSION], e.g. state established
     /// '( dport = :443 or dport = :https )'; also process NAME|/REGEX/, pid N, user NAME|UID,
-    /// netns NAME|INODE, proto tcp|udp, port N (docs/filters.md)
+    /// netns NAME|INODE, container NAME|ID, unit NAME, cgroup PATH, proto tcp|udp, port N
+    /// (docs/filters.md)
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
 }
