@@ -407,10 +407,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("1-9", "sort by column 1-9 (Proto … User); again: reverse"),
     ("0, )", "sort by Rx/s, by Tx/s (bytes per second, tcp_info)"),
     ("/", "filter expression or search; Enter keeps, Esc clears"),
-    (
-        "g",
-        "group by process, container, unit, none; Enter/Right expands, Left collapses",
-    ),
+    ("g", "group: process, container, unit, off; Enter/Left"),
     ("Enter", "details of the socket (arrows scroll, Esc closes)"),
     ("space", "pause the view (collection goes on)"),
     ("k", "SIGTERM to an owner you choose (rechecked first)"),
