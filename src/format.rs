@@ -31,6 +31,23 @@ pub fn write_endpoint(out: &mut String, addr: SocketAddr, service: Option<&str>)
     write_port(out, addr.port(), service);
 }
 
+/// Append an endpoint as `name:port(service)` when its host has a name (escaped as a word: a
+/// name is a PTR record's or a hosts file's say), else as [`write_endpoint`].
+pub fn write_named_endpoint(
+    out: &mut String,
+    addr: SocketAddr,
+    name: Option<&str>,
+    service: Option<&str>,
+) {
+    match name {
+        Some(name) => {
+            push_escaped_name(out, name);
+            write_port(out, addr.port(), service);
+        }
+        None => write_endpoint(out, addr, service),
+    }
+}
+
 /// Append a socket's local end: as [`write_endpoint`], except that an IPv6 wildcard `[::]`
 /// taking IPv4 too (`v6only` false) is `*`, as ss prints it: every address of both families.
 pub fn write_local_endpoint(

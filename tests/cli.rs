@@ -36,7 +36,6 @@ fn finish(mut child: Child) {
 #[test]
 fn ss_flags_rnetstat_lacks_point_at_what_does_the_job() {
     for (flag, expected) in [
-        ("--resolve", "host names are never resolved"),
         ("--events", "use --watch"),
         ("-E", "use --watch"),
         ("-tE", "use --watch"),
@@ -143,7 +142,7 @@ fn piped_into_head_prints_the_header_and_exits_zero() {
 
 #[test]
 fn output_to_a_pipe_has_no_colour() {
-    let output = run(&["-a"]);
+    let output = run(&["-a", "--numeric-hosts"]);
     assert!(!output.stdout.contains(&0x1b));
 }
 
@@ -151,7 +150,7 @@ fn output_to_a_pipe_has_no_colour() {
 fn extended_columns_show_user_and_inode() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let text = String::from_utf8(run(&["-l", "-t", "-e"]).stdout).unwrap();
+    let text = String::from_utf8(run(&["-l", "-t", "-e", "--numeric-hosts"]).stdout).unwrap();
     assert!(text.lines().next().unwrap().contains("User"));
     let line = text
         .lines()
@@ -175,7 +174,11 @@ fn run_wrapped(wrapper: &str, args: &str) -> (bool, String, String) {
     let output = Command::new("bash")
         .args([
             "-c",
-            &format!("{wrapper} '{}' {args}", env!("CARGO_BIN_EXE_rnetstat")),
+            // Host names stay off: a lookup would ask the machine's resolver, off loopback.
+            &format!(
+                "{wrapper} '{}' --numeric-hosts {args}",
+                env!("CARGO_BIN_EXE_rnetstat")
+            ),
         ])
         .output()
         .expect("sh");
@@ -445,7 +448,7 @@ fn every_table_row_splits_into_the_same_fields_for_awk() {
         .args([
             "-c",
             &format!(
-                "{} -a -t | awk '{{print NF, $4, $6}}'",
+                "{} -a -t --numeric-hosts | awk '{{print NF, $4, $6}}'",
                 env!("CARGO_BIN_EXE_rnetstat")
             ),
         ])
@@ -541,7 +544,7 @@ fn owners_incomplete_names_the_few_processes_that_refuse_root() {
         );
         return;
     }
-    let output = run(&["-tlp"]);
+    let output = run(&["-tlp", "--numeric-hosts"]);
     assert!(output.status.success(), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let line = stderr

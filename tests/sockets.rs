@@ -205,7 +205,7 @@ fn table_labels_services_unless_numeric() {
     let port = listener.local_addr().unwrap().port();
     let labelled = format!("127.0.0.1:{port}({service})");
     assert!(
-        stdout_of(&["-l", "-t"]).contains(&labelled),
+        stdout_of(&["-l", "-t", "--numeric-hosts"]).contains(&labelled),
         "-l lacks {labelled}"
     );
     let numeric = stdout_of(&["-l", "-t", "-n"]);

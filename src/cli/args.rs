@@ -35,9 +35,23 @@ pub struct Args {
     /// IPv6 only
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
-    /// Numeric: no service names, numeric user ids
+    /// Numeric: no host names, no service names, numeric user ids
     #[arg(short = 'n', long = "numeric")]
     pub numeric: bool,
+    /// No host names: addresses as numbers (as netstat)
+    #[arg(long = "numeric-hosts")]
+    pub numeric_hosts: bool,
+    /// No service names: ports as numbers (as netstat)
+    #[arg(long = "numeric-ports")]
+    pub numeric_ports: bool,
+    /// Host names in --json, --csv and --watch too (a `name` beside each address); the table
+    /// has them unless -n
+    #[arg(long = "resolve")]
+    pub resolve: bool,
+    /// How long the host names of one table may take, all looked up at once; what is not
+    /// answered by then stays a number (default 1, from 0.1 to 60)
+    #[arg(long = "resolve-timeout", value_name = "SECONDS", value_parser = parse_resolve_timeout)]
+    pub resolve_timeout: Option<Duration>,
     /// Show the PID/Program owning each socket
     #[arg(short = 'p', long = "programs")]
     pub programs: bool,
@@ -156,6 +170,8 @@ pub enum Generate {
 
 /// The refresh interval of `--live` and `-c` when `--interval` is not given.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+/// How long one table's host names may take without --resolve-timeout.
+pub const DEFAULT_RESOLVE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The shortest `--interval`: shorter would spend a core on rescans nobody can read.
 pub const MIN_INTERVAL_SECONDS: f64 = 0.1;
@@ -189,6 +205,19 @@ fn parse_serve_addr(text: &str) -> Result<SocketAddr, String> {
 }
 
 /// `--interval`: a number of seconds, at least [`MIN_INTERVAL_SECONDS`] and at most an hour.
+fn parse_resolve_timeout(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(0.1..=60.0).contains(&seconds) {
+        return Err(format!(
+            "`{text}` is out of range: at least 0.1 and at most 60 seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 fn parse_interval(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .trim()

@@ -9,7 +9,9 @@ use std::io::IsTerminal;
 
 use clap::Parser;
 
-pub use args::{Args, DEFAULT_INTERVAL, Generate, MIN_INTERVAL_SECONDS, VERSION};
+pub use args::{
+    Args, DEFAULT_INTERVAL, DEFAULT_RESOLVE_TIMEOUT, Generate, MIN_INTERVAL_SECONDS, VERSION,
+};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 use crate::error::Error;
@@ -102,11 +104,18 @@ impl Args {
         };
         let interval = self.interval.unwrap_or(DEFAULT_INTERVAL);
         let continuous = self.continuous.then_some(interval);
-        let print = |format| {
+        // As netstat: the table names hosts unless -n; scripts get numbers unless --resolve.
+        let resolve_wait = self.resolve_timeout.unwrap_or(DEFAULT_RESOLVE_TIMEOUT);
+        let print = |format: Format| {
+            let names = match format {
+                Format::Table(_) => !(self.numeric || self.numeric_hosts),
+                Format::Json | Format::Csv => self.resolve && !self.numeric_hosts,
+            };
             Mode::Print(PrintOptions {
                 format,
                 sort: self.sort.clone(),
                 continuous,
+                names: names.then_some(resolve_wait),
             })
         };
         let mode = if let Some(kind) = self.generate {
@@ -157,6 +166,7 @@ impl Args {
                 header: !self.no_header,
                 info: self.info,
                 contexts: cfg!(target_os = "linux") && (self.extend || self.all_netns),
+                numeric_ports: self.numeric_ports,
             }))
         };
         let mut query = query;
@@ -371,9 +381,6 @@ fn pointed_message(flag: &str) -> Option<&'static str> {
              -t/-u for TCP/UDP"
         }
         "--inet6" => "rnetstat lists internet sockets only: use -6 for IPv6 sockets",
-        "--resolve" => {
-            "host names are never resolved in this version: addresses are always shown as numbers"
-        }
         "--events" | "-E" => {
             "rnetstat has no ss-style event flag: use --watch to follow sockets \
              as they open and close"

@@ -11,6 +11,7 @@ use crate::model::Snapshot;
 use crate::output;
 use crate::output::table::TableOptions;
 use crate::platform;
+use crate::platform::resolver::Resolver;
 use crate::services::Services;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,9 @@ pub struct PrintOptions {
     pub sort: Vec<SortKey>,
     /// `-c`: the table again after each such pause, until interrupted.
     pub continuous: Option<Duration>,
+    /// Look host names up, all at once, waiting at most this long (the table without `-n`,
+    /// `--resolve`); `None`: addresses as numbers.
+    pub names: Option<Duration>,
 }
 
 pub fn run(query: &Query, options: &PrintOptions) -> Result<(), Error> {
@@ -37,9 +41,13 @@ pub fn run(query: &Query, options: &PrintOptions) -> Result<(), Error> {
     let mut out = BufWriter::with_capacity(64 * 1024, stdout);
     let mut next = Instant::now();
     let mut notice = OwnersNotice::default();
+    let resolver = Resolver::new();
     loop {
         let mut snapshot = platform::snapshot(query).map_err(Error::Collect)?;
         sort_sockets(&mut snapshot, &options.sort);
+        if let Some(wait) = options.names {
+            name_hosts(&mut snapshot, &resolver, wait);
+        }
         notice.note(&snapshot.owners);
         notice.note_namespaces(&snapshot.namespaces);
         match &options.format {
@@ -66,6 +74,23 @@ pub fn run(query: &Query, options: &PrintOptions) -> Result<(), Error> {
             next = now;
         }
     }
+}
+
+/// Look up the host names of every address in `snapshot` at once, waiting at most `wait`;
+/// say on stderr how many were not answered in time (they stay numbers).
+fn name_hosts(snapshot: &mut Snapshot, resolver: &Resolver, wait: Duration) {
+    let addresses = (snapshot.sockets.iter())
+        .flat_map(|s| std::iter::once(s.local.ip()).chain(s.remote.map(|r| r.ip())));
+    let found = resolver.resolve(addresses, wait);
+    if found.unanswered > 0 {
+        eprintln!(
+            "rnetstat: {} of {} host names unresolved after {:.1} s",
+            found.unanswered,
+            found.asked,
+            wait.as_secs_f64()
+        );
+    }
+    snapshot.host_names = found.names;
 }
 
 /// The line before each table of `-c`: when its snapshot was taken, as JSON's `taken_at`.

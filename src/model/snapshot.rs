@@ -304,6 +304,9 @@ pub struct Snapshot {
     /// The cgroups of `sockets` by id, with their paths and what those say, when contexts
     /// were asked for (Linux); a socket whose cgroup is not here has none known.
     pub cgroups: HashMap<u64, Cgroup>,
+    /// Host names of the sockets' addresses, where asked for and found in time (the table
+    /// without `-n`, `--resolve`); an address not here is shown as a number.
+    pub host_names: HashMap<std::net::IpAddr, String>,
 }
 
 impl Snapshot {

@@ -91,6 +91,8 @@ pub const COLUMNS: &[(&str, &[&str])] = &[
     ("cgroup_id", &["cgroup_id"]),
     ("cgroup", &["cgroup"]),
     ("context", &["context", "label"]),
+    ("local_name", &["local", "name"]),
+    ("remote_name", &["remote", "name"]),
 ];
 
 pub fn write_csv<W: Write>(

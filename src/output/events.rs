@@ -100,6 +100,8 @@ pub fn write_json<W: Write>(
             out.write_all(b"\n")?;
         }
     }
+    // --watch names no hosts: its events go out as they happen, never waiting on DNS.
+    let no_names = HashMap::new();
     let view = EventView {
         version: EVENT_SCHEMA_VERSION,
         event: name(event.kind),
@@ -114,6 +116,7 @@ pub fn write_json<W: Write>(
             services,
             &event.socket,
             event.cgroup.as_ref(),
+            &no_names,
         ),
     };
     serde_json::to_writer(&mut *out, &view).map_err(io::Error::from)?;

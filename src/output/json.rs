@@ -95,6 +95,7 @@ impl Serialize for Sockets<'_> {
                 self.services,
                 socket,
                 cgroup_of(self.snapshot, socket),
+                &self.snapshot.host_names,
             ))?;
         }
         for socket in &self.snapshot.unix_sockets {
@@ -311,6 +312,8 @@ struct EndpointView<'a> {
     scope_id: Option<u32>,
     /// That interface's name, `None` when it has none (any more).
     scope: Option<String>,
+    /// The host's name, with `--resolve` (else null); never a guess.
+    name: Option<&'a str>,
     service: Option<&'a str>,
     port_class: &'static str,
 }
@@ -344,7 +347,12 @@ struct ProcessView<'a> {
     context: Option<ContextView<'a>>,
 }
 
-fn endpoint_view(addr: SocketAddr, proto: Proto, services: &Services) -> EndpointView<'_> {
+fn endpoint_view<'a>(
+    addr: SocketAddr,
+    proto: Proto,
+    services: &'a Services,
+    names: &'a HashMap<IpAddr, String>,
+) -> EndpointView<'a> {
     let scope_id = match addr {
         SocketAddr::V6(addr) if addr.scope_id() != 0 => Some(addr.scope_id()),
         _ => None,
@@ -354,6 +362,7 @@ fn endpoint_view(addr: SocketAddr, proto: Proto, services: &Services) -> Endpoin
         port: addr.port(),
         scope_id,
         scope: scope_id.and_then(interface_name),
+        name: names.get(&addr.ip()).map(String::as_str),
         service: services.name(addr.port(), proto),
         port_class: PortClass::of(addr.port()).as_str(),
     }
@@ -366,8 +375,9 @@ pub fn socket_object<'a>(
     services: &'a Services,
     socket: &'a Socket,
     cgroup: Option<&'a Cgroup>,
+    names: &'a HashMap<IpAddr, String>,
 ) -> impl Serialize + 'a {
-    socket_view(processes, services, socket, cgroup)
+    socket_view(processes, services, socket, cgroup, names)
 }
 
 fn socket_view<'a>(
@@ -375,16 +385,17 @@ fn socket_view<'a>(
     services: &'a Services,
     socket: &'a Socket,
     cgroup: Option<&'a Cgroup>,
+    names: &'a HashMap<IpAddr, String>,
 ) -> SocketView<'a> {
     SocketView {
         proto: socket.proto.as_str(),
         family: socket.family().as_str(),
         v6only: socket.v6only,
         state: socket.state.as_str(),
-        local: endpoint_view(socket.local, socket.proto, services),
+        local: endpoint_view(socket.local, socket.proto, services, names),
         remote: socket
             .remote
-            .map(|r| endpoint_view(r, socket.proto, services)),
+            .map(|r| endpoint_view(r, socket.proto, services, names)),
         recv_q: socket.recv_q,
         send_q: socket.send_q,
         uid: socket.uid,
@@ -432,7 +443,13 @@ pub fn socket_values<'a>(
 ) -> impl Iterator<Item = serde_json::Result<serde_json::Value>> + 'a {
     let inet = (snapshot.sockets.iter()).map(|socket| {
         let cgroup = cgroup_of(snapshot, socket);
-        serde_json::to_value(socket_view(&snapshot.processes, services, socket, cgroup))
+        serde_json::to_value(socket_view(
+            &snapshot.processes,
+            services,
+            socket,
+            cgroup,
+            &snapshot.host_names,
+        ))
     });
     let unix = (snapshot.unix_sockets.iter())
         .map(|socket| serde_json::to_value(unix_view(snapshot, socket)));
@@ -511,7 +528,8 @@ mod tests {
 
     fn endpoint_json(addr: &str) -> serde_json::Value {
         let services = Services::builtin();
-        let view = endpoint_view(addr.parse().unwrap(), Proto::Tcp, &services);
+        let no_names = HashMap::new();
+        let view = endpoint_view(addr.parse().unwrap(), Proto::Tcp, &services, &no_names);
         serde_json::to_value(view).unwrap()
     }
 

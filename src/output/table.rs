@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::format::{
-    NO_PEER, escaped_name, push_escaped, push_escaped_name, push_tcp_info, write_endpoint,
-    write_local_endpoint,
+    NO_PEER, escaped_name, push_escaped, push_escaped_name, push_tcp_info, write_local_endpoint,
+    write_named_endpoint,
 };
 use crate::model::{Context, Family, Snapshot, Socket, SocketState, UnixSocket};
 use crate::services::Services;
@@ -26,6 +26,8 @@ pub struct TableOptions {
     pub info: bool,
     /// The Container column: what each socket runs as (-e, --all-netns; Linux).
     pub contexts: bool,
+    /// `--numeric-ports`: no service names (`-n` implies it).
+    pub numeric_ports: bool,
 }
 
 /// Without -W, cells longer than these are shortened in the middle (the port stays visible).
@@ -272,12 +274,13 @@ fn push_row(
     options: &TableOptions,
 ) {
     let service = |port| {
-        if options.numeric {
+        if options.numeric || options.numeric_ports {
             None
         } else {
             services.name(port, socket.proto)
         }
     };
+    let name = |addr: std::net::SocketAddr| snapshot.host_names.get(&addr.ip()).map(String::as_str);
     cells.text.push_str(socket.proto.as_str());
     if socket.family() == Family::Ipv6 {
         cells.text.push('6');
@@ -285,15 +288,28 @@ fn push_row(
     cells.finish_cell(None);
     push_optional_number(cells, socket.recv_q.map(u64::from));
     push_optional_number(cells, socket.send_q.map(u64::from));
-    write_local_endpoint(
-        &mut cells.text,
-        socket.local,
-        socket.v6only,
-        service(socket.local.port()),
-    );
+    match name(socket.local) {
+        Some(name) => write_named_endpoint(
+            &mut cells.text,
+            socket.local,
+            Some(name),
+            service(socket.local.port()),
+        ),
+        None => write_local_endpoint(
+            &mut cells.text,
+            socket.local,
+            socket.v6only,
+            service(socket.local.port()),
+        ),
+    }
     cells.finish_cell(columns[3].limit);
     match socket.remote {
-        Some(remote) => write_endpoint(&mut cells.text, remote, service(remote.port())),
+        Some(remote) => write_named_endpoint(
+            &mut cells.text,
+            remote,
+            name(remote),
+            service(remote.port()),
+        ),
         None => cells.text.push_str(NO_PEER),
     }
     cells.finish_cell(columns[4].limit);
@@ -567,6 +583,7 @@ mod tests {
             header: true,
             info: false,
             contexts: false,
+            numeric_ports: false,
             numeric: false,
             programs: false,
             extended: false,
@@ -634,6 +651,7 @@ mod tests {
             header: true,
             info: false,
             contexts: false,
+            numeric_ports: false,
             numeric: true,
             programs: true,
             extended: true,
@@ -680,6 +698,7 @@ mod tests {
             header: true,
             info: false,
             contexts: false,
+            numeric_ports: false,
             extended: true,
             ..plain()
         };
@@ -713,6 +732,7 @@ mod tests {
                 header: true,
                 info: false,
                 contexts: false,
+                numeric_ports: false,
                 wide: true,
                 ..plain()
             },
@@ -729,6 +749,7 @@ mod tests {
                 header: true,
                 info: false,
                 contexts: false,
+                numeric_ports: false,
                 color: true,
                 ..plain()
             },
@@ -830,6 +851,7 @@ mod tests {
             header: true,
             info: false,
             contexts: false,
+            numeric_ports: false,
             numeric: true,
             programs: true,
             extended: true,
@@ -855,6 +877,7 @@ mod tests {
                 header: true,
                 info: false,
                 contexts: false,
+                numeric_ports: false,
                 color: true,
                 ..plain()
             },
@@ -870,6 +893,7 @@ mod tests {
             header: true,
             info: false,
             contexts: false,
+            numeric_ports: false,
             numeric: true,
             programs: true,
             ..plain()

@@ -21,6 +21,7 @@ mod macos_convert;
 #[cfg(windows)]
 mod netstat2;
 mod processes;
+pub mod resolver;
 pub mod signal;
 pub mod system;
 

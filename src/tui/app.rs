@@ -460,6 +460,7 @@ impl App {
             // Nor, yet, which namespace each socket is in (--all-netns).
             namespaces: _,
             cgroups,
+            host_names: _,
         } = snapshot;
         // Rates need the real time between the two snapshots, never the nominal interval.
         let elapsed = match (self.taken_at, taken_at) {
