@@ -121,7 +121,7 @@ impl Drop for Tmux {
 /// No core file: a test may kill it with SIGQUIT.
 fn dashboard_command(flags: &str) -> String {
     format!(
-        "bash -c \"ulimit -c 0; '{}' --live {flags}; echo EXITED:\\$?; sleep 60\"",
+        "bash -c \"ulimit -c 0; '{}' --live --numeric-hosts {flags}; echo EXITED:\\$?; sleep 60\"",
         env!("CARGO_BIN_EXE_rnetstat")
     )
 }
@@ -730,7 +730,7 @@ fn live_with_few_threads_allowed_runs_or_fails_with_one_line() {
     for limit in 1..=5 {
         let command = format!(
             "bash -c \"ulimit -u {limit}; setpriv --reuid={uid} --regid={uid} --clear-groups \
-             '{}' --live -l; echo EXITED:\\$?; sleep 60\"",
+             '{}' --live --numeric-hosts -l; echo EXITED:\\$?; sleep 60\"",
             env!("CARGO_BIN_EXE_rnetstat")
         );
         let tmux = Tmux::start(&format!("nproc{limit}"), &command);

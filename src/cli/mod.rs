@@ -151,6 +151,7 @@ impl Args {
         } else if self.live {
             Mode::Live(LiveOptions {
                 numeric: self.numeric,
+                resolve: !(self.numeric || self.numeric_hosts),
                 interval,
                 filter: String::new(),
                 parsed_filter: None,
@@ -572,6 +573,7 @@ mod tests {
             c.mode,
             Mode::Live(LiveOptions {
                 numeric: true,
+                resolve: false,
                 interval: DEFAULT_INTERVAL,
                 filter: String::new(),
                 parsed_filter: None,

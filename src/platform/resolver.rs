@@ -40,6 +40,12 @@ pub struct Resolver {
     shared: Arc<(Mutex<State>, Condvar)>,
 }
 
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolver")
+    }
+}
+
 impl Resolver {
     pub fn new() -> Resolver {
         Resolver::default()

@@ -13,6 +13,7 @@ use super::table::{Line, Table};
 use crate::filter::{Filter, Query};
 use crate::model::{OwnerCoverage, Proto, Snapshot};
 use crate::platform::refusal;
+use crate::platform::resolver::Resolver;
 use crate::services::Services;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,9 @@ pub struct LiveOptions {
     /// No service labels on endpoints, numeric user ids.
     pub numeric: bool,
     pub interval: Duration,
+    /// Look host names up in the background (the first frame never waits for them); `n`
+    /// shows numbers instead.
+    pub resolve: bool,
     /// The filter words given on the command line: the dashboard's starting `/` text.
     pub filter: String,
     /// That text as the command line parsed it, so the dashboard does not parse it again.
@@ -35,6 +39,8 @@ enum Anchor {
 #[derive(Debug)]
 pub struct App {
     pub numeric: bool,
+    /// Looks host names up in the background; `None` with names off (and in tests).
+    resolver: Option<Resolver>,
     pub interval: Duration,
     pub query: Query,
     /// The rows, their order, the `/` filter and the grouping.
@@ -74,6 +80,7 @@ impl App {
             .collect();
         let mut app = App {
             numeric: options.numeric,
+            resolver: options.resolve.then(Resolver::new),
             interval: options.interval,
             query,
             table: Table::new(services, options.numeric, protos),
@@ -236,6 +243,12 @@ impl App {
                 self.restore(anchor);
             }
             Key::Char('k') => return self.ask_kill(),
+            Key::Char('n') => {
+                let anchor = self.anchor();
+                self.numeric = !self.numeric;
+                self.table.set_numeric(self.numeric);
+                self.restore(anchor);
+            }
             Key::Char(c @ ('0'..='9' | ')')) => {
                 if let Some(column) = Column::from_key(c) {
                     self.sort_by(column);
@@ -460,8 +473,16 @@ impl App {
             // Nor, yet, which namespace each socket is in (--all-netns).
             namespaces: _,
             cgroups,
-            host_names: _,
+            mut host_names,
         } = snapshot;
+        if !self.numeric
+            && let Some(resolver) = &self.resolver
+        {
+            // Never waits: names asked for now come with a later refresh.
+            let addresses = (sockets.iter())
+                .flat_map(|s| std::iter::once(s.local.ip()).chain(s.remote.map(|r| r.ip())));
+            host_names.extend(resolver.resolve(addresses, Duration::ZERO).names);
+        }
         // Rates need the real time between the two snapshots, never the nominal interval.
         let elapsed = match (self.taken_at, taken_at) {
             (Some(before), Some(now)) => now
@@ -477,7 +498,7 @@ impl App {
         self.owners_as_of = owners_as_of;
         let remap = self
             .table
-            .merge(sockets, processes, user_names, cgroups, elapsed);
+            .merge(sockets, processes, user_names, cgroups, host_names, elapsed);
 
         if let Some(mut details) = self.details.take() {
             details.row = details

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::format::{
-    NO_PEER, escaped, escaped_name, push_escaped, write_endpoint, write_local_endpoint,
+    NO_PEER, escaped, escaped_name, push_escaped, write_local_endpoint, write_named_endpoint,
 };
 use crate::model::{Cgroup, Context, Family, Process, Proto, Socket, SocketKey, context_of};
 use crate::services::Services;
@@ -155,6 +155,8 @@ pub struct RowContext<'a> {
     pub user_names: &'a HashMap<u32, String>,
     /// The sockets' cgroups, for what each runs as.
     pub cgroups: &'a HashMap<u64, Cgroup>,
+    /// Host names known so far (not when numeric).
+    pub host_names: &'a HashMap<std::net::IpAddr, String>,
     /// Seconds between the previous snapshot and this one, when both have a time.
     pub elapsed: Option<f64>,
 }
@@ -180,7 +182,8 @@ impl Row {
         row
     }
 
-    fn describe(&mut self, context: &RowContext) {
+    /// Build the row's text again from its socket and `context`.
+    pub(super) fn describe(&mut self, context: &RowContext) {
         let socket = &self.socket;
         let service = |port| {
             if context.numeric {
@@ -189,16 +192,34 @@ impl Row {
                 context.services.name(port, socket.proto)
             }
         };
+        let name = |addr: std::net::SocketAddr| {
+            (!context.numeric)
+                .then(|| context.host_names.get(&addr.ip()).map(String::as_str))
+                .flatten()
+        };
         self.local.clear();
-        write_local_endpoint(
-            &mut self.local,
-            socket.local,
-            socket.v6only,
-            service(socket.local.port()),
-        );
+        match name(socket.local) {
+            Some(host) => write_named_endpoint(
+                &mut self.local,
+                socket.local,
+                Some(host),
+                service(socket.local.port()),
+            ),
+            None => write_local_endpoint(
+                &mut self.local,
+                socket.local,
+                socket.v6only,
+                service(socket.local.port()),
+            ),
+        }
         self.remote.clear();
         match socket.remote {
-            Some(remote) => write_endpoint(&mut self.remote, remote, service(remote.port())),
+            Some(remote) => write_named_endpoint(
+                &mut self.remote,
+                remote,
+                name(remote),
+                service(remote.port()),
+            ),
             None => self.remote.push_str(NO_PEER),
         }
         let first_owner = socket

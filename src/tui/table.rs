@@ -77,6 +77,8 @@ pub struct Table {
     user_names: HashMap<u32, String>,
     /// The sockets' cgroups of the newest snapshot: what each runs as.
     pub cgroups: HashMap<u64, Cgroup>,
+    /// Host names known so far; rows show them unless numeric.
+    host_names: HashMap<std::net::IpAddr, String>,
     pub counts: Counts,
     pub snapshots_seen: u64,
     pub sort: Sort,
@@ -103,6 +105,7 @@ impl Table {
             processes: HashMap::new(),
             user_names: HashMap::new(),
             cgroups: HashMap::new(),
+            host_names: HashMap::new(),
             counts: Counts::default(),
             snapshots_seen: 0,
             sort: Sort {
@@ -190,6 +193,30 @@ impl Table {
         self.rebuild_lines();
     }
 
+    /// Numbers (no host, service or user names), or names (`n`): every row is written again.
+    pub fn set_numeric(&mut self, numeric: bool) {
+        self.numeric = numeric;
+        self.describe_all();
+        self.resort();
+        self.refilter(false);
+        self.rebuild_lines();
+    }
+
+    fn describe_all(&mut self) {
+        let context = RowContext {
+            services: &self.services,
+            numeric: self.numeric,
+            processes: &self.processes,
+            user_names: &self.user_names,
+            cgroups: &self.cgroups,
+            host_names: &self.host_names,
+            elapsed: None,
+        };
+        for row in &mut self.rows {
+            row.describe(&context);
+        }
+    }
+
     /// Whether rows are grouped (by process, container or unit).
     pub fn grouped(&self) -> bool {
         self.grouping != Grouping::None
@@ -236,6 +263,7 @@ impl Table {
         processes: HashMap<u32, Process>,
         user_names: HashMap<u32, String>,
         cgroups: HashMap<u64, Cgroup>,
+        host_names: HashMap<std::net::IpAddr, String>,
         elapsed: Option<f64>,
     ) -> Vec<Option<usize>> {
         let first = self.snapshots_seen == 0;
@@ -243,12 +271,19 @@ impl Table {
         self.processes = processes;
         self.user_names = user_names;
         self.cgroups = cgroups;
+        // Names came in since the last refresh: every row is written again with them.
+        let renamed = !self.numeric && host_names.len() != self.host_names.len();
+        self.host_names = host_names;
+        if renamed {
+            self.describe_all();
+        }
         let context = RowContext {
             services: &self.services,
             numeric: self.numeric,
             processes: &self.processes,
             user_names: &self.user_names,
             cgroups: &self.cgroups,
+            host_names: &self.host_names,
             elapsed,
         };
 

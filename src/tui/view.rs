@@ -411,6 +411,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("Enter", "details of the socket (arrows scroll, Esc closes)"),
     ("space", "pause the view (collection goes on)"),
     ("k", "SIGTERM to an owner you choose (rechecked first)"),
+    ("n", "numbers or names (hosts, services, users)"),
     ("?", "this help (Esc closes)"),
     ("q, Esc, Ctrl-C", "quit"),
     ("", ""),

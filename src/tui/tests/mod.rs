@@ -5,6 +5,7 @@
 mod app;
 mod contexts;
 mod details;
+mod names;
 mod search;
 mod table;
 mod view;
@@ -42,6 +43,7 @@ fn new_app() -> App {
     };
     let options = LiveOptions {
         numeric: false,
+        resolve: false,
         interval: Duration::from_secs(1),
         filter: String::new(),
         parsed_filter: None,

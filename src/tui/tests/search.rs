@@ -205,6 +205,7 @@ fn the_command_line_filter_is_taken_as_parsed_not_parsed_again() {
     .expect("a filter");
     let mut app = app_with_options(LiveOptions {
         numeric: false,
+        resolve: false,
         interval: Duration::from_secs(1),
         filter: "( dport".to_string(),
         parsed_filter: Some(parsed),
@@ -219,6 +220,7 @@ fn the_command_line_filter_is_taken_as_parsed_not_parsed_again() {
 fn the_command_line_filter_is_the_starting_text_and_can_be_cleared() {
     let mut app = app_with_options(LiveOptions {
         numeric: false,
+        resolve: false,
         interval: Duration::from_secs(1),
         filter: "state established dport = :50000".to_string(),
         parsed_filter: None,
@@ -290,6 +292,7 @@ fn typing_key_by_key_shows_what_the_whole_text_shows_at_once() {
             let prefix = &text[..end + c.len_utf8()];
             let mut fresh = app_with_options(LiveOptions {
                 numeric: false,
+                resolve: false,
                 interval: Duration::from_secs(1),
                 filter: prefix.to_string(),
                 parsed_filter: None,
