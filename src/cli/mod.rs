@@ -63,7 +63,9 @@ impl Args {
         let both_families = self.ipv4 == self.ipv6;
         // As netstat: -a wins over -l, and with neither only non-listening sockets show.
         // Metrics describe the whole machine: listeners and connections alike.
-        let listening = if self.all || self.statistics || metrics {
+        // The dashboard shows every socket, listeners too, as TCPView (its `l` hides them).
+        let listening = if self.all || self.statistics || metrics || (self.live && !self.listening)
+        {
             Listening::All
         } else if self.listening {
             Listening::Only
@@ -654,6 +656,15 @@ mod tests {
         assert!(c.query.owners);
         let c = resolved(&["-t"]).unwrap();
         assert_eq!(c.query.filter, None);
+    }
+
+    #[test]
+    fn live_shows_listeners_by_default_and_l_alone_keeps_only_them() {
+        assert_eq!(config(&["--live"]).query.listening, Listening::All);
+        assert_eq!(config(&["--live", "-t"]).query.listening, Listening::All);
+        assert_eq!(config(&["--live", "-l"]).query.listening, Listening::Only);
+        // The one-shot table keeps netstat's split.
+        assert_eq!(config(&["-t"]).query.listening, Listening::Exclude);
     }
 
     #[test]

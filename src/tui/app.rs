@@ -11,7 +11,7 @@ use super::msg::{Effect, Key, Msg};
 use super::rows::{Column, GroupKey, Row};
 use super::table::{Line, Table};
 use crate::filter::{Filter, Query};
-use crate::model::{OwnerCoverage, Proto, Snapshot};
+use crate::model::{Family, OwnerCoverage, Proto, Snapshot};
 use crate::platform::refusal;
 use crate::platform::resolver::Resolver;
 use crate::services::Services;
@@ -243,6 +243,24 @@ impl App {
                 self.restore(anchor);
             }
             Key::Char('k') => return self.ask_kill(),
+            Key::Char(c @ ('l' | 't' | 'u' | 'f')) => {
+                let mut hidden = self.table.hidden;
+                match c {
+                    'l' => hidden.listeners = !hidden.listeners,
+                    't' => hidden.tcp = !hidden.tcp,
+                    'u' => hidden.udp = !hidden.udp,
+                    _ => {
+                        hidden.only_family = match hidden.only_family {
+                            None => Some(Family::Ipv4),
+                            Some(Family::Ipv4) => Some(Family::Ipv6),
+                            Some(Family::Ipv6) => None,
+                        }
+                    }
+                }
+                let anchor = self.anchor();
+                self.table.set_hidden(hidden);
+                self.restore(anchor);
+            }
             Key::Char('n') => {
                 let anchor = self.anchor();
                 self.numeric = !self.numeric;

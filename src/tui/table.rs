@@ -12,8 +12,60 @@ use super::search::Matcher;
 use crate::filter::Filter;
 use crate::filter::eval::Owners;
 use crate::format::escaped_name;
-use crate::model::{Cgroup, Process, Proto, Remnants, Socket, SocketKey, SocketState, pair};
+use crate::model::{
+    Cgroup, Family, Process, Proto, Remnants, Socket, SocketKey, SocketState, pair,
+};
 use crate::services::Services;
+
+/// What the view keys hide: listeners (`l`), TCP (`t`), UDP (`u`), a family (`f` cycles
+/// both, IPv4 only, IPv6 only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Hidden {
+    pub listeners: bool,
+    pub tcp: bool,
+    pub udp: bool,
+    /// Shown: this family alone; `None` for both.
+    pub only_family: Option<Family>,
+}
+
+impl Hidden {
+    pub fn hides(&self, socket: &Socket) -> bool {
+        (self.listeners && socket.state.is_listening())
+            || (self.tcp && socket.proto == Proto::Tcp)
+            || (self.udp && socket.proto == Proto::Udp)
+            || self
+                .only_family
+                .is_some_and(|family| family != socket.family())
+    }
+
+    /// Whether this hides everything `other` hides (so going from `other` to this narrows).
+    fn hides_all_of(&self, other: Hidden) -> bool {
+        (self.listeners || !other.listeners)
+            && (self.tcp || !other.tcp)
+            && (self.udp || !other.udp)
+            && (other.only_family.is_none() || self.only_family == other.only_family)
+    }
+
+    /// What is hidden, in words for the header; `None` when nothing is.
+    pub fn words(&self) -> Option<String> {
+        let mut words = Vec::new();
+        if self.listeners {
+            words.push("listeners");
+        }
+        if self.tcp {
+            words.push("tcp");
+        }
+        if self.udp {
+            words.push("udp");
+        }
+        match self.only_family {
+            Some(Family::Ipv4) => words.push("ipv6"),
+            Some(Family::Ipv6) => words.push("ipv4"),
+            None => {}
+        }
+        (!words.is_empty()).then(|| format!("hiding {}", words.join(", ")))
+    }
+}
 
 /// One process in the by-process view (the first owner of each of its sockets).
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +140,8 @@ pub struct Table {
     matcher: Matcher,
     pub grouping: Grouping,
     expanded: HashSet<GroupKey>,
+    /// What the view keys hide, on top of the filter.
+    pub hidden: Hidden,
 }
 
 impl Table {
@@ -116,6 +170,7 @@ impl Table {
             matcher: Matcher::Everything,
             grouping: Grouping::None,
             expanded: HashSet::new(),
+            hidden: Hidden::default(),
         }
     }
 
@@ -457,26 +512,48 @@ impl Table {
         self.sorted = merged;
     }
 
+    /// Hide or show what a view key names (`l`, `t`, `u`, `f`), then show the rest.
+    pub fn set_hidden(&mut self, hidden: Hidden) {
+        // Hiding more only narrows what is shown.
+        let narrowing = hidden.hides_all_of(self.hidden);
+        self.hidden = hidden;
+        self.refilter(narrowing);
+        self.rebuild_lines();
+    }
+
+    /// How many rows the newest snapshot has (gone ones not counted).
+    pub fn total(&self) -> usize {
+        self.counts.tcp + self.counts.udp
+    }
+
+    /// How many of the newest snapshot's rows are shown (filter and view keys applied).
+    pub fn shown(&self) -> usize {
+        (self.filtered.iter())
+            .filter(|&&row| !self.rows[row as usize].mark.is_gone())
+            .count()
+    }
+
     fn refilter(&mut self, narrowing: bool) {
         let rows = &self.rows;
+        let hidden = self.hidden;
         let matcher = &self.matcher;
         let owners = Owners {
             processes: &self.processes,
             user_names: &self.user_names,
             cgroups: &self.cgroups,
         };
-        if matches!(matcher, Matcher::Everything) {
+        let keep = |row: &Row| !hidden.hides(&row.socket) && matcher.matches(row, owners);
+        if matches!(matcher, Matcher::Everything) && hidden == Hidden::default() {
             self.filtered.clone_from(&self.sorted);
         } else if narrowing {
-            self.filtered
-                .retain(|&row| matcher.matches(&rows[row as usize], owners));
+            self.filtered.retain(|&row| keep(&rows[row as usize]));
         } else {
             self.filtered.clear();
             self.filtered.extend(
                 self.sorted
                     .iter()
                     .copied()
-                    .filter(|&row| matcher.matches(&rows[row as usize], owners)),
+                    .filter(|&row| keep(&rows[row as usize])),
             );
         }
     }

@@ -71,8 +71,15 @@ fn header_lines(app: &App, width: usize) -> Vec<Line<'static>> {
 
     let counts = &app.table.counts;
     let total = counts.tcp + counts.udp;
+    // Whenever the filter or a view key hides anything, the count says so.
+    let shown = app.table.shown();
+    let shown = if shown < total {
+        format!("{shown} shown of ")
+    } else {
+        String::new()
+    };
     let mut totals = format!(
-        "{total} socket{} │ tcp {} │ udp {} │ Rx {} Tx {}",
+        "{shown}{total} socket{} │ tcp {} │ udp {} │ Rx {} Tx {}",
         if total == 1 { "" } else { "s" },
         counts.tcp,
         counts.udp,
@@ -106,6 +113,10 @@ fn header_lines(app: &App, width: usize) -> Vec<Line<'static>> {
         };
         settings.push(Span::styled(filter, bold));
         settings.push(Span::raw(mode));
+        settings.push(separator());
+    }
+    if let Some(words) = app.table.hidden.words() {
+        settings.push(Span::styled(words, bold));
         settings.push(separator());
     }
     settings.push(match app.coverage {
@@ -412,6 +423,8 @@ pub const HELP: &[(&str, &str)] = &[
     ("space", "pause the view (collection goes on)"),
     ("k", "SIGTERM to an owner you choose (rechecked first)"),
     ("n", "numbers or names (hosts, services, users)"),
+    ("l, t, u", "hide or show listeners, TCP, UDP"),
+    ("f", "family: both, IPv4 only, IPv6 only"),
     ("?", "this help (Esc closes)"),
     ("q, Esc, Ctrl-C", "quit"),
     ("", ""),

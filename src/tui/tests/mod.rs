@@ -8,6 +8,7 @@ mod details;
 mod names;
 mod search;
 mod table;
+mod toggles;
 mod view;
 
 use std::collections::HashMap;
