@@ -202,3 +202,32 @@ pub fn terminate_holder(
         Err("killing processes is not supported on this OS".to_string())
     }
 }
+
+/// Why `socket` is not a connection that can be closed (a listener, UDP, no remote end); the
+/// same on every OS, so the dashboard can say it before asking.
+pub fn closable(socket: &crate::model::Socket) -> Result<(), String> {
+    if socket.proto != crate::model::Proto::Tcp {
+        return Err("only TCP connections can be closed".to_string());
+    }
+    if socket.state.is_listening() {
+        return Err("a listening socket is not a connection".to_string());
+    }
+    if socket.remote.is_none() {
+        return Err("the socket has no remote end".to_string());
+    }
+    Ok(())
+}
+
+/// Ask the kernel to destroy the TCP connection `socket` (as `ss -K`), in the namespace
+/// `query` lists, if a socket with the same ends and the same cookie is still there at this
+/// moment; otherwise nothing is closed and the error says why, in one line.
+pub fn close_connection(query: &Query, socket: &crate::model::Socket) -> Result<(), String> {
+    closable(socket)?;
+    #[cfg(target_os = "linux")]
+    return linux::close::close_connection(query, socket);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = query;
+        Err("closing connections is not supported on this OS".to_string())
+    }
+}

@@ -24,10 +24,10 @@ use crate::platform::error::CollectError;
 const RECV_BUFFER_BYTES: usize = 64 * 1024;
 
 /// `struct nlmsghdr`.
-const NETLINK_HEADER_BYTES: usize = 16;
+pub(super) const NETLINK_HEADER_BYTES: usize = 16;
 /// `struct inet_diag_req_v2`: family, protocol, extensions, padding, states, then the 48-byte
 /// `struct inet_diag_sockid`, which names one socket and which a dump ignores (all zero here).
-const INET_DIAG_REQ_V2_BYTES: usize = 56;
+pub(super) const INET_DIAG_REQ_V2_BYTES: usize = 56;
 /// `struct rtattr`: length, type.
 const ATTRIBUTE_HEADER_BYTES: usize = 4;
 /// Where `idiag_ext` (which attributes to send back) sits in a request.
@@ -296,7 +296,7 @@ fn local_address(id: &SocketId) -> SocketAddr {
 }
 
 /// The errno (negative) that starts an NLMSG_DONE or NLMSG_ERROR payload; a short one is 0.
-fn error_code(payload: &[u8]) -> i32 {
+pub(super) fn error_code(payload: &[u8]) -> i32 {
     payload
         .get(..4)
         .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))

@@ -1,0 +1,398 @@
+//! Closing one TCP connection (TCPView's "Close connection", `ss -K`): SOCK_DESTROY over
+//! NETLINK_SOCK_DIAG, naming the socket by its 4-tuple and its cookie, so the kernel destroys
+//! that socket and no other. The socket is looked up again first: it is closed only if a socket
+//! with the same 4-tuple and the same cookie is there at that moment.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+
+use netlink_packet_core::{NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, NetlinkBuffer};
+use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, SOCK_DIAG_BY_FAMILY};
+use netlink_sys::protocols::NETLINK_SOCK_DIAG;
+use netlink_sys::{Socket as NetlinkSocket, SocketAddr as NetlinkAddr};
+
+use super::sock_diag::{INET_DIAG_REQ_V2_BYTES, NETLINK_HEADER_BYTES, error_code, socket_of};
+use crate::filter::Query;
+use crate::model::{Proto, Socket};
+
+/// `SOCK_DESTROY` (linux/sock_diag.h).
+const SOCK_DESTROY: u16 = 21;
+/// `idiag_states` of both requests: every state, the socket is named by its 4-tuple and cookie.
+const ALL_STATES: u32 = u32::MAX;
+/// One reply: a socket's `inet_diag_msg` or an ACK, far below this.
+const REPLY_BUFFER_BYTES: usize = 8 * 1024;
+/// The sequence numbers of the lookup and of the destroy, to tell their replies apart.
+const LOOKUP_SEQUENCE: u32 = 1;
+const DESTROY_SEQUENCE: u32 = 2;
+
+/// What every refusal that means "not there any more" says.
+pub const GONE: &str = "the connection is already gone";
+
+/// One TCP socket as the kernel names it: both ends and its cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// With, for IPv6, the interface the socket is bound to as its scope id.
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub cookie: u64,
+}
+
+impl Target {
+    /// The socket `socket` names, or why it cannot be closed.
+    pub fn of(socket: &Socket) -> Result<Target, String> {
+        crate::platform::closable(socket)?;
+        let remote = socket.remote.ok_or("the socket has no remote end")?;
+        if remote.is_ipv4() != socket.local.is_ipv4() {
+            return Err("its two ends are of different address families".to_string());
+        }
+        let cookie = socket
+            .cookie
+            .ok_or("the kernel gave no cookie for this socket, so it cannot be named exactly")?;
+        Ok(Target {
+            local: socket.local,
+            remote,
+            cookie,
+        })
+    }
+}
+
+/// Ask the kernel to destroy the socket `target` names, in this thread's network namespace,
+/// if it is still there; the error is one line saying why nothing was closed.
+pub fn close(target: &Target) -> Result<(), String> {
+    let mut socket = open().map_err(|e| format!("opening a NETLINK_SOCK_DIAG socket: {e}"))?;
+    if !still_there(&mut socket, target).map_err(|e| refusal(&e))? {
+        return Err(GONE.to_string());
+    }
+    let destroy = request(
+        SOCK_DESTROY,
+        NLM_F_REQUEST | NLM_F_ACK,
+        DESTROY_SEQUENCE,
+        target,
+    );
+    let code = exchange(&mut socket, &destroy, DESTROY_SEQUENCE, |_, _| Ok(()))
+        .map_err(|e| refusal(&e))?;
+    match code {
+        Some(0) => Ok(()),
+        Some(code) => Err(refusal(&io::Error::from_raw_os_error(
+            code.saturating_abs(),
+        ))),
+        None => Err("the kernel sent no answer to SOCK_DESTROY".to_string()),
+    }
+}
+
+/// [`close`] the socket, in its network namespace: the query's (`-N`), or with
+/// `--all-netns` the one the socket was listed in, entered by a thread of its own.
+pub fn close_connection(query: &Query, socket: &Socket) -> Result<(), String> {
+    let target = Target::of(socket)?;
+    let closed = match (&query.netns, socket.netns) {
+        (crate::filter::Namespaces::All, Some(inode))
+            if Some(inode) != super::netns::own_inode() =>
+        {
+            let found = super::netns::discover()
+                .into_iter()
+                .find(|found| found.inode == inode)
+                .ok_or("its network namespace is gone")?;
+            found.run(None, || Ok(close(&target)))
+        }
+        _ => super::in_netns(query, || Ok(close(&target))),
+    };
+    closed.map_err(|e| e.to_string())?
+}
+
+/// The kernel's errors, one line each.
+pub fn refusal(error: &io::Error) -> String {
+    match error.raw_os_error() {
+        Some(libc::EOPNOTSUPP) => {
+            "this kernel cannot close sockets (no CONFIG_INET_DIAG_DESTROY)".to_string()
+        }
+        Some(libc::EPERM | libc::EACCES) => {
+            "closing a socket needs CAP_NET_ADMIN (run as root)".to_string()
+        }
+        // ESTALE: a socket has the 4-tuple, but another cookie: ours is gone, that one is not it.
+        Some(libc::ENOENT | libc::ESTALE) => GONE.to_string(),
+        _ => format!("the kernel refused: {error}"),
+    }
+}
+
+fn open() -> io::Result<NetlinkSocket> {
+    let mut socket = NetlinkSocket::new(NETLINK_SOCK_DIAG)?;
+    socket.bind_auto()?;
+    socket.connect(&NetlinkAddr::new(0, 0))?;
+    Ok(socket)
+}
+
+/// The exact lookup (SOCK_DIAG_BY_FAMILY without NLM_F_DUMP): whether a socket with the same
+/// 4-tuple and the same cookie exists now. The kernel checks the cookie; so do we.
+fn still_there(socket: &mut NetlinkSocket, target: &Target) -> io::Result<bool> {
+    let lookup = request(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, LOOKUP_SEQUENCE, target);
+    let mut found = false;
+    let code = exchange(socket, &lookup, LOOKUP_SEQUENCE, |kind, payload| {
+        if kind == SOCK_DIAG_BY_FAMILY {
+            let reply = socket_of(payload, Proto::Tcp, false)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            found |= reply.is_some_and(|reply| {
+                reply.local == target.local
+                    && reply.remote == Some(target.remote)
+                    && reply.cookie == Some(target.cookie)
+            });
+        }
+        Ok(())
+    })?;
+    match code {
+        None | Some(0) => Ok(found),
+        Some(code) if [libc::ENOENT, libc::ESTALE].contains(&code.saturating_abs()) => Ok(false),
+        Some(code) => Err(io::Error::from_raw_os_error(code.saturating_abs())),
+    }
+}
+
+/// Send `bytes` and read one reply datagram, handing each message of our sequence number to
+/// `each`; the error code of an NLMSG_ERROR in it (0 for an ACK), `None` when there was none.
+fn exchange(
+    socket: &mut NetlinkSocket,
+    bytes: &[u8],
+    sequence: u32,
+    mut each: impl FnMut(u16, &[u8]) -> io::Result<()>,
+) -> io::Result<Option<i32>> {
+    socket.send(bytes, 0)?;
+    let mut buffer = vec![0; REPLY_BUFFER_BYTES];
+    let received = socket.recv(&mut &mut buffer[..], 0)?;
+    let mut rest = &buffer[..received.min(buffer.len())];
+    let mut code = None;
+    while !rest.is_empty() {
+        let message = NetlinkBuffer::new_checked(rest)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        if message.sequence_number() == sequence {
+            match message.message_type() {
+                NLMSG_ERROR => code = Some(error_code(message.payload())),
+                kind => each(kind, message.payload())?,
+            }
+        }
+        let aligned = (message.length() as usize + 3) & !3;
+        rest = rest.get(aligned..).unwrap_or_default();
+    }
+    Ok(code)
+}
+
+/// nlmsghdr, then `struct inet_diag_req_v2` naming the one socket: family, IPPROTO_TCP, no
+/// extensions, padding, every state, then `struct inet_diag_sockid` (ports and addresses in
+/// network byte order, the interface, the cookie as the kernel gave it).
+fn request(message_type: u16, flags: u16, sequence: u32, target: &Target) -> Vec<u8> {
+    let length = NETLINK_HEADER_BYTES + INET_DIAG_REQ_V2_BYTES;
+    let family = if target.local.is_ipv4() {
+        AF_INET
+    } else {
+        AF_INET6
+    };
+    let interface = match target.local {
+        SocketAddr::V6(local) => local.scope_id(),
+        SocketAddr::V4(_) => 0,
+    };
+    let mut out = Vec::with_capacity(length);
+    out.extend((length as u32).to_ne_bytes());
+    out.extend(message_type.to_ne_bytes());
+    out.extend(flags.to_ne_bytes());
+    out.extend(sequence.to_ne_bytes());
+    // Port id 0: the kernel.
+    out.extend(0u32.to_ne_bytes());
+    out.extend([family, IPPROTO_TCP, 0, 0]);
+    out.extend(ALL_STATES.to_ne_bytes());
+    out.extend(target.local.port().to_be_bytes());
+    out.extend(target.remote.port().to_be_bytes());
+    out.extend(address(target.local.ip()));
+    out.extend(address(target.remote.ip()));
+    out.extend(interface.to_ne_bytes());
+    // `idiag_cookie`: two native-endian u32 halves, the low one first, as dumps give it.
+    out.extend((target.cookie as u32).to_ne_bytes());
+    out.extend(((target.cookie >> 32) as u32).to_ne_bytes());
+    out
+}
+
+/// `__be32 idiag_src[4]`: an IPv4 address in the first four bytes.
+fn address(ip: IpAddr) -> [u8; 16] {
+    let mut out = [0; 16];
+    match ip {
+        IpAddr::V4(ip) => out[..4].copy_from_slice(&ip.octets()),
+        IpAddr::V6(ip) => out = ip.octets(),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlink_packet_core::{NetlinkHeader, NetlinkMessage};
+    use netlink_packet_sock_diag::SockDiagMessage;
+    use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
+
+    fn target(local: &str, remote: &str, cookie: u64) -> Target {
+        Target {
+            local: local.parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            cookie,
+        }
+    }
+
+    /// What netlink-packet-sock-diag serializes for an exact request: the oracle for ours.
+    fn crate_request(target: &Target, flags: u16, sequence: u32) -> Vec<u8> {
+        let (family, interface) = match target.local {
+            SocketAddr::V4(_) => (AF_INET, 0),
+            SocketAddr::V6(local) => (AF_INET6, local.scope_id()),
+        };
+        let mut cookie = [0; 8];
+        cookie[..4].copy_from_slice(&(target.cookie as u32).to_ne_bytes());
+        cookie[4..].copy_from_slice(&((target.cookie >> 32) as u32).to_ne_bytes());
+        let request = InetRequest {
+            family,
+            protocol: IPPROTO_TCP,
+            extensions: ExtensionFlags::empty(),
+            states: StateFlags::from_bits_retain(ALL_STATES),
+            socket_id: SocketId {
+                source_port: target.local.port(),
+                destination_port: target.remote.port(),
+                source_address: target.local.ip(),
+                destination_address: target.remote.ip(),
+                interface_id: interface,
+                cookie,
+            },
+        };
+        let mut header = NetlinkHeader::default();
+        header.flags = flags;
+        header.sequence_number = sequence;
+        let mut message = NetlinkMessage::new(header, SockDiagMessage::InetRequest(request).into());
+        message.finalize();
+        let mut bytes = vec![0; message.buffer_len()];
+        message.serialize(&mut bytes);
+        bytes
+    }
+
+    #[test]
+    fn the_destroy_request_is_an_inet_diag_req_v2_naming_one_socket() {
+        let target = target("127.0.0.1:40000", "127.0.0.2:8080", 0x1122_3344_5566_7788);
+        let bytes = request(SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, 7, &target);
+        // nlmsghdr (16) + inet_diag_req_v2 (56).
+        assert_eq!(bytes.len(), 16 + 56);
+        let u32_at = |at: usize| u32::from_ne_bytes(bytes[at..at + 4].try_into().unwrap());
+        let u16_at = |at: usize| u16::from_ne_bytes(bytes[at..at + 2].try_into().unwrap());
+        assert_eq!(u32_at(0), 72, "nlmsg_len");
+        assert_eq!(u16_at(4), 21, "nlmsg_type SOCK_DESTROY");
+        assert_eq!(u16_at(6), 1 | 4, "NLM_F_REQUEST | NLM_F_ACK");
+        assert_eq!(u32_at(8), 7, "nlmsg_seq");
+        assert_eq!(u32_at(12), 0, "nlmsg_pid");
+        let req = &bytes[16..];
+        assert_eq!(&req[..4], &[2, 6, 0, 0], "AF_INET, IPPROTO_TCP, ext, pad");
+        assert_eq!(&req[4..8], &u32::MAX.to_ne_bytes(), "every state");
+        assert_eq!(&req[8..10], &40000u16.to_be_bytes(), "sport, big-endian");
+        assert_eq!(&req[10..12], &8080u16.to_be_bytes(), "dport, big-endian");
+        assert_eq!(
+            &req[12..28],
+            &[127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        assert_eq!(
+            &req[28..44],
+            &[127, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        assert_eq!(&req[44..48], &[0; 4], "no interface");
+        assert_eq!(
+            &req[48..52],
+            &0x5566_7788u32.to_ne_bytes(),
+            "cookie, low half"
+        );
+        assert_eq!(
+            &req[52..56],
+            &0x1122_3344u32.to_ne_bytes(),
+            "cookie, high half"
+        );
+    }
+
+    #[test]
+    fn requests_are_what_the_crate_would_send_for_the_same_socket() {
+        for target in [
+            target("127.0.0.1:40000", "127.0.0.2:8080", 0x1122_3344_5566_7788),
+            target("[::1]:443", "[2001:db8::7]:51000", 9),
+            target("[fe80::1%3]:22", "[fe80::2]:60000", u64::MAX - 1),
+        ] {
+            let lookup = request(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, 1, &target);
+            assert_eq!(
+                lookup,
+                crate_request(&target, NLM_F_REQUEST, 1),
+                "{target:?}"
+            );
+            // The destroy differs only in its type and flags.
+            let mut destroy = request(SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, 1, &target);
+            let expected = crate_request(&target, NLM_F_REQUEST | NLM_F_ACK, 1);
+            assert_eq!(destroy[4..6], SOCK_DESTROY.to_ne_bytes());
+            destroy[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+            assert_eq!(destroy, expected, "{target:?}");
+        }
+    }
+
+    #[test]
+    fn each_kernel_refusal_is_one_line() {
+        let said = |code| refusal(&io::Error::from_raw_os_error(code));
+        assert_eq!(
+            said(libc::EOPNOTSUPP),
+            "this kernel cannot close sockets (no CONFIG_INET_DIAG_DESTROY)"
+        );
+        for code in [libc::EPERM, libc::EACCES] {
+            assert_eq!(
+                said(code),
+                "closing a socket needs CAP_NET_ADMIN (run as root)"
+            );
+        }
+        for code in [libc::ENOENT, libc::ESTALE] {
+            assert_eq!(said(code), GONE);
+        }
+        assert!(said(libc::EINVAL).starts_with("the kernel refused: "));
+    }
+
+    fn connected_socket(local: SocketAddr, remote: SocketAddr) -> Option<crate::model::Socket> {
+        let mut dumper = super::super::sock_diag::Dumper::open().ok()?;
+        let query = crate::filter::Query::default();
+        let request = crate::filter::kernel::request(&query, Proto::Tcp);
+        let mut out = Vec::new();
+        dumper
+            .dump(crate::model::Family::Ipv4, &request, &mut out)
+            .ok()?;
+        out.into_iter()
+            .find(|s| s.local == local && s.remote == Some(remote))
+    }
+
+    #[test]
+    fn a_wrong_cookie_closes_nothing_and_the_right_one_closes_only_that_socket() {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        let (local, remote) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+        let socket = connected_socket(local, remote).expect("the dump lists our connection");
+        let right = Target::of(&socket).unwrap();
+        let wrong = Target {
+            cookie: right.cookie ^ 1,
+            ..right
+        };
+        assert_eq!(close(&wrong), Err(GONE.to_string()));
+        assert!(
+            connected_socket(local, remote).is_some(),
+            "a wrong cookie closed the socket"
+        );
+        match close(&right) {
+            Ok(()) => {
+                server
+                    .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                    .unwrap();
+                let mut byte = [0; 1];
+                let read = server.read(&mut byte);
+                assert!(
+                    matches!(&read, Err(e) if e.kind() == io::ErrorKind::ConnectionReset),
+                    "the peer read {read:?}"
+                );
+                assert_eq!(close(&right), Err(GONE.to_string()));
+            }
+            Err(why) => assert_eq!(
+                why, "this kernel cannot close sockets (no CONFIG_INET_DIAG_DESTROY)",
+                "as root, only a kernel without SOCK_DESTROY may refuse"
+            ),
+        }
+        drop(client);
+    }
+}
