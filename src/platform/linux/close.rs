@@ -13,7 +13,8 @@ use netlink_sys::{Socket as NetlinkSocket, SocketAddr as NetlinkAddr};
 
 use super::sock_diag::{INET_DIAG_REQ_V2_BYTES, NETLINK_HEADER_BYTES, error_code, socket_of};
 use crate::filter::Query;
-use crate::model::{Proto, Socket};
+use crate::model::Proto;
+use crate::platform::Connection;
 
 /// `SOCK_DESTROY` (linux/sock_diag.h).
 const SOCK_DESTROY: u16 = 21;
@@ -38,19 +39,17 @@ pub struct Target {
 }
 
 impl Target {
-    /// The socket `socket` names, or why it cannot be closed.
-    pub fn of(socket: &Socket) -> Result<Target, String> {
-        crate::platform::closable(socket)?;
-        let remote = socket.remote.ok_or("the socket has no remote end")?;
-        if remote.is_ipv4() != socket.local.is_ipv4() {
+    /// The socket `connection` names, or why it cannot be named exactly.
+    pub fn of(connection: &Connection) -> Result<Target, String> {
+        if connection.remote.is_ipv4() != connection.local.is_ipv4() {
             return Err("its two ends are of different address families".to_string());
         }
-        let cookie = socket
+        let cookie = connection
             .cookie
             .ok_or("the kernel gave no cookie for this socket, so it cannot be named exactly")?;
         Ok(Target {
-            local: socket.local,
-            remote,
+            local: connection.local,
+            remote: connection.remote,
             cookie,
         })
     }
@@ -82,9 +81,9 @@ pub fn close(target: &Target) -> Result<(), String> {
 
 /// [`close`] the socket, in its network namespace: the query's (`-N`), or with
 /// `--all-netns` the one the socket was listed in, entered by a thread of its own.
-pub fn close_connection(query: &Query, socket: &Socket) -> Result<(), String> {
-    let target = Target::of(socket)?;
-    let closed = match (&query.netns, socket.netns) {
+pub fn close_connection(query: &Query, connection: &Connection) -> Result<(), String> {
+    let target = Target::of(connection)?;
+    let closed = match (&query.netns, connection.netns) {
         (crate::filter::Namespaces::All, Some(inode))
             if Some(inode) != super::netns::own_inode() =>
         {
@@ -365,7 +364,7 @@ mod tests {
         let (mut server, _) = listener.accept().unwrap();
         let (local, remote) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
         let socket = connected_socket(local, remote).expect("the dump lists our connection");
-        let right = Target::of(&socket).unwrap();
+        let right = Target::of(&Connection::of(&socket).unwrap()).unwrap();
         let wrong = Target {
             cookie: right.cookie ^ 1,
             ..right
