@@ -216,6 +216,15 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// `local ↔ remote`, numeric, as the table writes endpoints.
+    pub fn ends(&self) -> String {
+        let mut out = String::new();
+        crate::format::write_endpoint(&mut out, self.local, None);
+        out.push_str(" ↔ ");
+        crate::format::write_endpoint(&mut out, self.remote, None);
+        out
+    }
+
     /// The connection `socket` is, or why it is none that can be closed (UDP, a listener,
     /// no remote end): the same on every OS, so the dashboard can say it before asking.
     pub fn of(socket: &crate::model::Socket) -> Result<Connection, String> {

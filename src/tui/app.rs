@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::close::{self, CloseTarget, Connection};
+use super::close::{CloseTarget, Connection};
 use super::details::{self, Details};
 use super::kill::{KillOwner, KillTarget};
 use super::layout::table_rows;
@@ -145,7 +145,7 @@ impl App {
                 });
             }
             Msg::Closed { connection, result } => {
-                let ends = close::ends(&connection);
+                let ends = connection.ends();
                 self.status = Some(match result {
                     Ok(()) => format!("closed tcp {ends}"),
                     Err(why) => format!("could not close tcp {ends}: {why}"),
@@ -201,7 +201,7 @@ impl App {
             if key == Key::Char('y') {
                 return Some(Effect::Close(target.connection));
             }
-            let ends = close::ends(&target.connection);
+            let ends = target.connection.ends();
             self.status = Some(format!("close of tcp {ends} cancelled"));
             return None;
         }

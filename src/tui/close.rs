@@ -22,12 +22,3 @@ pub fn endpoint(addr: SocketAddr) -> String {
     write_endpoint(&mut out, addr, None);
     out
 }
-
-/// `local ↔ remote`, for the dialog and the footer.
-pub fn ends(connection: &Connection) -> String {
-    format!(
-        "{} ↔ {}",
-        endpoint(connection.local),
-        endpoint(connection.remote)
-    )
-}

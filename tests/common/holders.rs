@@ -2,7 +2,7 @@
 //! python3 script, a network namespace.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// A python3 script holding sockets until its stdin closes; the holder ends it when dropped,
 /// so a failed assertion does not leave it running.
@@ -10,6 +10,8 @@ pub struct Python {
     child: Child,
     /// The first line the script printed.
     pub line: String,
+    /// The rest of what it prints, for [`Python::next_line`]; kept open so it can print more.
+    stdout: BufReader<ChildStdout>,
 }
 
 impl Python {
@@ -18,22 +20,33 @@ impl Python {
         let mut words = prefix.iter().copied().chain(["python3", "-c", script]);
         let mut command = Command::new(words.next().unwrap_or_default());
         command.args(words);
-        let child = command
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         // Held from here on, so a failure below still ends it.
         let mut python = Python {
             child,
             line: String::new(),
+            stdout,
         };
-        let stdout = python.child.stdout.take().expect("piped stdout");
-        BufReader::new(stdout)
+        python
+            .stdout
             .read_line(&mut python.line)
             .expect("the script's first line");
         assert!(!python.line.is_empty(), "the script printed nothing");
         python
+    }
+
+    /// The next line the script prints (waiting for it), without its newline; empty at its end.
+    pub fn next_line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("a line from the script");
+        line.trim_end().to_string()
     }
 
     pub fn numbers(&self) -> Vec<u32> {

@@ -1,0 +1,158 @@
+//! `--close-connection LOCAL REMOTE` (as `ss -K`) on loopback connections the test owns: the
+//! peer sees the reset, a second connection stays open (ss as the oracle), a second attempt
+//! says the connection is gone, and without CAP_NET_ADMIN nothing is closed.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::process::Command;
+
+use common::holders::Python;
+use common::{rnetstat, ss_tuples};
+
+/// A python3 listener on loopback with two connections to itself. It prints the listener's
+/// port and the two client ports, then reads from the server end of the first connection and
+/// prints what came of it: `reset`, `eof`, `data`, or that nothing came.
+const TWO_CONNECTIONS: &str = r#"
+import socket, sys
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(8)
+first = socket.create_connection(listener.getsockname())
+first_peer, _ = listener.accept()
+second = socket.create_connection(listener.getsockname())
+second_peer, _ = listener.accept()
+print(listener.getsockname()[1], first.getsockname()[1], second.getsockname()[1], flush=True)
+first_peer.settimeout(20)
+try:
+    print("eof" if first_peer.recv(1) == b"" else "data", flush=True)
+except ConnectionResetError:
+    print("reset", flush=True)
+except socket.timeout:
+    print("nothing in 20 s", flush=True)
+sys.stdin.read()
+"#;
+
+fn established(local: u32, remote: u32) -> (String, String, String, String) {
+    (
+        "tcp".to_string(),
+        format!("127.0.0.1 {local}"),
+        format!("127.0.0.1 {remote}"),
+        "ESTABLISHED".to_string(),
+    )
+}
+
+/// `rnetstat [prefix] --close-connection 127.0.0.1:LOCAL 127.0.0.1:REMOTE`: (success, stdout,
+/// stderr).
+fn close(prefix: &[&str], local: u32, remote: u32) -> (bool, String, String) {
+    let binary = env!("CARGO_BIN_EXE_rnetstat");
+    let mut words = prefix.iter().copied().chain([binary]);
+    let mut command = Command::new(words.next().unwrap_or_default());
+    let output = command
+        .args(words)
+        .args([
+            "--close-connection",
+            &format!("127.0.0.1:{local}"),
+            &format!("127.0.0.1:{remote}"),
+        ])
+        .output()
+        .expect("run rnetstat");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+#[cfg_attr(not(is_root), ignore = "closing a socket needs root (CAP_NET_ADMIN)")]
+fn closes_one_connection_its_peer_sees_the_reset_and_the_other_stays() {
+    let mut holder = Python::run(&[], TWO_CONNECTIONS);
+    let [listener, first, second] = holder.numbers()[..] else {
+        panic!("three ports: {}", holder.line);
+    };
+    let before = ss_tuples();
+    assert!(before.contains(&established(first, listener)), "{before:?}");
+    assert!(
+        before.contains(&established(second, listener)),
+        "{before:?}"
+    );
+
+    let (ok, stdout, stderr) = close(&[], first, listener);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stdout,
+        format!("closed tcp 127.0.0.1:{first} ↔ 127.0.0.1:{listener}\n")
+    );
+    assert_eq!(stderr, "");
+    // The peer of the closed end reads a reset (recv raises ConnectionResetError).
+    assert_eq!(holder.next_line(), "reset");
+
+    let after = ss_tuples();
+    assert!(
+        !after.contains(&established(first, listener)),
+        "the closed connection is still there: {after:?}"
+    );
+    assert!(
+        after.contains(&established(second, listener)),
+        "the other connection was closed too: {after:?}"
+    );
+    assert!(after.contains(&established(listener, second)), "{after:?}");
+
+    let (ok, stdout, stderr) = close(&[], first, listener);
+    assert!(!ok);
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        format!(
+            "rnetstat: no TCP connection 127.0.0.1:{first} ↔ 127.0.0.1:{listener}: the \
+             connection is already gone (or never was)\n"
+        )
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_setpriv)),
+    ignore = "needs root and setpriv (apt-get install util-linux)"
+)]
+fn without_cap_net_admin_it_says_so_and_closes_nothing() {
+    let holder = Python::run(&[], TWO_CONNECTIONS);
+    let [listener, first, _] = holder.numbers()[..] else {
+        panic!("three ports: {}", holder.line);
+    };
+    let nobody = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    let (ok, stdout, stderr) = close(&nobody, first, listener);
+    assert!(!ok);
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        format!(
+            "rnetstat: could not close tcp 127.0.0.1:{first} ↔ 127.0.0.1:{listener}: closing \
+             a socket needs CAP_NET_ADMIN (run as root)\n"
+        )
+    );
+    assert!(ss_tuples().contains(&established(first, listener)));
+}
+
+#[test]
+fn close_connection_takes_two_tcp_addresses_or_is_a_usage_error() {
+    for args in [
+        &["--close-connection", "127.0.0.1:1"][..],
+        &["--close-connection", "127.0.0.1:1", "nonsense"],
+        &["--close-connection", "127.0.0.1:1", "127.0.0.1:2", "--live"],
+        &["--close-connection", "127.0.0.1:1", "127.0.0.1:2", "-u"],
+    ] {
+        let output = rnetstat().args(args).output().expect("run rnetstat");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // As every flag error: clap's message, naming the flag.
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(stderr.contains("--close-connection"), "{args:?}: {stderr}");
+    }
+}
