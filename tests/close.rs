@@ -111,6 +111,43 @@ fn closes_one_connection_its_peer_sees_the_reset_and_the_other_stays() {
     );
 }
 
+/// As [`TWO_CONNECTIONS`], with one connection whose client is bound to `lo` (SO_BINDTODEVICE).
+const BOUND_TO_A_DEVICE: &str = r#"
+import socket, sys
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(8)
+bound = socket.socket()
+bound.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"lo")
+bound.connect(listener.getsockname())
+peer, _ = listener.accept()
+print(listener.getsockname()[1], bound.getsockname()[1], flush=True)
+peer.settimeout(20)
+try:
+    print("eof" if peer.recv(1) == b"" else "data", flush=True)
+except ConnectionResetError:
+    print("reset", flush=True)
+except socket.timeout:
+    print("nothing in 20 s", flush=True)
+sys.stdin.read()
+"#;
+
+#[test]
+#[cfg_attr(not(is_root), ignore = "closing a socket needs root (CAP_NET_ADMIN)")]
+fn closes_a_connection_bound_to_a_device() {
+    let mut holder = Python::run(&[], BOUND_TO_A_DEVICE);
+    let [listener, bound] = holder.numbers()[..] else {
+        panic!("two ports: {}", holder.line);
+    };
+    let (ok, stdout, stderr) = close(&[], bound, listener);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stdout,
+        format!("closed tcp 127.0.0.1:{bound} ↔ 127.0.0.1:{listener}\n")
+    );
+    assert_eq!(holder.next_line(), "reset");
+}
+
 #[test]
 #[cfg_attr(
     not(all(is_root, has_setpriv)),

@@ -1,29 +1,34 @@
 //! Closing one TCP connection (TCPView's "Close connection", `ss -K`): SOCK_DESTROY over
 //! NETLINK_SOCK_DIAG, naming the socket by its 4-tuple and its cookie, so the kernel destroys
 //! that socket and no other. The socket is looked up again first: it is closed only if a socket
-//! with the same 4-tuple and the same cookie is there at that moment.
+//! with the same 4-tuple and the same cookie is there at that moment. That lookup is a dump of
+//! the family's TCP sockets, not the kernel's exact lookup: the exact lookup needs the interface
+//! a socket is bound to (SO_BINDTODEVICE), which the model keeps only as an IPv6 scope.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
-use netlink_packet_core::{NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, NetlinkBuffer};
+use netlink_packet_core::{
+    NLM_F_ACK, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NetlinkBuffer, Parseable,
+};
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, SOCK_DIAG_BY_FAMILY};
+use netlink_packet_sock_diag::inet::InetResponseHeader;
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netlink_sys::{Socket as NetlinkSocket, SocketAddr as NetlinkAddr};
 
-use super::sock_diag::{INET_DIAG_REQ_V2_BYTES, NETLINK_HEADER_BYTES, error_code, socket_of};
+use super::sock_diag::{
+    INET_DIAG_REQ_V2_BYTES, NETLINK_HEADER_BYTES, cookie, dump_request, error_code,
+};
 use crate::filter::Query;
-use crate::model::Proto;
 use crate::platform::Connection;
 
 /// `SOCK_DESTROY` (linux/sock_diag.h).
 const SOCK_DESTROY: u16 = 21;
 /// `idiag_states` of both requests: every state, the socket is named by its 4-tuple and cookie.
 const ALL_STATES: u32 = u32::MAX;
-/// One reply: a socket's `inet_diag_msg` or an ACK, far below this.
-const REPLY_BUFFER_BYTES: usize = 8 * 1024;
-/// The sequence numbers of the lookup and of the destroy, to tell their replies apart.
-const LOOKUP_SEQUENCE: u32 = 1;
+/// Room for many sockets of the dump per recv.
+const REPLY_BUFFER_BYTES: usize = 64 * 1024;
+/// The sequence number of the destroy (the dump's is 0), to tell its reply apart.
 const DESTROY_SEQUENCE: u32 = 2;
 
 /// What every refusal that means "not there any more" says.
@@ -59,17 +64,17 @@ impl Target {
 /// if it is still there; the error is one line saying why nothing was closed.
 pub fn close(target: &Target) -> Result<(), String> {
     let mut socket = open().map_err(|e| format!("opening a NETLINK_SOCK_DIAG socket: {e}"))?;
-    if !still_there(&mut socket, target).map_err(|e| refusal(&e))? {
+    let Some(interface) = find(&mut socket, target).map_err(|e| refusal(&e))? else {
         return Err(GONE.to_string());
-    }
+    };
     let destroy = request(
         SOCK_DESTROY,
         NLM_F_REQUEST | NLM_F_ACK,
         DESTROY_SEQUENCE,
         target,
+        interface,
     );
-    let code = exchange(&mut socket, &destroy, DESTROY_SEQUENCE, |_, _| Ok(()))
-        .map_err(|e| refusal(&e))?;
+    let code = exchange(&mut socket, &destroy, DESTROY_SEQUENCE).map_err(|e| refusal(&e))?;
     match code {
         Some(0) => Ok(()),
         Some(code) => Err(refusal(&io::Error::from_raw_os_error(
@@ -120,38 +125,61 @@ fn open() -> io::Result<NetlinkSocket> {
     Ok(socket)
 }
 
-/// The exact lookup (SOCK_DIAG_BY_FAMILY without NLM_F_DUMP): whether a socket with the same
-/// 4-tuple and the same cookie exists now. The kernel checks the cookie; so do we.
-fn still_there(socket: &mut NetlinkSocket, target: &Target) -> io::Result<bool> {
-    let lookup = request(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, LOOKUP_SEQUENCE, target);
-    let mut found = false;
-    let code = exchange(socket, &lookup, LOOKUP_SEQUENCE, |kind, payload| {
-        if kind == SOCK_DIAG_BY_FAMILY {
-            let reply = socket_of(payload, Proto::Tcp, false)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-            found |= reply.is_some_and(|reply| {
-                reply.local == target.local
-                    && reply.remote == Some(target.remote)
-                    && reply.cookie == Some(target.cookie)
-            });
+/// The interface the socket `target` names is bound to (0: none), if a socket with its 4-tuple
+/// and its cookie is in the kernel's table now; `None` if there is none.
+fn find(socket: &mut NetlinkSocket, target: &Target) -> io::Result<Option<u32>> {
+    let family = if target.local.is_ipv4() {
+        AF_INET
+    } else {
+        AF_INET6
+    };
+    socket.send(&dump_request(family, IPPROTO_TCP, ALL_STATES, None)?, 0)?;
+    let invalid = |e: netlink_packet_core::DecodeError| {
+        io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+    };
+    let mut buffer = vec![0; REPLY_BUFFER_BYTES];
+    let (mut found, mut interrupted) = (None, false);
+    loop {
+        let received = socket.recv(&mut &mut buffer[..], 0)?;
+        let mut rest = &buffer[..received.min(buffer.len())];
+        while !rest.is_empty() {
+            let message = NetlinkBuffer::new_checked(rest).map_err(invalid)?;
+            interrupted |= message.flags() & NLM_F_DUMP_INTR != 0;
+            match message.message_type() {
+                SOCK_DIAG_BY_FAMILY => {
+                    let id = InetResponseHeader::parse(message.payload())
+                        .map_err(invalid)?
+                        .socket_id;
+                    if id.source_port == target.local.port()
+                        && id.destination_port == target.remote.port()
+                        && id.source_address == target.local.ip()
+                        && id.destination_address == target.remote.ip()
+                        && cookie(&id.cookie) == target.cookie
+                    {
+                        found = Some(id.interface_id);
+                    }
+                }
+                NLMSG_DONE | NLMSG_ERROR => {
+                    return match error_code(message.payload()) {
+                        0 if found.is_none() && interrupted => Err(io::Error::new(
+                            io::ErrorKind::Interrupted,
+                            "the socket table changed while it was read; try again",
+                        )),
+                        0 => Ok(found),
+                        code => Err(io::Error::from_raw_os_error(code.saturating_abs())),
+                    };
+                }
+                _ => {}
+            }
+            let aligned = (message.length() as usize + 3) & !3;
+            rest = rest.get(aligned..).unwrap_or_default();
         }
-        Ok(())
-    })?;
-    match code {
-        None | Some(0) => Ok(found),
-        Some(code) if [libc::ENOENT, libc::ESTALE].contains(&code.saturating_abs()) => Ok(false),
-        Some(code) => Err(io::Error::from_raw_os_error(code.saturating_abs())),
     }
 }
 
-/// Send `bytes` and read one reply datagram, handing each message of our sequence number to
-/// `each`; the error code of an NLMSG_ERROR in it (0 for an ACK), `None` when there was none.
-fn exchange(
-    socket: &mut NetlinkSocket,
-    bytes: &[u8],
-    sequence: u32,
-    mut each: impl FnMut(u16, &[u8]) -> io::Result<()>,
-) -> io::Result<Option<i32>> {
+/// Send `bytes` and read one reply datagram: the error code of the NLMSG_ERROR of our
+/// sequence number in it (0 for an ACK), `None` when there was none.
+fn exchange(socket: &mut NetlinkSocket, bytes: &[u8], sequence: u32) -> io::Result<Option<i32>> {
     socket.send(bytes, 0)?;
     let mut buffer = vec![0; REPLY_BUFFER_BYTES];
     let received = socket.recv(&mut &mut buffer[..], 0)?;
@@ -160,11 +188,8 @@ fn exchange(
     while !rest.is_empty() {
         let message = NetlinkBuffer::new_checked(rest)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-        if message.sequence_number() == sequence {
-            match message.message_type() {
-                NLMSG_ERROR => code = Some(error_code(message.payload())),
-                kind => each(kind, message.payload())?,
-            }
+        if message.sequence_number() == sequence && message.message_type() == NLMSG_ERROR {
+            code = Some(error_code(message.payload()));
         }
         let aligned = (message.length() as usize + 3) & !3;
         rest = rest.get(aligned..).unwrap_or_default();
@@ -174,17 +199,19 @@ fn exchange(
 
 /// nlmsghdr, then `struct inet_diag_req_v2` naming the one socket: family, IPPROTO_TCP, no
 /// extensions, padding, every state, then `struct inet_diag_sockid` (ports and addresses in
-/// network byte order, the interface, the cookie as the kernel gave it).
-fn request(message_type: u16, flags: u16, sequence: u32, target: &Target) -> Vec<u8> {
+/// network byte order, the interface it is bound to, the cookie as the kernel gave it).
+fn request(
+    message_type: u16,
+    flags: u16,
+    sequence: u32,
+    target: &Target,
+    interface: u32,
+) -> Vec<u8> {
     let length = NETLINK_HEADER_BYTES + INET_DIAG_REQ_V2_BYTES;
     let family = if target.local.is_ipv4() {
         AF_INET
     } else {
         AF_INET6
-    };
-    let interface = match target.local {
-        SocketAddr::V6(local) => local.scope_id(),
-        SocketAddr::V4(_) => 0,
     };
     let mut out = Vec::with_capacity(length);
     out.extend((length as u32).to_ne_bytes());
@@ -219,6 +246,7 @@ fn address(ip: IpAddr) -> [u8; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Proto;
     use netlink_packet_core::{NetlinkHeader, NetlinkMessage};
     use netlink_packet_sock_diag::SockDiagMessage;
     use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
@@ -232,10 +260,11 @@ mod tests {
     }
 
     /// What netlink-packet-sock-diag serializes for an exact request: the oracle for ours.
-    fn crate_request(target: &Target, flags: u16, sequence: u32) -> Vec<u8> {
-        let (family, interface) = match target.local {
-            SocketAddr::V4(_) => (AF_INET, 0),
-            SocketAddr::V6(local) => (AF_INET6, local.scope_id()),
+    fn crate_request(target: &Target, flags: u16, sequence: u32, interface: u32) -> Vec<u8> {
+        let family = if target.local.is_ipv4() {
+            AF_INET
+        } else {
+            AF_INET6
         };
         let mut cookie = [0; 8];
         cookie[..4].copy_from_slice(&(target.cookie as u32).to_ne_bytes());
@@ -267,7 +296,7 @@ mod tests {
     #[test]
     fn the_destroy_request_is_an_inet_diag_req_v2_naming_one_socket() {
         let target = target("127.0.0.1:40000", "127.0.0.2:8080", 0x1122_3344_5566_7788);
-        let bytes = request(SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, 7, &target);
+        let bytes = request(SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, 7, &target, 0);
         // nlmsghdr (16) + inet_diag_req_v2 (56).
         assert_eq!(bytes.len(), 16 + 56);
         let u32_at = |at: usize| u32::from_ne_bytes(bytes[at..at + 4].try_into().unwrap());
@@ -304,21 +333,25 @@ mod tests {
     }
 
     #[test]
-    fn requests_are_what_the_crate_would_send_for_the_same_socket() {
-        for target in [
-            target("127.0.0.1:40000", "127.0.0.2:8080", 0x1122_3344_5566_7788),
-            target("[::1]:443", "[2001:db8::7]:51000", 9),
-            target("[fe80::1%3]:22", "[fe80::2]:60000", u64::MAX - 1),
+    fn the_request_is_what_the_crate_would_send_for_the_same_socket() {
+        for (target, interface) in [
+            (
+                target("127.0.0.1:40000", "127.0.0.2:8080", 0x1122_3344_5566_7788),
+                0,
+            ),
+            (target("127.0.0.1:40000", "127.0.0.2:8080", 5), 1),
+            (target("[::1]:443", "[2001:db8::7]:51000", 9), 0),
+            (target("[fe80::1%3]:22", "[fe80::2]:60000", u64::MAX - 1), 3),
         ] {
-            let lookup = request(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, 1, &target);
-            assert_eq!(
-                lookup,
-                crate_request(&target, NLM_F_REQUEST, 1),
-                "{target:?}"
+            // The crate knows no SOCK_DESTROY: its exact request differs only in the type.
+            let mut destroy = request(
+                SOCK_DESTROY,
+                NLM_F_REQUEST | NLM_F_ACK,
+                1,
+                &target,
+                interface,
             );
-            // The destroy differs only in its type and flags.
-            let mut destroy = request(SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, 1, &target);
-            let expected = crate_request(&target, NLM_F_REQUEST | NLM_F_ACK, 1);
+            let expected = crate_request(&target, NLM_F_REQUEST | NLM_F_ACK, 1, interface);
             assert_eq!(destroy[4..6], SOCK_DESTROY.to_ne_bytes());
             destroy[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
             assert_eq!(destroy, expected, "{target:?}");

@@ -117,7 +117,7 @@ impl Dumper {
 
 /// One dump request: nlmsghdr, inet_diag_req_v2 and, with a program, an
 /// INET_DIAG_REQ_BYTECODE attribute (netlink-packet-sock-diag 0.5 cannot carry attributes).
-fn dump_request(
+pub(super) fn dump_request(
     family: u8,
     protocol: u8,
     states: u32,
@@ -267,7 +267,7 @@ fn unasked_attributes(payload: &[u8]) -> (Option<bool>, Option<u64>) {
 }
 
 /// `idiag_cookie`: two native-endian u32 halves, the low one first (net/core/sock_diag.c).
-fn cookie(bytes: &[u8; 8]) -> u64 {
+pub(super) fn cookie(bytes: &[u8; 8]) -> u64 {
     let low = u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     let high = u32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
     u64::from(low) | u64::from(high) << 32
