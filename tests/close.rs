@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::holders::Python;
+use common::holders::{Netns, Python};
 use common::{rnetstat, ss_tuples};
 
 /// A python3 listener on loopback with two connections to itself. It prints the listener's
@@ -15,12 +15,13 @@ use common::{rnetstat, ss_tuples};
 /// prints what came of it: `reset`, `eof`, `data`, or that nothing came.
 const TWO_CONNECTIONS: &str = r#"
 import socket, sys
-listener = socket.socket()
-listener.bind(("127.0.0.1", 0))
+HOST = "127.0.0.1"
+listener = socket.socket(socket.AF_INET6 if ":" in HOST else socket.AF_INET)
+listener.bind((HOST, 0))
 listener.listen(8)
-first = socket.create_connection(listener.getsockname())
+first = socket.create_connection(listener.getsockname()[:2])
 first_peer, _ = listener.accept()
-second = socket.create_connection(listener.getsockname())
+second = socket.create_connection(listener.getsockname()[:2])
 second_peer, _ = listener.accept()
 print(listener.getsockname()[1], first.getsockname()[1], second.getsockname()[1], flush=True)
 first_peer.settimeout(20)
@@ -45,16 +46,23 @@ fn established(local: u32, remote: u32) -> (String, String, String, String) {
 /// `rnetstat [prefix] --close-connection 127.0.0.1:LOCAL 127.0.0.1:REMOTE`: (success, stdout,
 /// stderr).
 fn close(prefix: &[&str], local: u32, remote: u32) -> (bool, String, String) {
+    close_with(
+        prefix,
+        &[],
+        &format!("127.0.0.1:{local}"),
+        &format!("127.0.0.1:{remote}"),
+    )
+}
+
+/// `rnetstat [prefix] [args] --close-connection LOCAL REMOTE`: (success, stdout, stderr).
+fn close_with(prefix: &[&str], args: &[&str], local: &str, remote: &str) -> (bool, String, String) {
     let binary = env!("CARGO_BIN_EXE_rnetstat");
     let mut words = prefix.iter().copied().chain([binary]);
     let mut command = Command::new(words.next().unwrap_or_default());
     let output = command
         .args(words)
-        .args([
-            "--close-connection",
-            &format!("127.0.0.1:{local}"),
-            &format!("127.0.0.1:{remote}"),
-        ])
+        .args(args)
+        .args(["--close-connection", local, remote])
         .output()
         .expect("run rnetstat");
     (
@@ -192,4 +200,74 @@ fn close_connection_takes_two_tcp_addresses_or_is_a_usage_error() {
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
         assert!(stderr.contains("--close-connection"), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+#[cfg_attr(not(is_root), ignore = "closing a socket needs root (CAP_NET_ADMIN)")]
+fn closes_an_ipv6_connection_and_its_peer_sees_the_reset() {
+    let mut holder = Python::run(&[], &TWO_CONNECTIONS.replace("\"127.0.0.1\"", "\"::1\""));
+    let [listener, first, second] = holder.numbers()[..] else {
+        panic!("three ports: {}", holder.line);
+    };
+    let (ok, stdout, stderr) = close_with(
+        &[],
+        &[],
+        &format!("[::1]:{first}"),
+        &format!("[::1]:{listener}"),
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stdout,
+        format!("closed tcp [::1]:{first} ↔ [::1]:{listener}\n")
+    );
+    assert_eq!(holder.next_line(), "reset");
+    let after = ss_tuples();
+    let tuple = |local, remote| {
+        (
+            "tcp".to_string(),
+            format!("::1 {local}"),
+            format!("::1 {remote}"),
+            "ESTABLISHED".to_string(),
+        )
+    };
+    assert!(!after.contains(&tuple(first, listener)), "{after:?}");
+    assert!(after.contains(&tuple(second, listener)), "{after:?}");
+}
+
+#[test]
+#[cfg_attr(
+    not(is_root),
+    ignore = "needs root, ip and python3 (apt-get install iproute2 python3)"
+)]
+fn closes_in_the_namespace_minus_n_names_and_nowhere_else() {
+    let netns = Netns::create(format!("rnetstat-close-{}", std::process::id()));
+    netns.ip_in(&["link", "set", "lo", "up"]);
+    let mut holder = Python::run(&netns.exec(), TWO_CONNECTIONS);
+    let [listener, first, second] = holder.numbers()[..] else {
+        panic!("three ports: {}", holder.line);
+    };
+    let (local, remote) = (
+        format!("127.0.0.1:{first}"),
+        format!("127.0.0.1:{listener}"),
+    );
+    // Not in rnetstat's own namespace.
+    let (ok, _, stderr) = close_with(&[], &[], &local, &remote);
+    assert!(!ok);
+    assert!(
+        stderr.contains("the connection is already gone"),
+        "{stderr}"
+    );
+    let (ok, stdout, stderr) = close_with(&[], &["-N", &netns.name], &local, &remote);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout, format!("closed tcp {local} ↔ {remote}\n"));
+    assert_eq!(holder.next_line(), "reset");
+    let inside = common::ss_tuples_through(&netns.exec());
+    assert!(
+        !inside.contains(&established(first, listener)),
+        "{inside:?}"
+    );
+    assert!(
+        inside.contains(&established(second, listener)),
+        "{inside:?}"
+    );
 }
