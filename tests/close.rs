@@ -7,32 +7,8 @@ mod common;
 
 use std::process::Command;
 
-use common::holders::{Netns, Python};
+use common::holders::{Netns, Python, TWO_CONNECTIONS};
 use common::{rnetstat, ss_tuples};
-
-/// A python3 listener on loopback with two connections to itself. It prints the listener's
-/// port and the two client ports, then reads from the server end of the first connection and
-/// prints what came of it: `reset`, `eof`, `data`, or that nothing came.
-const TWO_CONNECTIONS: &str = r#"
-import socket, sys
-HOST = "127.0.0.1"
-listener = socket.socket(socket.AF_INET6 if ":" in HOST else socket.AF_INET)
-listener.bind((HOST, 0))
-listener.listen(8)
-first = socket.create_connection(listener.getsockname()[:2])
-first_peer, _ = listener.accept()
-second = socket.create_connection(listener.getsockname()[:2])
-second_peer, _ = listener.accept()
-print(listener.getsockname()[1], first.getsockname()[1], second.getsockname()[1], flush=True)
-first_peer.settimeout(20)
-try:
-    print("eof" if first_peer.recv(1) == b"" else "data", flush=True)
-except ConnectionResetError:
-    print("reset", flush=True)
-except socket.timeout:
-    print("nothing in 20 s", flush=True)
-sys.stdin.read()
-"#;
 
 fn established(local: u32, remote: u32) -> (String, String, String, String) {
     (
@@ -76,8 +52,8 @@ fn close_with(prefix: &[&str], args: &[&str], local: &str, remote: &str) -> (boo
 #[cfg_attr(not(is_root), ignore = "closing a socket needs root (CAP_NET_ADMIN)")]
 fn closes_one_connection_its_peer_sees_the_reset_and_the_other_stays() {
     let mut holder = Python::run(&[], TWO_CONNECTIONS);
-    let [listener, first, second] = holder.numbers()[..] else {
-        panic!("three ports: {}", holder.line);
+    let [listener, first, second, _] = holder.numbers()[..] else {
+        panic!("three ports and a pid: {}", holder.line);
     };
     let before = ss_tuples();
     assert!(before.contains(&established(first, listener)), "{before:?}");
@@ -163,8 +139,8 @@ fn closes_a_connection_bound_to_a_device() {
 )]
 fn without_cap_net_admin_it_says_so_and_closes_nothing() {
     let holder = Python::run(&[], TWO_CONNECTIONS);
-    let [listener, first, _] = holder.numbers()[..] else {
-        panic!("three ports: {}", holder.line);
+    let [listener, first, _, _] = holder.numbers()[..] else {
+        panic!("three ports and a pid: {}", holder.line);
     };
     let nobody = [
         "setpriv",
@@ -206,8 +182,8 @@ fn close_connection_takes_two_tcp_addresses_or_is_a_usage_error() {
 #[cfg_attr(not(is_root), ignore = "closing a socket needs root (CAP_NET_ADMIN)")]
 fn closes_an_ipv6_connection_and_its_peer_sees_the_reset() {
     let mut holder = Python::run(&[], &TWO_CONNECTIONS.replace("\"127.0.0.1\"", "\"::1\""));
-    let [listener, first, second] = holder.numbers()[..] else {
-        panic!("three ports: {}", holder.line);
+    let [listener, first, second, _] = holder.numbers()[..] else {
+        panic!("three ports and a pid: {}", holder.line);
     };
     let (ok, stdout, stderr) = close_with(
         &[],
@@ -243,8 +219,8 @@ fn closes_in_the_namespace_minus_n_names_and_nowhere_else() {
     let netns = Netns::create(format!("rnetstat-close-{}", std::process::id()));
     netns.ip_in(&["link", "set", "lo", "up"]);
     let mut holder = Python::run(&netns.exec(), TWO_CONNECTIONS);
-    let [listener, first, second] = holder.numbers()[..] else {
-        panic!("three ports: {}", holder.line);
+    let [listener, first, second, _] = holder.numbers()[..] else {
+        panic!("three ports and a pid: {}", holder.line);
     };
     let (local, remote) = (
         format!("127.0.0.1:{first}"),

@@ -4,6 +4,30 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
+/// A python3 listener on loopback with two connections to itself. It prints the listener's
+/// port, the two client ports and its pid, then reads from the server end of the first connection and
+/// prints what came of it: `reset`, `eof`, `data`, or that nothing came.
+pub const TWO_CONNECTIONS: &str = r#"
+import os, socket, sys
+HOST = "127.0.0.1"
+listener = socket.socket(socket.AF_INET6 if ":" in HOST else socket.AF_INET)
+listener.bind((HOST, 0))
+listener.listen(8)
+first = socket.create_connection(listener.getsockname()[:2])
+first_peer, _ = listener.accept()
+second = socket.create_connection(listener.getsockname()[:2])
+second_peer, _ = listener.accept()
+print(listener.getsockname()[1], first.getsockname()[1], second.getsockname()[1], os.getpid(), flush=True)
+first_peer.settimeout(20)
+try:
+    print("eof" if first_peer.recv(1) == b"" else "data", flush=True)
+except ConnectionResetError:
+    print("reset", flush=True)
+except socket.timeout:
+    print("nothing in 20 s", flush=True)
+sys.stdin.read()
+"#;
+
 /// A python3 script holding sockets until its stdin closes; the holder ends it when dropped,
 /// so a failed assertion does not leave it running.
 pub struct Python {
