@@ -24,7 +24,7 @@ use crate::platform::Connection;
 
 /// `SOCK_DESTROY` (linux/sock_diag.h).
 const SOCK_DESTROY: u16 = 21;
-/// `idiag_states` of both requests: every state, the socket is named by its 4-tuple and cookie.
+/// `idiag_states` of the dump and of the destroy: every state; the 4-tuple and cookie name it.
 const ALL_STATES: u32 = u32::MAX;
 /// Room for many sockets of the dump per recv.
 const REPLY_BUFFER_BYTES: usize = 64 * 1024;
@@ -37,7 +37,6 @@ pub const GONE: &str = "the connection is already gone";
 /// One TCP socket as the kernel names it: both ends and its cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Target {
-    /// With, for IPv6, the interface the socket is bound to as its scope id.
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub cookie: u64,
@@ -114,7 +113,8 @@ pub fn refusal(error: &io::Error) -> String {
         }
         // ESTALE: a socket has the 4-tuple, but another cookie: ours is gone, that one is not it.
         Some(libc::ENOENT | libc::ESTALE) => GONE.to_string(),
-        _ => format!("the kernel refused: {error}"),
+        Some(_) => format!("the kernel refused: {error}"),
+        None => error.to_string(),
     }
 }
 
