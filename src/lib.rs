@@ -31,6 +31,7 @@ pub fn run(config: &Config) -> Result<(), Error> {
         Mode::Live(options) => tui::run(query, options),
         Mode::Watch(options) => mode::watch::run(query, options),
         Mode::Metrics(options) => mode::metrics::run(query, options),
+        Mode::Close(options) => mode::close::run(query, options),
         Mode::Generate(kind) => cli::generate::run(*kind),
     }
 }

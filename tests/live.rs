@@ -1174,3 +1174,98 @@ fn live_all_netns_shows_a_containers_listener_and_groups_by_container() {
         screen.contains("EXITED:0")
     });
 }
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_tmux, has_python3)),
+    ignore = "needs root, tmux and python3 (apt-get install tmux python3)"
+)]
+fn x_closes_the_selected_connection_after_y_and_its_peer_sees_the_reset() {
+    let mut holder = common::holders::Python::run(&[], common::holders::TWO_CONNECTIONS);
+    let [listener, first, second, pid] = holder.numbers()[..] else {
+        panic!("three ports and a pid: {}", holder.line);
+    };
+    let tmux = Tmux::start(
+        "close",
+        &dashboard_command(&format!("-t 'sport = :{first}'")),
+    );
+    let (local, remote) = (
+        format!("127.0.0.1:{first}"),
+        format!("127.0.0.1:{listener}"),
+    );
+    tmux.wait_for("the first connection", |screen| {
+        let rows = table_rows(screen);
+        rows.len() == 1 && rows[0].contains(&local) && rows[0].contains(&remote)
+    });
+    tmux.keys(&["x"]);
+    let screen = tmux.wait_for("the close dialog", |screen| {
+        screen.contains("Close connection")
+    });
+    for wanted in [
+        format!("local   {local}"),
+        format!("remote  {remote}"),
+        format!("owner   pid {pid} python3"),
+    ] {
+        assert!(screen.contains(&wanted), "{wanted:?} not in:\n{screen}");
+    }
+    tmux.keys(&["y"]);
+    let closed = format!("closed tcp {local} ↔ {remote}");
+    tmux.wait_for("the close's outcome", |screen| screen.contains(&closed));
+    assert_eq!(holder.next_line(), "reset");
+    let after = common::ss_tuples();
+    let established = |local: u32| {
+        (
+            "tcp".to_string(),
+            format!("127.0.0.1 {local}"),
+            format!("127.0.0.1 {listener}"),
+            "ESTABLISHED".to_string(),
+        )
+    };
+    assert!(!after.contains(&established(first)), "{after:?}");
+    assert!(after.contains(&established(second)), "{after:?}");
+}
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_tmux, has_python3)),
+    ignore = "needs root, ip, tmux and python3 (apt-get install iproute2 tmux python3)"
+)]
+fn x_under_all_netns_closes_the_connection_in_its_own_namespace() {
+    let netns = common::holders::Netns::create(format!("rnetstat-xclose-{}", std::process::id()));
+    netns.ip_in(&["link", "set", "lo", "up"]);
+    let mut holder = common::holders::Python::run(&netns.exec(), common::holders::TWO_CONNECTIONS);
+    let [listener, first, second, _] = holder.numbers()[..] else {
+        panic!("three ports and a pid: {}", holder.line);
+    };
+    let tmux = Tmux::start(
+        "closens",
+        &dashboard_command(&format!("--all-netns -t 'sport = :{first}'")),
+    );
+    let (local, remote) = (
+        format!("127.0.0.1:{first}"),
+        format!("127.0.0.1:{listener}"),
+    );
+    tmux.wait_for("the connection in the namespace", |screen| {
+        let rows = table_rows(screen);
+        rows.len() == 1 && rows[0].contains(&local) && rows[0].contains(&remote)
+    });
+    tmux.keys(&["x"]);
+    tmux.wait_for("the close dialog", |screen| {
+        screen.contains("Close connection")
+    });
+    tmux.keys(&["y"]);
+    let closed = format!("closed tcp {local} ↔ {remote}");
+    tmux.wait_for("the close's outcome", |screen| screen.contains(&closed));
+    assert_eq!(holder.next_line(), "reset");
+    let inside = common::ss_tuples_through(&netns.exec());
+    let established = |local: u32| {
+        (
+            "tcp".to_string(),
+            format!("127.0.0.1 {local}"),
+            format!("127.0.0.1 {listener}"),
+            "ESTABLISHED".to_string(),
+        )
+    };
+    assert!(!inside.contains(&established(first)), "{inside:?}");
+    assert!(inside.contains(&established(second)), "{inside:?}");
+}

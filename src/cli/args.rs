@@ -133,6 +133,20 @@ pub struct Args {
     /// ss -F); # starts a comment line
     #[arg(short = 'F', long = "filter", value_name = "FILE")]
     pub filter_file: Option<PathBuf>,
+    /// Close the TCP connection between LOCAL and REMOTE (as ss -K, as root): the kernel destroys
+    /// that one socket, named by both ends and its cookie, and its peer sees a reset; e.g.
+    /// --close-connection 127.0.0.1:40000 127.0.0.1:8080 (-N for another namespace)
+    #[arg(
+        long = "close-connection",
+        value_names = ["LOCAL", "REMOTE"],
+        num_args = 2,
+        value_parser = clap::value_parser!(SocketAddr),
+        conflicts_with_all = [
+            "live", "watch", "json", "csv", "metrics", "metrics_file", "serve", "statistics",
+            "continuous", "all_netns", "filter", "filter_file", "unix", "udp",
+        ]
+    )]
+    pub close_connection: Option<Vec<SocketAddr>>,
     /// Print the man page or a shell completion script, built from these flags, and exit
     #[arg(long = "generate", value_name = "KIND", value_enum, exclusive = true)]
     pub generate: Option<Generate>,

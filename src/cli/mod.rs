@@ -19,6 +19,7 @@ use crate::filter::ast::{CgroupMatch, Expr, NetnsMatch, UserMatch};
 use crate::filter::parse::{MAX_FILTER_BYTES, parse, split_words};
 use crate::filter::{Filter, Listening, Namespaces, Netns, Query};
 use crate::format::escaped;
+use crate::mode::close::CloseOptions;
 use crate::mode::metrics::{MetricsOptions, MetricsTarget};
 use crate::mode::print::{Format, PrintOptions};
 use crate::mode::summary::SummaryOptions;
@@ -42,6 +43,8 @@ pub enum Mode {
     Watch(WatchOptions),
     /// `--metrics`, `--metrics-file`, `--serve`: the Prometheus exposition.
     Metrics(MetricsOptions),
+    /// `--close-connection LOCAL REMOTE`: close one TCP connection, print what came of it.
+    Close(CloseOptions),
     /// `--generate`: the man page or a completion script, no sockets.
     Generate(Generate),
 }
@@ -122,6 +125,11 @@ impl Args {
         };
         let mode = if let Some(kind) = self.generate {
             Mode::Generate(kind)
+        } else if let Some([local, remote]) = self.close_connection.as_deref() {
+            Mode::Close(CloseOptions {
+                local: *local,
+                remote: *remote,
+            })
         } else if self.statistics {
             Mode::Summary(SummaryOptions { json: self.json })
         } else if self.watch {

@@ -203,3 +203,57 @@ pub fn terminate_holder(
         Err("killing processes is not supported on this OS".to_string())
     }
 }
+
+/// One TCP connection to close (`ss -K`): what names it to the kernel. Copied out of a
+/// snapshot, so what is closed is what was chosen, whatever the rows do meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connection {
+    pub local: std::net::SocketAddr,
+    pub remote: std::net::SocketAddr,
+    /// The kernel's name for the socket; without it nothing is closed.
+    pub cookie: Option<u64>,
+    /// The inode of the network namespace it was listed in (`--all-netns`).
+    pub netns: Option<u64>,
+}
+
+impl Connection {
+    /// `local ↔ remote`, numeric, as the table writes endpoints.
+    pub fn ends(&self) -> String {
+        let mut out = String::new();
+        crate::format::write_endpoint(&mut out, self.local, None);
+        out.push_str(" ↔ ");
+        crate::format::write_endpoint(&mut out, self.remote, None);
+        out
+    }
+
+    /// The connection `socket` is, or why it is none that can be closed (UDP, a listener,
+    /// no remote end): the same on every OS, so the dashboard can say it before asking.
+    pub fn of(socket: &crate::model::Socket) -> Result<Connection, String> {
+        if socket.proto != crate::model::Proto::Tcp {
+            return Err("only TCP connections can be closed".to_string());
+        }
+        if socket.state.is_listening() {
+            return Err("a listening socket is not a connection".to_string());
+        }
+        let remote = socket.remote.ok_or("the socket has no remote end")?;
+        Ok(Connection {
+            local: socket.local,
+            remote,
+            cookie: socket.cookie,
+            netns: socket.netns,
+        })
+    }
+}
+
+/// Ask the kernel to destroy `connection` (as `ss -K`), in the namespace `query` lists, if a
+/// socket with the same ends and the same cookie is still there at this moment; otherwise
+/// nothing is closed and the error says why, in one line.
+pub fn close_connection(query: &Query, connection: &Connection) -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    return linux::close::close_connection(query, connection);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (query, connection);
+        Err("closing connections is not supported on this OS".to_string())
+    }
+}

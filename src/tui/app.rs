@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::close::{CloseTarget, Connection};
 use super::details::{self, Details};
 use super::kill::{KillOwner, KillTarget};
 use super::layout::table_rows;
@@ -67,6 +68,8 @@ pub struct App {
     pub details: Option<Details>,
     pub help: bool,
     pub confirm: Option<KillTarget>,
+    /// The close dialog, open.
+    pub close: Option<CloseTarget>,
     /// One line of news for the footer (kill results, collection errors).
     pub status: Option<String>,
 }
@@ -98,6 +101,7 @@ impl App {
             details: None,
             help: false,
             confirm: None,
+            close: None,
             status: None,
         };
         match &options.parsed_filter {
@@ -147,6 +151,13 @@ impl App {
                     Err(why) => format!("could not kill pid {pid} ({program}): {why}"),
                 });
             }
+            Msg::Closed { connection, result } => {
+                let ends = connection.ends();
+                self.status = Some(match result {
+                    Ok(()) => format!("closed tcp {ends}"),
+                    Err(why) => format!("could not close tcp {ends}: {why}"),
+                });
+            }
             Msg::StartTimes(starts) => {
                 if let Some(target) = &mut self.confirm {
                     for (owner, started) in target.owners.iter_mut().zip(starts) {
@@ -191,6 +202,14 @@ impl App {
                 },
                 _ => self.status = Some(format!("kill of pid {pid} cancelled")),
             }
+            return None;
+        }
+        if let Some(target) = self.close.take() {
+            if key == Key::Char('y') {
+                return Some(Effect::Close(target.connection));
+            }
+            let ends = target.connection.ends();
+            self.status = Some(format!("close of tcp {ends} cancelled"));
             return None;
         }
         self.status = None;
@@ -267,6 +286,7 @@ impl App {
                 self.table.set_numeric(self.numeric);
                 self.restore(anchor);
             }
+            Key::Char('x') => self.ask_close(),
             Key::Char(c @ ('0'..='9' | ')')) => {
                 if let Some(column) = Column::from_key(c) {
                     self.sort_by(column);
@@ -404,10 +424,35 @@ impl App {
         Some(Effect::ReadStartTimes)
     }
 
+    /// Open the close dialog for the selected (or detailed) socket, or say why it is no
+    /// connection to close.
+    fn ask_close(&mut self) {
+        let row = match &self.details {
+            Some(details) => Some(&details.last),
+            None => self.row_at(self.selected),
+        };
+        let Some(row) = row else {
+            self.status = Some("select a TCP connection to close it".to_string());
+            return;
+        };
+        match Connection::of(&row.socket) {
+            Ok(connection) => {
+                let owners = row
+                    .socket
+                    .pids
+                    .iter()
+                    .map(|&pid| format!("pid {pid} {}", self.table.program_of(pid)))
+                    .collect();
+                self.close = Some(CloseTarget { connection, owners });
+            }
+            Err(why) => self.status = Some(format!("cannot close: {why}")),
+        }
+    }
+
     /// Pasted text goes into an open filter, control characters dropped (a pasted Enter must
     /// not end the filter and run what follows as keys); anywhere else it is ignored.
     fn on_paste(&mut self, text: &str) {
-        if !self.typing || self.confirm.is_some() || self.help {
+        if !self.typing || self.confirm.is_some() || self.close.is_some() || self.help {
             self.status = Some("paste ignored: press / to paste into the filter".to_string());
             return;
         }

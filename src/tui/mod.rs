@@ -5,6 +5,7 @@
 //! and the terminal is restored on quit, on error, on panic and on signals.
 
 pub mod app;
+mod close;
 pub mod details;
 pub mod event;
 mod kill;
@@ -220,6 +221,10 @@ fn dispatch(app: &mut App, msg: Msg) -> bool {
         }) => {
             let result = platform::terminate_holder(pid, inode, started);
             dispatch(app, Msg::Killed { pid, result })
+        }
+        Some(Effect::Close(connection)) => {
+            let result = platform::close_connection(&app.query, &connection);
+            dispatch(app, Msg::Closed { connection, result })
         }
         Some(Effect::ReadStartTimes) => {
             let owners = app

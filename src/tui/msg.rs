@@ -1,6 +1,7 @@
 //! What the dashboard's [`App::update`](super::app::App::update) takes and asks for: a key or
 //! another [`Msg`] in, an [`Effect`] for the loop to carry out.
 
+use super::close::Connection;
 use super::kill::ProcessStart;
 use crate::model::Snapshot;
 
@@ -42,6 +43,11 @@ pub enum Msg {
         pid: u32,
         result: Result<(), String>,
     },
+    /// What came of an [`Effect::Close`].
+    Closed {
+        connection: Connection,
+        result: Result<(), String>,
+    },
     /// What came of an [`Effect::ReadStartTimes`]: the start of each owner in the kill dialog,
     /// in its order (`None`: exited or unreadable).
     StartTimes(Vec<Option<ProcessStart>>),
@@ -63,6 +69,9 @@ pub enum Effect {
         inode: Option<u64>,
         started: Option<ProcessStart>,
     },
+    /// Ask the kernel to destroy this TCP connection if a socket with its ends and its cookie
+    /// is still there (as `ss -K`); the loop answers with [`Msg::Closed`].
+    Close(Connection),
     /// The kill dialog opened: record when each of its owners started (the loop answers with
     /// [`Msg::StartTimes`]), so `y` can tell them from a process that reuses the pid later.
     ReadStartTimes,

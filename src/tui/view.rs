@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::app::App;
+use super::close::{CloseTarget, endpoint};
 use super::details::{self, Details};
 use super::kill::KillTarget;
 use super::layout::{
@@ -40,6 +41,9 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
     if let Some(target) = &app.confirm {
         render_confirm(target, frame, area);
+    }
+    if let Some(target) = &app.close {
+        render_close(target, frame, area);
     }
 }
 
@@ -315,7 +319,7 @@ fn render_table(app: &App, frame: &mut Frame, area: Rect) {
 
 /// The key hints of the footer in the order shown, each with its rank: a narrow footer drops
 /// the highest ranks first.
-const KEY_HINTS: [(&str, u8); 8] = [
+const KEY_HINTS: [(&str, u8); 9] = [
     ("q quit", 0),
     ("? help", 0),
     ("/ filter", 1),
@@ -324,6 +328,7 @@ const KEY_HINTS: [(&str, u8); 8] = [
     ("space pause", 5),
     ("Enter details", 2),
     ("k kill", 2),
+    ("x close", 5),
 ];
 
 /// The key hints that fit in `width` columns.
@@ -425,6 +430,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("n", "numbers or names (hosts, services, users)"),
     ("l, t, u", "hide or show listeners, TCP, UDP"),
     ("f", "family: both, IPv4 only, IPv6 only"),
+    ("x", "close the TCP connection, as ss -K (rechecked first)"),
     ("?", "this help (Esc closes)"),
     ("q, Esc, Ctrl-C", "quit"),
     ("", ""),
@@ -512,6 +518,36 @@ fn render_confirm(target: &KillTarget, frame: &mut Frame, area: Rect) {
     ));
     let popup = centered(area, 64, lines.len() as u16 + 2);
     draw_wrapped_popup(frame, popup, lines, " Kill process ");
+}
+
+fn render_close(target: &CloseTarget, frame: &mut Frame, area: Rect) {
+    let connection = &target.connection;
+    let mut lines = vec![
+        Line::from("Close this TCP connection? The kernel resets it (ss -K)."),
+        Line::from(format!("  local   {}", endpoint(connection.local))),
+        Line::from(format!("  remote  {}", endpoint(connection.remote))),
+    ];
+    if target.owners.is_empty() {
+        lines.push(Line::from("  owner   unknown"));
+    }
+    // The question, both ends, the key line, the borders and a "more" line fit first.
+    let fits = usize::from(area.height.saturating_sub(7)).max(1);
+    for (index, owner) in target.owners.iter().enumerate().take(fits) {
+        let label = if index == 0 { "owner" } else { "" };
+        lines.push(Line::from(format!("  {label:<7} {owner}")));
+    }
+    if target.owners.len() > fits {
+        lines.push(Line::from(format!(
+            "          … {} more",
+            target.owners.len() - fits
+        )));
+    }
+    lines.push(Line::styled(
+        "y: yes · any other key: no",
+        Style::new().add_modifier(Modifier::BOLD),
+    ));
+    let popup = centered(area, 64, lines.len() as u16 + 2);
+    draw_wrapped_popup(frame, popup, lines, " Close connection ");
 }
 
 /// Clear `popup` and draw `lines` in a titled box there, wrapping long lines.

@@ -2,7 +2,31 @@
 //! python3 script, a network namespace.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+/// A python3 listener on loopback with two connections to itself. It prints the listener's
+/// port, the two client ports and its pid, then reads from the server end of the first connection and
+/// prints what came of it: `reset`, `eof`, `data`, or that nothing came.
+pub const TWO_CONNECTIONS: &str = r#"
+import os, socket, sys
+HOST = "127.0.0.1"
+listener = socket.socket(socket.AF_INET6 if ":" in HOST else socket.AF_INET)
+listener.bind((HOST, 0))
+listener.listen(8)
+first = socket.create_connection(listener.getsockname()[:2])
+first_peer, _ = listener.accept()
+second = socket.create_connection(listener.getsockname()[:2])
+second_peer, _ = listener.accept()
+print(listener.getsockname()[1], first.getsockname()[1], second.getsockname()[1], os.getpid(), flush=True)
+first_peer.settimeout(20)
+try:
+    print("eof" if first_peer.recv(1) == b"" else "data", flush=True)
+except ConnectionResetError:
+    print("reset", flush=True)
+except socket.timeout:
+    print("nothing in 20 s", flush=True)
+sys.stdin.read()
+"#;
 
 /// A python3 script holding sockets until its stdin closes; the holder ends it when dropped,
 /// so a failed assertion does not leave it running.
@@ -10,6 +34,8 @@ pub struct Python {
     child: Child,
     /// The first line the script printed.
     pub line: String,
+    /// The rest of what it prints, for [`Python::next_line`]; kept open so it can print more.
+    stdout: BufReader<ChildStdout>,
 }
 
 impl Python {
@@ -18,22 +44,33 @@ impl Python {
         let mut words = prefix.iter().copied().chain(["python3", "-c", script]);
         let mut command = Command::new(words.next().unwrap_or_default());
         command.args(words);
-        let child = command
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3");
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         // Held from here on, so a failure below still ends it.
         let mut python = Python {
             child,
             line: String::new(),
+            stdout,
         };
-        let stdout = python.child.stdout.take().expect("piped stdout");
-        BufReader::new(stdout)
+        python
+            .stdout
             .read_line(&mut python.line)
             .expect("the script's first line");
         assert!(!python.line.is_empty(), "the script printed nothing");
         python
+    }
+
+    /// The next line the script prints (waiting for it), without its newline; empty at its end.
+    pub fn next_line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("a line from the script");
+        line.trim_end().to_string()
     }
 
     pub fn numbers(&self) -> Vec<u32> {

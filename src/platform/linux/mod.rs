@@ -2,6 +2,7 @@
 //! owners from a scan of /proc/PID/fd.
 
 pub mod cgroup;
+pub mod close;
 mod containers;
 pub mod destroy_events;
 #[doc(hidden)]

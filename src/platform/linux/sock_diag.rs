@@ -24,10 +24,10 @@ use crate::platform::error::CollectError;
 const RECV_BUFFER_BYTES: usize = 64 * 1024;
 
 /// `struct nlmsghdr`.
-const NETLINK_HEADER_BYTES: usize = 16;
+pub(super) const NETLINK_HEADER_BYTES: usize = 16;
 /// `struct inet_diag_req_v2`: family, protocol, extensions, padding, states, then the 48-byte
 /// `struct inet_diag_sockid`, which names one socket and which a dump ignores (all zero here).
-const INET_DIAG_REQ_V2_BYTES: usize = 56;
+pub(super) const INET_DIAG_REQ_V2_BYTES: usize = 56;
 /// `struct rtattr`: length, type.
 const ATTRIBUTE_HEADER_BYTES: usize = 4;
 /// Where `idiag_ext` (which attributes to send back) sits in a request.
@@ -117,7 +117,7 @@ impl Dumper {
 
 /// One dump request: nlmsghdr, inet_diag_req_v2 and, with a program, an
 /// INET_DIAG_REQ_BYTECODE attribute (netlink-packet-sock-diag 0.5 cannot carry attributes).
-fn dump_request(
+pub(super) fn dump_request(
     family: u8,
     protocol: u8,
     states: u32,
@@ -267,7 +267,7 @@ fn unasked_attributes(payload: &[u8]) -> (Option<bool>, Option<u64>) {
 }
 
 /// `idiag_cookie`: two native-endian u32 halves, the low one first (net/core/sock_diag.c).
-fn cookie(bytes: &[u8; 8]) -> u64 {
+pub(super) fn cookie(bytes: &[u8; 8]) -> u64 {
     let low = u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     let high = u32::from_ne_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
     u64::from(low) | u64::from(high) << 32
@@ -296,7 +296,7 @@ fn local_address(id: &SocketId) -> SocketAddr {
 }
 
 /// The errno (negative) that starts an NLMSG_DONE or NLMSG_ERROR payload; a short one is 0.
-fn error_code(payload: &[u8]) -> i32 {
+pub(super) fn error_code(payload: &[u8]) -> i32 {
     payload
         .get(..4)
         .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))

@@ -314,3 +314,145 @@ fn quit_keys_and_esc_closes_before_it_quits() {
     assert_eq!(press(&mut app, Key::Esc), Some(Effect::Quit));
     assert_eq!(app.update(Msg::Terminate), Some(Effect::Quit));
 }
+
+// ---- the close dialog (x)
+
+/// A connection owned by `pids`, with a cookie, and a UDP socket beside the three sockets.
+fn closable_sockets(pids: &[u32]) -> Vec<Socket> {
+    let mut sockets = three_sockets();
+    sockets[2].pids = pids.to_vec();
+    sockets[2].cookie = Some(4242);
+    sockets.push(socket(
+        Proto::Udp,
+        "127.0.0.1:5353",
+        Some("127.0.0.1:53"),
+        SocketState::Established,
+        Some(40),
+        &[200],
+    ));
+    sockets
+}
+
+/// Select the row whose local and remote text are these.
+fn select(app: &mut App, local: &str, remote: &str) {
+    press(app, Key::Home);
+    for _ in 0..app.table.lines.len() {
+        let row = app.row_at(app.selected).expect("a socket row");
+        if row.local == local && row.remote == remote {
+            return;
+        }
+        press(app, Key::Down);
+    }
+    panic!("no row {local} {remote}");
+}
+
+#[test]
+fn close_on_a_listener_or_udp_says_why_and_asks_nothing() {
+    let mut app = new_app();
+    feed(&mut app, closable_sockets(&[200]));
+    select(&mut app, "0.0.0.0:80(http)", "*:*");
+    assert_eq!(press(&mut app, Key::Char('x')), None);
+    assert!(app.close.is_none());
+    assert_eq!(
+        app.status.as_deref(),
+        Some("cannot close: a listening socket is not a connection")
+    );
+    select(&mut app, "127.0.0.1:5353(mdns)", "127.0.0.1:53(domain)");
+    assert_eq!(press(&mut app, Key::Char('x')), None);
+    assert!(app.close.is_none());
+    assert_eq!(
+        app.status.as_deref(),
+        Some("cannot close: only TCP connections can be closed")
+    );
+}
+
+#[test]
+fn close_asks_first_and_only_y_confirms() {
+    let mut app = new_app();
+    feed(&mut app, closable_sockets(&[200]));
+    select(&mut app, "127.0.0.1:8080(http-alt)", "127.0.0.1:50000");
+    assert_eq!(press(&mut app, Key::Char('x')), None);
+    let connection = crate::platform::Connection {
+        local: "127.0.0.1:8080".parse().unwrap(),
+        remote: "127.0.0.1:50000".parse().unwrap(),
+        cookie: Some(4242),
+        netns: None,
+    };
+    let target = app.close.clone().expect("the close dialog");
+    assert_eq!(target.connection, connection);
+    assert_eq!(target.owners, ["pid 200 python3"]);
+    // Any other key cancels, even q and Enter, and says so.
+    for key in [Key::Char('n'), Key::Char('q'), Key::Enter, Key::Esc] {
+        assert_eq!(press(&mut app, key), None, "{key:?}");
+        assert!(app.close.is_none());
+        assert_eq!(
+            app.status.as_deref(),
+            Some("close of tcp 127.0.0.1:8080 ↔ 127.0.0.1:50000 cancelled")
+        );
+        press(&mut app, Key::Char('x'));
+    }
+    // A refresh while the dialog is open does not change what y closes.
+    let mut later = closable_sockets(&[200]);
+    later.remove(2);
+    feed(&mut app, later);
+    assert_eq!(
+        press(&mut app, Key::Char('y')),
+        Some(Effect::Close(connection))
+    );
+    assert!(app.close.is_none());
+    app.update(Msg::Closed {
+        connection,
+        result: Err("the connection is already gone".to_string()),
+    });
+    assert_eq!(
+        app.status.as_deref(),
+        Some(
+            "could not close tcp 127.0.0.1:8080 ↔ 127.0.0.1:50000: the connection is already gone"
+        )
+    );
+    app.update(Msg::Closed {
+        connection,
+        result: Ok(()),
+    });
+    assert_eq!(
+        app.status.as_deref(),
+        Some("closed tcp 127.0.0.1:8080 ↔ 127.0.0.1:50000")
+    );
+}
+
+#[test]
+fn close_from_the_details_closes_the_detailed_socket() {
+    let mut app = new_app();
+    feed(&mut app, closable_sockets(&[200]));
+    select(&mut app, "127.0.0.1:8080(http-alt)", "127.0.0.1:50000");
+    press(&mut app, Key::Enter);
+    assert!(app.details.is_some());
+    press(&mut app, Key::Char('x'));
+    let target = app.close.clone().expect("the close dialog");
+    assert_eq!(target.connection.remote, "127.0.0.1:50000".parse().unwrap());
+}
+
+#[test]
+fn close_dialog_names_both_ends_and_every_owner_escaped() {
+    let mut app = new_app();
+    feed(&mut app, closable_sockets(&[200, 300]));
+    select(&mut app, "127.0.0.1:8080(http-alt)", "127.0.0.1:50000");
+    press(&mut app, Key::Char('x'));
+    let lines = screen_at(&mut app, 130, 24);
+    let text = lines.join("\n");
+    for wanted in [
+        "Close connection",
+        "Close this TCP connection? The kernel resets it (ss -K).",
+        "local   127.0.0.1:8080 ",
+        "remote  127.0.0.1:50000 ",
+        "owner   pid 200 python3 ",
+        "pid 300 evil\\x1b[2J ",
+        "y: yes · any other key: no",
+    ] {
+        assert!(text.contains(wanted), "{wanted:?} not in:\n{text}");
+    }
+    assert!(!text.contains('\x1b'));
+    // A paste while it is open is not taken as keys.
+    app.update(Msg::Paste("y".to_string()));
+    assert!(app.close.is_some());
+}

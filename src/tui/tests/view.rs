@@ -20,7 +20,7 @@ fn frame_layout_is_exact() {
         "",
         "",
         "",
-        "q quit · ? help · / filter · 1-9 sort · g group · space pause · Enter details · k kill",
+        "q quit · ? help · / filter · 1-9 sort · g group · space pause · Enter details · k kill · x close",
     ];
     assert_eq!(screen(&app), expected);
     let buffer = draw(&app, WIDTH, HEIGHT);
