@@ -209,11 +209,18 @@ pub fn column_widths(
             keep_port[index] = keep_port[index].max(port.min(count));
         }
     }
-    // The rates keep their width while services are kept, and go before ports would.
-    for index in [RX_RATE, TX_RATE] {
-        keep_service[index] = widths[index];
-    }
+    // The rates keep their width while services are kept, and go before ports would; a rate
+    // column with nothing to show (all unknown or zero) gives way before anything else.
     let available = usize::from(width);
+    for index in [TX_RATE, RX_RATE] {
+        let says_something = rows
+            .iter()
+            .any(|cells| !matches!(cells.texts[index].as_ref(), "-" | "0.0 B/s"));
+        keep_service[index] = widths[index];
+        if !says_something && row_width(&widths) > available {
+            widths[index] = 0;
+        }
+    }
     for floor in [
         keep_service,
         keep_port,

@@ -65,3 +65,28 @@ fn view_keys_hide_and_show_and_the_header_counts_what_is_shown() {
     feed(&mut app, five_sockets());
     assert_eq!(shown(&app).len(), 1);
 }
+
+#[test]
+fn a_rate_column_with_nothing_to_show_gives_way_before_any_address_is_cut() {
+    let mut app = new_app();
+    // No rates known yet (a first snapshot): every Rx/s and Tx/s cell is `-`.
+    feed(&mut app, three_sockets());
+    let mut narrowest_with_rates = None;
+    for width in (50..=160).rev() {
+        let screen = screen_lines(&draw(&app, width, HEIGHT)).join("\n");
+        let titles = screen
+            .lines()
+            .find(|l| l.trim_start().starts_with("Proto"))
+            .unwrap_or_default()
+            .to_string();
+        let rows: Vec<&str> = screen.lines().filter(|l| l.contains(" tcp ")).collect();
+        if titles.contains("Rx/s") {
+            narrowest_with_rates = Some(width);
+            assert!(
+                rows.iter().all(|row| !row.contains('…')),
+                "at {width} columns an empty rate column stays while a cell is cut:\n{screen}"
+            );
+        }
+    }
+    assert!(narrowest_with_rates.is_some(), "the rates never showed");
+}
