@@ -153,13 +153,13 @@ fn a_process_started_in_a_service_cgroup_has_its_sockets_labelled_with_the_unit(
             "{filter}: {all}"
         );
     }
-    // CSV: the last columns are cgroup_id, cgroup and the context's label.
+    // CSV: cgroup_id, cgroup and the context's label, then the two host names (empty).
     let csv = stdout_of(&["--csv", "-tan", &format!("unit {bare}")]);
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     assert_eq!(rows.len(), 3, "{csv}");
     for row in rows {
         assert!(
-            row.ends_with(&format!(",{},unit:{unit}", cgroup.path)),
+            row.ends_with(&format!(",{},unit:{unit},,", cgroup.path)),
             "{row}"
         );
     }
