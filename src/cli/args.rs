@@ -123,7 +123,9 @@ pub struct Args {
         long = "sort",
         value_name = "KEYS",
         value_delimiter = ',',
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        ignore_case = true,
+        value_parser = sort_keys()
     )]
     pub sort: Vec<SortKey>,
     /// No header line (as ss -H)
@@ -219,6 +221,19 @@ fn parse_serve_addr(text: &str) -> Result<SocketAddr, String> {
 }
 
 /// `--interval`: a number of seconds, at least [`MIN_INTERVAL_SECONDS`] and at most an hour.
+/// The sort keys and their reversed forms (`-local`), so completions offer them; the reversed
+/// ones are hidden from the offer, not refused.
+fn sort_keys() -> impl clap::builder::TypedValueParser<Value = SortKey> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let keys = SortKey::NAMES.iter().flat_map(|(key, reversed)| {
+        [
+            PossibleValue::new(*key),
+            PossibleValue::new(*reversed).hide(true),
+        ]
+    });
+    PossibleValuesParser::new(keys).map(|key| key.parse().expect("a key clap checked"))
+}
+
 fn parse_resolve_timeout(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .trim()

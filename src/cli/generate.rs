@@ -112,12 +112,71 @@ fn write_man_page(out: &mut dyn Write, command: clap::Command) -> io::Result<()>
     man.render_description_section(out)?;
     man.render_options_section(out)?;
     out.write_all(MAN_EXTRA_SECTIONS.as_bytes())?;
+    write_dashboard_keys(out)?;
     man.render_version_section(out)
+}
+
+/// The dashboard's keys, from the same list its help screen shows.
+fn write_dashboard_keys(out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, ".SH \"DASHBOARD KEYS\"")?;
+    writeln!(out, "In")?;
+    writeln!(out, ".BR \\-\\-live :")?;
+    for (key, what) in crate::tui::view::HELP
+        .iter()
+        .filter(|(key, _)| !key.is_empty())
+    {
+        writeln!(out, ".TP")?;
+        writeln!(out, ".B {}", roff(key))?;
+        writeln!(out, "{}", roff(what))?;
+    }
+    Ok(())
+}
+
+/// Text safe on a roff line: backslashes and hyphens escaped, non-ASCII as `\[uXXXX]`, no
+/// leading `.` or `'`.
+fn roff(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\e"),
+            '-' => out.push_str("\\-"),
+            c if c.is_ascii() => out.push(c),
+            // groff reads ASCII: anything else by its code point.
+            c => out.push_str(&format!("\\[u{:04X}]", u32::from(c))),
+        }
+    }
+    let text = out;
+    if text.starts_with(['.', '\'']) {
+        format!("\\&{text}")
+    } else {
+        text
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn generated(kind: Generate) -> String {
+        let mut out = Vec::new();
+        write(&mut out, kind).expect("generate");
+        String::from_utf8(out).expect("text")
+    }
+
+    #[test]
+    fn the_man_page_lists_every_dashboard_key_and_completions_offer_the_sort_keys() {
+        let man = generated(Generate::Man);
+        assert!(man.contains(".SH \"DASHBOARD KEYS\""));
+        for (key, _) in crate::tui::view::HELP.iter().filter(|(key, _)| !key.is_empty()) {
+            assert!(man.contains(&format!(".B {}\n", roff(key))), "{key}");
+        }
+        for kind in [Generate::CompleteBash, Generate::CompleteZsh, Generate::CompleteFish] {
+            let script = generated(kind);
+            for (key, _) in crate::filter::sort::SortKey::NAMES {
+                assert!(script.contains(key), "{kind:?} lacks {key}");
+            }
+        }
+    }
 
     #[test]
     fn every_kind_writes_something_naming_rnetstat() {

@@ -64,6 +64,21 @@ impl fmt::Display for UnknownSortKey {
 
 impl std::error::Error for UnknownSortKey {}
 
+impl SortKey {
+    /// Every key's name and its reversed form, for the command line's completions.
+    pub const NAMES: [(&'static str, &'static str); 9] = [
+        ("local", "-local"),
+        ("remote", "-remote"),
+        ("state", "-state"),
+        ("proto", "-proto"),
+        ("recv-q", "-recv-q"),
+        ("send-q", "-send-q"),
+        ("pid", "-pid"),
+        ("program", "-program"),
+        ("user", "-user"),
+    ];
+}
+
 impl FromStr for SortKey {
     type Err = UnknownSortKey;
 
