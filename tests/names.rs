@@ -225,3 +225,60 @@ fn a_dns_server_that_never_answers_holds_the_table_no_longer_than_the_deadline()
     }
     assert!(named.contains("localhost:"), "{named}");
 }
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_unshare, has_ip, has_python3, has_tmux)),
+    ignore = "needs root, unshare, ip, python3 and tmux (apt-get install util-linux iproute2 python3 tmux)"
+)]
+fn the_dashboards_first_frame_never_waits_for_a_dns_server_that_never_answers() {
+    let dir = tempfile::tempdir().expect("scratch directory");
+    std::fs::write(dir.path().join("hosts"), "127.0.0.1 localhost\n").unwrap();
+    std::fs::write(
+        dir.path().join("resolv.conf"),
+        "nameserver 127.0.0.1\noptions timeout:5 attempts:3\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("holder.py"), HOLDER).unwrap();
+    std::fs::write(dir.path().join("dns.py"), SILENT_DNS).unwrap();
+    std::fs::write(dir.path().join("tmux.conf"), "").unwrap();
+    // A tmux server of this namespace's own: its socket in the scratch directory.
+    let out = in_private_namespace(
+        dir.path(),
+        &format!(
+            "python3 dns.py queries > dns.log 2>&1 & dns=$!; {} \
+             while [ ! -e queries ]; do sleep 0.05; done; \
+             tmux -S tmux.sock -f tmux.conf new-session -d -x 160 -y 30 \
+               \"$RNETSTAT --live -t\"; \
+             start=$(date +%s%N); i=0; \
+             while ! tmux -S tmux.sock capture-pane -p | grep -q '127.0.0.5:' && [ $i -lt 100 ]; \
+               do sleep 0.02; i=$((i+1)); done; \
+             end=$(date +%s%N); echo first_frame_ms $(( (end - start) / 1000000 )); \
+             i=0; while ! tmux -S tmux.sock capture-pane -p | grep -q 'localhost:' && [ $i -lt 150 ]; \
+               do sleep 0.02; i=$((i+1)); done; \
+             end=$(date +%s%N); echo named_ms $(( (end - start) / 1000000 )); \
+             echo queries $(wc -l < queries); echo '--- screen'; tmux -S tmux.sock capture-pane -p; \
+             tmux -S tmux.sock kill-server; kill $holder $dns",
+            holder_script("127.0.0.5,127.0.0.6")
+        ),
+    );
+    let ms: u64 = out
+        .split_whitespace()
+        .skip_while(|w| *w != "first_frame_ms")
+        .nth(1)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    let screen = &out[out.find("--- screen").expect("a screen")..];
+    assert!(screen.contains("127.0.0.5:"), "no row for 127.0.0.5: {out}");
+    assert!(
+        screen.contains("localhost:"),
+        "the hosts file's name: {out}"
+    );
+    // DNS was asked (it never answers), and the rows were there long before any resolver
+    // timeout (5 s).
+    assert!(ms < 2000, "the first frame took {ms} ms: {out}");
+    assert!(
+        !out.contains("queries 0\n"),
+        "no query reached the server: {out}"
+    );
+}

@@ -167,10 +167,17 @@ mod tests {
     fn the_man_page_lists_every_dashboard_key_and_completions_offer_the_sort_keys() {
         let man = generated(Generate::Man);
         assert!(man.contains(".SH \"DASHBOARD KEYS\""));
-        for (key, _) in crate::tui::view::HELP.iter().filter(|(key, _)| !key.is_empty()) {
+        for (key, _) in crate::tui::view::HELP
+            .iter()
+            .filter(|(key, _)| !key.is_empty())
+        {
             assert!(man.contains(&format!(".B {}\n", roff(key))), "{key}");
         }
-        for kind in [Generate::CompleteBash, Generate::CompleteZsh, Generate::CompleteFish] {
+        for kind in [
+            Generate::CompleteBash,
+            Generate::CompleteZsh,
+            Generate::CompleteFish,
+        ] {
             let script = generated(kind);
             for (key, _) in crate::filter::sort::SortKey::NAMES {
                 assert!(script.contains(key), "{kind:?} lacks {key}");
