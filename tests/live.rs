@@ -21,6 +21,11 @@ struct Tmux {
 impl Tmux {
     /// Tests that call this are ignored when the build found no tmux (`has_tmux`).
     fn start(name: &str, command: &str) -> Tmux {
+        Tmux::start_sized(name, command, 160, 40)
+    }
+
+    /// [`Tmux::start`] in a pane `width` x `height`.
+    fn start_sized(name: &str, command: &str, width: u16, height: u16) -> Tmux {
         let tmux = Tmux {
             server: format!("rnetstat-test-{name}-{}", std::process::id()),
         };
@@ -32,9 +37,9 @@ impl Tmux {
             "-s",
             "live",
             "-x",
-            "160",
+            &width.to_string(),
             "-y",
-            "40",
+            &height.to_string(),
             command,
         ]);
         assert!(
@@ -1268,4 +1273,55 @@ fn x_under_all_netns_closes_the_connection_in_its_own_namespace() {
     };
     assert!(!inside.contains(&established(first)), "{inside:?}");
     assert!(inside.contains(&established(second)), "{inside:?}");
+}
+
+#[test]
+#[cfg_attr(not(has_tmux), ignore = "needs tmux (apt-get install tmux)")]
+fn at_80x24_and_200x50_listeners_show_by_default_and_l_hides_them_with_a_shown_of_count() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback listener");
+    let port = listener.local_addr().expect("local address").port();
+    let _client = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let _server = listener.accept().expect("accept");
+    for (width, height) in [(80u16, 24u16), (200, 50)] {
+        let tmux = Tmux::start_sized(
+            &format!("view{width}"),
+            &dashboard_command(&format!("-t 'port {port}'")),
+            width,
+            height,
+        );
+        let listening = format!("127.0.0.1:{port} ");
+        let screen = tmux.wait_for("the listener and its connection", |screen| {
+            let rows = table_rows(screen);
+            rows.len() == 3 && rows.iter().any(|r| r.contains("LISTEN "))
+        });
+        // The filter hides the machine's other sockets: the header counts what is shown.
+        assert!(screen.contains("3 shown of "), "{screen}");
+        assert!(
+            screen
+                .lines()
+                .all(|line| line.chars().count() <= usize::from(width)),
+            "{screen}"
+        );
+        tmux.keys(&["l"]);
+        let screen = tmux.wait_for("listeners hidden", |screen| {
+            let rows = table_rows(screen);
+            rows.len() == 2 && rows.iter().all(|r| !r.contains("LISTEN "))
+        });
+        assert!(screen.contains("hiding listeners"), "{screen}");
+        assert!(screen.contains("2 shown of "), "{screen}");
+        tmux.keys(&["l"]);
+        tmux.wait_for("listeners back", |screen| {
+            table_rows(screen).iter().any(|r| r.contains(&listening))
+                && screen.contains("3 shown of ")
+                && !screen.contains("hiding listeners")
+        });
+        if width >= 200 {
+            // Room for every column: the rates are shown.
+            assert!(tmux.screen().contains("Rx/s"), "{}", tmux.screen());
+        }
+        tmux.keys(&["q"]);
+        tmux.wait_for("the dashboard to exit", |screen| {
+            screen.contains("EXITED:0")
+        });
+    }
 }
