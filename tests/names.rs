@@ -36,6 +36,25 @@ while True:
     open(sys.argv[1], "a").write("q\n")
 "#;
 
+/// A scratch directory for a namespace whose DNS server never answers: a hosts file naming
+/// only localhost, a resolver that would wait 5 s x 3 attempts per address, the holder and the
+/// silent server.
+fn silent_dns_scratch() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("scratch directory");
+    for (name, text) in [
+        ("hosts", "127.0.0.1 localhost\n"),
+        (
+            "resolv.conf",
+            "nameserver 127.0.0.1\noptions timeout:5 attempts:3\n",
+        ),
+        ("holder.py", HOLDER),
+        ("dns.py", SILENT_DNS),
+    ] {
+        std::fs::write(dir.path().join(name), text).expect("write the scratch files");
+    }
+    dir
+}
+
 /// Run `script` with sh in a new mount and network namespace, loopback up, /etc/hosts and
 /// /etc/resolv.conf bound from `dir`; its stdout.
 fn in_private_namespace(dir: &Path, script: &str) -> String {
@@ -164,16 +183,7 @@ fn host_names_come_from_the_hosts_file_as_netstat_shows_them() {
     ignore = "needs root, unshare, ip and python3 (apt-get install util-linux iproute2 python3)"
 )]
 fn a_dns_server_that_never_answers_holds_the_table_no_longer_than_the_deadline() {
-    let dir = tempfile::tempdir().expect("scratch directory");
-    std::fs::write(dir.path().join("hosts"), "127.0.0.1 localhost\n").unwrap();
-    // A resolver left alone would wait 5 s x 3 attempts for each address.
-    std::fs::write(
-        dir.path().join("resolv.conf"),
-        "nameserver 127.0.0.1\noptions timeout:5 attempts:3\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("holder.py"), HOLDER).unwrap();
-    std::fs::write(dir.path().join("dns.py"), SILENT_DNS).unwrap();
+    let dir = silent_dns_scratch();
     let out = in_private_namespace(
         dir.path(),
         &format!(
@@ -232,15 +242,7 @@ fn a_dns_server_that_never_answers_holds_the_table_no_longer_than_the_deadline()
     ignore = "needs root, unshare, ip, python3 and tmux (apt-get install util-linux iproute2 python3 tmux)"
 )]
 fn the_dashboards_first_frame_never_waits_for_a_dns_server_that_never_answers() {
-    let dir = tempfile::tempdir().expect("scratch directory");
-    std::fs::write(dir.path().join("hosts"), "127.0.0.1 localhost\n").unwrap();
-    std::fs::write(
-        dir.path().join("resolv.conf"),
-        "nameserver 127.0.0.1\noptions timeout:5 attempts:3\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("holder.py"), HOLDER).unwrap();
-    std::fs::write(dir.path().join("dns.py"), SILENT_DNS).unwrap();
+    let dir = silent_dns_scratch();
     std::fs::write(dir.path().join("tmux.conf"), "").unwrap();
     // A tmux server of this namespace's own: its socket in the scratch directory.
     let out = in_private_namespace(
