@@ -10,7 +10,7 @@ use super::kill::{KillOwner, KillTarget};
 use super::layout::table_rows;
 use super::msg::{Effect, Key, Msg};
 use super::rows::{Column, GroupKey, Row};
-use super::table::{Line, Table};
+use super::table::{Described, Line, Table};
 use crate::filter::{Filter, Query};
 use crate::model::{Family, OwnerCoverage, Proto, Snapshot};
 use crate::platform::refusal;
@@ -533,8 +533,7 @@ impl App {
             owners_as_of,
             // The dashboard does not show Unix sockets (and -x conflicts with --live).
             unix_sockets: _,
-            // Nor, yet, which namespace each socket is in (--all-netns).
-            namespaces: _,
+            namespaces,
             cgroups,
             mut host_names,
         } = snapshot;
@@ -559,9 +558,14 @@ impl App {
         self.taken_at = taken_at;
         self.coverage = owners;
         self.owners_as_of = owners_as_of;
-        let remap = self
-            .table
-            .merge(sockets, processes, user_names, cgroups, host_names, elapsed);
+        let described = Described {
+            processes,
+            user_names,
+            cgroups,
+            host_names,
+            namespaces: namespaces.iter().map(|n| (n.inode, n.label())).collect(),
+        };
+        let remap = self.table.merge(sockets, described, elapsed);
 
         if let Some(mut details) = self.details.take() {
             details.row = details

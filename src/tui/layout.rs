@@ -121,6 +121,7 @@ pub fn row_cells(row: &Row) -> RowCells<'_> {
             Shorten::End,
             Shorten::End,
             Shorten::End,
+            Shorten::End,
         ],
         texts: [
             row.proto_text().into(),
@@ -132,6 +133,7 @@ pub fn row_cells(row: &Row) -> RowCells<'_> {
             optional(socket.pids.first().copied()),
             program,
             row.user.as_str().into(),
+            row.netns.as_str().into(),
             row.context.as_str().into(),
             optional_rate(row.rx_rate),
             optional_rate(row.tx_rate),
@@ -150,6 +152,7 @@ const ALIGN: [Align; COLUMNS] = [
     Align::Left,
     Align::Left,
     Align::Left,
+    Align::Left,
     Align::Right,
     Align::Right,
 ];
@@ -158,9 +161,10 @@ const LOCAL: usize = 1;
 const FOREIGN: usize = 2;
 const PROGRAM: usize = 7;
 const USER: usize = 8;
-const CONTAINER: usize = 9;
-const RX_RATE: usize = 10;
-const TX_RATE: usize = 11;
+const NETNS: usize = 9;
+const CONTAINER: usize = 10;
+const RX_RATE: usize = 11;
+const TX_RATE: usize = 12;
 
 pub fn optional_rate(value: Option<f64>) -> Cow<'static, str> {
     value.map_or(Cow::Borrowed("-"), |v| rate(v).into())
@@ -187,13 +191,16 @@ pub fn column_widths(
     keep_port[USER] = 0;
     keep_port[PROGRAM] = 6;
     // What nothing in view runs as takes no room: the column shows when a row has a context.
-    if rows.iter().all(|cells| cells.texts[CONTAINER] == "-") {
-        widths[CONTAINER] = 0;
+    // The same for namespaces: shown with --all-netns.
+    for index in [NETNS, CONTAINER] {
+        if rows.iter().all(|cells| cells.texts[index] == "-") {
+            widths[index] = 0;
+        }
     }
     for cells in rows {
         for (index, text) in cells.texts.iter().enumerate() {
             let count = text.chars().count();
-            if widths[index] == 0 && index == CONTAINER {
+            if widths[index] == 0 && matches!(index, NETNS | CONTAINER) {
                 continue;
             }
             widths[index] = widths[index].max(count);
@@ -224,7 +231,7 @@ pub fn column_widths(
     for floor in [
         keep_service,
         keep_port,
-        [0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0],
+        [0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0],
     ] {
         shrink(&mut widths, &floor, available);
     }
@@ -241,7 +248,7 @@ fn row_width(widths: &[usize; COLUMNS]) -> usize {
 /// fits in `available`; a column narrowed to 0 is hidden.
 fn shrink(widths: &mut [usize; COLUMNS], floor: &[usize; COLUMNS], available: usize) {
     let over = |widths: &[usize; COLUMNS]| row_width(widths).saturating_sub(available);
-    for index in [CONTAINER, USER, TX_RATE, RX_RATE, PROGRAM] {
+    for index in [CONTAINER, NETNS, USER, TX_RATE, RX_RATE, PROGRAM] {
         let slack = widths[index].saturating_sub(floor[index]);
         let over = over(widths);
         // A cut rate would mislead: it is whole or hidden.

@@ -58,6 +58,8 @@ pub enum Column {
     Pid,
     Program,
     User,
+    /// Its network namespace (`--all-netns`).
+    Netns,
     /// What the socket runs as: container, pod or systemd unit (from its cgroup).
     Container,
     /// Bytes received per second (tcp_info bytes_received between two refreshes).
@@ -67,7 +69,7 @@ pub enum Column {
 }
 
 impl Column {
-    pub const ALL: [Column; 12] = [
+    pub const ALL: [Column; 13] = [
         Column::Proto,
         Column::Local,
         Column::Foreign,
@@ -77,6 +79,7 @@ impl Column {
         Column::Pid,
         Column::Program,
         Column::User,
+        Column::Netns,
         Column::Container,
         Column::RxRate,
         Column::TxRate,
@@ -93,6 +96,7 @@ impl Column {
             Column::Pid => "PID",
             Column::Program => "Program",
             Column::User => "User",
+            Column::Netns => "Netns",
             Column::Container => "Container",
             Column::RxRate => "Rx/s",
             Column::TxRate => "Tx/s",
@@ -135,6 +139,9 @@ pub struct Row {
     /// What it runs as (`podman:web`, `pod:default/web`, `unit:nginx.service`), escaped as a
     /// word; `-` when nothing is known.
     pub context: String,
+    /// Its network namespace's name (`--all-netns`), escaped as a word; `-` when one
+    /// namespace is listed.
+    pub netns: String,
     /// The container or pod of `context`, empty for none: the by-container group.
     pub container: String,
     /// The systemd unit of `context`, empty for none: the by-unit group.
@@ -155,6 +162,8 @@ pub struct RowContext<'a> {
     pub user_names: &'a HashMap<u32, String>,
     /// The sockets' cgroups, for what each runs as.
     pub cgroups: &'a HashMap<u64, Cgroup>,
+    /// Namespace labels by inode (`--all-netns`; empty when one namespace is listed).
+    pub namespaces: &'a HashMap<u64, String>,
     /// Host names known so far (not when numeric).
     pub host_names: &'a HashMap<std::net::IpAddr, String>,
     /// Seconds between the previous snapshot and this one, when both have a time.
@@ -172,6 +181,7 @@ impl Row {
             program: String::new(),
             user: String::new(),
             context: String::new(),
+            netns: String::new(),
             container: String::new(),
             unit: String::new(),
             rx_rate: None,
@@ -235,6 +245,9 @@ impl Row {
             },
             _ => "-".to_string(),
         };
+        self.netns = (socket.netns)
+            .and_then(|inode| context.namespaces.get(&inode))
+            .map_or_else(|| "-".to_string(), |label| escaped_name(label));
         let runs_as = context_of(socket, context.cgroups, context.processes);
         self.context = runs_as.map_or_else(|| "-".to_string(), |c| escaped_name(&c.label()));
         self.container = match runs_as {
@@ -380,6 +393,7 @@ pub fn refresh_row(row: &mut Row, socket: Socket, context: &RowContext, column: 
             Column::SendQ => row.socket.send_q != socket.send_q,
             Column::Pid | Column::Program | Column::User => owners_changed,
             Column::Container => owners_changed || context_found,
+            Column::Netns => false,
         };
     row.mark = if row.mark.is_gone() {
         Mark::New(HIGHLIGHT_REFRESHES)

@@ -17,6 +17,18 @@ use crate::model::{
 };
 use crate::services::Services;
 
+/// What a snapshot says of its sockets' owners, cgroups, hosts and namespaces: what
+/// [`Table::merge`] keeps beside the rows.
+#[derive(Debug, Default)]
+pub struct Described {
+    pub processes: HashMap<u32, Process>,
+    pub user_names: HashMap<u32, String>,
+    pub cgroups: HashMap<u64, Cgroup>,
+    pub host_names: HashMap<std::net::IpAddr, String>,
+    /// The listed namespaces' labels by inode (`--all-netns`).
+    pub namespaces: HashMap<u64, String>,
+}
+
 /// What the view keys hide: listeners (`l`), TCP (`t`), UDP (`u`), a family (`f` cycles
 /// both, IPv4 only, IPv6 only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -131,6 +143,8 @@ pub struct Table {
     pub cgroups: HashMap<u64, Cgroup>,
     /// Host names known so far; rows show them unless numeric.
     host_names: HashMap<std::net::IpAddr, String>,
+    /// The listed namespaces' labels by inode (`--all-netns`).
+    namespaces: HashMap<u64, String>,
     pub counts: Counts,
     pub snapshots_seen: u64,
     pub sort: Sort,
@@ -160,6 +174,7 @@ impl Table {
             user_names: HashMap::new(),
             cgroups: HashMap::new(),
             host_names: HashMap::new(),
+            namespaces: HashMap::new(),
             counts: Counts::default(),
             snapshots_seen: 0,
             sort: Sort {
@@ -265,6 +280,7 @@ impl Table {
             user_names: &self.user_names,
             cgroups: &self.cgroups,
             host_names: &self.host_names,
+            namespaces: &self.namespaces,
             elapsed: None,
         };
         for row in &mut self.rows {
@@ -315,12 +331,17 @@ impl Table {
     pub fn merge(
         &mut self,
         sockets: Vec<Socket>,
-        processes: HashMap<u32, Process>,
-        user_names: HashMap<u32, String>,
-        cgroups: HashMap<u64, Cgroup>,
-        host_names: HashMap<std::net::IpAddr, String>,
+        described: Described,
         elapsed: Option<f64>,
     ) -> Vec<Option<usize>> {
+        let Described {
+            processes,
+            user_names,
+            cgroups,
+            host_names,
+            namespaces,
+        } = described;
+        self.namespaces = namespaces;
         let first = self.snapshots_seen == 0;
         self.snapshots_seen += 1;
         self.processes = processes;
@@ -339,6 +360,7 @@ impl Table {
             user_names: &self.user_names,
             cgroups: &self.cgroups,
             host_names: &self.host_names,
+            namespaces: &self.namespaces,
             elapsed,
         };
 
@@ -483,6 +505,10 @@ impl Table {
             }
             Column::Container => {
                 let ranks = text_ranks(rows, |r| &r.context);
+                sorted_by(rows, reverse, |i, _| ranks[i])
+            }
+            Column::Netns => {
+                let ranks = text_ranks(rows, |r| &r.netns);
                 sorted_by(rows, reverse, |i, _| ranks[i])
             }
             Column::RxRate => sorted_by(rows, reverse, |_, r| RateKey(r.rx_rate)),
@@ -669,6 +695,7 @@ fn compare(a: &Row, b: &Row, column: Column) -> Ordering {
         Column::Program => a.program.cmp(&b.program),
         Column::User => a.user.cmp(&b.user),
         Column::Container => a.context.cmp(&b.context),
+        Column::Netns => a.netns.cmp(&b.netns),
         Column::RxRate => RateKey(a.rx_rate).cmp(&RateKey(b.rx_rate)),
         Column::TxRate => RateKey(a.tx_rate).cmp(&RateKey(b.tx_rate)),
     }

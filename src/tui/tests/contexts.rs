@@ -169,3 +169,35 @@ fn details_show_the_cgroup_and_where_the_owner_is_now() {
         assert!(text.contains(needle), "{needle}: {text}");
     }
 }
+
+#[test]
+fn with_all_netns_a_netns_column_names_each_sockets_namespace() {
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    assert!(!screen(&app).join("\n").contains("Netns"));
+
+    let mut app = new_app();
+    let mut sockets = three_sockets();
+    sockets[0].netns = Some(4026531833);
+    sockets[1].netns = Some(4026532178);
+    sockets[2].netns = Some(4026532178);
+    let mut shot = snapshot(sockets);
+    shot.namespaces = vec![
+        crate::model::Namespace {
+            inode: 4026531833,
+            name: Some("host".into()),
+            error: None,
+        },
+        crate::model::Namespace {
+            inode: 4026532178,
+            name: Some("blue".into()),
+            error: None,
+        },
+    ];
+    assert_eq!(app.update(Msg::Snapshot(Box::new(shot))), None);
+    let text = screen(&app).join("\n");
+    assert!(text.contains("Netns"), "{text}");
+    let row = |port: &str| text.lines().find(|l| l.contains(port)).unwrap_or("").to_string();
+    assert!(row("0.0.0.0:80").contains(" host "), "{text}");
+    assert!(row("127.0.0.1:50000").contains(" blue "), "{text}");
+}
