@@ -157,6 +157,10 @@ const ALIGN: [Align; COLUMNS] = [
     Align::Right,
 ];
 
+/// The fewest characters a program name keeps while the addresses keep their ports (at 80
+/// columns `python3 +1` stays whole).
+const PROGRAM_KEEPS: usize = 10;
+
 const LOCAL: usize = 1;
 const FOREIGN: usize = 2;
 const PROGRAM: usize = 7;
@@ -172,12 +176,13 @@ pub fn optional_rate(value: Option<f64>) -> Cow<'static, str> {
 
 /// Width and alignment of each column of `Column::ALL` for a terminal `width` wide, from the
 /// column titles and the rows in view. Every column is as wide as its widest cell. When that
-/// does not fit, columns shrink by priority, in rounds: user, the rates (round two hides them
-/// whole, before the addresses lose their services) and program first, then the two
-/// addresses (the wider one first). Round one hides the user, keeps six characters of the
-/// program (`py… +1`) and every address's whole `:port(service)` after one character of its
-/// host: at 80 columns `127.0.0.1:8080(http-alt)` on both sides still shows its service; round
-/// two keeps the ports (services as far as they fit); round three leaves one character.
+/// does not fit, a rate column with nothing to show goes first, then columns shrink by
+/// priority, in rounds: container, namespace, user, the rates (round two hides them whole,
+/// before the addresses lose their services) and program first, then the two addresses (the
+/// wider one first). Round one hides the user, keeps ten characters of the program
+/// (`python3 +1`) and every address's whole `:port(service)` after one character of its host;
+/// round two keeps the ports (services as far as they fit) and the program's ten characters;
+/// round three leaves one character.
 pub fn column_widths(
     width: u16,
     titles: &[String; COLUMNS],
@@ -187,9 +192,9 @@ pub fn column_widths(
     let mut keep_service = [0usize; COLUMNS];
     let mut keep_port = [0usize; COLUMNS];
     keep_service[USER] = 0;
-    keep_service[PROGRAM] = 6;
+    keep_service[PROGRAM] = PROGRAM_KEEPS;
     keep_port[USER] = 0;
-    keep_port[PROGRAM] = 6;
+    keep_port[PROGRAM] = PROGRAM_KEEPS;
     // What nothing in view runs as takes no room: the column shows when a row has a context.
     // The same for namespaces: shown with --all-netns.
     for index in [NETNS, CONTAINER] {

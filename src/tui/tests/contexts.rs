@@ -197,7 +197,12 @@ fn with_all_netns_a_netns_column_names_each_sockets_namespace() {
     assert_eq!(app.update(Msg::Snapshot(Box::new(shot))), None);
     let text = screen(&app).join("\n");
     assert!(text.contains("Netns"), "{text}");
-    let row = |port: &str| text.lines().find(|l| l.contains(port)).unwrap_or("").to_string();
+    let row = |port: &str| {
+        text.lines()
+            .find(|l| l.contains(port))
+            .unwrap_or("")
+            .to_string()
+    };
     assert!(row("0.0.0.0:80").contains(" host "), "{text}");
     assert!(row("127.0.0.1:50000").contains(" blue "), "{text}");
 }
