@@ -156,7 +156,7 @@ pub struct Args {
     /// '( dport = :443 or dport = :https )'; also process NAME|/REGEX/, pid N, user NAME|UID,
     /// netns NAME|INODE, container NAME|ID, unit NAME, cgroup PATH, proto tcp|udp, port N
     /// (docs/filters.md)
-    #[arg(value_name = "FILTER")]
+    #[arg(value_name = "FILTER", value_parser = FilterWords, hide_possible_values = true)]
     pub filter: Vec<String>,
 }
 
@@ -221,6 +221,66 @@ fn parse_serve_addr(text: &str) -> Result<SocketAddr, String> {
 }
 
 /// `--interval`: a number of seconds, at least [`MIN_INTERVAL_SECONDS`] and at most an hour.
+/// The filter words, offered by the completions; any text is taken (addresses, ports, names),
+/// and the filter parser says what it makes of it.
+#[derive(Clone)]
+struct FilterWords;
+
+impl FilterWords {
+    const WORDS: [&'static str; 27] = [
+        "state",
+        "exclude",
+        "sport",
+        "dport",
+        "src",
+        "dst",
+        "port",
+        "and",
+        "or",
+        "not",
+        "process",
+        "pid",
+        "user",
+        "proto",
+        "netns",
+        "container",
+        "unit",
+        "cgroup",
+        "established",
+        "listening",
+        "connected",
+        "synchronized",
+        "time-wait",
+        "syn-sent",
+        "syn-recv",
+        "close-wait",
+        "all",
+    ];
+}
+
+impl clap::builder::TypedValueParser for FilterWords {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(command, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            Self::WORDS
+                .iter()
+                .map(|word| clap::builder::PossibleValue::new(*word)),
+        ))
+    }
+}
+
 /// The sort keys and their reversed forms (`-local`), so completions offer them; the reversed
 /// ones are hidden from the offer, not refused.
 fn sort_keys() -> impl clap::builder::TypedValueParser<Value = SortKey> {

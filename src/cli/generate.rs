@@ -164,7 +164,7 @@ mod tests {
     }
 
     #[test]
-    fn the_man_page_lists_every_dashboard_key_and_completions_offer_the_sort_keys() {
+    fn the_man_page_lists_every_dashboard_key_and_completions_offer_sort_keys_and_filter_words() {
         let man = generated(Generate::Man);
         assert!(man.contains(".SH \"DASHBOARD KEYS\""));
         for (key, _) in crate::tui::view::HELP
@@ -181,6 +181,16 @@ mod tests {
             let script = generated(kind);
             for (key, _) in crate::filter::sort::SortKey::NAMES {
                 assert!(script.contains(key), "{kind:?} lacks {key}");
+            }
+            // clap_complete's fish script offers no positional values.
+            if matches!(kind, Generate::CompleteFish) {
+                continue;
+            }
+            for word in ["syn-recv", "container", "cgroup", "sport"] {
+                assert!(
+                    script.contains(word),
+                    "{kind:?} lacks the filter word {word}"
+                );
             }
         }
     }

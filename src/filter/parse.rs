@@ -695,8 +695,8 @@ impl Parser<'_> {
 
 fn unknown_word(word: &str) -> String {
     format!(
-        "expected a condition (src, dst, sport, dport, port, proto, process, pid, user, not, \
-         '(') but found '{word}'"
+        "expected a condition (src, dst, sport, dport, port, proto, process, pid, user, netns, \
+         container, unit, cgroup, not, '(') but found '{word}'"
     )
 }
 
@@ -1132,12 +1132,12 @@ mod tests {
             (
                 "sport 1 frobnicate",
                 "filter: expected a condition (src, dst, sport, dport, port, proto, process, \
-                 pid, user, not, '(') but found 'frobnicate' at word 3 of 'sport 1 frobnicate'",
+                 pid, user, netns, container, unit, cgroup, not, '(') but found 'frobnicate' at word 3 of 'sport 1 frobnicate'",
             ),
             (
                 "frobnicate",
                 "filter: expected a condition (src, dst, sport, dport, port, proto, process, \
-                 pid, user, not, '(') but found 'frobnicate' at word 1 of 'frobnicate'",
+                 pid, user, netns, container, unit, cgroup, not, '(') but found 'frobnicate' at word 1 of 'frobnicate'",
             ),
             (
                 "( sport 1",
@@ -1160,7 +1160,7 @@ mod tests {
             (
                 "( sport 1 foo )",
                 "filter: expected a condition (src, dst, sport, dport, port, proto, process, \
-                 pid, user, not, '(') but found 'foo' at word 4 of '( sport 1 foo )'",
+                 pid, user, netns, container, unit, cgroup, not, '(') but found 'foo' at word 4 of '( sport 1 foo )'",
             ),
             (
                 "sport 1 or )",
@@ -1355,7 +1355,7 @@ mod tests {
         assert_eq!(
             message,
             "filter: expected a condition (src, dst, sport, dport, port, proto, process, pid, \
-             user, not, '(') but found 'frobnicate' at word 303 of '… or sport 1 or sport 1 \
+             user, netns, container, unit, cgroup, not, '(') but found 'frobnicate' at word 303 of '… or sport 1 or sport 1 \
              frobnicate sport …'"
         );
         let huge = format!("dst {}", "x".repeat(100_000));
