@@ -42,6 +42,9 @@ pub fn user_exists(name: &str) -> Option<bool> {
 pub struct Collector {
     query: Query,
     memory: backend::Memory,
+    /// What sockets run as, kept between snapshots (`query.contexts`).
+    #[cfg(target_os = "linux")]
+    contexts: Option<linux::cgroup::Contexts>,
 }
 
 impl Collector {
@@ -54,6 +57,8 @@ impl Collector {
         Collector {
             query,
             memory: backend::Memory::default(),
+            #[cfg(target_os = "linux")]
+            contexts: None,
         }
     }
 
@@ -72,9 +77,11 @@ impl Collector {
             }
         }
         #[cfg(target_os = "linux")]
-        let mut contexts = self.query.contexts.then(linux::cgroup::Contexts::new);
+        if self.query.contexts && self.contexts.is_none() {
+            self.contexts = Some(linux::cgroup::Contexts::new());
+        }
         #[cfg(target_os = "linux")]
-        if let Some(contexts) = &mut contexts {
+        if let Some(contexts) = &mut self.contexts {
             snapshot.cgroups = contexts.of_sockets(&snapshot.sockets);
         }
         let filter = self.query.filter.as_ref();
@@ -89,7 +96,7 @@ impl Collector {
             snapshot.processes =
                 processes::describe_pids(pids.chain(unix_pids).copied(), users.as_ref());
             #[cfg(target_os = "linux")]
-            if let Some(contexts) = &mut contexts {
+            if let Some(contexts) = &mut self.contexts {
                 for process in snapshot.processes.values_mut() {
                     process.cgroup = contexts.of_process(process.pid);
                 }

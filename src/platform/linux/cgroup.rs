@@ -12,32 +12,60 @@ use std::path::{Path, PathBuf};
 use super::containers::Names;
 use crate::model::{Cgroup, Context, Socket};
 
-/// Says what sockets and processes run as, for one snapshot: the runtimes' files are read
-/// once, and only when a path names a container or pod.
+/// Says what sockets and processes run as. A collector keeps one across snapshots: a cgroup
+/// id names one cgroup for the whole boot, so a socket cgroup described once (with its
+/// container's name, if it has one) is not looked for again; the runtimes' files are read at
+/// most once per snapshot, and only when a path names a container or pod.
 #[derive(Default)]
 pub struct Contexts {
     root: Option<PathBuf>,
     names: Names,
+    /// Socket cgroups described so far, by id.
+    known: HashMap<u64, Cgroup>,
 }
+
+/// How many described cgroups [`Contexts`] keeps before starting over (removed cgroups
+/// would otherwise pile up on a machine that makes many).
+const KNOWN_CGROUPS: usize = 10_000;
 
 impl Contexts {
     pub fn new() -> Contexts {
         Contexts {
             root: mount(),
-            names: Names::default(),
+            ..Contexts::default()
         }
     }
 
-    /// The cgroups of `sockets`, by id, with their paths and what those say.
+    /// The cgroups of `sockets`, by id, with their paths and what those say: those described
+    /// before from memory, the others found by one walk of the hierarchy.
     pub fn of_sockets(&mut self, sockets: &[Socket]) -> HashMap<u64, Cgroup> {
+        // The runtimes' files as they are now: a container made since has a name.
+        self.names = Names::default();
+        if self.known.len() > KNOWN_CGROUPS {
+            self.known.clear();
+        }
         let Some(root) = &self.root else {
             return HashMap::new();
         };
         let ids: HashSet<u64> = sockets.iter().filter_map(|s| s.cgroup).collect();
-        paths_of(root, &ids)
-            .into_iter()
-            .map(|(id, path)| (id, self.described(path)))
-            .collect()
+        let unknown: HashSet<u64> = (ids.iter())
+            .filter(|id| !self.known.contains_key(id))
+            .copied()
+            .collect();
+        for (id, path) in paths_of(root, &unknown) {
+            let cgroup = self.described(path);
+            self.known.insert(id, cgroup);
+        }
+        let described = (ids.iter())
+            .filter_map(|id| Some((*id, self.known.get(id)?.clone())))
+            .collect();
+        // A container without a name yet (its runtime's files not written) is asked again.
+        self.known.retain(|_, cgroup| {
+            (cgroup.context.as_ref())
+                .and_then(Context::container)
+                .is_none_or(|c| c.name.is_some())
+        });
+        described
     }
 
     /// Process `pid`'s cgroup and what it says; `None` once it has exited.
