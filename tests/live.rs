@@ -1295,6 +1295,14 @@ fn at_80x24_and_200x50_listeners_show_by_default_and_l_hides_them_with_a_shown_o
         });
         // The filter hides the machine's other sockets: the header counts what is shown.
         assert!(screen.contains("3 shown of "), "{screen}");
+        // Every IPv4 endpoint keeps its whole address and port, and the program (this test,
+        // a long name) at least ten characters (issue 20: not `1…:43840`, not `pytho…`).
+        let comm = std::fs::read_to_string("/proc/self/comm").expect("own comm");
+        let program: String = comm.trim().chars().take(10).collect();
+        for row in table_rows(&screen) {
+            assert!(row.contains(&format!("127.0.0.1:{port}")), "{screen}");
+            assert!(row.contains(&program), "{program}: {screen}");
+        }
         assert!(
             screen
                 .lines()

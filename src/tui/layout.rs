@@ -161,8 +161,15 @@ const ALIGN: [Align; COLUMNS] = [
 /// columns `python3 +1` stays whole).
 const PROGRAM_KEEPS: usize = 10;
 
+/// The longest IPv4 endpoint, `255.255.255.255:65535`: an address and port this long stays
+/// whole before a rate or an all-zero queue column is kept; a longer one (IPv6, a host name)
+/// keeps this many characters with its port.
+const ADDRESS_KEEPS: usize = 21;
+
 const LOCAL: usize = 1;
 const FOREIGN: usize = 2;
+const RECV_Q: usize = 4;
+const SEND_Q: usize = 5;
 const PROGRAM: usize = 7;
 const USER: usize = 8;
 const NETNS: usize = 9;
@@ -176,25 +183,24 @@ pub fn optional_rate(value: Option<f64>) -> Cow<'static, str> {
 
 /// Width and alignment of each column of `Column::ALL` for a terminal `width` wide, from the
 /// column titles and the rows in view. Every column is as wide as its widest cell. When that
-/// does not fit, a rate column with nothing to show goes first, then columns shrink by
-/// priority, in rounds: container, namespace, user, the rates (round two hides them whole,
-/// before the addresses lose their services) and program first, then the two addresses (the
-/// wider one first). Round one hides the user, keeps ten characters of the program
-/// (`python3 +1`) and every address's whole `:port(service)` after one character of its host;
-/// round two keeps the ports (services as far as they fit) and the program's ten characters;
-/// round three leaves one character.
+/// does not fit, a rate column with nothing to show goes first, then columns shrink by what a
+/// person reads least, in rounds (each only as far as needed):
+/// 1. the container, namespace and user columns go, the program keeps ten characters
+///    (`python3 +1`);
+/// 2. queue columns with nothing to show and the rate columns go (whole: a cut number
+///    misleads), then the services, so that every address keeps its host and port whole up to
+///    21 characters (any IPv4 endpoint);
+/// 3. the hosts give way to `…:port` (a queue with something in it stays: a stuck connection
+///    is worth its columns);
+/// 4. one character each.
 pub fn column_widths(
     width: u16,
     titles: &[String; COLUMNS],
     rows: &[&RowCells],
 ) -> [(usize, Align); COLUMNS] {
     let mut widths: [usize; COLUMNS] = std::array::from_fn(|i| titles[i].chars().count());
-    let mut keep_service = [0usize; COLUMNS];
+    let mut keep_address = [0usize; COLUMNS];
     let mut keep_port = [0usize; COLUMNS];
-    keep_service[USER] = 0;
-    keep_service[PROGRAM] = PROGRAM_KEEPS;
-    keep_port[USER] = 0;
-    keep_port[PROGRAM] = PROGRAM_KEEPS;
     // What nothing in view runs as takes no room: the column shows when a row has a context.
     // The same for namespaces: shown with --all-netns.
     for index in [NETNS, CONTAINER] {
@@ -202,6 +208,7 @@ pub fn column_widths(
             widths[index] = 0;
         }
     }
+    let mut program_keeps = PROGRAM_KEEPS;
     for cells in rows {
         for (index, text) in cells.texts.iter().enumerate() {
             let count = text.chars().count();
@@ -210,37 +217,87 @@ pub fn column_widths(
             }
             widths[index] = widths[index].max(count);
             let chars = |from: usize, to: usize| text[from..to].chars().count();
-            let (service, port) = match cells.shorten[index] {
-                Shorten::End => continue,
-                Shorten::Tail(tail) => (chars(tail, text.len()) + 2, chars(tail, text.len()) + 2),
-                Shorten::Endpoint { port, service } => {
-                    (chars(port, text.len()) + 2, chars(port, service) + 1)
+            match cells.shorten[index] {
+                Shorten::End => {}
+                // ` +N` and one character before it.
+                Shorten::Tail(tail) => {
+                    program_keeps = program_keeps.max(chars(tail, text.len()) + 2)
                 }
-            };
-            keep_service[index] = keep_service[index].max(service.min(count));
-            keep_port[index] = keep_port[index].max(port.min(count));
+                Shorten::Endpoint { port, service } => {
+                    let port_keeps = chars(port, service) + 1;
+                    let whole = chars(0, service);
+                    keep_address[index] =
+                        keep_address[index].max(whole.min(ADDRESS_KEEPS.max(port_keeps)));
+                    keep_port[index] = keep_port[index].max(port_keeps.min(count));
+                }
+            }
         }
     }
-    // The rates keep their width while services are kept, and go before ports would; a rate
-    // column with nothing to show (all unknown or zero) gives way before anything else.
+    let nothing_to_show = |index: usize, nothing: &[&str]| {
+        rows.iter()
+            .all(|cells| nothing.contains(&cells.texts[index].as_ref()))
+    };
+    // A rate column with nothing to show (all unknown or zero) gives way before anything else.
     let available = usize::from(width);
     for index in [TX_RATE, RX_RATE] {
-        let says_something = rows
-            .iter()
-            .any(|cells| !matches!(cells.texts[index].as_ref(), "-" | "0.0 B/s"));
-        keep_service[index] = widths[index];
-        if !says_something && row_width(&widths) > available {
+        if nothing_to_show(index, &["-", "0.0 B/s"]) && row_width(&widths) > available {
             widths[index] = 0;
         }
     }
-    for floor in [
-        keep_service,
-        keep_port,
-        [0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0],
-    ] {
+    let program_keeps = program_keeps.min(widths[PROGRAM]);
+    let full = widths;
+    let mut round_one = widths;
+    for index in [USER, NETNS, CONTAINER] {
+        round_one[index] = 0;
+    }
+    round_one[PROGRAM] = program_keeps;
+    let mut round_two = round_one;
+    round_two[LOCAL] = keep_address[LOCAL];
+    round_two[FOREIGN] = keep_address[FOREIGN];
+    round_two[RX_RATE] = 0;
+    round_two[TX_RATE] = 0;
+    for index in [RECV_Q, SEND_Q] {
+        if nothing_to_show(index, &["-", "0"]) {
+            round_two[index] = 0;
+        }
+    }
+    let mut round_three = round_two;
+    round_three[LOCAL] = keep_port[LOCAL];
+    round_three[FOREIGN] = keep_port[FOREIGN];
+    let mut round_four = round_three.map(|w| w.min(1));
+    round_four[RECV_Q] = round_three[RECV_Q];
+    round_four[SEND_Q] = round_three[SEND_Q];
+    for floor in [round_one, round_two, round_three, round_four] {
         shrink(&mut widths, &floor, available);
     }
+    grow_back(&mut widths, &full, available);
     std::array::from_fn(|i| (widths[i], ALIGN[i]))
+}
+
+/// A later round may free more than it needed (a queue hidden whole): the room left goes back
+/// to the addresses (the more cut first), then the program, then to hidden number columns that
+/// fit whole again.
+fn grow_back(widths: &mut [usize; COLUMNS], full: &[usize; COLUMNS], available: usize) {
+    let spare = |widths: &[usize; COLUMNS]| available.saturating_sub(row_width(widths));
+    loop {
+        let missing = |i: usize| full[i] - widths[i];
+        let index = if missing(LOCAL) >= missing(FOREIGN) {
+            LOCAL
+        } else {
+            FOREIGN
+        };
+        if missing(index) == 0 || spare(widths) == 0 || widths[index] == 0 {
+            break;
+        }
+        widths[index] += 1;
+    }
+    let room = spare(widths);
+    widths[PROGRAM] += room.min(full[PROGRAM] - widths[PROGRAM]);
+    for index in [RECV_Q, SEND_Q, RX_RATE, TX_RATE] {
+        if widths[index] == 0 && full[index] > 0 && spare(widths) > full[index] {
+            widths[index] = full[index];
+        }
+    }
 }
 
 /// The characters a row takes: marker, cells, and a space between shown (non-empty) columns.
@@ -249,15 +306,17 @@ fn row_width(widths: &[usize; COLUMNS]) -> usize {
     2 + widths.iter().sum::<usize>() + shown.saturating_sub(1)
 }
 
-/// Narrow the container, user, rates, program, then the addresses (the wider first) towards `floor` until the row
+/// Narrow the container, namespace, user, rates, queues, program, then the addresses (the wider first) towards `floor` until the row
 /// fits in `available`; a column narrowed to 0 is hidden.
 fn shrink(widths: &mut [usize; COLUMNS], floor: &[usize; COLUMNS], available: usize) {
     let over = |widths: &[usize; COLUMNS]| row_width(widths).saturating_sub(available);
-    for index in [CONTAINER, NETNS, USER, TX_RATE, RX_RATE, PROGRAM] {
+    for index in [
+        CONTAINER, NETNS, USER, TX_RATE, RX_RATE, SEND_Q, RECV_Q, PROGRAM,
+    ] {
         let slack = widths[index].saturating_sub(floor[index]);
         let over = over(widths);
-        // A cut rate would mislead: it is whole or hidden.
-        let all_or_nothing = matches!(index, RX_RATE | TX_RATE) && over > 0;
+        // A cut number would mislead: it is whole or hidden.
+        let all_or_nothing = matches!(index, RX_RATE | TX_RATE | RECV_Q | SEND_Q) && over > 0;
         // Hiding a column also frees the space before it.
         widths[index] -= if floor[index] == 0 && (over >= widths[index] || all_or_nothing) {
             widths[index]
@@ -300,6 +359,21 @@ pub fn push_cell(out: &mut String, text: &str, width: usize, align: Align, short
             Shorten::Tail(start) => Some(start),
             Shorten::Endpoint { port, .. } => Some(port),
         };
+        if let Shorten::Endpoint { service, .. } = shorten {
+            // Room for the host and port whole: the service gives way (`127.0.0.1:8080(ht…`).
+            let address_count = text[..service].chars().count();
+            if address_count <= width {
+                out.push_str(&text[..service]);
+                let room = width - address_count;
+                if room >= 3 {
+                    out.extend(text[service..].chars().take(room - 1));
+                    out.push('…');
+                } else {
+                    out.extend(std::iter::repeat_n(' ', room));
+                }
+                return;
+            }
+        }
         if let Some(start) = tail_start {
             let tail = &text[start..];
             let tail_count = tail.chars().count();

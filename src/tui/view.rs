@@ -90,13 +90,23 @@ fn header_lines(app: &App, width: usize) -> Vec<Line<'static>> {
         optional_rate(counts.rx_rate),
         optional_rate(counts.tx_rate),
     );
-    let mut first = true;
-    for (state, &count) in SocketState::ALL.iter().zip(&counts.tcp_states) {
-        if count > 0 {
-            totals.push_str(if first { " │ " } else { ", " });
-            totals.push_str(&format!("{} {count}", state.as_str()));
-            first = false;
+    // The states that fit whole, then `…` for the rest (never `ESTABLISHED 6, L`).
+    let states: Vec<String> = (SocketState::ALL.iter().zip(&counts.tcp_states))
+        .filter(|(_, count)| **count > 0)
+        .map(|(state, count)| format!("{} {count}", state.as_str()))
+        .collect();
+    for (index, state) in states.iter().enumerate() {
+        let lead = if index == 0 { " │ " } else { ", " };
+        let last = index + 1 == states.len();
+        let need = lead.chars().count() + state.chars().count() + if last { 0 } else { 3 };
+        if totals.chars().count() + need > width {
+            if index > 0 {
+                totals.push_str(", …");
+            }
+            break;
         }
+        totals.push_str(lead);
+        totals.push_str(state);
     }
 
     // The filter leads: on a narrow terminal the end of this line is cut, and a filter in force

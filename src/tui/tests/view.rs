@@ -229,14 +229,22 @@ fn at_80_columns_and_narrower_ports_and_service_names_survive() {
     for width in [80u16, 72] {
         let lines = screen_at(&mut app, width, 24);
         let text = lines.join("\n");
-        for needle in [
-            ":80(http)",
-            ":8080(http-alt)",
-            ":50000",
-            ":443(https)",
-            ":61000",
-            "ESTABLISHED",
-        ] {
+        // At 80 the listeners' backlog stays, and every IPv4 address is whole with its port, a
+        // service losing its end first; at 72 the hosts give way before the ports.
+        let more: &[&str] = if width == 80 {
+            &[
+                "127.0.0.1:8080(http",
+                "127.0.0.1:50000",
+                "[2001:db8::9]:61000",
+                " 128 ",
+            ]
+        } else {
+            &["127.0.0.1:8080 "]
+        };
+        for needle in [":80(http)", ":50000", ":443", ":61000", "ESTABLISHED"]
+            .iter()
+            .chain(more)
+        {
             assert!(text.contains(needle), "{width}: {needle} missing:\n{text}");
         }
         for line in &lines {
@@ -260,9 +268,9 @@ fn at_80_columns_and_narrower_ports_and_service_names_survive() {
 #[test]
 fn at_80_columns_the_program_keeps_ten_characters_and_both_ports_stay() {
     // Both endpoints as long as `127.0.0.1:8080(http-alt)`, owned by a forked python3 with
-    // five-digit pids, as on a real machine: the user column and the hosts give way, then the
-    // service name, before the program loses any of `python3 +1` (issue 20: not `pytho…`).
-    // Both IPv4 addresses whole would need 81 columns here, services cut or not.
+    // five-digit pids, as on a real machine: the user column, the empty queues and the service
+    // names give way before the program loses any of `python3 +1` (issue 20: not `pytho…`) or
+    // an IPv4 address any of its host and port (not `1…:49584`).
     let mut app = new_app();
     let shared = |local, remote| {
         socket(
@@ -287,8 +295,8 @@ fn at_80_columns_the_program_keeps_ten_characters_and_both_ports_stay() {
     let rows: Vec<&String> = lines.iter().filter(|l| l.starts_with("  tcp")).collect();
     assert_eq!(rows.len(), 2, "{lines:#?}");
     for row in rows {
-        assert!(row.contains(":8080"), "{row}");
-        assert!(row.contains(":49584"), "{row}");
+        assert!(row.contains("127.0.0.1:8080"), "{row}");
+        assert!(row.contains("127.0.0.1:49584"), "{row}");
         assert!(row.contains("19528 python3 +1"), "{row}");
         assert!(row.chars().count() <= 80, "{row}");
     }
@@ -460,4 +468,39 @@ fn at_80_columns_services_survive_wide_rates_and_a_wide_screen_shows_them_whole(
         wide.contains("1.0 MiB/s") && wide.contains("768.0 B/s"),
         "{wide}"
     );
+}
+
+#[test]
+fn the_state_counts_of_the_header_are_whole_or_left_out_with_an_ellipsis() {
+    let mut app = new_app();
+    let mut sockets = three_sockets();
+    for (port, state) in [
+        (40001, SocketState::TimeWait),
+        (40002, SocketState::CloseWait),
+        (40003, SocketState::FinWait2),
+    ] {
+        sockets.push(socket(
+            Proto::Tcp,
+            &format!("127.0.0.1:{port}"),
+            Some("127.0.0.1:8080"),
+            state,
+            None,
+            &[],
+        ));
+    }
+    feed(&mut app, sockets);
+    let wide = screen_at(&mut app, 200, 24);
+    for state in ["ESTABLISHED 1", "FIN_WAIT2 1", "CLOSE_WAIT 1", "LISTEN 2"] {
+        assert!(wide[1].contains(state), "{state}: {}", wide[1]);
+    }
+    for width in [80u16, 70, 60] {
+        let line = &screen_at(&mut app, width, 24)[1];
+        let line = line.trim_end();
+        assert!(line.chars().count() <= usize::from(width), "{line}");
+        // Every state shown is whole: the line ends with a count or with `, …`.
+        assert!(
+            line.ends_with(", …") || line.ends_with(|c: char| c.is_ascii_digit()),
+            "{width}: {line}"
+        );
+    }
 }
