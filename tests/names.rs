@@ -284,3 +284,36 @@ fn the_dashboards_first_frame_never_waits_for_a_dns_server_that_never_answers() 
         "no query reached the server: {out}"
     );
 }
+
+#[test]
+#[cfg_attr(
+    not(all(is_root, has_unshare, has_ip, has_python3)),
+    ignore = "needs root, unshare, ip and python3 (apt-get install util-linux iproute2 python3)"
+)]
+fn the_lookups_of_one_table_of_dash_c_are_not_rows_of_the_next() {
+    // A lookup the server never answers stays in flight (5 s x 3) across the tables of -c: its
+    // UDP socket, connected to 127.0.0.1:53, is rnetstat's own and not shown as the machine's.
+    let dir = silent_dns_scratch();
+    let out = in_private_namespace(
+        dir.path(),
+        &format!(
+            "python3 dns.py queries > dns.log 2>&1 & dns=$!; {} \
+             while [ ! -e queries ]; do sleep 0.05; done; \
+             timeout -s INT 3.6 \"$RNETSTAT\" -tua -c --resolve-timeout 0.2 > tables.txt \
+               2> err.txt || true; \
+             echo queries $(wc -l < queries); echo '--- tables'; cat tables.txt; kill $holder $dns",
+            holder_script("127.0.0.5")
+        ),
+    );
+    let tables = &out[out.find("--- tables\n").expect("tables")..];
+    assert!(tables.matches("--- ").count() >= 3, "{out}");
+    assert!(!out.contains("queries 0\n"), "no lookup in flight: {out}");
+    // The namespace's only UDP sockets are the server's (unconnected) and the resolver's.
+    let connected_udp = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("udp") && l.contains("ESTABLISHED"))
+            .count()
+    };
+    assert_eq!(connected_udp(tables), 0, "{out}");
+    assert!(tables.contains("127.0.0.5:"), "{out}");
+}

@@ -44,6 +44,12 @@ pub fn run(query: &Query, options: &PrintOptions) -> Result<(), Error> {
     let resolver = Resolver::new();
     loop {
         let mut snapshot = platform::snapshot(query).map_err(Error::Collect)?;
+        if options.names.is_some() {
+            // The only inet sockets a printing rnetstat holds are its resolver's (a lookup
+            // from the last table of `-c` still in flight): they are not the machine's.
+            let own = platform::own_socket_inodes();
+            (snapshot.sockets).retain(|s| s.inode.is_none_or(|inode| !own.contains(&inode)));
+        }
         sort_sockets(&mut snapshot, &options.sort);
         if let Some(wait) = options.names {
             name_hosts(&mut snapshot, &resolver, wait);

@@ -172,6 +172,14 @@ pub fn cgroup_id(path: &str) -> Option<u64> {
     }
 }
 
+/// The inodes of rnetstat's own sockets (its resolver's lookups in flight); empty off Linux.
+pub fn own_socket_inodes() -> std::collections::HashSet<u64> {
+    #[cfg(target_os = "linux")]
+    return linux::own_socket_inodes();
+    #[cfg(not(target_os = "linux"))]
+    std::collections::HashSet::new()
+}
+
 /// The inode of the network namespace called `name`: a /run/netns name, or `host` for pid 1's
 /// namespace; `None` when there is none (or off Linux).
 pub fn netns_inode(name: &str) -> Option<u64> {

@@ -229,6 +229,7 @@ pub fn watch_all_closes(
 }
 
 pub use netns::inode_named as netns_inode;
+pub use owners::own_socket_inodes;
 
 /// `work` in the query's network namespace (`-N`), or right here in rnetstat's own. Socket
 /// inodes are unique machine-wide, so owners come from the one fd scan either way.

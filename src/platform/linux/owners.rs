@@ -790,6 +790,17 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
     })
 }
 
+/// The inodes of this process's own sockets (a few fds: its resolver's lookups in flight).
+pub fn own_socket_inodes() -> HashSet<u64> {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return HashSet::new();
+    };
+    entries
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter_map(|link| socket_inode(link.as_os_str().as_encoded_bytes()))
+        .collect()
+}
+
 /// The inode in a `socket:[12345]` fd link target.
 fn socket_inode(link: &[u8]) -> Option<u64> {
     parse_decimal(link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?)
@@ -816,6 +827,11 @@ mod tests {
         assert_eq!(socket_inode(b"pipe:[12345]"), None);
         assert_eq!(socket_inode(b"/dev/null"), None);
         assert_eq!(socket_inode(b"socket:[]"), None);
+        let own = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let inode = std::fs::metadata(format!("/proc/self/fd/{}", own.as_raw_fd()))
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .expect("own socket's inode");
+        assert!(own_socket_inodes().contains(&inode));
         assert_eq!(socket_inode(b"socket:[12"), None);
         assert_eq!(socket_inode(b"socket:[1a]"), None);
     }
