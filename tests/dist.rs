@@ -177,6 +177,27 @@ fn fish_completion_completes_long_flags() {
         candidates.contains(&"--metrics-file".to_string()),
         "{candidates:?}"
     );
+    // The filter words, as the first word and after others; values of --sort after it.
+    for (line, offered) in [
+        ("rnetstat cont", "container"),
+        ("rnetstat -t state est", "established"),
+        ("rnetstat --sort rem", "remote"),
+    ] {
+        let output = Command::new("fish")
+            .args(["--no-config", "-c"])
+            .arg(format!("source $argv[1]; complete -C '{line}'"))
+            .arg(&path)
+            .output()
+            .expect("run fish");
+        let candidates: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| line.split('\t').next().unwrap_or(line).to_string())
+            .collect();
+        assert!(
+            candidates.contains(&offered.to_string()),
+            "{line}: {candidates:?}"
+        );
+    }
 }
 
 #[test]

@@ -220,14 +220,13 @@ fn parse_serve_addr(text: &str) -> Result<SocketAddr, String> {
     Ok(SocketAddr::from((host, port(digits)?)))
 }
 
-/// `--interval`: a number of seconds, at least [`MIN_INTERVAL_SECONDS`] and at most an hour.
 /// The filter words, offered by the completions; any text is taken (addresses, ports, names),
 /// and the filter parser says what it makes of it.
 #[derive(Clone)]
-struct FilterWords;
+pub(crate) struct FilterWords;
 
 impl FilterWords {
-    const WORDS: [&'static str; 27] = [
+    pub(crate) const WORDS: [&'static str; 27] = [
         "state",
         "exclude",
         "sport",
