@@ -270,6 +270,7 @@ fn the_dashboards_first_frame_never_waits_for_a_dns_server_that_never_answers() 
         .nth(1)
         .and_then(|w| w.parse().ok())
         .unwrap_or_else(|| panic!("{out}"));
+    eprintln!("{out}");
     let screen = &out[out.find("--- screen").expect("a screen")..];
     assert!(screen.contains("127.0.0.5:"), "no row for 127.0.0.5: {out}");
     assert!(
