@@ -157,7 +157,9 @@ pub fn protocol_counters(query: &Query) -> crate::model::ProtocolCounters {
 
 /// Take one snapshot of the sockets `query` asks for, with owners when `query.owners` is set.
 pub fn snapshot(query: &Query) -> Result<Snapshot, CollectError> {
-    Collector::new(query.clone()).snapshot()
+    let mut collector = Collector::new(query.clone());
+    collector.memory = backend::Memory::once();
+    collector.snapshot()
 }
 
 /// The id of the cgroup v2 at `path` (as `ss --cgroup` and /proc/PID/cgroup write it), what

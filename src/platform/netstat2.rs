@@ -14,6 +14,12 @@ use crate::model::{OwnerCoverage, Proto, Snapshot, Socket, SocketState};
 #[derive(Default)]
 pub struct Memory {}
 
+impl Memory {
+    pub fn once() -> Memory {
+        Memory {}
+    }
+}
+
 pub fn snapshot(query: &Query, _memory: &mut Memory) -> Result<Snapshot, CollectError> {
     let mut families = AddressFamilyFlags::empty();
     families.set(AddressFamilyFlags::IPV4, query.ipv4);

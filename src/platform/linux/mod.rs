@@ -34,6 +34,18 @@ pub use snmp::read_counters as protocol_counters;
 #[derive(Default)]
 pub struct Memory {
     owners: Option<owners::KnownOwners>,
+    /// A collector for one snapshot: nothing is kept (remembering 200,000 owners for a next
+    /// snapshot that never comes cost a one-shot `-p` a hash map of them).
+    once: bool,
+}
+
+impl Memory {
+    pub fn once() -> Memory {
+        Memory {
+            owners: None,
+            once: true,
+        }
+    }
 }
 
 pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectError> {
@@ -60,7 +72,7 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
         _ => {
             let (sockets, owners, namespaces) =
                 snapshot_with_full_scan(query, &found, &mut unix_sockets)?;
-            if query.owners {
+            if query.owners && !memory.once {
                 memory.owners = Some(owners::KnownOwners::after_full_scan(&sockets, owners));
             }
             (sockets, owners, namespaces)
@@ -277,6 +289,9 @@ fn dump_sockets(query: &Query) -> Result<Vec<Socket>, CollectError> {
 /// The wanted tables of each request's protocol: the request is sent to the kernel with each
 /// sock_diag dump, and decided here on what /proc/net gives (and on a table the kernel would
 /// not filter), so both collectors keep the same sockets.
+/// The most sockets a table is sized for in advance (a corrupt count never allocates more).
+const MAX_RESERVE: usize = 4_000_000;
+
 fn dump_tables(
     query: &Query,
     requests: &[Request],
@@ -291,6 +306,11 @@ fn dump_tables(
     for request in requests {
         let proto = request.proto;
         let mut table = Vec::new();
+        // Room for what the namespace holds now and a few more that open meanwhile; a dump
+        // that finds more grows as usual.
+        if let Some(expected) = snmp::expected_sockets(proto) {
+            table.reserve_exact(expected.min(MAX_RESERVE) + expected / 64 + 64);
+        }
         for family in [Family::Ipv4, Family::Ipv6] {
             if !query.wants_family(family) {
                 continue;
@@ -311,11 +331,17 @@ fn dump_tables(
                 })?;
             }
         }
-        sockets.extend(
-            table
-                .into_iter()
-                .filter(|s| query.wants(s) && request.keeps(s)),
-        );
+        // In place, and the first table becomes the result: no second copy of 200,000 sockets.
+        table.retain(|s| query.wants(s) && request.keeps(s));
+        if table.len() < table.capacity() / 2 {
+            // A filtered dump (`-l`, `sport = :22`) keeps few of the room it was given.
+            table.shrink_to_fit();
+        }
+        if sockets.is_empty() {
+            sockets = table;
+        } else {
+            sockets.append(&mut table);
+        }
     }
     Ok(sockets)
 }

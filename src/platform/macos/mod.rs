@@ -20,6 +20,12 @@ use crate::model::{Family, OwnerCoverage, OwnerGaps, Proto, Snapshot};
 #[derive(Default)]
 pub struct Memory {}
 
+impl Memory {
+    pub fn once() -> Memory {
+        Memory {}
+    }
+}
+
 /// Room for fds opened between sizing a process's fd table and listing it.
 const FD_HEADROOM: usize = 32;
 
