@@ -1,17 +1,16 @@
 //! `--csv`: the sockets as RFC 4180 CSV with a header row, one row per socket, every field of
 //! `--json`'s socket objects in a fixed column order (docs/json.md, "CSV"). The quoting is the
-//! csv crate's; the fields come from the JSON printer's own socket objects, so the two cannot
-//! drift apart.
-
-use std::io::{self, Write};
+//! csv crate's; the fields come from the JSON printer's own socket objects, laid out in cells
+//! by [`flat`](super::flat) as they are serialized, so the two cannot drift apart.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::{self, Write};
 
-use serde_json::{Value, json};
-
-use crate::format::{escaped, is_format_or_separator};
+use crate::format::is_format_or_separator;
 use crate::model::{Process, Snapshot};
-use crate::output::json::socket_values;
+use crate::output::flat::{Layout, Row};
+use crate::output::json::socket_objects;
 use crate::services::Services;
 
 /// Each column's header and the path of its field in a `--json` socket object. An empty cell is
@@ -104,18 +103,66 @@ pub fn write_csv<W: Write>(
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
     (writer.write_record(COLUMNS.iter().map(|(header, _)| header))).map_err(io_error)?;
-    let mut cells: Vec<String> = Vec::with_capacity(COLUMNS.len());
-    for socket in socket_values(snapshot, services) {
-        let socket = socket.map_err(io::Error::from)?;
-        cells.clear();
-        cells.extend(
-            COLUMNS
-                .iter()
-                .map(|(header, path)| cell(header, lookup(&socket, path), &snapshot.processes)),
-        );
-        writer.write_record(&cells).map_err(io_error)?;
+    let paths: Vec<&[&str]> = COLUMNS.iter().map(|(_, path)| *path).collect();
+    let layout = Layout::new(&paths, OWNERS);
+    let mut row = Row::new(&layout, COLUMNS.len());
+    let mut json = Vec::new();
+    for socket in socket_objects(snapshot, services) {
+        row.fill(&socket).map_err(io::Error::other)?;
+        for (index, (header, _)) in COLUMNS.iter().enumerate() {
+            match *header {
+                "pids" => push_pids(&mut row.cells[index], &row.pids),
+                "processes" => push_processes(
+                    &mut row.cells[index],
+                    &mut json,
+                    &row.pids,
+                    &snapshot.processes,
+                )?,
+                _ => {}
+            }
+        }
+        writer.write_record(&row.cells).map_err(io_error)?;
     }
     writer.flush()
+}
+
+/// The path of the owners' pids in a socket object.
+const OWNERS: &str = "processes";
+
+/// The owners' pids, spaced.
+fn push_pids(cell: &mut String, pids: &[u64]) {
+    for (index, pid) in pids.iter().enumerate() {
+        if index > 0 {
+            cell.push(' ');
+        }
+        let _ = write!(cell, "{pid}");
+    }
+}
+
+/// The owners as a JSON array of `{"name", "pid"}` (keys in order, as serde_json writes an
+/// object), every control and format character escaped.
+fn push_processes(
+    cell: &mut String,
+    json: &mut Vec<u8>,
+    pids: &[u64],
+    processes: &HashMap<u32, Process>,
+) -> io::Result<()> {
+    let owners = (pids.iter())
+        .filter_map(|&pid| processes.get(&u32::try_from(pid).ok()?))
+        .map(|p| Owner {
+            name: &p.name,
+            pid: p.pid,
+        });
+    json.clear();
+    serde_json::to_writer(&mut *json, &owners.collect::<Vec<_>>())?;
+    push_json_text(cell, std::str::from_utf8(json).map_err(io::Error::other)?);
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct Owner<'a> {
+    name: &'a str,
+    pid: u32,
 }
 
 /// The write error itself, so a closed pipe stays a closed pipe (`--csv | head -1`).
@@ -126,130 +173,209 @@ fn io_error(error: csv::Error) -> io::Error {
     }
 }
 
-fn lookup<'a>(value: &'a Value, path: &[&str]) -> &'a Value {
-    path.iter()
-        .try_fold(value, |value, key| value.get(key))
-        .unwrap_or(&Value::Null)
-}
-
-/// A cell; the owners (`pids`, `processes`) from the socket's array of pids.
-fn cell(header: &str, value: &Value, processes: &HashMap<u32, Process>) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(text) => escaped(text),
-        Value::Array(pids) if header == "pids" => pids
-            .iter()
-            .map(Value::to_string)
-            .collect::<Vec<_>>()
-            .join(" "),
-        Value::Array(pids) if header == "processes" => {
-            let owners = (pids.iter().filter_map(Value::as_u64))
-                .filter_map(|pid| processes.get(&u32::try_from(pid).ok()?))
-                .map(|p| json!({"pid": p.pid, "name": p.name}));
-            json_text(&Value::Array(owners.collect()))
-        }
-        other => json_text(other),
-    }
-}
-
-/// `value` as JSON text with every control, format and separator character a `\uXXXX`
+/// Append JSON text `raw` with every control, format and separator character a `\uXXXX`
 /// escape: serde_json escapes C0 controls only, and leaves C1 controls (`\u{9b}` is a CSI to
 /// many terminals) and bidi overrides raw, valid JSON that still reaches whoever prints the file.
 /// Outside strings JSON text is ASCII, so each such character is inside a string.
-fn json_text(value: &Value) -> String {
-    let raw = value.to_string();
-    let mut text = String::with_capacity(raw.len());
+fn push_json_text(text: &mut String, raw: &str) {
     for c in raw.chars() {
         if c.is_control() || is_format_or_separator(c) {
             for unit in c.encode_utf16(&mut [0; 2]) {
-                text.push_str(&format!("\\u{unit:04x}"));
+                let _ = write!(text, "\\u{unit:04x}");
             }
         } else {
             text.push(c);
         }
     }
-    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{
+        Cgroup, Context, Proto, Socket, SocketState, TcpInfo, Timer, UnixPath, UnixSocket, UnixType,
+    };
+    use serde_json::{Value, json};
 
-    #[test]
-    fn nested_fields_flatten_and_unknown_is_an_empty_cell() {
-        let socket = json!({"local": {"host": "::1", "port": 22}, "remote": null, "uid": null});
-        assert_eq!(
-            cell(
-                "local_host",
-                lookup(&socket, &["local", "host"]),
-                &HashMap::new()
-            ),
-            "::1"
-        );
-        assert_eq!(
-            cell(
-                "local_port",
-                lookup(&socket, &["local", "port"]),
-                &HashMap::new()
-            ),
-            "22"
-        );
-        assert_eq!(
-            cell(
-                "remote_host",
-                lookup(&socket, &["remote", "host"]),
-                &HashMap::new()
-            ),
-            ""
-        );
-        assert_eq!(cell("uid", lookup(&socket, &["uid"]), &HashMap::new()), "");
-        assert_eq!(
-            cell(
-                "timer_kind",
-                lookup(&socket, &["timer", "kind"]),
-                &HashMap::new()
-            ),
-            ""
-        );
+    /// The CSV as the first version built it, through a `serde_json::Value` per socket: the
+    /// oracle the serializer's rows must equal byte for byte.
+    fn csv_through_values(snapshot: &Snapshot, services: &Services) -> String {
+        let mut out = Vec::new();
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(&mut out);
+        writer
+            .write_record(COLUMNS.iter().map(|(header, _)| header))
+            .unwrap();
+        for socket in socket_objects(snapshot, services) {
+            let socket = serde_json::to_value(&socket).unwrap();
+            let cells: Vec<String> = COLUMNS
+                .iter()
+                .map(|(header, path)| {
+                    let value = path
+                        .iter()
+                        .try_fold(&socket, |value, key| value.get(key))
+                        .unwrap_or(&Value::Null);
+                    match value {
+                        Value::Null => String::new(),
+                        Value::String(text) => crate::format::escaped(text),
+                        Value::Array(pids) if *header == "pids" => pids
+                            .iter()
+                            .map(Value::to_string)
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        Value::Array(pids) => {
+                            let owners = (pids.iter().filter_map(Value::as_u64))
+                                .filter_map(|pid| snapshot.processes.get(&(pid as u32)))
+                                .map(|p| json!({"pid": p.pid, "name": p.name}));
+                            let mut cell = String::new();
+                            push_json_text(&mut cell, &Value::Array(owners.collect()).to_string());
+                            cell
+                        }
+                        other => {
+                            let mut cell = String::new();
+                            push_json_text(&mut cell, &other.to_string());
+                            cell
+                        }
+                    }
+                })
+                .collect();
+            writer.write_record(&cells).unwrap();
+        }
+        drop(writer);
+        String::from_utf8(out).unwrap()
     }
 
-    #[test]
-    fn owners_are_one_cell_of_json_and_one_of_pids() {
-        let process = |pid: u32, name: &str| Process {
+    const EVIL: &str = "\u{1b}]0;PWN\u{7}\u{202e}\u{9b}\\,\"x\"\n";
+
+    fn process(pid: u32, name: &str) -> Process {
+        Process {
             pid,
             name: name.to_string(),
             user: Some("root".into()),
             cmdline: Some("x ".repeat(1000)),
             argv: Some(vec!["x".into(); 1000]),
             cgroup: None,
-        };
-        let processes = HashMap::from([(7, process(7, "a,\"b\"")), (9, process(9, "c"))]);
-        let socket = json!({"processes": [7, 9]});
-        let owners = lookup(&socket, &["processes"]);
-        assert_eq!(cell("pids", owners, &processes), "7 9");
-        let parsed: Value = serde_json::from_str(&cell("processes", owners, &processes)).unwrap();
-        assert_eq!(
-            parsed,
-            json!([{"pid": 7, "name": "a,\"b\""}, {"pid": 9, "name": "c"}])
+        }
+    }
+
+    /// Every field filled somewhere: owners with hostile names, a scoped IPv6 peer, a timer,
+    /// tcp_info, a namespace, a container's cgroup, host names, and Unix sockets.
+    fn rich_snapshot() -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        let mut tcp = Socket::new(
+            Proto::Tcp,
+            SocketState::Established,
+            "127.0.0.1:8080".parse().unwrap(),
         );
-        assert_eq!(cell("pids", &json!([]), &processes), "");
-        assert_eq!(cell("processes", &json!([]), &processes), "[]");
+        tcp.remote = Some("127.0.0.2:50000".parse().unwrap());
+        tcp.recv_q = Some(0);
+        tcp.send_q = Some(4_000_000_000);
+        tcp.uid = Some(1000);
+        tcp.inode = Some(123_456);
+        tcp.pids = vec![7, 9, 11];
+        tcp.timer = Some(Timer::from_sock_diag(1, 200, 3));
+        tcp.tcp_info = Some(Box::new(TcpInfo {
+            congestion: Some(format!("cubic{EVIL}")),
+            rtt_us: 51,
+            ssthresh: Some(7),
+            bytes_acked: Some(u64::MAX),
+            ..TcpInfo::default()
+        }));
+        tcp.cookie = Some(99);
+        tcp.netns = Some(4_026_531_840);
+        tcp.cgroup = Some(42);
+        let mut six = Socket::new(
+            Proto::Udp,
+            SocketState::Established,
+            "[fe80::1%2]:5353".parse().unwrap(),
+        );
+        six.remote = Some("[2001:db8::9]:53".parse().unwrap());
+        six.v6only = Some(false);
+        let listener = Socket::new(
+            Proto::Tcp,
+            SocketState::Listen,
+            "0.0.0.0:22".parse().unwrap(),
+        );
+        snapshot.sockets = vec![tcp, six, listener];
+        snapshot.unix_sockets = vec![UnixSocket {
+            kind: UnixType::Stream,
+            state: SocketState::Established,
+            path: UnixPath::Abstract(format!("bus{EVIL}").into_bytes()),
+            inode: 5,
+            peer_inode: Some(6),
+            peer_known: true,
+            peer_path: Some(UnixPath::File(b"/run/x.sock".to_vec())),
+            recv_q: Some(1),
+            send_q: None,
+            uid: Some(0),
+            pids: vec![7],
+            netns: None,
+        }];
+        snapshot.processes = HashMap::from([(7, process(7, EVIL)), (9, process(9, "c"))]);
+        let path = "/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope";
+        snapshot.cgroups = HashMap::from([(
+            42,
+            Cgroup {
+                path: path.to_string(),
+                context: Context::of_path(path),
+            },
+        )]);
+        snapshot.host_names =
+            HashMap::from([("127.0.0.2".parse().unwrap(), format!("peer{EVIL}"))]);
+        snapshot
     }
 
     #[test]
-    fn text_cells_are_escaped_and_json_cells_escape_every_control_and_bidi_character() {
-        let evil = "\u{1b}]0;PWN\u{7}\u{202e}\u{9b}\\";
-        let path = json!({"local": {"path": format!("@{evil}")}});
+    fn rows_equal_the_json_objects_laid_out_through_values() {
+        let services = Services::load();
+        let snapshot = rich_snapshot();
+        let mut out = Vec::new();
+        write_csv(&mut out, &snapshot, &services).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, csv_through_values(&snapshot, &services));
+        // Filled where the snapshot says, and empty (unknown) where it does not.
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let headers = reader.headers().unwrap().clone();
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 4);
+        let get = |row: usize, column: &str| {
+            let index = headers.iter().position(|h| h == column).unwrap();
+            rows[row][index].to_string()
+        };
+        assert_eq!(get(0, "local_host"), "127.0.0.1");
+        assert_eq!(get(0, "send_q"), "4000000000");
+        assert_eq!(get(0, "pids"), "7 9");
+        assert_eq!(get(0, "tcp_info_bytes_acked"), u64::MAX.to_string());
+        assert_eq!(get(0, "tcp_info_rtt_us"), "51");
+        assert_eq!(get(0, "context"), "docker:0123456789ab");
+        assert_eq!(get(0, "timer_kind"), "on");
+        assert_eq!(get(1, "local_scope_id"), "2");
+        assert_eq!(get(1, "v6only"), "false");
+        assert_eq!(get(1, "uid"), "");
+        assert_eq!(get(2, "remote_host"), "");
+        assert_eq!(get(3, "type"), "stream");
+        assert_eq!(get(3, "remote_path"), "/run/x.sock");
+        let owners: Value = serde_json::from_str(&get(0, "processes")).unwrap();
         assert_eq!(
-            cell(
-                "local_path",
-                lookup(&path, &["local", "path"]),
-                &HashMap::new()
-            ),
-            "@\\x1b]0;PWN\\x07\\u{202e}\\u{9b}\\\\"
+            owners,
+            json!([{"pid": 7, "name": EVIL}, {"pid": 9, "name": "c"}])
         );
+        // No raw control or bidi character anywhere in the file.
+        assert!(
+            !text
+                .chars()
+                .any(|c| (c.is_control() && c != '\r' && c != '\n') || is_format_or_separator(c)),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_cells_escape_every_control_and_bidi_character() {
+        let evil = "\u{1b}]0;PWN\u{7}\u{202e}\u{9b}\\";
         let owners = json!([{"pid": 7, "name": evil}]);
-        let text = json_text(&owners);
+        let mut text = String::new();
+        push_json_text(&mut text, &owners.to_string());
         assert_eq!(
             text,
             "[{\"name\":\"\\u001b]0;PWN\\u0007\\u202e\\u009b\\\\\",\"pid\":7}]"
@@ -257,11 +383,10 @@ mod tests {
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), owners);
         // Beyond the BMP: a surrogate pair.
         let tag = json!(["\u{e0041}"]);
-        assert_eq!(json_text(&tag), "[\"\\udb40\\udc41\"]");
-        assert_eq!(
-            serde_json::from_str::<Value>(&json_text(&tag)).unwrap(),
-            tag
-        );
+        let mut text = String::new();
+        push_json_text(&mut text, &tag.to_string());
+        assert_eq!(text, "[\"\\udb40\\udc41\"]");
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), tag);
     }
 
     #[test]

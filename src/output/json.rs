@@ -106,7 +106,7 @@ impl Serialize for Sockets<'_> {
 }
 
 #[derive(Serialize)]
-struct SocketView<'a> {
+pub struct SocketView<'a> {
     proto: &'static str,
     family: &'static str,
     /// IPV6_V6ONLY: `false` is a `[::]` socket that takes IPv4 too; null for IPv4 and unknown.
@@ -247,7 +247,7 @@ fn tcp_info_view(info: &TcpInfo) -> TcpInfoView<'_> {
 
 /// A Unix socket: `"proto": "unix"`, its type, and paths where TCP/UDP have hosts and ports.
 #[derive(Serialize)]
-struct UnixView<'a> {
+pub struct UnixView<'a> {
     proto: &'static str,
     #[serde(rename = "type")]
     kind: &'static str,
@@ -435,24 +435,33 @@ impl Serialize for Pids<'_> {
     }
 }
 
-/// Each socket of the snapshot as the JSON object `--json` writes for it, TCP/UDP first, then
+/// One socket object of the document, TCP/UDP or Unix. Made and written one at a time, never
+/// stored: the size of the TCP/UDP one (its tcp_info inline) costs a stack frame, not memory.
+#[allow(clippy::large_enum_variant)]
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum SocketObject<'a> {
+    Inet(SocketView<'a>),
+    Unix(UnixView<'a>),
+}
+
+/// Each socket of the snapshot as the object `--json` writes for it, TCP/UDP first, then
 /// Unix: for printers that reshape the same fields (`--csv`).
-pub fn socket_values<'a>(
+pub fn socket_objects<'a>(
     snapshot: &'a Snapshot,
     services: &'a Services,
-) -> impl Iterator<Item = serde_json::Result<serde_json::Value>> + 'a {
+) -> impl Iterator<Item = SocketObject<'a>> + 'a {
     let inet = (snapshot.sockets.iter()).map(|socket| {
-        let cgroup = cgroup_of(snapshot, socket);
-        serde_json::to_value(socket_view(
+        SocketObject::Inet(socket_view(
             &snapshot.processes,
             services,
             socket,
-            cgroup,
+            cgroup_of(snapshot, socket),
             &snapshot.host_names,
         ))
     });
     let unix = (snapshot.unix_sockets.iter())
-        .map(|socket| serde_json::to_value(unix_view(snapshot, socket)));
+        .map(|socket| SocketObject::Unix(unix_view(snapshot, socket)));
     inet.chain(unix)
 }
 

@@ -2,6 +2,7 @@
 
 pub mod csv;
 pub mod events;
+mod flat;
 pub mod json;
 pub mod prometheus;
 pub mod summary;
