@@ -130,6 +130,13 @@ pub fn escaped_name(name: &str) -> String {
 
 /// [`push_escaped`], and the characters `separator` picks are escaped too.
 fn push_escaped_except(out: &mut String, text: &str, separator: impl Fn(char) -> bool) {
+    // Nearly every text (a state, an address, a service, a path) is printable ASCII with
+    // nothing to escape: copied whole, as the loop below would, char by char.
+    let plain = |b: u8| (0x20..0x7f).contains(&b) && b != b'\\' && !separator(char::from(b));
+    if text.bytes().all(plain) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '\n' => out.push_str("\\n"),

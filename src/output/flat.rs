@@ -94,9 +94,9 @@ impl<'l> Row<'l> {
         self.path.as_slice() == [self.layout.owners]
     }
 
-    fn number(&mut self, value: impl Display) -> Result<(), Error> {
+    fn number(&mut self, value: impl itoa::Integer) -> Result<(), Error> {
         if let Some(cell) = self.cell() {
-            write!(cell, "{value}").map_err(|_| Error("formatting a number".into()))?;
+            cell.push_str(itoa::Buffer::new().format(value));
         }
         Ok(())
     }
