@@ -43,6 +43,9 @@ pub struct App {
     /// Looks host names up in the background; `None` with names off (and in tests).
     resolver: Option<Resolver>,
     pub interval: Duration,
+    /// How often the rows are refreshed now, when the collector waits longer than
+    /// `interval` (a big machine); `None` while it keeps the interval.
+    pub slowed: Option<Duration>,
     pub query: Query,
     /// The rows, their order, the `/` filter and the grouping.
     pub table: Table,
@@ -85,6 +88,7 @@ impl App {
             numeric: options.numeric,
             resolver: options.resolve.then(Resolver::new),
             interval: options.interval,
+            slowed: None,
             query,
             table: Table::new(services, options.numeric, protos),
             hostname: None,
@@ -143,6 +147,10 @@ impl App {
             }
             Msg::CollectFailed(error) => {
                 self.status = Some(format!("collecting sockets failed: {error}"));
+            }
+            Msg::Cadence(every) => {
+                // A tenth over the interval is the collection's own time, not a slowdown.
+                self.slowed = (every > self.interval + self.interval / 10).then_some(every);
             }
             Msg::Killed { pid, result } => {
                 let program = self.table.program_of(pid);

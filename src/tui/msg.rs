@@ -1,6 +1,8 @@
 //! What the dashboard's [`App::update`](super::app::App::update) takes and asks for: a key or
 //! another [`Msg`] in, an [`Effect`] for the loop to carry out.
 
+use std::time::Duration;
+
 use super::close::Connection;
 use super::kill::ProcessStart;
 use crate::model::Snapshot;
@@ -38,6 +40,9 @@ pub enum Msg {
     Snapshot(Box<Snapshot>),
     /// The collector could not take a snapshot this time; it tries again next interval.
     CollectFailed(String),
+    /// How often the collector refreshes now: on a big machine it waits longer than the
+    /// interval asked for (see `pause_after`).
+    Cadence(Duration),
     /// What came of an [`Effect::Kill`].
     Killed {
         pid: u32,

@@ -64,7 +64,18 @@ fn header_lines(app: &App, width: usize) -> Vec<Line<'static>> {
         None => "collecting…".to_string(),
     }));
     title.push(separator());
-    title.push(Span::raw(format!("every {}s", app.interval.as_secs_f64())));
+    title.push(match app.slowed {
+        None => Span::raw(format!("every {}s", app.interval.as_secs_f64())),
+        // Never a stale row without saying so: the rows are this old at most.
+        Some(every) => Span::styled(
+            format!(
+                "every {:.1}s (asked {}s)",
+                every.as_secs_f64(),
+                app.interval.as_secs_f64()
+            ),
+            Style::new().fg(Color::Yellow),
+        ),
+    });
     if app.paused {
         title.push(separator());
         title.push(Span::styled(

@@ -504,3 +504,35 @@ fn the_state_counts_of_the_header_are_whole_or_left_out_with_an_ellipsis() {
         );
     }
 }
+
+#[test]
+fn a_slowed_refresh_is_said_in_the_header_and_a_kept_one_is_not() {
+    use crate::tui::pause_after;
+    let second = Duration::from_secs(1);
+    let ms = Duration::from_millis;
+    // Cheap refreshes keep the interval; a third of a second waits nine times that, and the
+    // app's merging counts too.
+    assert_eq!(pause_after(ms(20), ms(5), second), ms(980));
+    assert_eq!(pause_after(ms(100), ms(0), second), ms(900));
+    assert_eq!(pause_after(ms(300), ms(0), second), ms(2700));
+    assert_eq!(pause_after(ms(300), ms(100), second), ms(3700));
+    assert_eq!(
+        pause_after(Duration::from_secs(2), ms(0), second),
+        Duration::from_secs(18)
+    );
+
+    let mut app = new_app();
+    feed(&mut app, three_sockets());
+    app.update(Msg::Cadence(Duration::from_millis(1020)));
+    let header = screen_at(&mut app, 100, 24)[0].clone();
+    assert!(
+        header.contains("every 1s") && !header.contains("asked"),
+        "{header}"
+    );
+    app.update(Msg::Cadence(Duration::from_millis(3000)));
+    let header = screen_at(&mut app, 100, 24)[0].clone();
+    assert!(header.contains("every 3.0s (asked 1s)"), "{header}");
+    app.update(Msg::Cadence(Duration::from_millis(1000)));
+    let header = screen_at(&mut app, 100, 24)[0].clone();
+    assert!(!header.contains("asked"), "{header}");
+}
