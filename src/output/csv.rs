@@ -1,7 +1,8 @@
 //! `--csv`: the sockets as RFC 4180 CSV with a header row, one row per socket, every field of
-//! `--json`'s socket objects in a fixed column order (docs/json.md, "CSV"). The quoting is the
-//! csv crate's; the fields come from the JSON printer's own socket objects, laid out in cells
-//! by [`flat`](super::flat) as they are serialized, so the two cannot drift apart.
+//! `--json`'s socket objects in a fixed column order (docs/json.md, "CSV"). The fields come
+//! from the JSON printer's own socket objects, laid out in cells by [`flat`](super::flat) as
+//! they are serialized, so the two cannot drift apart; the quoting is RFC 4180's, checked
+//! against the csv crate's in the unit tests.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -99,31 +100,57 @@ pub fn write_csv<W: Write>(
     snapshot: &Snapshot,
     services: &Services,
 ) -> io::Result<()> {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(out);
-    (writer.write_record(COLUMNS.iter().map(|(header, _)| header))).map_err(io_error)?;
+    let mut line = Vec::with_capacity(1024);
+    push_record(&mut line, COLUMNS.iter().map(|(header, _)| *header));
+    out.write_all(&line)?;
     let paths: Vec<&[&str]> = COLUMNS.iter().map(|(_, path)| *path).collect();
     let layout = Layout::new(&paths, OWNERS);
     let mut row = Row::new(&layout, COLUMNS.len());
     let mut json = Vec::new();
+    let column = |name: &str| COLUMNS.iter().position(|(header, _)| *header == name);
+    let (pids_column, processes_column) = (column("pids"), column("processes"));
     for socket in socket_objects(snapshot, services) {
         row.fill(&socket).map_err(io::Error::other)?;
-        for (index, (header, _)) in COLUMNS.iter().enumerate() {
-            match *header {
-                "pids" => push_pids(&mut row.cells[index], &row.pids),
-                "processes" => push_processes(
-                    &mut row.cells[index],
-                    &mut json,
-                    &row.pids,
-                    &snapshot.processes,
-                )?,
-                _ => {}
-            }
+        if let Some(index) = pids_column {
+            push_pids(&mut row.cells[index], &row.pids);
         }
-        writer.write_record(&row.cells).map_err(io_error)?;
+        if let Some(index) = processes_column {
+            let cell = &mut row.cells[index];
+            push_processes(cell, &mut json, &row.pids, &snapshot.processes)?;
+        }
+        line.clear();
+        push_record(&mut line, row.cells.iter().map(String::as_str));
+        out.write_all(&line)?;
     }
-    writer.flush()
+    out.flush()
+}
+
+/// One RFC 4180 record ending in CRLF: a cell holding a comma, a quote or a line break is
+/// quoted, its quotes doubled; any other cell is written as it is (what the csv crate's
+/// `QuoteStyle::Necessary` writes, which the unit test checks).
+fn push_record<'a>(line: &mut Vec<u8>, cells: impl Iterator<Item = &'a str>) {
+    for (index, cell) in cells.enumerate() {
+        if index > 0 {
+            line.push(b',');
+        }
+        let cell = cell.as_bytes();
+        if cell
+            .iter()
+            .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+        {
+            line.push(b'"');
+            for &byte in cell {
+                if byte == b'"' {
+                    line.push(b'"');
+                }
+                line.push(byte);
+            }
+            line.push(b'"');
+        } else {
+            line.extend_from_slice(cell);
+        }
+    }
+    line.extend_from_slice(b"\r\n");
 }
 
 /// The path of the owners' pids in a socket object.
@@ -165,19 +192,15 @@ struct Owner<'a> {
     pid: u32,
 }
 
-/// The write error itself, so a closed pipe stays a closed pipe (`--csv | head -1`).
-fn io_error(error: csv::Error) -> io::Error {
-    match error.into_kind() {
-        csv::ErrorKind::Io(error) => error,
-        other => io::Error::other(format!("{other:?}")),
-    }
-}
-
 /// Append JSON text `raw` with every control, format and separator character a `\uXXXX`
 /// escape: serde_json escapes C0 controls only, and leaves C1 controls (`\u{9b}` is a CSI to
 /// many terminals) and bidi overrides raw, valid JSON that still reaches whoever prints the file.
 /// Outside strings JSON text is ASCII, so each such character is inside a string.
 fn push_json_text(text: &mut String, raw: &str) {
+    if raw.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        text.push_str(raw);
+        return;
+    }
     for c in raw.chars() {
         if c.is_control() || is_format_or_separator(c) {
             for unit in c.encode_utf16(&mut [0; 2]) {
@@ -390,16 +413,35 @@ mod tests {
     }
 
     #[test]
-    fn quoting_is_rfc_4180() {
-        let mut out = Vec::new();
-        let mut writer = csv::Writer::from_writer(&mut out);
-        writer
-            .write_record(["a,b", "say \"hi\"", "two\nlines", "plain"])
-            .unwrap();
+    fn quoting_is_rfc_4180_as_the_csv_crate_writes_it() {
+        let cells = [
+            "a,b",
+            "say \"hi\"",
+            "two\nlines",
+            "cr\rhere",
+            "plain",
+            "",
+            " spaced ",
+            "#hash",
+            "\"",
+            ",",
+            "[{\"name\":\"x\",\"pid\":7}]",
+            "caf\u{e9}",
+        ];
+        let mut ours = Vec::new();
+        push_record(&mut ours, cells.iter().copied());
+        push_record(&mut ours, ["", ""].into_iter());
+        let mut theirs = Vec::new();
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .flexible(true)
+            .from_writer(&mut theirs);
+        writer.write_record(cells).unwrap();
+        writer.write_record(["", ""]).unwrap();
         drop(writer);
         assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",plain\n"
+            String::from_utf8(ours).unwrap(),
+            String::from_utf8(theirs).unwrap()
         );
     }
 }
