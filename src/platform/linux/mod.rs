@@ -70,10 +70,12 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
             (sockets, owners, namespaces)
         }
         _ => {
+            let started = std::time::Instant::now();
             let (sockets, owners, namespaces) =
                 snapshot_with_full_scan(query, &found, &mut unix_sockets)?;
             if query.owners && !memory.once {
-                memory.owners = Some(owners::KnownOwners::after_full_scan(&sockets, owners));
+                let took = started.elapsed();
+                memory.owners = Some(owners::KnownOwners::after_full_scan(&sockets, owners, took));
             }
             (sockets, owners, namespaces)
         }

@@ -38,6 +38,11 @@ type PidMap<V> = HashMap<u32, V, BuildHasherDefault<InodeHasher>>;
 /// cheap refreshes cannot see (a socket inherited by a fork, an owner that closed its copy).
 const FULL_SCAN_INTERVAL: Duration = Duration::from_secs(10);
 
+/// A full scan comes at most once per this many times what the last one took: on a big
+/// machine (a scan of 200,000 fds takes a core for a second) a live view spends a twentieth of
+/// its time on them, where every ten seconds was every refresh once `--live` slowed its pace.
+const FULL_SCAN_SHARE: u32 = 20;
+
 /// What the last snapshots learned about owners, kept by a live view between refreshes: the
 /// owners of every inode seen (possibly none visible), so that a refresh only looks for the
 /// sockets that are new since, and stops looking once it has found them all.
@@ -53,6 +58,8 @@ pub struct KnownOwners {
     last_full_scan: Instant,
     /// The same moment by the wall clock, for people.
     full_scan_at: SystemTime,
+    /// How long the snapshot with that full scan took.
+    full_scan_took: Duration,
 }
 
 impl Default for KnownOwners {
@@ -64,13 +71,15 @@ impl Default for KnownOwners {
             pids_listed: Vec::new(),
             last_full_scan: Instant::now(),
             full_scan_at: SystemTime::now(),
+            full_scan_took: Duration::ZERO,
         }
     }
 }
 
 impl KnownOwners {
     pub fn due_for_full_scan(&self) -> bool {
-        self.last_full_scan.elapsed() >= FULL_SCAN_INTERVAL
+        self.last_full_scan.elapsed()
+            >= FULL_SCAN_INTERVAL.max(self.full_scan_took * FULL_SCAN_SHARE)
     }
 
     /// When the last full scan ran: a process that began sharing a known socket since (an
@@ -79,10 +88,15 @@ impl KnownOwners {
         self.full_scan_at
     }
 
-    /// Remember the owners `sockets` have after a full scan.
-    pub fn after_full_scan(sockets: &[Socket], coverage: OwnerCoverage) -> KnownOwners {
+    /// Remember the owners `sockets` have after a full scan, which (with its dump) `took`.
+    pub fn after_full_scan(
+        sockets: &[Socket],
+        coverage: OwnerCoverage,
+        took: Duration,
+    ) -> KnownOwners {
         let mut known = KnownOwners {
             gaps: coverage.gaps(),
+            full_scan_took: took,
             ..KnownOwners::default()
         };
         if let Ok(proc_dir) = open_dir(None, c"/proc") {
@@ -958,6 +972,11 @@ mod tests {
         assert!(!known.due_for_full_scan());
         assert!(!known.pids_by_inode.contains_key(&8));
         known.last_full_scan = Instant::now() - FULL_SCAN_INTERVAL;
+        assert!(known.due_for_full_scan());
+        // A scan that took a second is not due again for twenty.
+        known.full_scan_took = Duration::from_secs(1);
+        assert!(!known.due_for_full_scan());
+        known.last_full_scan = Instant::now() - Duration::from_secs(20);
         assert!(known.due_for_full_scan());
     }
 
