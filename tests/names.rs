@@ -77,6 +77,16 @@ fn in_private_namespace(dir: &Path, script: &str) -> String {
     stdout
 }
 
+/// A script that starts the silent DNS server and the holder for `hosts`, waits for both, then
+/// runs `then` (which ends with `kill $holder $dns`).
+fn after_silent_dns(hosts: &str, then: &str) -> String {
+    format!(
+        "python3 dns.py queries > dns.log 2>&1 & dns=$!; {} \
+         while [ ! -e queries ]; do sleep 0.05; done; {then}",
+        holder_script(hosts)
+    )
+}
+
 /// Start the holder in the background for `hosts`, and wait for its `ready` file.
 fn holder_script(hosts: &str) -> String {
     format!(
@@ -186,17 +196,15 @@ fn a_dns_server_that_never_answers_holds_the_table_no_longer_than_the_deadline()
     let dir = silent_dns_scratch();
     let out = in_private_namespace(
         dir.path(),
-        &format!(
-            "python3 dns.py queries > dns.log 2>&1 & dns=$!; {} \
-             while [ ! -e queries ]; do sleep 0.05; done; \
-             start=$(date +%s%N); \"$RNETSTAT\" -tn > numeric.txt; end=$(date +%s%N); \
+        &after_silent_dns(
+            "127.0.0.5,127.0.0.6,127.0.0.7",
+            "start=$(date +%s%N); \"$RNETSTAT\" -tn > numeric.txt; end=$(date +%s%N); \
              echo numeric_ms $(( (end - start) / 1000000 )) queries $(wc -l < queries); \
              start=$(date +%s%N); \"$RNETSTAT\" -t --resolve-timeout 1 > named.txt 2> err.txt; \
              end=$(date +%s%N); \
              echo named_ms $(( (end - start) / 1000000 )); sleep 0.3; \
              echo queries $(wc -l < queries); echo '--- err'; cat err.txt; \
              echo '--- named'; cat named.txt; kill $holder $dns",
-            holder_script("127.0.0.5,127.0.0.6,127.0.0.7")
         ),
     );
     let number = |word: &str| -> u64 {
@@ -247,10 +255,9 @@ fn the_dashboards_first_frame_never_waits_for_a_dns_server_that_never_answers() 
     // A tmux server of this namespace's own: its socket in the scratch directory.
     let out = in_private_namespace(
         dir.path(),
-        &format!(
-            "python3 dns.py queries > dns.log 2>&1 & dns=$!; {} \
-             while [ ! -e queries ]; do sleep 0.05; done; \
-             tmux -S tmux.sock -f tmux.conf new-session -d -x 160 -y 30 \
+        &after_silent_dns(
+            "127.0.0.5,127.0.0.6",
+            "tmux -S tmux.sock -f tmux.conf new-session -d -x 160 -y 30 \
                \"$RNETSTAT --live -t\"; \
              start=$(date +%s%N); i=0; \
              while ! tmux -S tmux.sock capture-pane -p | grep -q '127.0.0.5:' && [ $i -lt 100 ]; \
@@ -261,7 +268,6 @@ fn the_dashboards_first_frame_never_waits_for_a_dns_server_that_never_answers() 
              end=$(date +%s%N); echo named_ms $(( (end - start) / 1000000 )); \
              echo queries $(wc -l < queries); echo '--- screen'; tmux -S tmux.sock capture-pane -p; \
              tmux -S tmux.sock kill-server; kill $holder $dns",
-            holder_script("127.0.0.5,127.0.0.6")
         ),
     );
     let ms: u64 = out
@@ -297,13 +303,11 @@ fn the_lookups_of_one_table_of_dash_c_are_not_rows_of_the_next() {
     let dir = silent_dns_scratch();
     let out = in_private_namespace(
         dir.path(),
-        &format!(
-            "python3 dns.py queries > dns.log 2>&1 & dns=$!; {} \
-             while [ ! -e queries ]; do sleep 0.05; done; \
-             timeout -s INT 3.6 \"$RNETSTAT\" -tua -c --resolve-timeout 0.2 > tables.txt \
+        &after_silent_dns(
+            "127.0.0.5",
+            "timeout -s INT 3.6 \"$RNETSTAT\" -tua -c --resolve-timeout 0.2 > tables.txt \
                2> err.txt || true; \
              echo queries $(wc -l < queries); echo '--- tables'; cat tables.txt; kill $holder $dns",
-            holder_script("127.0.0.5")
         ),
     );
     let tables = &out[out.find("--- tables\n").expect("tables")..];
