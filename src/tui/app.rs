@@ -2,6 +2,7 @@
 //! effects (quit, kill a process) go back to the loop in `tui/mod.rs` as an [`Effect`], and
 //! what came of them comes back as a [`Msg`]. The rows themselves are [`Table`]'s.
 
+use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use super::close::{CloseTarget, Connection};
@@ -12,7 +13,7 @@ use super::msg::{Effect, Key, Msg};
 use super::rows::{Column, GroupKey, Row};
 use super::table::{Described, Line, Table};
 use crate::filter::{Filter, Query};
-use crate::model::{Family, OwnerCoverage, Proto, Snapshot};
+use crate::model::{Family, OwnerCoverage, Proto, Snapshot, SocketKey};
 use crate::platform::refusal;
 use crate::platform::resolver::Resolver;
 use crate::services::Services;
@@ -181,6 +182,22 @@ impl App {
 
     pub fn row_at(&self, line: usize) -> Option<&Row> {
         self.table.row_at(line)
+    }
+
+    /// The sockets whose whole tcp_info the next refresh keeps for the details pane: the rows
+    /// in view and a page either side, and the one being detailed.
+    fn keys_in_view(&self) -> HashSet<SocketKey> {
+        let page = self.page.max(1);
+        let start = self.offset.saturating_sub(page);
+        let end = (self.offset + 2 * page).min(self.table.lines.len());
+        let mut keys: HashSet<SocketKey> = (start..end)
+            .filter_map(|line| self.row_at(line))
+            .map(|row| row.key)
+            .collect();
+        if let Some(details) = &self.details {
+            keys.insert(details.last.key);
+        }
+        keys
     }
 
     fn on_key(&mut self, key: Key) -> Option<Effect> {
@@ -573,7 +590,8 @@ impl App {
             host_names,
             namespaces: namespaces.iter().map(|n| (n.inode, n.label())).collect(),
         };
-        let remap = self.table.merge(sockets, described, elapsed);
+        let keep_info = self.keys_in_view();
+        let remap = self.table.merge(sockets, described, elapsed, &keep_info);
 
         if let Some(mut details) = self.details.take() {
             details.row = details

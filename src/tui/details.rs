@@ -107,6 +107,9 @@ fn content(details: &Details, coverage: OwnerCoverage) -> Vec<Line<'static>> {
         let mut text = String::new();
         push_tcp_info(&mut text, info);
         lines.push(field("TCP info", text));
+    } else if row.counters.is_some() {
+        // Kept whole only for rows in view: a row scrolled to since gets it at the next refresh.
+        lines.push(field("TCP info", "at the next refresh".to_string()));
     }
     lines.push(field(
         "Owners",

@@ -328,11 +328,15 @@ impl Table {
     /// Merge a snapshot's sockets into the rows: match, age highlights, mark new/gone/changed,
     /// keep the order and the filter. `elapsed` is the real time since the last snapshot.
     /// Returns where each old row went (`None`: it left the table).
+    /// Merge a new snapshot's `sockets` into the rows. Only the rows whose key is in
+    /// `keep_info` (those in view) keep their whole tcp_info; the others keep its two byte
+    /// counters, all the rates need.
     pub fn merge(
         &mut self,
         sockets: Vec<Socket>,
         described: Described,
         elapsed: Option<f64>,
+        keep_info: &HashSet<SocketKey>,
     ) -> Vec<Option<usize>> {
         let Described {
             processes,
@@ -452,6 +456,12 @@ impl Table {
             }
             if added {
                 self.merge_sorted(first_fresh);
+            }
+        }
+
+        for row in &mut self.rows {
+            if row.socket.tcp_info.is_some() && !keep_info.contains(&row.key) {
+                row.socket.tcp_info = None;
             }
         }
 

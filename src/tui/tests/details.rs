@@ -189,3 +189,47 @@ fn details_show_rates_tcp_info_and_timer() {
     assert!(text.contains("Timer    -"), "{text}");
     assert!(text.contains("bytes_received:2098152"), "{text}");
 }
+
+#[test]
+fn tcp_info_is_kept_whole_for_rows_in_view_and_rates_for_all() {
+    let mut app = new_app();
+    let sockets = |received: u64| -> Vec<Socket> {
+        (0..400u16)
+            .map(|i| counting(10_000 + i, u64::from(i) + 1, 200, received, received))
+            .collect()
+    };
+    feed_at(&mut app, 0.0, sockets(1_000));
+    feed_at(&mut app, 2.0, sockets(3_000));
+    let far = app
+        .table
+        .rows
+        .iter()
+        .find(|row| row.local.contains(":10399"));
+    let far = far.expect("the last socket's row");
+    // Out of view: no tcp_info kept, the rate still known (1,000 B/s).
+    assert!(far.socket.tcp_info.is_none());
+    assert_eq!(far.rx_rate, Some(1_000.0));
+    let near = app
+        .table
+        .rows
+        .iter()
+        .find(|row| row.local.contains(":10000"));
+    assert!(near.expect("the first row").socket.tcp_info.is_some());
+    let whole = app
+        .table
+        .rows
+        .iter()
+        .filter(|row| row.socket.tcp_info.is_some());
+    assert!(whole.count() < 100, "tcp_info kept for rows out of view");
+
+    // Scrolled to: the details say when tcp_info comes, and the next refresh brings it.
+    press(&mut app, Key::End);
+    press(&mut app, Key::Enter);
+    let text = screen_lines(&draw(&app, WIDTH, 30)).join("\n");
+    assert!(text.contains(":10399"), "{text}");
+    assert!(text.contains("TCP info at the next refresh"), "{text}");
+    feed_at(&mut app, 4.0, sockets(5_000));
+    let text = screen_lines(&draw(&app, WIDTH, 30)).join("\n");
+    assert!(text.contains("bytes_received:5000"), "{text}");
+    assert!(text.contains("Rx/s     1000.0 B/s"), "{text}");
+}
