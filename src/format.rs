@@ -48,15 +48,19 @@ pub fn write_named_endpoint(
     }
 }
 
-/// Append a socket's local end: as [`write_endpoint`], except that an IPv6 wildcard `[::]`
+/// Append a socket's local end: by its host's `name` when it has one (as
+/// [`write_named_endpoint`]), else as [`write_endpoint`], except that an IPv6 wildcard `[::]`
 /// taking IPv4 too (`v6only` false) is `*`, as ss prints it: every address of both families.
 pub fn write_local_endpoint(
     out: &mut String,
     addr: SocketAddr,
     v6only: Option<bool>,
+    name: Option<&str>,
     service: Option<&str>,
 ) {
-    if addr.is_ipv6() && addr.ip().is_unspecified() && v6only == Some(false) {
+    if name.is_some() {
+        write_named_endpoint(out, addr, name, service);
+    } else if addr.is_ipv6() && addr.ip().is_unspecified() && v6only == Some(false) {
         out.push('*');
         write_port(out, addr.port(), service);
     } else {
@@ -322,7 +326,7 @@ mod tests {
         assert_eq!(endpoint("[::]:5432", None), "[::]:5432");
         let local = |addr: &str, v6only| {
             let mut out = String::new();
-            write_local_endpoint(&mut out, addr.parse().unwrap(), v6only, Some("http"));
+            write_local_endpoint(&mut out, addr.parse().unwrap(), v6only, None, Some("http"));
             out
         };
         assert_eq!(local("[::]:80", Some(false)), "*:80(http)");

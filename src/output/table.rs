@@ -298,20 +298,13 @@ fn push_row(
     cells.finish_cell(None);
     push_optional_number(cells, socket.recv_q.map(u64::from));
     push_optional_number(cells, socket.send_q.map(u64::from));
-    match name(socket.local) {
-        Some(name) => write_named_endpoint(
-            &mut cells.text,
-            socket.local,
-            Some(name),
-            service(socket.local.port()),
-        ),
-        None => write_local_endpoint(
-            &mut cells.text,
-            socket.local,
-            socket.v6only,
-            service(socket.local.port()),
-        ),
-    }
+    write_local_endpoint(
+        &mut cells.text,
+        socket.local,
+        socket.v6only,
+        name(socket.local),
+        service(socket.local.port()),
+    );
     cells.finish_cell(columns[3].limit);
     match socket.remote {
         Some(remote) => write_named_endpoint(

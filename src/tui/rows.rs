@@ -213,20 +213,13 @@ impl Row {
                 .flatten()
         };
         self.local.clear();
-        match name(socket.local) {
-            Some(host) => write_named_endpoint(
-                &mut self.local,
-                socket.local,
-                Some(host),
-                service(socket.local.port()),
-            ),
-            None => write_local_endpoint(
-                &mut self.local,
-                socket.local,
-                socket.v6only,
-                service(socket.local.port()),
-            ),
-        }
+        write_local_endpoint(
+            &mut self.local,
+            socket.local,
+            socket.v6only,
+            name(socket.local),
+            service(socket.local.port()),
+        );
         self.remote.clear();
         match socket.remote {
             Some(remote) => write_named_endpoint(
