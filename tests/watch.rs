@@ -4,42 +4,25 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use common::holders::Background;
 use common::rnetstat;
 
-/// A running `rnetstat --watch ...` whose stdout lines arrive on a channel; killed on drop.
+/// A running `rnetstat --watch ...` whose stdout lines arrive on a channel, and the lines read
+/// so far; killed on drop (by its [`Background`]).
 struct Watcher {
-    child: Child,
-    lines: Receiver<String>,
+    background: Background,
     seen: Vec<String>,
 }
 
 impl Watcher {
     fn start(args: &[&str]) -> Watcher {
-        let mut child = rnetstat()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start rnetstat");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if sender.send(line).is_err() {
-                    return;
-                }
-            }
-        });
         Watcher {
-            child,
-            lines,
+            background: Background::start(args),
             seen: Vec::new(),
         }
     }
@@ -50,11 +33,11 @@ impl Watcher {
         let deadline = Instant::now() + wait;
         while !done(&self.seen) {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
+            match self.background.lines.recv_timeout(left) {
                 Ok(line) => self.seen.push(line),
                 Err(_) => return false,
             }
-            self.seen.extend(self.lines.try_iter());
+            self.seen.extend(self.background.lines.try_iter());
         }
         true
     }
@@ -92,13 +75,6 @@ fn first_socket_line(stdout: &mut impl BufRead) -> String {
         if line.is_empty() || !line.contains("\"event\":\"process\"") {
             return line;
         }
-    }
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -537,7 +513,7 @@ fn sigterm_and_sigint_end_the_watch_with_status_zero() {
     for signal in ["TERM", "INT"] {
         let mut watcher = Watcher::start(&["--watch", "--json", "-l"]);
         assert!(watcher.read_until(Duration::from_secs(20), |lines| !lines.is_empty()));
-        let pid = watcher.child.id().to_string();
+        let pid = watcher.background.child.id().to_string();
         let killed = std::process::Command::new("kill")
             .args(["-s", signal, &pid])
             .status()
@@ -545,7 +521,7 @@ fn sigterm_and_sigint_end_the_watch_with_status_zero() {
         assert!(killed.success());
         let deadline = Instant::now() + Duration::from_secs(5);
         let status = loop {
-            if let Some(status) = watcher.child.try_wait().unwrap() {
+            if let Some(status) = watcher.background.child.try_wait().unwrap() {
                 break status;
             }
             assert!(Instant::now() < deadline, "SIG{signal} did not end it");
@@ -560,23 +536,12 @@ fn without_close_notices_closes_come_from_comparing_refreshes_and_it_says_so_onc
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let filter = format!("( sport = :{port} or dport = :{port} )");
-    let mut child = rnetstat()
-        .args(["--watch", "--json", "-a", "--interval", "0.2", &filter])
-        .env("RNETSTAT_COLLECTOR", "procfs")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (sender, lines) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = sender.send(line);
-        }
-    });
     let mut watcher = Watcher {
-        child,
-        lines,
+        background: Background::spawn(
+            rnetstat()
+                .args(["--watch", "--json", "-a", "--interval", "0.2", &filter])
+                .env("RNETSTAT_COLLECTOR", "procfs"),
+        ),
         seen: Vec::new(),
     };
     assert!(watcher.read_until(Duration::from_secs(20), |lines| {
@@ -614,9 +579,13 @@ fn without_close_notices_closes_come_from_comparing_refreshes_and_it_says_so_onc
         "{:?}",
         watcher.seen
     );
-    let _ = watcher.child.kill();
+    let _ = watcher.background.child.kill();
     let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut watcher.child.stderr.take().unwrap(), &mut stderr).unwrap();
+    std::io::Read::read_to_string(
+        &mut watcher.background.child.stderr.take().unwrap(),
+        &mut stderr,
+    )
+    .unwrap();
     assert_eq!(
         stderr
             .matches("closes come from comparing refreshes")

@@ -210,14 +210,18 @@ impl Drop for CgroupDir {
 /// rnetstat running in the background (`--watch`), its stdout lines arriving on `lines`;
 /// killed when dropped, also when the test fails.
 pub struct Background {
-    child: Child,
+    pub child: Child,
     pub lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl Background {
-    pub fn start(args: &[String]) -> Background {
-        let mut child = super::rnetstat()
-            .args(args)
+    pub fn start(args: &[impl AsRef<std::ffi::OsStr>]) -> Background {
+        Background::spawn(super::rnetstat().args(args))
+    }
+
+    /// `command` (an rnetstat command line, with its environment) in the background.
+    pub fn spawn(command: &mut std::process::Command) -> Background {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
