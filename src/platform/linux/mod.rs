@@ -20,7 +20,9 @@ mod unix_diag;
 use super::error::CollectError;
 use crate::filter::kernel::{self, Request};
 use crate::filter::{Namespaces, Query};
-use crate::model::{Family, Namespace, OwnerCoverage, Proto, Snapshot, Socket, UnixSocket};
+use crate::model::{
+    Family, Namespace, OwnerCoverage, Proto, Snapshot, Socket, SocketState, UnixSocket,
+};
 
 /// How many namespaces `--all-netns` enters and dumps at once.
 const NAMESPACES_AT_ONCE: usize = 4;
@@ -308,9 +310,11 @@ fn dump_tables(
     for request in requests {
         let proto = request.proto;
         let mut table = Vec::new();
-        // Room for what the namespace holds now and a few more that open meanwhile; a dump
-        // that finds more grows as usual.
-        if let Some(expected) = snmp::expected_sockets(proto) {
+        // Room for what the namespace holds now and a few more that open meanwhile, when the
+        // dump may return most of them (no kernel program, connections wanted); a dump that
+        // finds more grows as usual.
+        let most = request.bytecode.is_none() && request.states.keeps(SocketState::Established);
+        if let Some(expected) = most.then(|| snmp::expected_sockets(proto)).flatten() {
             table.reserve_exact(expected.min(MAX_RESERVE) + expected / 64 + 64);
         }
         for family in [Family::Ipv4, Family::Ipv6] {
