@@ -25,6 +25,12 @@ pub enum Error {
     Run(String),
 }
 
+impl From<CollectError> for Error {
+    fn from(error: CollectError) -> Error {
+        Error::Collect(error)
+    }
+}
+
 impl Error {
     /// A reader that went away (`rnetstat -a | head -1`) is not a failure.
     pub fn is_broken_pipe(&self) -> bool {

@@ -9,9 +9,10 @@ use crate::filter::sort::{SortKey, sort_sockets};
 use crate::mode::notice::OwnersNotice;
 use crate::model::Snapshot;
 use crate::output;
-use crate::output::table::TableOptions;
-use crate::platform;
+use crate::output::json::JsonWriter;
+use crate::output::table::{TableOptions, TableWriter};
 use crate::platform::resolver::Resolver;
+use crate::platform::{self, Collector};
 use crate::services::Services;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,32 +43,15 @@ pub fn run(query: &Query, options: &PrintOptions) -> Result<(), Error> {
     let mut next = Instant::now();
     let mut notice = OwnersNotice::default();
     let resolver = Resolver::new();
+    // Without an order or names to wait for, rows are printed as the kernel gives them, a
+    // batch at a time: a table of 200,000 sockets is never held whole (where the OS can).
+    let streamed = options.sort.is_empty() && options.names.is_none();
     loop {
-        let mut snapshot = platform::snapshot(query).map_err(Error::Collect)?;
-        if options.names.is_some() {
-            // The only inet sockets a printing rnetstat holds are its resolver's (a lookup
-            // from the last table of `-c` still in flight): they are not the machine's.
-            let own = platform::own_socket_inodes();
-            (snapshot.sockets).retain(|s| s.inode.is_none_or(|inode| !own.contains(&inode)));
+        if streamed {
+            print_stream(&mut out, query, options, &services, &mut notice)?;
+        } else {
+            print_whole(&mut out, query, options, &services, &mut notice, &resolver)?;
         }
-        sort_sockets(&mut snapshot, &options.sort);
-        if let Some(wait) = options.names {
-            name_hosts(&mut snapshot, &resolver, wait);
-        }
-        notice.note(&snapshot.owners);
-        notice.note_namespaces(&snapshot.namespaces);
-        match &options.format {
-            Format::Table(table) => {
-                if options.continuous.is_some() {
-                    write_time_stamp(&mut out, &snapshot).map_err(Error::Write)?;
-                }
-                output::table::write_table(&mut out, &snapshot, &services, table)
-            }
-            Format::Csv => output::csv::write_csv(&mut out, &snapshot, &services),
-            Format::Json => output::json::write_json(&mut out, &snapshot, &services),
-        }
-        .and_then(|()| out.flush())
-        .map_err(Error::Write)?;
         let Some(interval) = options.continuous else {
             return Ok(());
         };
@@ -79,6 +63,97 @@ pub fn run(query: &Query, options: &PrintOptions) -> Result<(), Error> {
         } else {
             next = now;
         }
+    }
+}
+
+/// One table (or document) from the batches of [`Collector::stream`], each printed as it
+/// comes: the table's columns widen where a later batch has a wider cell.
+fn print_stream<W: Write>(
+    out: &mut W,
+    query: &Query,
+    options: &PrintOptions,
+    services: &Services,
+    notice: &mut OwnersNotice,
+) -> Result<(), Error> {
+    enum Printer<'o> {
+        /// Made with the first batch, which says whether there is a Netns column.
+        Table(&'o TableOptions, Option<TableWriter<'o>>),
+        Json(JsonWriter),
+        Csv,
+    }
+    let mut printer = match &options.format {
+        Format::Table(table) => Printer::Table(table, None),
+        Format::Json => Printer::Json(JsonWriter::default()),
+        Format::Csv => Printer::Csv,
+    };
+    let mut first = true;
+    Collector::once(query.clone()).stream(|batch: &mut Snapshot| -> Result<(), Error> {
+        notice.note(&batch.owners);
+        notice.note_namespaces(&batch.namespaces);
+        let out = &mut *out;
+        let first_batch = std::mem::replace(&mut first, false);
+        match &mut printer {
+            Printer::Table(table, writer) => {
+                if first_batch && options.continuous.is_some() {
+                    write_time_stamp(out, batch).map_err(Error::Write)?;
+                }
+                let namespaces = !batch.namespaces.is_empty();
+                let writer = writer.get_or_insert_with(|| TableWriter::new(table, namespaces));
+                writer.write(out, batch, services)
+            }
+            Printer::Json(json) => json.write(out, batch, services),
+            Printer::Csv => {
+                if first_batch {
+                    output::csv::write_csv_header(out).map_err(Error::Write)?;
+                }
+                output::csv::write_csv_rows(out, batch, services)
+            }
+        }
+        .map_err(Error::Write)
+    })?;
+    match printer {
+        Printer::Json(json) => json.finish(out),
+        Printer::Table(..) | Printer::Csv => Ok(()),
+    }
+    .and_then(|()| out.flush())
+    .map_err(Error::Write)
+}
+
+/// One table (or document) of a whole snapshot: sorted, with host names.
+fn print_whole<W: Write>(
+    out: &mut W,
+    query: &Query,
+    options: &PrintOptions,
+    services: &Services,
+    notice: &mut OwnersNotice,
+    resolver: &Resolver,
+) -> Result<(), Error> {
+    {
+        let mut snapshot = platform::snapshot(query).map_err(Error::Collect)?;
+        if options.names.is_some() {
+            // The only inet sockets a printing rnetstat holds are its resolver's (a lookup
+            // from the last table of `-c` still in flight): they are not the machine's.
+            let own = platform::own_socket_inodes();
+            (snapshot.sockets).retain(|s| s.inode.is_none_or(|inode| !own.contains(&inode)));
+        }
+        sort_sockets(&mut snapshot, &options.sort);
+        if let Some(wait) = options.names {
+            name_hosts(&mut snapshot, resolver, wait);
+        }
+        notice.note(&snapshot.owners);
+        notice.note_namespaces(&snapshot.namespaces);
+        match &options.format {
+            Format::Table(table) => {
+                if options.continuous.is_some() {
+                    write_time_stamp(out, &snapshot).map_err(Error::Write)?;
+                }
+                output::table::write_table(out, &snapshot, services, table)
+            }
+            Format::Csv => output::csv::write_csv(out, &snapshot, services),
+            Format::Json => output::json::write_json(out, &snapshot, services),
+        }
+        .and_then(|()| out.flush())
+        .map_err(Error::Write)
     }
 }
 

@@ -100,9 +100,25 @@ pub fn write_csv<W: Write>(
     snapshot: &Snapshot,
     services: &Services,
 ) -> io::Result<()> {
+    write_csv_header(out)?;
+    write_csv_rows(out, snapshot, services)?;
+    out.flush()
+}
+
+/// The header record, the columns' names.
+pub fn write_csv_header<W: Write>(out: &mut W) -> io::Result<()> {
     let mut line = Vec::with_capacity(1024);
     push_record(&mut line, COLUMNS.iter().map(|(header, _)| *header));
-    out.write_all(&line)?;
+    out.write_all(&line)
+}
+
+/// A record per socket of `snapshot` (a batch of the one-shot stream, or all of them).
+pub fn write_csv_rows<W: Write>(
+    out: &mut W,
+    snapshot: &Snapshot,
+    services: &Services,
+) -> io::Result<()> {
+    let mut line = Vec::with_capacity(1024);
     let paths: Vec<&[&str]> = COLUMNS.iter().map(|(_, path)| *path).collect();
     let layout = Layout::new(&paths, OWNERS);
     let mut row = Row::new(&layout, COLUMNS.len());
@@ -122,7 +138,7 @@ pub fn write_csv<W: Write>(
         push_record(&mut line, row.cells.iter().map(String::as_str));
         out.write_all(&line)?;
     }
-    out.flush()
+    Ok(())
 }
 
 /// One RFC 4180 record ending in CRLF: a cell holding a comma, a quote or a line break is

@@ -1,12 +1,12 @@
 //! `--json`: one versioned document (docs/json.md), streamed socket by socket.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use serde::ser::{SerializeSeq, Serializer};
+use serde::ser::Serializer;
 
 use crate::model::{
     Cgroup, Context, OwnerCoverage, Process, Proto, Snapshot, Socket, TcpInfo, UnixPath, UnixSocket,
@@ -17,18 +17,15 @@ use crate::services::{PortClass, Services};
 /// Bumped on any change that could break a reader; adding a field is not such a change.
 pub const SCHEMA_VERSION: u32 = 2;
 
+/// The document's fields before its sockets; `sockets`, then `processes`, follow.
 #[derive(Serialize)]
-struct Document<'a> {
+struct Head<'a> {
     version: u32,
     hostname: Option<&'a str>,
     taken_at: Option<String>,
     owners: Option<CoverageView>,
-    /// Each owner of a listed socket once, keyed by its pid as a string: a socket names its
-    /// owners by pid, so a long argv is written once per document, not once per socket.
-    processes: ProcessMap<'a>,
     /// `--all-netns`: every network namespace listed (empty when one is).
     namespaces: Vec<NamespaceView<'a>>,
-    sockets: Sockets<'a>,
 }
 
 #[derive(Serialize)]
@@ -37,26 +34,6 @@ struct NamespaceView<'a> {
     name: Option<&'a str>,
     /// Why its sockets are missing; null when they are listed.
     error: Option<&'a str>,
-}
-
-/// The owners of the snapshot's sockets, in pid order, each once.
-struct ProcessMap<'a> {
-    snapshot: &'a Snapshot,
-}
-
-impl Serialize for ProcessMap<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let snapshot = self.snapshot;
-        let pids: BTreeSet<u32> = (snapshot.sockets.iter().flat_map(|s| s.pids.iter()))
-            .chain(snapshot.unix_sockets.iter().flat_map(|s| s.pids.iter()))
-            .copied()
-            .filter(|pid| snapshot.processes.contains_key(pid))
-            .collect();
-        serializer.collect_map(
-            pids.into_iter()
-                .map(|pid| (pid.to_string(), process_object(&snapshot.processes[&pid]))),
-        )
-    }
 }
 
 /// Whether `processes` is complete, and if not, why (docs/json.md lists the codes).
@@ -78,31 +55,6 @@ fn coverage_view(coverage: OwnerCoverage) -> Option<CoverageView> {
         reasons: gaps.reasons().map(|r| r.code).collect(),
         reason: (!gaps.is_empty()).then(|| gaps.describe()),
     })
-}
-
-struct Sockets<'a> {
-    snapshot: &'a Snapshot,
-    services: &'a Services,
-}
-
-impl Serialize for Sockets<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let count = self.snapshot.sockets.len() + self.snapshot.unix_sockets.len();
-        let mut seq = serializer.serialize_seq(Some(count))?;
-        for socket in &self.snapshot.sockets {
-            seq.serialize_element(&socket_view(
-                &self.snapshot.processes,
-                self.services,
-                socket,
-                cgroup_of(self.snapshot, socket),
-                &self.snapshot.host_names,
-            ))?;
-        }
-        for socket in &self.snapshot.unix_sockets {
-            seq.serialize_element(&unix_view(self.snapshot, socket))?;
-        }
-        seq.end()
-    }
 }
 
 #[derive(Serialize)]
@@ -475,25 +427,99 @@ pub fn write_json<W: Write>(
     snapshot: &Snapshot,
     services: &Services,
 ) -> io::Result<()> {
-    let document = Document {
-        version: SCHEMA_VERSION,
-        hostname: snapshot.hostname.as_deref(),
-        taken_at: snapshot.taken_at.map(rfc3339),
-        owners: coverage_view(snapshot.owners),
-        processes: ProcessMap { snapshot },
-        namespaces: snapshot
-            .namespaces
-            .iter()
-            .map(|namespace| NamespaceView {
-                inode: namespace.inode,
-                name: namespace.name.as_deref(),
-                error: namespace.error.as_deref(),
-            })
-            .collect(),
-        sockets: Sockets { snapshot, services },
-    };
-    serde_json::to_writer(&mut *out, &document).map_err(io::Error::from)?;
-    out.write_all(b"\n")
+    let mut writer = JsonWriter::default();
+    writer.write(out, snapshot, services)?;
+    writer.finish(out)
+}
+
+/// One document written a batch of sockets at a time (the one-shot stream): its head with the
+/// first batch, then each batch's sockets, and at the end `processes`, each owner of a listed
+/// socket once, keyed by its pid as a string (a socket names its owners by pid, so a long argv
+/// is written once per document, not once per socket).
+#[derive(Default)]
+pub struct JsonWriter {
+    started: bool,
+    /// The owners of the sockets written, by pid.
+    processes: BTreeMap<u32, Process>,
+}
+
+impl JsonWriter {
+    /// The sockets of `snapshot`, TCP/UDP first, then Unix (the head first, with the first
+    /// batch: its time, host and owners' coverage are the document's).
+    pub fn write<W: Write>(
+        &mut self,
+        out: &mut W,
+        snapshot: &Snapshot,
+        services: &Services,
+    ) -> io::Result<()> {
+        if !self.started {
+            self.write_head(out, snapshot)?;
+        }
+        let sockets = snapshot.sockets.iter().map(|s| &s.pids);
+        let pids = sockets.chain(snapshot.unix_sockets.iter().map(|s| &s.pids));
+        for &pid in pids.flatten() {
+            if let (std::collections::btree_map::Entry::Vacant(entry), Some(process)) =
+                (self.processes.entry(pid), snapshot.processes.get(&pid))
+            {
+                entry.insert(process.clone());
+            }
+        }
+        for socket in socket_objects(snapshot, services) {
+            if self.started {
+                out.write_all(b",")?;
+            }
+            self.started = true;
+            serde_json::to_writer(&mut *out, &socket).map_err(io::Error::from)?;
+        }
+        self.started = true;
+        Ok(())
+    }
+
+    fn write_head<W: Write>(&mut self, out: &mut W, snapshot: &Snapshot) -> io::Result<()> {
+        let head = Head {
+            version: SCHEMA_VERSION,
+            hostname: snapshot.hostname.as_deref(),
+            taken_at: snapshot.taken_at.map(rfc3339),
+            owners: coverage_view(snapshot.owners),
+            namespaces: snapshot
+                .namespaces
+                .iter()
+                .map(|namespace| NamespaceView {
+                    inode: namespace.inode,
+                    name: namespace.name.as_deref(),
+                    error: namespace.error.as_deref(),
+                })
+                .collect(),
+        };
+        let mut text = serde_json::to_vec(&head).map_err(io::Error::from)?;
+        // `{...}` without its closing brace: the sockets' array comes next.
+        text.pop();
+        out.write_all(&text)?;
+        out.write_all(br#","sockets":["#)
+    }
+
+    /// The end of the document: `processes` and the closing brace. A writer given no batch
+    /// writes an empty document's head first.
+    pub fn finish<W: Write>(mut self, out: &mut W) -> io::Result<()> {
+        if !self.started {
+            self.write_head(out, &Snapshot::default())?;
+        }
+        out.write_all(br#"],"processes":"#)?;
+        let processes: Vec<(String, _)> = (self.processes.iter())
+            .map(|(pid, process)| (pid.to_string(), process_object(process)))
+            .collect();
+        serde_json::to_writer(&mut *out, &MapOf(&processes)).map_err(io::Error::from)?;
+        out.write_all(b"}\n")
+    }
+}
+
+/// Entries written as a JSON object, in their order.
+struct MapOf<'a, V>(&'a [(String, V)]);
+
+impl<V: Serialize> Serialize for MapOf<'_, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(key, value)| (key, value)))
+    }
 }
 
 /// `2026-11-21T05:30:00.123Z`: UTC, millisecond precision.
@@ -534,6 +560,75 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_document_in_batches_is_the_document_of_the_whole_snapshot() {
+        use crate::model::{Process, SocketState};
+        let services = Services::builtin();
+        let socket = |local: &str, pid: u32| Socket {
+            pids: vec![pid],
+            inode: Some(u64::from(pid) * 10),
+            ..Socket::new(Proto::Tcp, SocketState::Listen, local.parse().unwrap())
+        };
+        let process = |pid: u32, name: &str| Process {
+            pid,
+            name: name.into(),
+            user: None,
+            cmdline: None,
+            argv: None,
+            cgroup: None,
+        };
+        let whole = Snapshot {
+            sockets: vec![
+                socket("127.0.0.1:80", 9),
+                socket("127.0.0.1:81", 3),
+                socket("[::1]:82", 9),
+            ],
+            processes: HashMap::from([(9, process(9, "web")), (3, process(3, "db"))]),
+            hostname: Some("host".into()),
+            taken_at: Some(UNIX_EPOCH + Duration::from_secs(86_400)),
+            owners: OwnerCoverage::Complete,
+            ..Snapshot::default()
+        };
+        let mut one = Vec::new();
+        write_json(&mut one, &whole, &services).unwrap();
+        // Two batches, as the one-shot stream gives them: the second's owners include the
+        // first's (and one no listed socket names, which is left out).
+        let mut writer = JsonWriter::default();
+        let mut batched = Vec::new();
+        let first = Snapshot {
+            sockets: whole.sockets[..1].to_vec(),
+            processes: HashMap::from([(9, process(9, "web"))]),
+            ..whole.clone()
+        };
+        let second = Snapshot {
+            sockets: whole.sockets[1..].to_vec(),
+            processes: HashMap::from([
+                (9, process(9, "web")),
+                (3, process(3, "db")),
+                (5, process(5, "unlisted")),
+            ]),
+            ..whole.clone()
+        };
+        writer.write(&mut batched, &first, &services).unwrap();
+        writer.write(&mut batched, &second, &services).unwrap();
+        writer.finish(&mut batched).unwrap();
+        assert_eq!(
+            String::from_utf8(batched).unwrap(),
+            String::from_utf8(one.clone()).unwrap()
+        );
+        let document: serde_json::Value = serde_json::from_slice(&one).unwrap();
+        assert_eq!(document["sockets"].as_array().unwrap().len(), 3);
+        let pids: Vec<&String> = document["processes"].as_object().unwrap().keys().collect();
+        assert_eq!(pids, ["3", "9"]);
+        assert_eq!(document["taken_at"], "1970-01-02T00:00:00.000Z");
+        // No socket at all: still one whole document.
+        let mut empty = Vec::new();
+        JsonWriter::default().finish(&mut empty).unwrap();
+        let document: serde_json::Value = serde_json::from_slice(&empty).unwrap();
+        assert_eq!(document["sockets"], serde_json::json!([]));
+        assert_eq!(document["processes"], serde_json::json!({}));
+    }
 
     fn endpoint_json(addr: &str) -> serde_json::Value {
         let services = Services::builtin();

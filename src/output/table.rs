@@ -108,171 +108,209 @@ pub fn write_table<W: Write>(
     services: &Services,
     options: &TableOptions,
 ) -> io::Result<()> {
-    let address_limit = (!options.wide).then_some(ADDRESS_LIMIT);
-    let program_limit = (!options.wide).then_some(PROGRAM_LIMIT);
-    let mut columns = vec![
-        Column {
-            title: "Proto",
-            align: Align::Left,
-            limit: None,
-        },
-        Column {
-            title: "Recv-Q",
-            align: Align::Right,
-            limit: None,
-        },
-        Column {
-            title: "Send-Q",
-            align: Align::Right,
-            limit: None,
-        },
-        Column {
-            title: "Local Address",
-            align: Align::Left,
-            limit: address_limit,
-        },
-        Column {
-            title: "Foreign Address",
-            align: Align::Left,
-            limit: address_limit,
-        },
-        Column {
-            title: "State",
-            align: Align::Left,
-            limit: None,
-        },
-    ];
     let namespaces = !snapshot.namespaces.is_empty();
-    if namespaces {
-        columns.push(Column {
-            title: "Netns",
-            align: Align::Left,
-            limit: None,
-        });
-    }
-    if options.contexts {
-        columns.push(Column {
-            title: "Container",
-            align: Align::Left,
-            limit: program_limit,
-        });
-    }
-    if options.extended {
-        columns.push(Column {
-            title: "User",
-            align: Align::Left,
-            limit: None,
-        });
-        columns.push(Column {
-            title: "Inode",
-            align: Align::Right,
-            limit: None,
-        });
-    }
-    if options.programs {
-        columns.push(Column {
-            title: "PID/Program",
-            align: Align::Left,
-            limit: program_limit,
-        });
-    }
-    if options.timers {
-        columns.push(Column {
-            title: "Timer",
-            align: Align::Left,
-            limit: None,
-        });
-    }
-    const STATE_COLUMN: usize = 5;
+    TableWriter::new(options, namespaces).write(out, snapshot, services)
+}
 
-    // Two passes over one row's buffer: the first measures every column, the second writes.
-    // Formatting each row twice costs less than keeping 200,000 rows of text (16 MiB).
-    let mut cells = Cells {
-        text: String::with_capacity(256),
-        ends: Vec::with_capacity(columns.len()),
-    };
-    let rows = snapshot.sockets.len() + snapshot.unix_sockets.len();
-    // Row 0 is the titles (kept empty without a header, so widths fit the data only); row
-    // `r` is socket `r - 1`, the TCP/UDP ones first.
-    let fill = |cells: &mut Cells, row: usize| {
-        cells.text.clear();
-        cells.ends.clear();
-        if row == 0 {
-            for column in &columns {
-                if options.header {
-                    cells.text.push_str(column.title);
+/// A table written a batch of rows at a time (the one-shot stream): the titles with the first
+/// batch, each column as wide as its widest cell so far. A later batch with a wider cell
+/// widens its column from there on, as ss does past its buffer; one batch is one table.
+pub struct TableWriter<'o> {
+    options: &'o TableOptions,
+    columns: Vec<Column>,
+    widths: Vec<usize>,
+    titles_written: bool,
+}
+
+impl<'o> TableWriter<'o> {
+    /// The columns `options` asks for; `namespaces`: the Netns column (`--all-netns`).
+    pub fn new(options: &'o TableOptions, namespaces: bool) -> TableWriter<'o> {
+        let address_limit = (!options.wide).then_some(ADDRESS_LIMIT);
+        let program_limit = (!options.wide).then_some(PROGRAM_LIMIT);
+        let mut columns = vec![
+            Column {
+                title: "Proto",
+                align: Align::Left,
+                limit: None,
+            },
+            Column {
+                title: "Recv-Q",
+                align: Align::Right,
+                limit: None,
+            },
+            Column {
+                title: "Send-Q",
+                align: Align::Right,
+                limit: None,
+            },
+            Column {
+                title: "Local Address",
+                align: Align::Left,
+                limit: address_limit,
+            },
+            Column {
+                title: "Foreign Address",
+                align: Align::Left,
+                limit: address_limit,
+            },
+            Column {
+                title: "State",
+                align: Align::Left,
+                limit: None,
+            },
+        ];
+        if namespaces {
+            columns.push(Column {
+                title: "Netns",
+                align: Align::Left,
+                limit: None,
+            });
+        }
+        if options.contexts {
+            columns.push(Column {
+                title: "Container",
+                align: Align::Left,
+                limit: program_limit,
+            });
+        }
+        if options.extended {
+            columns.push(Column {
+                title: "User",
+                align: Align::Left,
+                limit: None,
+            });
+            columns.push(Column {
+                title: "Inode",
+                align: Align::Right,
+                limit: None,
+            });
+        }
+        if options.programs {
+            columns.push(Column {
+                title: "PID/Program",
+                align: Align::Left,
+                limit: program_limit,
+            });
+        }
+        if options.timers {
+            columns.push(Column {
+                title: "Timer",
+                align: Align::Left,
+                limit: None,
+            });
+        }
+        let widths = vec![0; columns.len()];
+        TableWriter {
+            options,
+            columns,
+            widths,
+            titles_written: false,
+        }
+    }
+
+    /// The rows of `snapshot` (the titles first, with the first batch).
+    pub fn write<W: Write>(
+        &mut self,
+        out: &mut W,
+        snapshot: &Snapshot,
+        services: &Services,
+    ) -> io::Result<()> {
+        let options = self.options;
+        let columns = &self.columns;
+        let widths = &mut self.widths;
+
+        const STATE_COLUMN: usize = 5;
+
+        // Two passes over one row's buffer: the first measures every column, the second writes.
+        // Formatting each row twice costs less than keeping 200,000 rows of text (16 MiB).
+        let mut cells = Cells {
+            text: String::with_capacity(256),
+            ends: Vec::with_capacity(columns.len()),
+        };
+        let rows = snapshot.sockets.len() + snapshot.unix_sockets.len();
+        // Row 0 is the titles (kept empty without a header, so widths fit the data only); row
+        // `r` is socket `r - 1`, the TCP/UDP ones first.
+        let fill = |cells: &mut Cells, row: usize| {
+            cells.text.clear();
+            cells.ends.clear();
+            if row == 0 {
+                for column in columns {
+                    if options.header {
+                        cells.text.push_str(column.title);
+                    }
+                    cells.finish_cell(None);
                 }
-                cells.finish_cell(None);
+            } else if let Some(socket) = snapshot.sockets.get(row - 1) {
+                push_row(cells, columns, snapshot, socket, services, options);
+            } else {
+                let socket = &snapshot.unix_sockets[row - 1 - snapshot.sockets.len()];
+                push_unix_row(cells, columns, snapshot, socket, options);
             }
-        } else if let Some(socket) = snapshot.sockets.get(row - 1) {
-            push_row(cells, &columns, snapshot, socket, services, options);
-        } else {
-            let socket = &snapshot.unix_sockets[row - 1 - snapshot.sockets.len()];
-            push_unix_row(cells, &columns, snapshot, socket, options);
+        };
+        let titles = !self.titles_written;
+        for row in (if titles { 0 } else { 1 })..=rows {
+            fill(&mut cells, row);
+            for (column, width) in widths.iter_mut().enumerate() {
+                *width = (*width).max(cells.get(column).chars().count());
+            }
         }
-    };
-    let mut widths: Vec<usize> = vec![0; columns.len()];
-    for row in 0..=rows {
-        fill(&mut cells, row);
-        for (column, width) in widths.iter_mut().enumerate() {
-            *width = (*width).max(cells.get(column).chars().count());
-        }
-    }
 
-    let first_row = if options.header { 0 } else { 1 };
-    let mut info_line = String::new();
-    for row in first_row..=rows {
-        fill(&mut cells, row);
-        for (column_index, column) in columns.iter().enumerate() {
-            let text = cells.get(column_index);
-            let last = column_index + 1 == columns.len();
-            let padding = widths[column_index].saturating_sub(text.chars().count());
-            if column_index > 0 {
-                out.write_all(b" ")?;
-            }
-            if column.align == Align::Right {
-                write_spaces(out, padding)?;
-            }
-            let colour = if options.color {
-                if row == 0 {
-                    Some("\x1b[1m")
-                } else if column_index == STATE_COLUMN {
-                    let state = match snapshot.sockets.get(row - 1) {
-                        Some(socket) => socket.state,
-                        None => snapshot.unix_sockets[row - 1 - snapshot.sockets.len()].state,
-                    };
-                    Some(state_colour(state))
+        let first_row = if options.header && titles { 0 } else { 1 };
+        self.titles_written = true;
+        let mut info_line = String::new();
+        for row in first_row..=rows {
+            fill(&mut cells, row);
+            for (column_index, column) in columns.iter().enumerate() {
+                let text = cells.get(column_index);
+                let last = column_index + 1 == columns.len();
+                let padding = widths[column_index].saturating_sub(text.chars().count());
+                if column_index > 0 {
+                    out.write_all(b" ")?;
+                }
+                if column.align == Align::Right {
+                    write_spaces(out, padding)?;
+                }
+                let colour = if options.color {
+                    if row == 0 {
+                        Some("\x1b[1m")
+                    } else if column_index == STATE_COLUMN {
+                        let state = match snapshot.sockets.get(row - 1) {
+                            Some(socket) => socket.state,
+                            None => snapshot.unix_sockets[row - 1 - snapshot.sockets.len()].state,
+                        };
+                        Some(state_colour(state))
+                    } else {
+                        None
+                    }
                 } else {
                     None
+                };
+                match colour {
+                    Some(code) => write!(out, "{code}{text}\x1b[0m")?,
+                    None => out.write_all(text.as_bytes())?,
                 }
-            } else {
-                None
-            };
-            match colour {
-                Some(code) => write!(out, "{code}{text}\x1b[0m")?,
-                None => out.write_all(text.as_bytes())?,
+                if column.align == Align::Left && !last {
+                    write_spaces(out, padding)?;
+                }
             }
-            if column.align == Align::Left && !last {
-                write_spaces(out, padding)?;
+            out.write_all(b"\n")?;
+            // As ss -i: the kernel's view of a TCP connection on an indented line under its row.
+            // Rows past the TCP/UDP sockets are Unix sockets (-x), which have none.
+            if let Some(info) = row
+                .checked_sub(1)
+                .filter(|_| options.info)
+                .and_then(|i| snapshot.sockets.get(i))
+                .and_then(|socket| socket.tcp_info.as_deref())
+            {
+                info_line.clear();
+                info_line.push('\t');
+                push_tcp_info(&mut info_line, info);
+                info_line.push('\n');
+                out.write_all(info_line.as_bytes())?;
             }
         }
-        out.write_all(b"\n")?;
-        // As ss -i: the kernel's view of a TCP connection on an indented line under its row.
-        // Rows past the TCP/UDP sockets are Unix sockets (-x), which have none.
-        if let Some(info) = row
-            .checked_sub(1)
-            .filter(|_| options.info)
-            .and_then(|i| snapshot.sockets.get(i))
-            .and_then(|socket| socket.tcp_info.as_deref())
-        {
-            info_line.clear();
-            info_line.push('\t');
-            push_tcp_info(&mut info_line, info);
-            info_line.push('\n');
-            out.write_all(info_line.as_bytes())?;
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn push_row(
@@ -594,6 +632,38 @@ mod tests {
             timers: false,
             color: false,
         }
+    }
+
+    #[test]
+    fn a_table_in_batches_has_one_title_line_and_widens_a_column_from_the_batch_that_needs_it() {
+        let options = plain();
+        let services = Services::builtin();
+        let batch = |local: &str| Snapshot {
+            sockets: vec![socket(Proto::Tcp, SocketState::Listen, local, None)],
+            ..Snapshot::default()
+        };
+        let mut writer = TableWriter::new(&options, false);
+        let mut out = Vec::new();
+        for local in ["10.0.0.1:22", "10.0.0.2:22", "[2001:db8::1]:22"] {
+            writer.write(&mut out, &batch(local), &services).unwrap();
+        }
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[0].starts_with("Proto"), "{text}");
+        assert_eq!(text.matches("Proto").count(), 1, "{text}");
+        // The first two batches share the first batch's widths; the third widens the address.
+        let state_at = |line: &str| line.find("LISTEN").unwrap();
+        assert_eq!(state_at(lines[1]), state_at(lines[2]), "{text}");
+        assert!(state_at(lines[3]) > state_at(lines[2]), "{text}");
+        assert!(lines[3].contains("[2001:db8::1]:22(ssh)"), "{text}");
+        // One batch is the whole table, as write_table writes it.
+        let whole = batch("10.0.0.1:22");
+        let mut one = Vec::new();
+        TableWriter::new(&options, false)
+            .write(&mut one, &whole, &services)
+            .unwrap();
+        assert_eq!(String::from_utf8(one).unwrap(), render(&whole, plain()));
     }
 
     fn sample() -> Snapshot {

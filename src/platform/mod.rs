@@ -62,17 +62,65 @@ impl Collector {
         }
     }
 
+    /// A collector for one snapshot (or stream): it remembers nothing for a next one.
+    pub fn once(query: Query) -> Collector {
+        Collector {
+            memory: backend::Memory::once(),
+            ..Collector::new(query)
+        }
+    }
+
     /// Take one snapshot of the sockets the query asks for, with owners when it asks for them.
     pub fn snapshot(&mut self) -> Result<Snapshot, CollectError> {
         let mut snapshot = backend::snapshot(&self.query, &mut self.memory)?;
+        let users = processes::users();
+        self.describe(&mut snapshot, users.as_ref());
+        Ok(snapshot)
+    }
+
+    /// The sockets of one snapshot a batch at a time, each batch a snapshot of its own with
+    /// what describes its sockets (owners, users, contexts), the filter applied: where the OS
+    /// can (Linux, one namespace, no Unix sockets) in the kernel's order without ever holding
+    /// them all; elsewhere one whole snapshot. Owners described for one batch stay in the
+    /// next ones' `processes`. `each` gets at least one batch.
+    pub fn stream<E: From<CollectError>>(
+        &mut self,
+        mut each: impl FnMut(&mut Snapshot) -> Result<(), E>,
+    ) -> Result<(), E> {
+        #[cfg(target_os = "linux")]
+        if linux::streams(&self.query) {
+            let users = processes::users();
+            let taken_at = std::time::SystemTime::now();
+            let mut batch = Snapshot::default();
+            let mut failed = None;
+            let query = self.query.clone();
+            linux::stream(&query, &mut |sockets, owners| {
+                batch.sockets = std::mem::take(sockets);
+                batch.owners = owners;
+                self.describe(&mut batch, users.as_ref());
+                batch.taken_at = Some(taken_at);
+                let result = each(&mut batch);
+                // The sockets' room goes back for the next batch; their owners stay described.
+                *sockets = std::mem::take(&mut batch.sockets);
+                result.map_err(|e| failed = Some(e)).is_ok()
+            })?;
+            return failed.map_or(Ok(()), Err);
+        }
+        let mut snapshot = self.snapshot()?;
+        each(&mut snapshot)
+    }
+
+    /// What a snapshot's sockets are given after the dump: the time, user names, contexts, the
+    /// filter and the owners' descriptions. Processes already in `snapshot.processes` (from
+    /// the batch before) are not described again.
+    fn describe(&mut self, snapshot: &mut Snapshot, users: Option<&sysinfo::Users>) {
         snapshot.taken_at = Some(std::time::SystemTime::now());
         snapshot.hostname = processes::hostname();
-        let users = processes::users();
-        snapshot.user_names = processes::user_names(&snapshot.sockets, users.as_ref());
+        snapshot.user_names = processes::user_names(&snapshot.sockets, users);
         let unix_uids: std::collections::BTreeSet<u32> =
             snapshot.unix_sockets.iter().filter_map(|s| s.uid).collect();
         for uid in unix_uids {
-            if let Some(name) = processes::user_name(uid, users.as_ref()) {
+            if let Some(name) = processes::user_name(uid, users) {
                 snapshot.user_names.entry(uid).or_insert(name);
             }
         }
@@ -88,24 +136,29 @@ impl Collector {
         // A filter that needs no process details runs first, so only kept sockets' owners
         // are described.
         if let Some(filter) = filter.filter(|f| !f.needs_owners()) {
-            crate::filter::eval::retain_matching(&mut snapshot, filter);
+            crate::filter::eval::retain_matching(snapshot, filter);
         }
         if self.query.owners {
             let unix_pids = snapshot.unix_sockets.iter().flat_map(|s| s.pids.iter());
             let pids = snapshot.sockets.iter().flat_map(|s| s.pids.iter());
-            snapshot.processes =
-                processes::describe_pids(pids.chain(unix_pids).copied(), users.as_ref());
+            let known = &snapshot.processes;
+            let new = pids
+                .chain(unix_pids)
+                .copied()
+                .filter(|pid| !known.contains_key(pid));
+            #[allow(unused_mut)]
+            let mut described = processes::describe_pids(new, users);
             #[cfg(target_os = "linux")]
             if let Some(contexts) = &mut self.contexts {
-                for process in snapshot.processes.values_mut() {
+                for process in described.values_mut() {
                     process.cgroup = contexts.of_process(process.pid);
                 }
             }
+            snapshot.processes.extend(described);
         }
         if let Some(filter) = filter.filter(|f| f.needs_owners()) {
-            crate::filter::eval::retain_matching(&mut snapshot, filter);
+            crate::filter::eval::retain_matching(snapshot, filter);
         }
-        Ok(snapshot)
     }
 }
 
@@ -157,9 +210,7 @@ pub fn protocol_counters(query: &Query) -> crate::model::ProtocolCounters {
 
 /// Take one snapshot of the sockets `query` asks for, with owners when `query.owners` is set.
 pub fn snapshot(query: &Query) -> Result<Snapshot, CollectError> {
-    let mut collector = Collector::new(query.clone());
-    collector.memory = backend::Memory::once();
-    collector.snapshot()
+    Collector::once(query.clone()).snapshot()
 }
 
 /// The id of the cgroup v2 at `path` (as `ss --cgroup` and /proc/PID/cgroup write it), what

@@ -527,6 +527,46 @@ pub fn attach(sockets: &mut [Socket], scan: OwnerScan) -> OwnerCoverage {
     OwnerCoverage::from_gaps(explain(scan.obstacles))
 }
 
+/// A scan's owners sorted by inode, for sockets that come a batch at a time (the one-shot
+/// stream): each batch is looked up, instead of indexing every socket at once.
+pub struct OwnerIndex {
+    owners: Vec<(u64, u32)>,
+    coverage: OwnerCoverage,
+}
+
+impl OwnerScan {
+    pub fn into_index(self) -> OwnerIndex {
+        let mut owners = self.owners;
+        owners.sort_unstable();
+        owners.dedup();
+        OwnerIndex {
+            owners,
+            coverage: OwnerCoverage::from_gaps(explain(self.obstacles)),
+        }
+    }
+}
+
+impl OwnerIndex {
+    /// Whether the scan saw every process (what [`attach`] returns).
+    pub fn coverage(&self) -> OwnerCoverage {
+        self.coverage
+    }
+
+    /// Fill `pids` of each of `sockets` the scan found a holder of, in pid order.
+    pub fn attach(&self, sockets: &mut [Socket]) {
+        for socket in sockets {
+            let Some(inode) = socket.inode else {
+                continue;
+            };
+            let first = self.owners.partition_point(|&(held, _)| held < inode);
+            let holders = self.owners[first..].iter();
+            let pids = holders.take_while(|&&(held, _)| held == inode);
+            // Sorted by (inode, pid) and without duplicates: already in pid order, each once.
+            socket.pids.extend(pids.map(|&(_, pid)| pid));
+        }
+    }
+}
+
 /// Fill `pids` of every Unix socket found by `scan` (the coverage is the one [`attach`] gives).
 pub fn attach_unix(sockets: &mut [UnixSocket], scan: &OwnerScan) {
     let index_by_inode: InodeMap = sockets
@@ -823,6 +863,36 @@ fn socket_inode(link: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_owner_index_gives_each_socket_its_holders_in_pid_order_once() {
+        use crate::model::{Proto, SocketState};
+        let scan = OwnerScan {
+            owners: vec![(30, 9), (10, 4), (30, 2), (20, 7), (30, 9), (40, 1)],
+            obstacles: Obstacles::default(),
+        };
+        let index = scan.into_index();
+        assert_eq!(index.coverage(), OwnerCoverage::Complete);
+        let socket = |inode: Option<u64>| Socket {
+            inode,
+            ..Socket::new(
+                Proto::Tcp,
+                SocketState::Listen,
+                "127.0.0.1:1".parse().unwrap(),
+            )
+        };
+        let mut batch = vec![
+            socket(Some(30)),
+            socket(Some(10)),
+            socket(Some(25)),
+            socket(None),
+            socket(Some(40)),
+            socket(Some(50)),
+        ];
+        index.attach(&mut batch);
+        let pids: Vec<Vec<u32>> = batch.into_iter().map(|s| s.pids).collect();
+        assert_eq!(pids, [vec![2, 9], vec![4], vec![], vec![], vec![1], vec![]]);
+    }
 
     #[test]
     fn the_search_tries_itself_then_new_processes_then_known_owners_then_the_rest() {

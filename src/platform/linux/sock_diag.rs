@@ -69,12 +69,26 @@ impl Dumper {
         out: &mut Vec<Socket>,
     ) -> Result<(), CollectError> {
         let before = out.len();
+        self.dump_passing(family, request, out, &mut |_| true)
+            .map(|_| ())
+            .inspect_err(|_| out.truncate(before))
+    }
+
+    /// As [`Dumper::dump`], calling `pass` after each datagram's sockets are appended to `out`,
+    /// so that it may take them away (a table printed as it comes). `pass` returns `false` to
+    /// stop the dump there; the result is then `Ok(false)`. On error `out` holds what came.
+    pub fn dump_passing(
+        &mut self,
+        family: Family,
+        request: &Request,
+        out: &mut Vec<Socket>,
+        pass: &mut dyn FnMut(&mut Vec<Socket>) -> bool,
+    ) -> Result<bool, CollectError> {
         let proto = request.proto;
         let result = self
             .send(family, request)
-            .and_then(|()| self.receive(proto, request.tcp_info, out));
+            .and_then(|()| self.receive(proto, request.tcp_info, out, pass));
         result.map_err(|source| {
-            out.truncate(before);
             CollectError::new(
                 format!(
                     "dumping {}{} sockets over sock_diag",
@@ -104,12 +118,24 @@ impl Dumper {
         Ok(())
     }
 
-    fn receive(&mut self, proto: Proto, info: bool, out: &mut Vec<Socket>) -> io::Result<()> {
+    fn receive(
+        &mut self,
+        proto: Proto,
+        info: bool,
+        out: &mut Vec<Socket>,
+        pass: &mut dyn FnMut(&mut Vec<Socket>) -> bool,
+    ) -> io::Result<bool> {
         loop {
             let received = self.socket.recv(&mut &mut self.buffer[..], 0)?;
             let batch = &self.buffer[..received.min(self.buffer.len())];
-            if parse_batch(batch, proto, info, out)? == Batch::Done {
-                return Ok(());
+            let done = parse_batch(batch, proto, info, out)? == Batch::Done;
+            if !pass(out) {
+                // The rest of this dump is still queued on the socket: a stopped dumper is
+                // not used again.
+                return Ok(false);
+            }
+            if done {
+                return Ok(true);
             }
         }
     }
