@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# CPU of an idle `rnetstat --live` (or, with --watch among the flags, of `rnetstat --watch`
+# CPU and memory (the largest resident size over the window, then the peak since start) of
+# an idle `rnetstat --live` (or, with --watch among the flags, of `rnetstat --watch`
 # writing to /dev/null) while the benchmark fixture holds connections.
 # Usage: scripts/live_cpu.sh [CONNECTIONS/PROCESSES] [SECONDS] [-- FLAGS...]
 #        (defaults: 10000/100, 30 s, flags -a). --live needs tmux. Loopback only.
@@ -57,13 +58,21 @@ fi
 sleep 3
 ticks() { awk '{ print $14 + $15 }' "/proc/$pane_pid/stat"; }
 rss() { awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$pane_pid/status"; }
+peak() { awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$pane_pid/status"; }
 start=$(ticks)
-sleep "$seconds"
+# The resident size each second of the window: its largest is what the window needed, the
+# peak (VmHWM) includes the first snapshot's merge before the window.
+most=0
+for ((second = 0; second < seconds; second++)); do
+  sleep 1
+  now=$(rss)
+  [ "$now" -gt "$most" ] && most=$now
+done
 end=$(ticks)
 hz=$(getconf CLK_TCK)
 sockets=$(ss -tanH | wc -l)
 awk -v s="$start" -v e="$end" -v hz="$hz" -v secs="$seconds" -v size="$size" \
-  -v flags="${mode:+$mode }${flags[*]}" -v rss="$(rss)" -v sockets="$sockets" 'BEGIN {
+  -v flags="${mode:+$mode }${flags[*]}" -v rss="$most" -v peak="$(peak)" -v sockets="$sockets" 'BEGIN {
   cpu = (e - s) / hz
-  printf "| %s (%d TCP sockets) | `%s` | %.2f s | %.1f%% | %d MiB |\n", size, sockets, flags, cpu, 100 * cpu / secs, rss
+  printf "| %s (%d TCP sockets) | `%s` | %.2f s | %.1f%% | %d MiB | %d MiB |\n", size, sockets, flags, cpu, 100 * cpu / secs, rss, peak
 }'

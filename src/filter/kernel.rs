@@ -258,6 +258,7 @@ mod tests {
                     _ => vec![100, 200],
                 },
                 tcp_info: None,
+                bytes: None,
                 cookie: None,
                 cgroup: None,
             }

@@ -17,5 +17,7 @@ pub use event::{Event, EventKind};
 pub use namespace::Namespace;
 pub use process::Process;
 pub use snapshot::{OwnerCoverage, OwnerGaps, Refusers, Snapshot, context_of};
-pub use socket::{Family, Proto, Socket, SocketState, States, TcpInfo, Timer, TimerKind};
+pub use socket::{
+    ByteCounters, Family, Proto, Socket, SocketState, States, TcpInfo, Timer, TimerKind,
+};
 pub use unix::{UnixPath, UnixSocket, UnixType, resolve_peers};

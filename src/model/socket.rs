@@ -239,8 +239,13 @@ pub struct Socket {
     pub pids: Vec<u32>,
     /// The kernel's pending timer (Linux); `None` where the OS does not say.
     pub timer: Option<Timer>,
-    /// The kernel's view of a TCP connection (`-i`); `None` when not asked for or not given.
+    /// The kernel's view of a TCP connection (`-i`); `None` when not asked for or not given,
+    /// and where a live view keeps only `bytes` of it.
     pub tcp_info: Option<Box<TcpInfo>>,
+    /// tcp_info's byte counters, also where the rest of it was not kept (the dashboard's
+    /// rows out of view: their rates need only these); `None` when tcp_info was not asked for
+    /// or not given.
+    pub bytes: Option<ByteCounters>,
     /// The kernel's socket cookie (Linux sock_diag): one socket's name for its whole life, which
     /// the kernel's close notices carry too; `None` where the OS does not give it.
     pub cookie: Option<u64>,
@@ -272,6 +277,7 @@ impl Socket {
             pids: Vec::new(),
             timer: None,
             tcp_info: None,
+            bytes: None,
             cookie: None,
             v6only: None,
             netns: None,
@@ -282,6 +288,15 @@ impl Socket {
     pub fn family(&self) -> Family {
         Family::of(self.local.ip())
     }
+}
+
+/// A TCP connection's byte counters from tcp_info; `None` where the kernel's tcp_info is too
+/// old to have them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteCounters {
+    pub received: Option<u64>,
+    /// Sent and acknowledged by the peer.
+    pub acked: Option<u64>,
 }
 
 /// Which timer the kernel has pending on a socket: the numbers of `/proc/net/tcp`'s `tr` column

@@ -62,6 +62,19 @@ impl Collector {
         }
     }
 
+    /// Keep the whole tcp_info of these sockets (by cookie) only, from the next snapshot on;
+    /// the others keep its byte counters (`Socket::bytes`). `None`: every socket's. A live
+    /// view shows the whole of it only for the rows in view.
+    pub fn keep_whole_tcp_info_of(
+        &mut self,
+        cookies: Option<std::sync::Arc<std::collections::HashSet<u64>>>,
+    ) {
+        #[cfg(target_os = "linux")]
+        self.memory.keep_whole_info_of(cookies);
+        #[cfg(not(target_os = "linux"))]
+        let _ = cookies;
+    }
+
     /// A collector for one snapshot (or stream): it remembers nothing for a next one.
     pub fn once(query: Query) -> Collector {
         Collector {

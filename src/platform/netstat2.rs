@@ -68,6 +68,7 @@ pub fn snapshot(query: &Query, _memory: &mut Memory) -> Result<Snapshot, Collect
                 pids,
                 timer: None,
                 tcp_info: None,
+                bytes: None,
                 cookie: None,
                 v6only: None,
                 netns: None,

@@ -184,6 +184,17 @@ impl App {
         self.table.row_at(line)
     }
 
+    /// [`App::keys_in_view`] as the collector knows sockets: by cookie (a socket without one
+    /// has no tcp_info either).
+    pub fn cookies_in_view(&self) -> HashSet<u64> {
+        (self.keys_in_view().into_iter())
+            .filter_map(|key| match key {
+                SocketKey::Cookie(cookie) => Some(cookie),
+                SocketKey::Ends { .. } => None,
+            })
+            .collect()
+    }
+
     /// The sockets whose whole tcp_info the next refresh keeps for the details pane: the rows
     /// in view and a page either side, and the one being detailed.
     fn keys_in_view(&self) -> HashSet<SocketKey> {
@@ -192,10 +203,10 @@ impl App {
         let end = (self.offset + 2 * page).min(self.table.lines.len());
         let mut keys: HashSet<SocketKey> = (start..end)
             .filter_map(|line| self.row_at(line))
-            .map(|row| row.key)
+            .map(|row| row.key())
             .collect();
         if let Some(details) = &self.details {
-            keys.insert(details.last.key);
+            keys.insert(details.last.key());
         }
         keys
     }
@@ -500,7 +511,7 @@ impl App {
             owners_as_of: self.owners_as_of,
             lines: Vec::new(),
         };
-        details.describe(self.coverage);
+        details.describe(self.coverage, &self.table.endpoint_names());
         self.details = Some(details);
     }
 
@@ -607,7 +618,7 @@ impl App {
                 }
                 None => details.gone = true,
             }
-            details.describe(self.coverage);
+            details.describe(self.coverage, &self.table.endpoint_names());
             self.details = Some(details);
         }
 

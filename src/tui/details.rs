@@ -8,7 +8,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::layout::{GONE_COLOUR, areas, centered, optional_rate};
-use super::rows::Row;
+use super::rows::{EndpointNames, Row};
 use crate::format::{clock, escaped, escaped_name, push_tcp_info};
 use crate::model::{Cgroup, OwnerCoverage, Process};
 
@@ -35,8 +35,8 @@ pub struct Details {
 
 impl Details {
     /// Build [`Details::lines`] again after the socket, its owners or `coverage` changed.
-    pub fn describe(&mut self, coverage: OwnerCoverage) {
-        self.lines = content(self, coverage);
+    pub fn describe(&mut self, coverage: OwnerCoverage, names: &EndpointNames) {
+        self.lines = content(self, coverage, names);
     }
 }
 
@@ -51,8 +51,13 @@ fn field(name: &str, value: String) -> Line<'static> {
 }
 
 /// What the popup says of `details`, one line per field or owner, not yet wrapped.
-fn content(details: &Details, coverage: OwnerCoverage) -> Vec<Line<'static>> {
+fn content(
+    details: &Details,
+    coverage: OwnerCoverage,
+    names: &EndpointNames,
+) -> Vec<Line<'static>> {
     let row = &details.last;
+    let (local, remote) = row.endpoints(names);
     let socket = &row.socket;
     let optional = |value: Option<u64>| value.map_or_else(|| "-".to_string(), |v| v.to_string());
     let mut lines = Vec::new();
@@ -63,8 +68,8 @@ fn content(details: &Details, coverage: OwnerCoverage) -> Vec<Line<'static>> {
         ));
     }
     lines.push(field("Proto", row.proto_text().to_string()));
-    lines.push(field("Local", row.local.clone()));
-    lines.push(field("Foreign", row.remote.clone()));
+    lines.push(field("Local", local));
+    lines.push(field("Foreign", remote));
     lines.push(field("State", socket.state.as_str().to_string()));
     lines.push(field("Recv-Q", optional(socket.recv_q.map(u64::from))));
     lines.push(field("Send-Q", optional(socket.send_q.map(u64::from))));
@@ -76,7 +81,7 @@ fn content(details: &Details, coverage: OwnerCoverage) -> Vec<Line<'static>> {
         },
     ));
     lines.push(field("Inode", optional(socket.inode)));
-    lines.push(field("Runs as", row.context.clone()));
+    lines.push(field("Runs as", row.context.to_string()));
     let socket_cgroup = details.cgroup.as_ref().map(|c| c.path.as_str());
     lines.push(field(
         "Cgroup",
@@ -107,7 +112,7 @@ fn content(details: &Details, coverage: OwnerCoverage) -> Vec<Line<'static>> {
         let mut text = String::new();
         push_tcp_info(&mut text, info);
         lines.push(field("TCP info", text));
-    } else if row.counters.is_some() {
+    } else if row.socket.bytes.is_some() {
         // Kept whole only for rows in view: a row scrolled to since gets it at the next refresh.
         lines.push(field("TCP info", "at the next refresh".to_string()));
     }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Color;
 
-use super::rows::{Column, Row};
+use super::rows::{Column, EndpointNames, Row};
 use crate::format::{endpoint_tail_start, rate};
 
 /// The highlights of new, gone and changed rows (the marker column says the same in text).
@@ -95,10 +95,11 @@ pub struct RowCells<'a> {
     pub shorten: [Shorten; COLUMNS],
 }
 
-pub fn row_cells(row: &Row) -> RowCells<'_> {
+pub fn row_cells<'a>(row: &'a Row, names: &EndpointNames) -> RowCells<'a> {
     let socket = &row.socket;
+    let (local, remote) = row.endpoints(names);
     let optional = |value: Option<u32>| value.map_or(Cow::Borrowed("-"), |v| v.to_string().into());
-    let program: Cow<str> = match (row.program.as_str(), socket.pids.len()) {
+    let program: Cow<str> = match (&*row.program, socket.pids.len()) {
         (_, 0) => "-".into(),
         ("", 1) => "?".into(),
         ("", n) => format!("? +{}", n - 1).into(),
@@ -110,8 +111,8 @@ pub fn row_cells(row: &Row) -> RowCells<'_> {
     RowCells {
         shorten: [
             Shorten::End,
-            Shorten::endpoint(&row.local),
-            Shorten::endpoint(&row.remote),
+            Shorten::endpoint(&local),
+            Shorten::endpoint(&remote),
             Shorten::End,
             Shorten::End,
             Shorten::End,
@@ -125,16 +126,16 @@ pub fn row_cells(row: &Row) -> RowCells<'_> {
         ],
         texts: [
             row.proto_text().into(),
-            row.local.as_str().into(),
-            row.remote.as_str().into(),
+            local.into(),
+            remote.into(),
             socket.state.as_str().into(),
             optional(socket.recv_q),
             optional(socket.send_q),
             optional(socket.pids.first().copied()),
             program,
-            row.user.as_str().into(),
-            row.netns.as_str().into(),
-            row.context.as_str().into(),
+            (*row.user).into(),
+            (*row.netns).into(),
+            (*row.context).into(),
             optional_rate(row.rx_rate),
             optional_rate(row.tx_rate),
         ],

@@ -19,6 +19,7 @@ pub mod view;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashSet;
 use std::io::{self, IsTerminal, Stdout};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -55,10 +56,13 @@ static TERMINAL_IN_USE: Mutex<()> = Mutex::new(());
 /// The thread that runs the loop and alone draws.
 static UI_THREAD: OnceLock<ThreadId> = OnceLock::new();
 
+/// A mutex's value, also after a thread panicked holding it (the value is still whole).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn terminal_in_use() -> MutexGuard<'static, ()> {
-    TERMINAL_IN_USE
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
+    lock(&TERMINAL_IN_USE)
 }
 
 /// What the loop receives: the app's messages, and signals, which only the thread that owns
@@ -93,15 +97,8 @@ pub fn run(query: &Query, options: &LiveOptions) -> Result<(), Error> {
     let mut terminal =
         enter_terminal().map_err(|e| Error::Run(format!("setting up the terminal: {e}")))?;
 
-    let snapshot_queued = Arc::new(AtomicBool::new(false));
-    let merge_micros = Arc::new(AtomicU64::new(0));
-    spawn_collector(
-        query,
-        options.interval,
-        sender.clone(),
-        Arc::clone(&snapshot_queued),
-        Arc::clone(&merge_micros),
-    )?;
+    let shared = Arc::new(Shared::default());
+    spawn_collector(query, options.interval, sender.clone(), Arc::clone(&shared))?;
     spawn_input(sender)?;
 
     let size = terminal
@@ -111,22 +108,15 @@ pub fn run(query: &Query, options: &LiveOptions) -> Result<(), Error> {
         width: size.width,
         height: size.height,
     });
-    event_loop(
-        &mut app,
-        &mut terminal,
-        &receiver,
-        &snapshot_queued,
-        &merge_micros,
-    )
-    .map_err(|e| Error::Run(format!("drawing the dashboard: {e}")))
+    event_loop(&mut app, &mut terminal, &receiver, &shared)
+        .map_err(|e| Error::Run(format!("drawing the dashboard: {e}")))
 }
 
 fn event_loop(
     app: &mut App,
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
     receiver: &Receiver<Incoming>,
-    snapshot_queued: &AtomicBool,
-    merge_micros: &AtomicU64,
+    shared: &Shared,
 ) -> io::Result<()> {
     let mut next = None;
     loop {
@@ -136,12 +126,14 @@ fn event_loop(
             let go_on = match incoming {
                 Incoming::App(msg) => {
                     if matches!(msg, Msg::Snapshot(_)) {
-                        snapshot_queued.store(false, Ordering::Release);
+                        shared.snapshot_queued.store(false, Ordering::Release);
                         // What merging costs counts in the collector's pace (pause_after).
                         let started = Instant::now();
                         let go_on = dispatch(app, msg);
+                        // The snapshot before is freed: give its pages back (a few ms).
+                        platform::system::release_free_memory();
                         let micros = u64::try_from(started.elapsed().as_micros());
-                        merge_micros.store(micros.unwrap_or(u64::MAX), Ordering::Relaxed);
+                        (shared.merge_micros).store(micros.unwrap_or(u64::MAX), Ordering::Relaxed);
                         go_on
                     } else {
                         dispatch(app, msg)
@@ -157,6 +149,12 @@ fn event_loop(
         }
         terminal.draw(|frame| view::render(app, frame))?;
         drop(in_use);
+        let in_view = app.cookies_in_view();
+        let mut shown = lock(&shared.in_view);
+        if **shown != in_view {
+            *shown = Arc::new(in_view);
+        }
+        drop(shown);
         if next.is_none() {
             // Every sender gone means the input and collector threads died: nothing more can happen.
             let Ok(incoming) = receiver.recv() else {
@@ -256,6 +254,19 @@ fn dispatch(app: &mut App, msg: Msg) -> bool {
     }
 }
 
+/// What the UI thread and the collector thread share.
+#[derive(Default)]
+struct Shared {
+    /// A snapshot waits in the channel: the collector does not take another.
+    snapshot_queued: AtomicBool,
+    /// How long merging the last snapshot into the rows took (it counts in the pace).
+    merge_micros: AtomicU64,
+    /// The sockets (by cookie) whose whole tcp_info the dashboard may show: the rows in view
+    /// and a page either side, and the one detailed. The others' rates need only the byte
+    /// counters, so the collector keeps only those of them.
+    in_view: Mutex<Arc<HashSet<u64>>>,
+}
+
 /// The most of the time a refresh (collecting, then merging into the rows) takes, as a
 /// fraction `1 / COLLECT_SHARE`.
 const COLLECT_SHARE: u32 = 10;
@@ -278,8 +289,7 @@ fn spawn_collector(
     query: Query,
     interval: Duration,
     sender: Sender<Incoming>,
-    snapshot_queued: Arc<AtomicBool>,
-    merge_micros: Arc<AtomicU64>,
+    shared: Arc<Shared>,
 ) -> Result<(), Error> {
     thread::Builder::new()
         .name("collector".to_string())
@@ -288,9 +298,11 @@ fn spawn_collector(
             let mut collector = platform::Collector::new(query);
             loop {
                 let started = Instant::now();
+                // Whole tcp_info only for the rows on screen (and a page either side).
+                collector.keep_whole_tcp_info_of(Some(Arc::clone(&lock(&shared.in_view))));
                 let msg = match collector.snapshot() {
                     Ok(snapshot) => {
-                        snapshot_queued.store(true, Ordering::Release);
+                        shared.snapshot_queued.store(true, Ordering::Release);
                         Msg::Snapshot(Box::new(snapshot))
                     }
                     Err(e) => Msg::CollectFailed(e.to_string()),
@@ -304,7 +316,7 @@ fn spawn_collector(
                     panic!("RNETSTAT_TEST_PANIC_IN_COLLECTOR is set");
                 }
                 let took = started.elapsed();
-                let merged = Duration::from_micros(merge_micros.load(Ordering::Relaxed));
+                let merged = Duration::from_micros(shared.merge_micros.load(Ordering::Relaxed));
                 let pause = pause_after(took, merged, interval);
                 // The header says how often the rows really are refreshed.
                 if sender
@@ -314,7 +326,7 @@ fn spawn_collector(
                     return;
                 }
                 thread::sleep(pause);
-                while snapshot_queued.load(Ordering::Acquire) {
+                while shared.snapshot_queued.load(Ordering::Acquire) {
                     thread::sleep(interval.min(Duration::from_millis(50)));
                 }
             }

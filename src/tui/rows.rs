@@ -1,6 +1,9 @@
 //! One dashboard row: a socket with its text built once, its highlight, and its traffic rates.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::rc::Rc;
 
 use crate::format::{
     NO_PEER, escaped, escaped_name, push_escaped, write_local_endpoint, write_named_endpoint,
@@ -127,40 +130,92 @@ pub struct Sort {
 #[derive(Debug, Clone)]
 pub struct Row {
     pub socket: Socket,
-    pub key: SocketKey,
     pub mark: Mark,
-    /// `host:port(service)`, from the same formatter as the table printer.
-    pub local: String,
-    pub remote: String,
     /// The first owner's name, escaped as a word (see `escaped_name`); empty when unknown.
-    pub program: String,
+    pub program: Label,
     /// The first owner's user (or the socket's uid), escaped; `-` when unknown.
-    pub user: String,
+    pub user: Label,
     /// What it runs as (`podman:web`, `pod:default/web`, `unit:nginx.service`), escaped as a
     /// word; `-` when nothing is known.
-    pub context: String,
+    pub context: Label,
     /// Its network namespace's name (`--all-netns`), escaped as a word; `-` when one
     /// namespace is listed.
-    pub netns: String,
+    pub netns: Label,
     /// The container or pod of `context`, empty for none: the by-container group.
-    pub container: String,
+    pub container: Label,
     /// The systemd unit of `context`, empty for none: the by-unit group.
-    pub unit: String,
+    pub unit: Label,
     /// Bytes per second received and sent (acked) since the previous refresh; `None` for UDP,
     /// sockets without tcp_info, a connection first seen this refresh, or counters that went back.
     pub rx_rate: Option<f64>,
     pub tx_rate: Option<f64>,
-    /// The tcp_info byte counters the next refresh's rates start from (received, acked);
-    /// `None` when the socket had no tcp_info. The whole tcp_info is kept only for rows in
-    /// view (see `Table::merge`): 200,000 rows kept 51 MiB of it for the details pane.
-    pub(super) counters: Option<(Option<u64>, Option<u64>)>,
-    /// Lower-case local, remote, state, pids and owner names: what the filter matches.
-    pub(super) search: String,
+}
+
+/// A text many rows share (an owner's name, a user, what sockets run as, a namespace's
+/// label), kept once for all of them: 200,000 rows of `fixture`, `root` and `-` were six
+/// allocations each.
+pub type Label = Rc<str>;
+
+/// The dashboard's [`Label`]s, each text once.
+#[derive(Debug, Default)]
+pub struct Labels(RefCell<HashSet<Label>>);
+
+impl Labels {
+    /// More distinct texts than rows ever share (owner names of a busy host): past them the
+    /// set starts again (the rows keep theirs).
+    const MOST: usize = 100_000;
+
+    /// The label with this text.
+    pub fn of(&self, text: &str) -> Label {
+        let mut labels = self.0.borrow_mut();
+        if let Some(label) = labels.get(text) {
+            return Rc::clone(label);
+        }
+        if labels.len() >= Labels::MOST {
+            labels.clear();
+        }
+        let label: Label = Rc::from(text);
+        labels.insert(Rc::clone(&label));
+        label
+    }
+}
+
+#[cfg(test)]
+impl Row {
+    /// The local end as a table with the built-in services and no host names shows it.
+    pub fn local_text(&self) -> String {
+        self.endpoints_as_shown().0
+    }
+
+    /// The remote end, as [`Row::local_text`].
+    pub fn remote_text(&self) -> String {
+        self.endpoints_as_shown().1
+    }
+
+    fn endpoints_as_shown(&self) -> (String, String) {
+        let services = Services::builtin();
+        let host_names = HashMap::new();
+        self.endpoints(&EndpointNames {
+            services: &services,
+            numeric: false,
+            host_names: &host_names,
+        })
+    }
+}
+
+/// How endpoints are written: with service names and the host names known so far, unless
+/// numeric.
+pub struct EndpointNames<'a> {
+    pub services: &'a Services,
+    pub numeric: bool,
+    pub host_names: &'a HashMap<std::net::IpAddr, String>,
 }
 
 /// Lookups a row needs to describe its socket.
 pub struct RowContext<'a> {
-    pub services: &'a Services,
+    /// Where the row's shared texts come from.
+    pub labels: &'a Labels,
+    /// User names as uids.
     pub numeric: bool,
     pub processes: &'a HashMap<u32, Process>,
     pub user_names: &'a HashMap<u32, String>,
@@ -168,8 +223,6 @@ pub struct RowContext<'a> {
     pub cgroups: &'a HashMap<u64, Cgroup>,
     /// Namespace labels by inode (`--all-netns`; empty when one namespace is listed).
     pub namespaces: &'a HashMap<u64, String>,
-    /// Host names known so far (not when numeric).
-    pub host_names: &'a HashMap<std::net::IpAddr, String>,
     /// Seconds between the previous snapshot and this one, when both have a time.
     pub elapsed: Option<f64>,
 }
@@ -177,21 +230,16 @@ pub struct RowContext<'a> {
 impl Row {
     pub fn new(socket: Socket, context: &RowContext) -> Row {
         let mut row = Row {
-            key: SocketKey::of(&socket),
-            counters: counters_of(&socket),
             socket,
             mark: Mark::None,
-            local: String::new(),
-            remote: String::new(),
-            program: String::new(),
-            user: String::new(),
-            context: String::new(),
-            netns: String::new(),
-            container: String::new(),
-            unit: String::new(),
+            program: context.labels.of(""),
+            user: context.labels.of(""),
+            context: context.labels.of(""),
+            netns: context.labels.of(""),
+            container: context.labels.of(""),
+            unit: context.labels.of(""),
             rx_rate: None,
             tx_rate: None,
-            search: String::new(),
         };
         row.describe(context);
         row
@@ -200,87 +248,107 @@ impl Row {
     /// Build the row's text again from its socket and `context`.
     pub(super) fn describe(&mut self, context: &RowContext) {
         let socket = &self.socket;
+        let first_owner = socket
+            .pids
+            .first()
+            .and_then(|pid| context.processes.get(pid));
+        let labels = context.labels;
+        self.program = labels.of(&first_owner.map_or_else(String::new, |p| escaped_name(&p.name)));
+        self.user = labels.of(
+            &match (first_owner.and_then(|p| p.user.as_deref()), socket.uid) {
+                (Some(user), _) if !context.numeric => escaped(user),
+                (_, Some(uid)) => match context.user_names.get(&uid) {
+                    Some(name) if !context.numeric => escaped(name),
+                    _ => uid.to_string(),
+                },
+                _ => "-".to_string(),
+            },
+        );
+        self.netns = match (socket.netns).and_then(|inode| context.namespaces.get(&inode)) {
+            Some(label) => labels.of(&escaped_name(label)),
+            None => labels.of("-"),
+        };
+        let runs_as = context_of(socket, context.cgroups, context.processes);
+        self.context = match runs_as {
+            Some(runs_as) => labels.of(&escaped_name(&runs_as.label())),
+            None => labels.of("-"),
+        };
+        self.container = match runs_as {
+            Some(Context::Container(_) | Context::Pod(_)) => Rc::clone(&self.context),
+            _ => labels.of(""),
+        };
+        self.unit = match runs_as {
+            Some(Context::Unit(_)) => Rc::clone(&self.context),
+            _ => labels.of(""),
+        };
+    }
+
+    /// `host:port(service)` of both ends, from the same formatter as the table printer. Made
+    /// for the rows drawn (kept for 200,000 rows they were 22 MiB).
+    pub fn endpoints(&self, names: &EndpointNames) -> (String, String) {
+        let socket = &self.socket;
         let service = |port| {
-            if context.numeric {
+            if names.numeric {
                 None
             } else {
-                context.services.name(port, socket.proto)
+                names.services.name(port, socket.proto)
             }
         };
         let name = |addr: std::net::SocketAddr| {
-            (!context.numeric)
-                .then(|| context.host_names.get(&addr.ip()).map(String::as_str))
+            (!names.numeric)
+                .then(|| names.host_names.get(&addr.ip()).map(String::as_str))
                 .flatten()
         };
-        self.local.clear();
+        let mut local = String::new();
         write_local_endpoint(
-            &mut self.local,
+            &mut local,
             socket.local,
             socket.v6only,
             name(socket.local),
             service(socket.local.port()),
         );
-        self.remote.clear();
+        let mut remote = String::new();
         match socket.remote {
-            Some(remote) => write_named_endpoint(
-                &mut self.remote,
-                remote,
-                name(remote),
-                service(remote.port()),
-            ),
-            None => self.remote.push_str(NO_PEER),
+            Some(end) => write_named_endpoint(&mut remote, end, name(end), service(end.port())),
+            None => remote.push_str(NO_PEER),
         }
-        let first_owner = socket
-            .pids
-            .first()
-            .and_then(|pid| context.processes.get(pid));
-        self.program = first_owner.map_or_else(String::new, |p| escaped_name(&p.name));
-        self.user = match (first_owner.and_then(|p| p.user.as_deref()), socket.uid) {
-            (Some(user), _) if !context.numeric => escaped(user),
-            (_, Some(uid)) => match context.user_names.get(&uid) {
-                Some(name) if !context.numeric => escaped(name),
-                _ => uid.to_string(),
-            },
-            _ => "-".to_string(),
-        };
-        self.netns = (socket.netns)
-            .and_then(|inode| context.namespaces.get(&inode))
-            .map_or_else(|| "-".to_string(), |label| escaped_name(label));
-        let runs_as = context_of(socket, context.cgroups, context.processes);
-        self.context = runs_as.map_or_else(|| "-".to_string(), |c| escaped_name(&c.label()));
-        self.container = match runs_as {
-            Some(Context::Container(_) | Context::Pod(_)) => self.context.clone(),
-            _ => String::new(),
-        };
-        self.unit = match runs_as {
-            Some(Context::Unit(_)) => self.context.clone(),
-            _ => String::new(),
-        };
+        (local, remote)
+    }
 
-        let mut search = String::with_capacity(self.local.len() + self.remote.len() + 32);
-        search.push_str(socket.proto.as_str());
-        if socket.family() == Family::Ipv6 {
-            search.push('6');
-        }
+    /// Lower-case proto, local, remote, state, pids, owner names and what it runs as: what a
+    /// plain search matches. Made when a search asks (kept on 200,000 rows it was 20 MiB).
+    pub fn search_text(&self, processes: &HashMap<u32, Process>, names: &EndpointNames) -> String {
+        let socket = &self.socket;
+        let (local, remote) = self.endpoints(names);
+        let mut search = String::with_capacity(local.len() + remote.len() + 32);
+        search.push_str(self.proto_text());
         search.push(' ');
-        search.push_str(&self.local);
+        search.push_str(&local);
         search.push(' ');
-        search.push_str(&self.remote);
+        search.push_str(&remote);
         search.push(' ');
         search.push_str(socket.state.as_str());
         for pid in &socket.pids {
-            search.push(' ');
-            search.push_str(&pid.to_string());
-            if let Some(process) = context.processes.get(pid) {
+            let _ = write!(search, " {pid}");
+            if let Some(process) = processes.get(pid) {
                 search.push(' ');
                 push_escaped(&mut search, &process.name);
             }
         }
-        if runs_as.is_some() {
+        if &*self.context != "-" {
             search.push(' ');
             search.push_str(&self.context);
         }
-        self.search = search.to_lowercase();
+        search.make_ascii_lowercase();
+        if !search.is_ascii() {
+            search = search.to_lowercase();
+        }
+        search
+    }
+
+    /// Who the row is across refreshes: its socket's key (the cookie, or its ends).
+    pub fn key(&self) -> SocketKey {
+        SocketKey::of(&self.socket)
     }
 
     pub fn proto_text(&self) -> &'static str {
@@ -298,15 +366,15 @@ impl Row {
         match grouping {
             Grouping::Container => GroupKey {
                 pid: None,
-                name: self.container.clone(),
+                name: self.container.to_string(),
             },
             Grouping::Unit => GroupKey {
                 pid: None,
-                name: self.unit.clone(),
+                name: self.unit.to_string(),
             },
             Grouping::None | Grouping::Process => GroupKey {
                 pid: self.socket.pids.first().copied(),
-                name: self.program.clone(),
+                name: self.program.to_string(),
             },
         }
     }
@@ -368,16 +436,17 @@ pub fn refresh_row(row: &mut Row, socket: Socket, context: &RowContext, column: 
     let state_changed = row.socket.state != socket.state;
     let owners_changed = row.socket.pids != socket.pids;
     // A cgroup described for the first time (removed and made again, or missed once).
-    let context_found = row.context == "-"
+    let context_found = &*row.context == "-"
         && socket
             .cgroup
             .is_some_and(|id| context.cgroups.contains_key(&id));
     let key = SocketKey::of(&socket);
-    let same_connection = key == row.key;
-    let (rx_rate, tx_rate) = match (row.counters, &socket.tcp_info) {
-        (Some((received, acked)), Some(now)) if same_connection => (
-            counter_rate(received, now.bytes_received, context.elapsed),
-            counter_rate(acked, now.bytes_acked, context.elapsed),
+    let same_connection = key == row.key();
+    // The rates start from the counters the row kept (its tcp_info is kept whole only in view).
+    let (rx_rate, tx_rate) = match (row.socket.bytes, socket.bytes) {
+        (Some(before), Some(now)) if same_connection => (
+            counter_rate(before.received, now.received, context.elapsed),
+            counter_rate(before.acked, now.acked, context.elapsed),
         ),
         _ => (None, None),
     };
@@ -400,8 +469,6 @@ pub fn refresh_row(row: &mut Row, socket: Socket, context: &RowContext, column: 
     } else {
         row.mark.aged()
     };
-    row.key = key;
-    row.counters = counters_of(&socket);
     row.socket = socket;
     row.rx_rate = rx_rate;
     row.tx_rate = tx_rate;
@@ -409,11 +476,6 @@ pub fn refresh_row(row: &mut Row, socket: Socket, context: &RowContext, column: 
         row.describe(context);
     }
     moved
-}
-
-/// What a row keeps of `socket`'s tcp_info for the next rates.
-fn counters_of(socket: &Socket) -> Option<(Option<u64>, Option<u64>)> {
-    (socket.tcp_info.as_deref()).map(|info| (info.bytes_received, info.bytes_acked))
 }
 
 /// Bytes per second between two readings of a counter `elapsed` seconds apart; `None` when

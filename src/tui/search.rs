@@ -1,6 +1,8 @@
 //! The `/` text: an expression of the filter language when it parses, else a plain search.
 
-use super::rows::Row;
+use std::cell::OnceCell;
+
+use super::rows::{EndpointNames, Row};
 use crate::filter::Filter;
 use crate::filter::eval::Owners;
 use crate::filter::parse::{parse, split_words};
@@ -50,11 +52,19 @@ impl Matcher {
         }
     }
 
-    pub fn matches(&self, row: &Row, owners: Owners<'_>) -> bool {
+    pub fn matches(&self, row: &Row, owners: Owners<'_>, names: &EndpointNames) -> bool {
         match self {
             Matcher::Everything => true,
             Matcher::Expression(filter) => filter.matches(&row.socket, owners),
-            Matcher::Search { words, .. } => words.iter().all(|word| word.matches(row)),
+            Matcher::Search { words, .. } => {
+                // Made once per row, and only when a word needs the text.
+                let text = OnceCell::new();
+                let text = || {
+                    text.get_or_init(|| row.search_text(owners.processes, names))
+                        .as_str()
+                };
+                words.iter().all(|word| word.matches(row, text))
+            }
         }
     }
 
@@ -109,7 +119,8 @@ impl SearchWord {
         }
     }
 
-    fn matches(&self, row: &Row) -> bool {
+    /// Whether the word matches `row`, whose search text `text` gives.
+    fn matches<'t>(&self, row: &Row, search_text: impl FnOnce() -> &'t str) -> bool {
         let socket = &row.socket;
         let remote_port = socket.remote.map(|remote| remote.port());
         match self {
@@ -122,11 +133,11 @@ impl SearchWord {
             SearchWord::Text {
                 text,
                 ends_in_port: false,
-            } => row.search.contains(text.as_str()),
+            } => search_text().contains(text.as_str()),
             SearchWord::Text {
                 text,
                 ends_in_port: true,
-            } => contains_not_followed_by_digit(&row.search, text),
+            } => contains_not_followed_by_digit(search_text(), text),
         }
     }
 }

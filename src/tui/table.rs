@@ -6,7 +6,8 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 use super::rows::{
-    Column, GroupKey, Grouping, HIGHLIGHT_REFRESHES, Mark, Row, RowContext, Sort, refresh_row,
+    Column, EndpointNames, GroupKey, Grouping, HIGHLIGHT_REFRESHES, Labels, Mark, Row, RowContext,
+    Sort, refresh_row,
 };
 use super::search::Matcher;
 use crate::filter::Filter;
@@ -16,6 +17,9 @@ use crate::model::{
     Cgroup, Family, Process, Proto, Remnants, Socket, SocketKey, SocketState, pair,
 };
 use crate::services::Services;
+use hashbrown::hash_table::Entry;
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
 
 /// What a snapshot says of its sockets' owners, cgroups, hosts and namespaces: what
 /// [`Table::merge`] keeps beside the rows.
@@ -129,7 +133,7 @@ pub struct Table {
     /// The protocols the query asks for: what a bare port in the `/` text means.
     protos: Vec<Proto>,
     pub rows: Vec<Row>,
-    index: HashMap<SocketKey, u32>,
+    index: RowIndex,
     /// All rows in sort order.
     sorted: Vec<u32>,
     /// `sorted` less the rows the filter hides.
@@ -143,6 +147,8 @@ pub struct Table {
     pub cgroups: HashMap<u64, Cgroup>,
     /// Host names known so far; rows show them unless numeric.
     host_names: HashMap<std::net::IpAddr, String>,
+    /// The rows' shared texts.
+    labels: Labels,
     /// The listed namespaces' labels by inode (`--all-netns`).
     namespaces: HashMap<u64, String>,
     pub counts: Counts,
@@ -165,7 +171,7 @@ impl Table {
             numeric,
             protos,
             rows: Vec::new(),
-            index: HashMap::new(),
+            index: RowIndex::default(),
             sorted: Vec::new(),
             filtered: Vec::new(),
             lines: Vec::new(),
@@ -174,6 +180,7 @@ impl Table {
             user_names: HashMap::new(),
             cgroups: HashMap::new(),
             host_names: HashMap::new(),
+            labels: Labels::default(),
             namespaces: HashMap::new(),
             counts: Counts::default(),
             snapshots_seen: 0,
@@ -264,6 +271,15 @@ impl Table {
     }
 
     /// Numbers (no host, service or user names), or names (`n`): every row is written again.
+    /// How this table writes endpoints (see [`Row::endpoints`]).
+    pub fn endpoint_names(&self) -> EndpointNames<'_> {
+        EndpointNames {
+            services: &self.services,
+            numeric: self.numeric,
+            host_names: &self.host_names,
+        }
+    }
+
     pub fn set_numeric(&mut self, numeric: bool) {
         self.numeric = numeric;
         self.describe_all();
@@ -274,12 +290,11 @@ impl Table {
 
     fn describe_all(&mut self) {
         let context = RowContext {
-            services: &self.services,
+            labels: &self.labels,
             numeric: self.numeric,
             processes: &self.processes,
             user_names: &self.user_names,
             cgroups: &self.cgroups,
-            host_names: &self.host_names,
             namespaces: &self.namespaces,
             elapsed: None,
         };
@@ -351,19 +366,14 @@ impl Table {
         self.processes = processes;
         self.user_names = user_names;
         self.cgroups = cgroups;
-        // Names came in since the last refresh: every row is written again with them.
-        let renamed = !self.numeric && host_names.len() != self.host_names.len();
+        // Names that came in since the last refresh show as the rows are drawn.
         self.host_names = host_names;
-        if renamed {
-            self.describe_all();
-        }
         let context = RowContext {
-            services: &self.services,
+            labels: &self.labels,
             numeric: self.numeric,
             processes: &self.processes,
             user_names: &self.user_names,
             cgroups: &self.cgroups,
-            host_names: &self.host_names,
             namespaces: &self.namespaces,
             elapsed,
         };
@@ -373,23 +383,26 @@ impl Table {
             let (rows, index) = (&self.rows, &self.index);
             pair(
                 &sockets,
-                |key| index.get(key).map(|&row| row as usize),
+                |key| index.get(rows, key),
                 rows.iter()
                     .enumerate()
-                    .map(|(position, row)| (position, row.key)),
+                    .map(|(position, row)| (position, row.key())),
                 Remnants::SameEnds,
             )
         };
         let mut matched = vec![false; self.rows.len()];
         // Whether a surviving row may have moved in the sort order (then: a full re-sort).
         let mut reorder = false;
-        let mut fresh = Vec::new();
+        // Sized exactly: on the first snapshot every socket is fresh, and a doubling Vec of
+        // 200,000 rows (600 bytes each) held 157 MiB at its peak.
+        let unmatched = pairing.continues.iter().filter(|c| c.is_none()).count();
+        let mut fresh = Vec::with_capacity(unmatched);
         for (socket, continues) in sockets.into_iter().zip(pairing.continues) {
             match continues {
                 Some(row) => {
                     matched[row] = true;
                     // A key that changed (a remnant paired by its ends) must be learnt by the index.
-                    reorder |= self.rows[row].key != SocketKey::of(&socket);
+                    reorder |= self.rows[row].key() != SocketKey::of(&socket);
                     reorder |= refresh_row(&mut self.rows[row], socket, &context, column);
                 }
                 None => {
@@ -431,16 +444,17 @@ impl Table {
         });
         let first_fresh = self.rows.len();
         let added = !fresh.is_empty();
-        self.rows.extend(fresh);
+        if self.rows.is_empty() {
+            // The first snapshot's rows are all fresh: taken as they are, not copied.
+            self.rows = fresh;
+        } else {
+            self.rows.extend(fresh);
+        }
 
         // An unchanged table (the common case) keeps its index and order: no hashing or
         // sorting of every row each refresh.
         if removed || added || reorder {
-            self.index.clear();
-            self.index.reserve(self.rows.len());
-            for (position, row) in self.rows.iter().enumerate() {
-                self.index.entry(row.key).or_insert(position as u32);
-            }
+            self.index.rebuild(&self.rows);
         }
         if reorder {
             self.resort();
@@ -460,7 +474,7 @@ impl Table {
         }
 
         for row in &mut self.rows {
-            if row.socket.tcp_info.is_some() && !keep_info.contains(&row.key) {
+            if row.socket.tcp_info.is_some() && !keep_info.contains(&row.key()) {
                 row.socket.tcp_info = None;
             }
         }
@@ -506,19 +520,19 @@ impl Table {
             Column::SendQ => sorted_by(rows, reverse, |_, r| r.socket.send_q),
             Column::Pid => sorted_by(rows, reverse, |_, r| r.socket.pids.first().copied()),
             Column::Program => {
-                let ranks = text_ranks(rows, |r| &r.program);
+                let ranks = text_ranks(rows, |r| &*r.program);
                 sorted_by(rows, reverse, |i, _| ranks[i])
             }
             Column::User => {
-                let ranks = text_ranks(rows, |r| &r.user);
+                let ranks = text_ranks(rows, |r| &*r.user);
                 sorted_by(rows, reverse, |i, _| ranks[i])
             }
             Column::Container => {
-                let ranks = text_ranks(rows, |r| &r.context);
+                let ranks = text_ranks(rows, |r| &*r.context);
                 sorted_by(rows, reverse, |i, _| ranks[i])
             }
             Column::Netns => {
-                let ranks = text_ranks(rows, |r| &r.netns);
+                let ranks = text_ranks(rows, |r| &*r.netns);
                 sorted_by(rows, reverse, |i, _| ranks[i])
             }
             Column::RxRate => sorted_by(rows, reverse, |_, r| RateKey(r.rx_rate)),
@@ -578,7 +592,12 @@ impl Table {
             user_names: &self.user_names,
             cgroups: &self.cgroups,
         };
-        let keep = |row: &Row| !hidden.hides(&row.socket) && matcher.matches(row, owners);
+        let names = EndpointNames {
+            services: &self.services,
+            numeric: self.numeric,
+            host_names: &self.host_names,
+        };
+        let keep = |row: &Row| !hidden.hides(&row.socket) && matcher.matches(row, owners, &names);
         if matches!(matcher, Matcher::Everything) && hidden == Hidden::default() {
             self.filtered.clone_from(&self.sorted);
         } else if narrowing {
@@ -609,10 +628,10 @@ impl Table {
         for &row in &self.filtered {
             let found = &self.rows[row as usize];
             let (pid, name) = match grouping {
-                Grouping::Container => (None, found.container.as_str()),
-                Grouping::Unit => (None, found.unit.as_str()),
+                Grouping::Container => (None, &*found.container),
+                Grouping::Unit => (None, &*found.unit),
                 Grouping::None | Grouping::Process => {
-                    (found.socket.pids.first().copied(), found.program.as_str())
+                    (found.socket.pids.first().copied(), &*found.program)
                 }
             };
             let group = *group_of.entry((pid, name)).or_insert_with(|| {
@@ -643,6 +662,45 @@ impl Table {
     }
 }
 
+/// Rows by their socket's key: positions only, each hashed by its row's key (a map from keys
+/// held a copy of each, 88 bytes a row). The first row of a key is the one found.
+#[derive(Default)]
+struct RowIndex {
+    positions: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+impl std::fmt::Debug for RowIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RowIndex({} rows)", self.positions.len())
+    }
+}
+
+impl RowIndex {
+    fn rebuild(&mut self, rows: &[Row]) {
+        let hasher = &self.hasher;
+        let hash = |position: &u32| hasher.hash_one(rows[*position as usize].key());
+        self.positions.clear();
+        self.positions.reserve(rows.len(), hash);
+        for (position, row) in rows.iter().enumerate() {
+            let key = row.key();
+            let same = |other: &u32| rows[*other as usize].key() == key;
+            if let Entry::Vacant(vacant) = self.positions.entry(hasher.hash_one(key), same, hash) {
+                vacant.insert(position as u32);
+            }
+        }
+    }
+
+    /// The first of `rows` (as last rebuilt) with `key`.
+    fn get(&self, rows: &[Row], key: &SocketKey) -> Option<usize> {
+        let same = |position: &u32| {
+            rows.get(*position as usize)
+                .is_some_and(|row| row.key() == *key)
+        };
+        (self.positions.find(self.hasher.hash_one(key), same)).map(|&position| position as usize)
+    }
+}
+
 /// Row indices in [`order`]'s order, sorting (value, identity, index) triples where `value`
 /// is what `compare` compares (or something ordered the same way).
 fn sorted_by<V: Ord>(rows: &[Row], reverse: bool, value: impl Fn(usize, &Row) -> V) -> Vec<u32> {
@@ -650,7 +708,7 @@ fn sorted_by<V: Ord>(rows: &[Row], reverse: bool, value: impl Fn(usize, &Row) ->
         let mut keyed: Vec<(K, SocketKey, u32)> = rows
             .iter()
             .enumerate()
-            .map(|(i, row)| (key(i, row), row.key, i as u32))
+            .map(|(i, row)| (key(i, row), row.key(), i as u32))
             .collect();
         keyed.sort_unstable();
         keyed.into_iter().map(|(_, _, i)| i).collect()
@@ -663,15 +721,15 @@ fn sorted_by<V: Ord>(rows: &[Row], reverse: bool, value: impl Fn(usize, &Row) ->
 }
 
 /// Each row's text (by `text`) as its rank among the distinct texts: same order, cheap compare.
-fn text_ranks(rows: &[Row], text: impl Fn(&Row) -> &String) -> Vec<u32> {
-    let mut distinct: Vec<&String> = rows
+fn text_ranks(rows: &[Row], text: impl Fn(&Row) -> &str) -> Vec<u32> {
+    let mut distinct: Vec<&str> = rows
         .iter()
         .map(&text)
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
     distinct.sort_unstable();
-    let rank: HashMap<&String, u32> = distinct
+    let rank: HashMap<&str, u32> = distinct
         .into_iter()
         .enumerate()
         .map(|(rank, text)| (text, rank as u32))
@@ -689,7 +747,9 @@ pub fn order(rows: &[Row], sort: Sort, a: u32, b: u32) -> Ordering {
     } else {
         primary
     };
-    primary.then_with(|| ra.key.cmp(&rb.key)).then(a.cmp(&b))
+    primary
+        .then_with(|| ra.key().cmp(&rb.key()))
+        .then(a.cmp(&b))
 }
 
 fn compare(a: &Row, b: &Row, column: Column) -> Ordering {

@@ -285,11 +285,15 @@ fn render_table(app: &App, frame: &mut Frame, area: Rect) {
         start = app.selected + 1 - rows;
     }
     let end = app.table.lines.len().min(start.saturating_add(rows));
+    let names = app.table.endpoint_names();
     let in_view: Vec<(usize, InView)> = (start..end.max(start))
         .map(|position| match app.table.lines[position] {
             TableLine::Socket(row) => {
                 let row = &app.table.rows[row as usize];
-                (position, InView::Socket(row.mark, Box::new(row_cells(row))))
+                (
+                    position,
+                    InView::Socket(row.mark, Box::new(row_cells(row, &names))),
+                )
             }
             TableLine::Group(group) => (position, InView::Group(group)),
         })

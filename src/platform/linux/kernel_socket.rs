@@ -51,6 +51,7 @@ impl KernelSocket {
             pids: Vec::new(),
             timer: Some(self.timer),
             tcp_info: None,
+            bytes: None,
             cookie: None,
             v6only: None,
             netns: None,

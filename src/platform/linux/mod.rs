@@ -17,6 +17,9 @@ mod sock_diag;
 mod tcp_info;
 mod unix_diag;
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use super::error::CollectError;
 use crate::filter::kernel::{self, Request};
 use crate::filter::{Namespaces, Query};
@@ -39,19 +42,28 @@ pub struct Memory {
     /// A collector for one snapshot: nothing is kept (remembering 200,000 owners for a next
     /// snapshot that never comes cost a one-shot `-p` a hash map of them).
     once: bool,
+    /// The sockets (by cookie) whose whole tcp_info a live view shows; the others keep only
+    /// its byte counters. `None`: every socket's.
+    whole_info_of: Option<Arc<HashSet<u64>>>,
 }
 
 impl Memory {
     pub fn once() -> Memory {
         Memory {
-            owners: None,
             once: true,
+            ..Memory::default()
         }
+    }
+
+    /// Keep the whole tcp_info of these sockets only (see [`sock_diag::Dumper::keep_whole_info_of`]).
+    pub fn keep_whole_info_of(&mut self, cookies: Option<Arc<HashSet<u64>>>) {
+        self.whole_info_of = cookies;
     }
 }
 
 pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectError> {
     let mut owners_as_of = None;
+    let whole = memory.whole_info_of.as_ref();
     // Found once per snapshot, for the Unix dump and the TCP/UDP dump alike.
     let found = if query.netns == Namespaces::All {
         netns::discover()
@@ -66,7 +78,7 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
     let (sockets, owners, mut namespaces) = match memory.owners.as_mut() {
         // Unix sockets are not in the live view, so a refresh has none to find owners for.
         Some(known) if query.owners && !query.unix && !known.due_for_full_scan() => {
-            let (mut sockets, namespaces) = dump_namespaces(query, &found)?;
+            let (mut sockets, namespaces) = dump_namespaces(query, &found, whole)?;
             let owners = known.refresh(&mut sockets);
             owners_as_of = Some(known.full_scan_at());
             (sockets, owners, namespaces)
@@ -74,7 +86,7 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
         _ => {
             let started = std::time::Instant::now();
             let (sockets, owners, namespaces) =
-                snapshot_with_full_scan(query, &found, &mut unix_sockets)?;
+                snapshot_with_full_scan(query, &found, whole, &mut unix_sockets)?;
             if query.owners && !memory.once {
                 let took = started.elapsed();
                 memory.owners = Some(owners::KnownOwners::after_full_scan(&sockets, owners, took));
@@ -104,6 +116,7 @@ pub fn snapshot(query: &Query, memory: &mut Memory) -> Result<Snapshot, CollectE
 fn snapshot_with_full_scan(
     query: &Query,
     found: &[netns::Found],
+    whole: Option<&Arc<HashSet<u64>>>,
     unix_sockets: &mut [UnixSocket],
 ) -> Result<(Vec<Socket>, OwnerCoverage, Vec<Namespace>), CollectError> {
     // The fd scan does not need the dump's result until the end: run both at once.
@@ -113,7 +126,7 @@ fn snapshot_with_full_scan(
                 .name("owners".to_string())
                 .spawn_scoped(scope, owners::scan_all)
         });
-        let (mut sockets, namespaces) = dump_namespaces(query, found)?;
+        let (mut sockets, namespaces) = dump_namespaces(query, found, whole)?;
         let scan = match scan {
             None => return Ok((sockets, OwnerCoverage::NotCollected, namespaces)),
             Some(Ok(thread)) => thread.join().map_err(|payload| {
@@ -138,9 +151,10 @@ fn snapshot_with_full_scan(
 fn dump_namespaces(
     query: &Query,
     found: &[netns::Found],
+    whole: Option<&Arc<HashSet<u64>>>,
 ) -> Result<(Vec<Socket>, Vec<Namespace>), CollectError> {
     if query.netns != Namespaces::All {
-        return Ok((in_netns(query, || dump_sockets(query))?, Vec::new()));
+        return Ok((in_netns(query, || dump_sockets(query, whole))?, Vec::new()));
     }
     let own = netns::own_inode();
     // A few namespaces at a time: entering one and dumping it is mostly waiting on the kernel.
@@ -150,7 +164,7 @@ fn dump_namespaces(
             let threads: Vec<_> = batch
                 .iter()
                 .map(|found| {
-                    let dump = move || found.run(own, || dump_sockets(query));
+                    let dump = move || found.run(own, || dump_sockets(query, whole));
                     // No thread to spare (RLIMIT_NPROC): this one on the way, after the others.
                     std::thread::Builder::new()
                         .spawn_scoped(scope, dump)
@@ -415,8 +429,11 @@ fn dump_unix(query: &Query) -> Result<Vec<UnixSocket>, CollectError> {
     Ok(sockets)
 }
 
-fn dump_sockets(query: &Query) -> Result<Vec<Socket>, CollectError> {
-    dump_tables(query, &requests(query), forced_proc())
+fn dump_sockets(
+    query: &Query,
+    whole: Option<&Arc<HashSet<u64>>>,
+) -> Result<Vec<Socket>, CollectError> {
+    dump_tables(query, &requests(query), forced_proc(), whole)
 }
 
 /// Whether `RNETSTAT_COLLECTOR=procfs` turns sock_diag off.
@@ -445,6 +462,7 @@ fn dump_tables(
     query: &Query,
     requests: &[Request],
     force_proc: bool,
+    whole: Option<&Arc<HashSet<u64>>>,
 ) -> Result<Vec<Socket>, CollectError> {
     let mut sockets = Vec::new();
     let mut dumper = if force_proc {
@@ -452,6 +470,9 @@ fn dump_tables(
     } else {
         sock_diag::Dumper::open().ok()
     };
+    if let Some(dumper) = &mut dumper {
+        dumper.keep_whole_info_of(whole.cloned());
+    }
     for request in requests {
         let proto = request.proto;
         let mut table = Vec::new();
@@ -524,8 +545,14 @@ mod tests {
         let both = |filter: &KernelFilter| {
             let requests = requests(filter);
             agree(|| {
-                let kernel = ours(&fixture, dump_tables(&query, &requests, false).unwrap());
-                let proc = ours(&fixture, dump_tables(&query, &requests, true).unwrap());
+                let kernel = ours(
+                    &fixture,
+                    dump_tables(&query, &requests, false, None).unwrap(),
+                );
+                let proc = ours(
+                    &fixture,
+                    dump_tables(&query, &requests, true, None).unwrap(),
+                );
                 (rows(&kernel), rows(&proc))
             })
         };
@@ -549,7 +576,7 @@ mod tests {
             let unfiltered = ours(&fixture, read);
             let kept = ours(
                 &fixture,
-                dump_tables(&query, &requests(&everything), true).unwrap(),
+                dump_tables(&query, &requests(&everything), true, None).unwrap(),
             );
             (rows(&kept), rows(&unfiltered))
         });

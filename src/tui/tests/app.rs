@@ -44,8 +44,8 @@ fn selection_follows_its_socket_and_clamps_when_rows_vanish() {
     more.push(listener("10.0.0.0:9000", 99, &[]));
     feed(&mut app, more);
     assert_eq!(
-        app.row_at(app.selected).map(|r| r.local.as_str()),
-        Some("10.0.0.3:9000")
+        app.row_at(app.selected).map(|r| r.local_text()),
+        Some("10.0.0.3:9000".to_string())
     );
     press(&mut app, Key::End);
     assert_eq!(app.selected, 10);
@@ -338,7 +338,7 @@ fn select(app: &mut App, local: &str, remote: &str) {
     press(app, Key::Home);
     for _ in 0..app.table.lines.len() {
         let row = app.row_at(app.selected).expect("a socket row");
-        if row.local == local && row.remote == remote {
+        if row.local_text() == local && row.remote_text() == remote {
             return;
         }
         press(app, Key::Down);

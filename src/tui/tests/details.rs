@@ -204,7 +204,7 @@ fn tcp_info_is_kept_whole_for_rows_in_view_and_rates_for_all() {
         .table
         .rows
         .iter()
-        .find(|row| row.local.contains(":10399"));
+        .find(|row| row.local_text().contains(":10399"));
     let far = far.expect("the last socket's row");
     // Out of view: no tcp_info kept, the rate still known (1,000 B/s).
     assert!(far.socket.tcp_info.is_none());
@@ -213,7 +213,7 @@ fn tcp_info_is_kept_whole_for_rows_in_view_and_rates_for_all() {
         .table
         .rows
         .iter()
-        .find(|row| row.local.contains(":10000"));
+        .find(|row| row.local_text().contains(":10000"));
     assert!(near.expect("the first row").socket.tcp_info.is_some());
     let whole = app
         .table

@@ -27,7 +27,7 @@ use super::rows::{Grouping, Mark};
 use super::table::Line;
 use crate::filter::{Listening, Query};
 use crate::model::{
-    OwnerCoverage, OwnerGaps, Process, Proto, Snapshot, Socket, SocketState, TcpInfo,
+    ByteCounters, OwnerCoverage, OwnerGaps, Process, Proto, Snapshot, Socket, SocketState, TcpInfo,
 };
 use crate::services::Services;
 use crate::tui::app::LiveOptions;
@@ -147,7 +147,7 @@ fn shown(app: &App) -> Vec<(char, String)> {
         .filter_map(|line| match line {
             Line::Socket(row) => {
                 let row = &app.table.rows[*row as usize];
-                Some((row.mark.symbol(), row.local.clone()))
+                Some((row.mark.symbol(), row.local_text()))
             }
             Line::Group(_) => None,
         })
@@ -274,6 +274,11 @@ fn counting(local_port: u16, inode: u64, pid: u32, received: u64, acked: u64) ->
         bytes_acked: Some(acked),
         ..TcpInfo::default()
     }));
+    // As the collector gives them: the counters also where tcp_info is not kept whole.
+    socket.bytes = Some(ByteCounters {
+        received: Some(received),
+        acked: Some(acked),
+    });
     socket
 }
 

@@ -40,7 +40,7 @@ fn gone_socket_stays_three_refreshes_then_leaves() {
         assert_eq!(app.table.rows.len(), 3);
         let gone: Vec<_> = app.table.rows.iter().filter(|r| r.mark.is_gone()).collect();
         assert_eq!(gone.len(), 1);
-        assert_eq!(gone[0].remote, "127.0.0.1:50000");
+        assert_eq!(gone[0].remote_text(), "127.0.0.1:50000");
         // Gone sockets are not counted as present.
         assert_eq!(app.table.counts.tcp, 2);
     }
@@ -60,7 +60,7 @@ fn a_gone_socket_that_comes_back_is_new_again() {
         .table
         .rows
         .iter()
-        .find(|r| r.remote == "127.0.0.1:50000");
+        .find(|r| r.remote_text() == "127.0.0.1:50000");
     assert_eq!(back.map(|r| r.mark), Some(Mark::New(3)));
 }
 
@@ -81,7 +81,7 @@ fn state_change_is_marked_for_three_refreshes() {
             .table
             .rows
             .iter()
-            .find(|r| r.remote == "127.0.0.1:50000");
+            .find(|r| r.remote_text() == "127.0.0.1:50000");
         assert_eq!(row.map(|r| r.mark), Some(expected));
     }
     assert_eq!(app.table.rows.len(), 3);
@@ -101,7 +101,7 @@ fn time_wait_without_inode_is_the_same_socket_changing_state() {
         .table
         .rows
         .iter()
-        .find(|r| r.remote == "127.0.0.1:50000");
+        .find(|r| r.remote_text() == "127.0.0.1:50000");
     assert_eq!(row.map(|r| r.mark), Some(Mark::Changed(3)));
     assert_eq!(row.map(|r| r.socket.state), Some(SocketState::TimeWait));
 }
@@ -134,7 +134,7 @@ fn owners_changing_update_the_program_text() {
     moved[1].pids = vec![300];
     feed(&mut app, moved);
     let row = app.table.rows.iter().find(|r| r.socket.inode == Some(12));
-    assert_eq!(row.map(|r| r.program.as_str()), Some("evil\\x1b[2J"));
+    assert_eq!(row.map(|r| &*r.program), Some("evil\\x1b[2J"));
 }
 
 // ---- update(): pause, filter, sort, selection
@@ -157,7 +157,7 @@ fn sort_by_column_key_and_reverse_on_repeat() {
             .lines
             .iter()
             .filter_map(|l| match l {
-                Line::Socket(r) => Some(app.table.rows[*r as usize].program.clone()),
+                Line::Socket(r) => Some(app.table.rows[*r as usize].program.to_string()),
                 Line::Group(_) => None,
             })
             .collect::<Vec<_>>(),
@@ -171,7 +171,7 @@ fn sort_by_column_key_and_reverse_on_repeat() {
         .lines
         .iter()
         .filter_map(|l| match l {
-            Line::Socket(r) => Some(app.table.rows[*r as usize].remote.clone()),
+            Line::Socket(r) => Some(app.table.rows[*r as usize].remote_text()),
             Line::Group(_) => None,
         })
         .collect();
@@ -332,7 +332,7 @@ fn order_kept_across_refreshes_matches_a_full_sort() {
                     Line::Group(_) => None,
                 })
                 .filter(|row| !row.mark.is_gone())
-                .map(|row| (row.local.clone(), row.remote.clone()))
+                .map(|row| (row.local_text(), row.remote_text()))
                 .collect()
         };
         assert_eq!(present(&kept), present(&fresh), "sort key {column_key}");
