@@ -18,8 +18,8 @@ use crate::filter::Query;
 use crate::filter::eval::Owners;
 use crate::mode::notice::OwnersNotice;
 use crate::model::{
-    Cgroup, Event, EventKind, Process, Proto, Remnants, Snapshot, Socket, SocketKey, SocketState,
-    pair,
+    Cgroup, Event, EventKind, FastHash, Process, Proto, Remnants, Snapshot, Socket, SocketKey,
+    SocketState, pair,
 };
 use crate::output::events;
 use crate::platform::system::stdout_reader_gone;
@@ -114,14 +114,14 @@ impl Seen {
 /// Keys of sockets reported closed, each until a deadline, at most `limit` of them.
 #[derive(Debug)]
 struct ClosedMemory<K> {
-    until: HashMap<K, Instant>,
+    until: HashMap<K, Instant, FastHash>,
     limit: usize,
 }
 
 impl<K: Eq + std::hash::Hash> Default for ClosedMemory<K> {
     fn default() -> Self {
         ClosedMemory {
-            until: HashMap::new(),
+            until: HashMap::default(),
             limit: CLOSED_MEMORY_LIMIT,
         }
     }
@@ -173,10 +173,10 @@ type Ends = (Proto, SocketAddr, SocketAddr);
 /// close notice, and which closes were already reported. Pure: time comes in as arguments.
 #[derive(Debug, Default)]
 pub struct Tracker {
-    alive: HashMap<SocketKey, Seen>,
+    alive: HashMap<SocketKey, Seen, FastHash>,
     /// Gone from the last snapshot; reported closed by a notice or, at the deadline, by the
     /// comparison.
-    vanished: HashMap<SocketKey, (Seen, Instant)>,
+    vanished: HashMap<SocketKey, (Seen, Instant), FastHash>,
     /// Cookies reported closed while a snapshot may still list them (a TCP connection's
     /// TIME_WAIT remnant keeps its cookie): they are not opened again, for [`CLOSED_MEMORY`]
     /// after the close or after the last snapshot that listed them, whichever is later.
@@ -186,7 +186,7 @@ pub struct Tracker {
     closed_ends: ClosedMemory<Ends>,
     /// Remnants a snapshot listed before any close was reported for their connection: the
     /// close notice, which carries the connection's own cookie, closes the remnant instead.
-    remnants: HashMap<Ends, SocketKey>,
+    remnants: HashMap<Ends, SocketKey, FastHash>,
     /// Account names by uid, for `user` conditions on sockets only a notice saw.
     user_names: HashMap<u32, String>,
     /// The cgroups snapshots described, by id: a closing socket is labelled with its own.

@@ -12,7 +12,7 @@ mod unix;
 
 pub use context::{Cgroup, Container, Context, Pod, Runtime};
 pub use counters::ProtocolCounters;
-pub use diff::{Pairing, Remnants, SocketKey, pair};
+pub use diff::{FastHash, Pairing, Remnants, SocketKey, pair};
 pub use event::{Event, EventKind};
 pub use namespace::Namespace;
 pub use process::Process;
