@@ -334,14 +334,7 @@ mod tests {
     }
 
     fn owners() -> (HashMap<u32, Process>, HashMap<u32, String>) {
-        let process = |pid, name: &str| Process {
-            pid,
-            name: name.to_string(),
-            user: None,
-            cmdline: None,
-            argv: None,
-            cgroup: None,
-        };
+        let process = Process::named;
         (
             HashMap::from([(100, process(100, "nginx")), (200, process(200, "python3"))]),
             HashMap::from([(1000, "alice".to_string())]),

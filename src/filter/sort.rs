@@ -182,14 +182,7 @@ mod tests {
     }
 
     fn snapshot() -> Snapshot {
-        let process = |pid, name: &str| Process {
-            pid,
-            name: name.into(),
-            user: None,
-            cmdline: None,
-            argv: None,
-            cgroup: None,
-        };
+        let process = Process::named;
         Snapshot {
             sockets: vec![
                 socket("127.0.0.1:80", Some(5), vec![20], Some(1000)),

@@ -15,3 +15,17 @@ pub struct Process {
     /// when not asked for or not known.
     pub cgroup: Option<Box<Cgroup>>,
 }
+
+impl Process {
+    /// A process of which only the pid and name are known: everything else is `None`.
+    pub fn named(pid: u32, name: &str) -> Process {
+        Process {
+            pid,
+            name: name.to_string(),
+            user: None,
+            cmdline: None,
+            argv: None,
+            cgroup: None,
+        }
+    }
+}

@@ -570,14 +570,7 @@ mod tests {
             inode: Some(u64::from(pid) * 10),
             ..Socket::new(Proto::Tcp, SocketState::Listen, local.parse().unwrap())
         };
-        let process = |pid: u32, name: &str| Process {
-            pid,
-            name: name.into(),
-            user: None,
-            cmdline: None,
-            argv: None,
-            cgroup: None,
-        };
+        let process = Process::named;
         let whole = Snapshot {
             sockets: vec![
                 socket("127.0.0.1:80", 9),
