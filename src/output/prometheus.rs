@@ -509,17 +509,7 @@ mod tests {
             sockets,
             processes: names
                 .iter()
-                .map(|&(pid, name)| {
-                    let process = Process {
-                        pid,
-                        name: name.to_string(),
-                        user: None,
-                        cmdline: None,
-                        argv: None,
-                        cgroup: None,
-                    };
-                    (pid, process)
-                })
+                .map(|&(pid, name)| (pid, Process::named(pid, name)))
                 .collect(),
             user_names: [(0, "root".to_string())].into(),
             owners: OwnerCoverage::Complete,

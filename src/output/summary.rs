@@ -345,15 +345,7 @@ mod tests {
         let mut snapshot = snapshot();
         snapshot.owners = OwnerCoverage::Complete;
         for (pid, name) in [(7, "nginx"), (9, "worker\x1b[2J")] {
-            let process = Process {
-                pid,
-                name: name.to_string(),
-                user: None,
-                cmdline: None,
-                argv: None,
-                cgroup: None,
-            };
-            snapshot.processes.insert(pid, process);
+            snapshot.processes.insert(pid, Process::named(pid, name));
         }
         let summary = summarize(&snapshot, ProtocolCounters::default());
         let programs: Vec<_> = summary
