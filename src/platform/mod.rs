@@ -86,6 +86,8 @@ impl Collector {
     /// Take one snapshot of the sockets the query asks for, with owners when it asks for them.
     pub fn snapshot(&mut self) -> Result<Snapshot, CollectError> {
         let mut snapshot = backend::snapshot(&self.query, &mut self.memory)?;
+        snapshot.taken_at = Some(std::time::SystemTime::now());
+        snapshot.hostname = processes::hostname();
         let users = processes::users();
         self.describe(&mut snapshot, users.as_ref());
         Ok(snapshot)
@@ -103,15 +105,18 @@ impl Collector {
         #[cfg(target_os = "linux")]
         if linux::streams(&self.query) {
             let users = processes::users();
-            let taken_at = std::time::SystemTime::now();
-            let mut batch = Snapshot::default();
+            // Once for the stream: every batch is of the same moment and host.
+            let mut batch = Snapshot {
+                taken_at: Some(std::time::SystemTime::now()),
+                hostname: processes::hostname(),
+                ..Snapshot::default()
+            };
             let mut failed = None;
             let query = self.query.clone();
             linux::stream(&query, &mut |sockets, owners| {
                 batch.sockets = std::mem::take(sockets);
                 batch.owners = owners;
                 self.describe(&mut batch, users.as_ref());
-                batch.taken_at = Some(taken_at);
                 let result = each(&mut batch);
                 // The sockets' room goes back for the next batch; their owners stay described.
                 *sockets = std::mem::take(&mut batch.sockets);
@@ -123,12 +128,10 @@ impl Collector {
         each(&mut snapshot)
     }
 
-    /// What a snapshot's sockets are given after the dump: the time, user names, contexts, the
-    /// filter and the owners' descriptions. Processes already in `snapshot.processes` (from
-    /// the batch before) are not described again.
+    /// What a snapshot's sockets are given after the dump: user names, contexts, the filter
+    /// and the owners' descriptions. Processes already in `snapshot.processes` (from the batch
+    /// before) are not described again.
     fn describe(&mut self, snapshot: &mut Snapshot, users: Option<&sysinfo::Users>) {
-        snapshot.taken_at = Some(std::time::SystemTime::now());
-        snapshot.hostname = processes::hostname();
         snapshot.user_names = processes::user_names(&snapshot.sockets, users);
         let unix_uids: std::collections::BTreeSet<u32> =
             snapshot.unix_sockets.iter().filter_map(|s| s.uid).collect();
