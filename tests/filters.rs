@@ -32,6 +32,7 @@ impl Fixture {
             .map(|a| TcpListener::bind(a).expect("bind loopback"))
             .collect();
         let mut open = Vec::new();
+        let mut closed_clients = BTreeSet::new();
         for listener in &listeners {
             let target = connect_address(listener);
             for _ in 0..2 {
@@ -40,6 +41,8 @@ impl Fixture {
             }
             let client = TcpStream::connect(target).unwrap();
             let mut server = listener.accept().unwrap().0;
+            let end = client.local_addr().unwrap();
+            closed_clients.insert(format!("{} {}", end.ip(), end.port()));
             client.shutdown(Shutdown::Both).unwrap();
             drop(client);
             let mut rest = Vec::new();
@@ -50,7 +53,7 @@ impl Fixture {
             listeners,
             _open: open,
         };
-        fixture.wait_for_time_wait();
+        fixture.wait_for_time_wait(&closed_clients);
         fixture
     }
 
@@ -79,17 +82,23 @@ impl Fixture {
             .collect()
     }
 
-    fn wait_for_time_wait(&self) {
+    /// Until each client closed above waits in TIME_WAIT. Counted by the clients' own ends: a
+    /// listener's port may still have another test's TIME_WAIT on it, from before it was ours.
+    fn wait_for_time_wait(&self, clients: &BTreeSet<String>) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let time_wait = self.own(ss_rows(&["state time-wait"])).len();
-            if time_wait == self.listeners.len() {
+            let rows = self.own(ss_rows(&["state time-wait"]));
+            let time_wait = rows
+                .iter()
+                .filter(|(local, _, _)| clients.contains(local))
+                .count();
+            if time_wait == clients.len() {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "{time_wait} of {} TIME_WAIT sockets",
-                self.listeners.len()
+                "{time_wait} of {} TIME_WAIT sockets: {rows:?}",
+                clients.len()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
